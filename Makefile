@@ -1,0 +1,69 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(PY))
+APT_UPDATED := /tmp/.music-recommender-apt-updated
+HOST ?= 127.0.0.1
+PORT ?= 8501
+
+.PHONY: run test venv dev java openblas browser prepare demo-bundle bench clean help
+
+help:
+	@echo "make run    - set up everything and start the app on http://$(HOST):$(PORT)"
+	@echo "make test   - install test dependencies and run the test suite"
+	@echo "make bench  - run the benchmarks (print ratios)"
+	@echo "make demo-bundle - rebuild the committed demo bundle in models/demo"
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+# Debian packages, installed only when missing (apt-get needs root, as on our machines).
+define apt_install
+	@if [ ! -f $(APT_UPDATED) ]; then apt-get update -qq && touch $(APT_UPDATED); fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null
+endef
+
+java:
+	@command -v java >/dev/null || { echo "installing a Java runtime (Spark needs one)"; \
+	  $(MAKE) --no-print-directory _apt PKGS=openjdk-17-jre-headless; }
+
+# Native BLAS for Spark ML (ALS normal equations); optional, Spark falls back to Java BLAS.
+openblas:
+	@ldconfig -p | grep -q libopenblas || $(MAKE) --no-print-directory _apt PKGS=libopenblas0-pthread || true
+
+browser:
+	@command -v chromium >/dev/null || $(MAKE) --no-print-directory _apt PKGS="chromium fonts-noto-color-emoji"
+
+_apt:
+	$(call apt_install,$(PKGS))
+
+prepare: venv java openblas
+	$(PY) -m engine prepare
+
+run: prepare
+	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true
+
+test: dev java openblas
+	$(PY) -m pytest
+
+demo-bundle: venv java
+	$(PY) -m engine prepare --demo-bundle
+
+bench: dev java openblas
+	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf data/parquet data/rejects spark-warehouse .pytest_cache

@@ -1,0 +1,144 @@
+"""Column names and schemas of the canonical tables (DESIGN.md §2) — their one home.
+
+Constants here are plain Python so the app (which never imports pyspark) can use them; the
+Spark ``StructType``s are built by functions that import pyspark lazily.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql.types import StructType
+
+#: Audio features as the Kaggle tracks.csv names them (floats except key/mode/time_signature).
+AUDIO_FEATURES: tuple[str, ...] = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
+)
+INT_AUDIO_FEATURES: tuple[str, ...] = ("key", "mode", "time_signature")
+
+#: Features the KMeans clusterer standardizes (audio + year + popularity; key/mode/time
+#: signature are categorical and left out of the distance).
+CLUSTER_FEATURES: tuple[str, ...] = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "release_year",
+    "popularity",
+)
+
+#: Canonical tracks table, in column order.
+TRACK_COLUMNS: tuple[str, ...] = (
+    "track_id",
+    "name",
+    "artist_ids",
+    "artist_names",
+    "release_date",
+    "release_year",
+    "popularity",
+    "duration_ms",
+    "explicit",
+    *AUDIO_FEATURES,
+    "genres",
+)
+
+ARTIST_COLUMNS: tuple[str, ...] = ("artist_id", "name", "genres", "followers", "popularity")
+
+INTERACTION_COLUMNS: tuple[str, ...] = ("user_id", "track_id", "weight", "source", "ts")
+#: Artist-level sources (Audioscrobbler, Last.fm) use this item column instead of track_id.
+ARTIST_INTERACTION_COLUMNS: tuple[str, ...] = ("user_id", "artist_id", "weight", "source", "ts")
+
+#: Columns of a bundle's items.parquet (row i = item i).
+BUNDLE_ITEM_COLUMNS: tuple[str, ...] = (
+    "track_id",
+    "name",
+    "artists",
+    "artist_ids",
+    "year",
+    "popularity",
+    "explicit",
+    "energy",
+    "cluster",
+    "x",
+    "y",
+    "genres",
+    "has_factors",
+    "has_audio",
+)
+
+SPOTIFY_ID_PATTERN = r"^[0-9A-Za-z]{22}$"
+#: Synthetic ids (generated catalogues, demo data) carry this prefix so they can never be
+#: mistaken for Spotify ids (which are exactly 22 base-62 characters).
+SYNTHETIC_ID_PREFIX = "syn:"
+
+
+def tracks_schema() -> "StructType":
+    """Spark schema of the canonical tracks parquet."""
+    from pyspark.sql import types as T
+
+    audio = [
+        T.StructField(name, T.IntegerType() if name in INT_AUDIO_FEATURES else T.DoubleType())
+        for name in AUDIO_FEATURES
+    ]
+    return T.StructType(
+        [
+            T.StructField("track_id", T.StringType(), False),
+            T.StructField("name", T.StringType()),
+            T.StructField("artist_ids", T.ArrayType(T.StringType())),
+            T.StructField("artist_names", T.ArrayType(T.StringType())),
+            T.StructField("release_date", T.StringType()),
+            T.StructField("release_year", T.IntegerType()),
+            T.StructField("popularity", T.IntegerType()),
+            T.StructField("duration_ms", T.LongType()),
+            T.StructField("explicit", T.BooleanType()),
+            *audio,
+            T.StructField("genres", T.ArrayType(T.StringType())),
+        ]
+    )
+
+
+def artists_schema() -> "StructType":
+    """Spark schema of the canonical artists parquet."""
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("artist_id", T.StringType(), False),
+            T.StructField("name", T.StringType()),
+            T.StructField("genres", T.ArrayType(T.StringType())),
+            T.StructField("followers", T.LongType()),
+            T.StructField("popularity", T.IntegerType()),
+        ]
+    )
+
+
+def interactions_schema(item_col: str = "track_id") -> "StructType":
+    """Spark schema of the canonical interactions parquet (``item_col`` track_id or artist_id)."""
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("user_id", T.StringType(), False),
+            T.StructField(item_col, T.StringType(), False),
+            T.StructField("weight", T.DoubleType(), False),
+            T.StructField("source", T.StringType(), False),
+            T.StructField("ts", T.TimestampType()),
+        ]
+    )

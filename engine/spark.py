@@ -1,0 +1,58 @@
+"""The one SparkSession factory.
+
+``local[*]`` by default; ``SPARK_MASTER=spark://host:7077``, ``yarn`` or ``k8s://...`` runs the
+same jobs on a cluster. Executors use the same Python as the driver (``PYSPARK_PYTHON``), so a
+venv's packages are visible to UDFs. Only the engine imports this module; the app never does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Mapping
+
+from engine.config import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+
+def get_spark(
+    settings: Settings,
+    *,
+    app_name: str = "music-recommender",
+    extra_conf: Mapping[str, str] | None = None,
+) -> "SparkSession":
+    """Return a (possibly existing) SparkSession configured from ``settings``.
+
+    Sets the master, driver memory, shuffle partitions, UTC session time zone, Kryo and a
+    quiet log level. ``extra_conf`` entries are applied last.
+    """
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.spark_master)
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.adaptive.enabled", "true")
+        # pandas <-> Spark conversions through Arrow (fast toPandas for bundle export)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    if settings.spark_master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
+    for key, value in (extra_conf or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    if settings.spark_checkpoint_dir:
+        spark.sparkContext.setCheckpointDir(settings.spark_checkpoint_dir)
+    return spark

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import bundle as B
+from engine.errors import BundleError
+from tests.factories import random_bundle_parts
+
+
+def test_round_trip_memory_maps_and_derives_gram(tmp_path: Path) -> None:
+    parts = random_bundle_parts(n_items=50, rank=4)
+    version = B.publish_bundle(tmp_path, **parts)
+    assert B.current_version(tmp_path) == version
+    b = B.load_current(tmp_path)
+    assert b.version == version and b.n_items == 50 and b.rank == 4
+    assert isinstance(b.item_factors, np.memmap)
+    y = parts["item_factors"].astype(np.float64)
+    np.testing.assert_allclose(b.gram, y.T @ y, rtol=1e-5)
+    np.testing.assert_allclose(b.item_norms, np.linalg.norm(y, axis=1), rtol=1e-5)
+    assert list(b.items["track_id"]) == list(parts["items"]["track_id"])
+    assert b.params["weight_transform"] == "log1p"
+    assert set(b.manifest["files"]) >= {"items.parquet", "gram.npy", "kmeans.json"}
+
+
+def test_corrupted_npy_is_refused_and_previous_version_serves(tmp_path: Path) -> None:
+    v1 = B.publish_bundle(tmp_path, **random_bundle_parts(seed=1))
+    v2 = B.publish_bundle(tmp_path, **random_bundle_parts(seed=2))
+    assert v1 != v2 and B.current_version(tmp_path) == v2
+    path = tmp_path / v2 / "item_factors.npy"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="item_factors.npy: contents do not match"):
+        B.load_bundle(tmp_path / v2)
+    served = B.load_current(tmp_path)
+    assert served.version == v1
+    assert any(v2 in note for note in served.notes)
+
+
+@pytest.mark.parametrize("step", ["written", "verified", "renamed", "current"])
+def test_publish_interrupted_at_each_step_leaves_a_complete_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    v1 = B.publish_bundle(tmp_path, **random_bundle_parts(seed=1))
+
+    def crash(at: str) -> None:
+        if at == step:
+            raise RuntimeError(f"simulated crash after {at}")
+
+    monkeypatch.setattr(B, "_checkpoint", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        B.publish_bundle(tmp_path, **random_bundle_parts(seed=2))
+    current = B.current_version(tmp_path)
+    assert current in (v1, *B.list_versions(tmp_path))
+    b = B.load_bundle(tmp_path / current)  # complete and verified
+    assert b.n_items == 300
+    # only "current" crashes after CURRENT was swapped; before that v1 must still serve
+    if step != "current":
+        assert current == v1
+    assert not list(tmp_path.glob(".tmp-*/manifest.json"))
+
+
+def test_prune_keeps_newest_and_current(tmp_path: Path) -> None:
+    versions = []
+    for seed in range(4):
+        versions.append(B.publish_bundle(tmp_path, keep=2, **random_bundle_parts(n_items=20, seed=seed)))
+    assert B.list_versions(tmp_path) == versions[-2:]
+    assert B.current_version(tmp_path) == versions[-1]
+
+
+def test_wrong_schema_version_is_refused(tmp_path: Path) -> None:
+    import json
+
+    v = B.publish_bundle(tmp_path, **random_bundle_parts(n_items=20))
+    mpath = tmp_path / v / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["schema_version"] = 999
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="schema_version 999"):
+        B.load_bundle(tmp_path / v)
+
+
+def test_missing_items_column_is_named(tmp_path: Path) -> None:
+    parts = random_bundle_parts(n_items=20)
+    parts["items"] = parts["items"].drop(columns=["cluster"])
+    with pytest.raises(BundleError, match="cluster"):
+        B.write_bundle(tmp_path / "b", **parts)
