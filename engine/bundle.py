@@ -11,6 +11,8 @@ A bundle is a directory ``models/<version>/`` holding numpy arrays and a manifes
     audio_features.npy   float32 [n_items, n_features] standardized (kmeans scaler); 0 rows where has_audio is false
     kmeans.json          k, feature names, scaler mean/std, centroids (standardized space), cluster sizes
     extra/*.npy          optional arrays of later model parts (e.g. item neighbours), listed in the manifest
+    tables/*.parquet     optional small tables served with the model (e.g. the demo listeners and
+                         their histories, so a host without the training data can still offer them)
 
 ``models/CURRENT`` names the serving version. Publishing writes ``models/.tmp-*``, fsyncs,
 verifies the sha256s, renames the directory into place, then swaps ``CURRENT`` with
@@ -73,6 +75,7 @@ class Bundle:
     audio_features: np.ndarray
     kmeans: dict[str, Any]
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
     @property
@@ -106,6 +109,7 @@ def write_bundle(
     data_stats: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
     extra: Mapping[str, np.ndarray] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """Write a complete bundle into ``out_dir`` (created; must not exist) and return its manifest.
 
@@ -143,6 +147,10 @@ def write_bundle(
     for name, arr in (extra or {}).items():
         (out_dir / "extra").mkdir(exist_ok=True)
         files[f"extra/{name}.npy"] = _save_npy(out_dir / "extra" / f"{name}.npy", np.asarray(arr))
+    for name, table in (tables or {}).items():
+        (out_dir / "tables").mkdir(exist_ok=True)
+        table.to_parquet(out_dir / "tables" / f"{name}.parquet", index=False)
+        files[f"tables/{name}.parquet"] = _file_entry(out_dir / "tables" / f"{name}.parquet")
     _write_json(out_dir / "kmeans.json", dict(kmeans))
     files["kmeans.json"] = _file_entry(out_dir / "kmeans.json")
     manifest = {
@@ -289,6 +297,9 @@ def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
         for name in manifest["files"]
         if name.startswith("extra/")
     }
+    tables = {
+        Path(name).stem: pd.read_parquet(path / name) for name in manifest["files"] if name.startswith("tables/")
+    }
     items = pd.read_parquet(path / "items.parquet")
     if len(items) != arrays["item_factors"].shape[0]:
         raise BundleError(f"{path}: items.parquet has {len(items)} rows, item_factors {arrays['item_factors'].shape[0]}")
@@ -300,6 +311,7 @@ def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
         items=items,
         kmeans=kmeans,
         extra=extra,
+        tables=tables,
         **arrays,
     )
 

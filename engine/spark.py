@@ -31,6 +31,9 @@ def get_spark(
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # Spark ML's native BLAS (Debian libopenblas0-pthread) must not start its own thread pool
+    # inside every task: Spark already runs one task per core.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from pyspark.sql import SparkSession
 
     builder = (
@@ -49,6 +52,7 @@ def get_spark(
         builder = builder.config("spark.driver.host", "127.0.0.1").config(
             "spark.driver.bindAddress", "127.0.0.1"
         )
+    builder = builder.config("spark.executorEnv.OPENBLAS_NUM_THREADS", "1")
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

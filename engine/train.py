@@ -281,9 +281,12 @@ def train(
     k: int | None = None,
     publish_to: Path | None = None,
     metrics: dict[str, Any] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
     echo: Callable[[str], None] = print,
 ) -> tuple[TrainReport, dict[str, Any]]:
     """Train ALS + KMeans and assemble the bundle parts; publish them when ``publish_to`` is set.
+
+    ``tables`` (small pandas tables, e.g. the demo listeners) are shipped inside the bundle.
 
     Returns the report and the bundle parts (keyword arguments of ``engine.bundle.write_bundle``).
     """
@@ -330,6 +333,7 @@ def train(
         params={**params.to_dict(), "kmeans_k": km.kmeans["k"], "item_kind": "track"},
         data_stats={k: v for k, v in asdict(report).items() if k not in ("version", "timings_s")},
         metrics=metrics or {},
+        tables=tables or {},
     )
     if publish_to is not None:
         report.version = publish_bundle(publish_to, keep=settings.keep_versions, **parts)

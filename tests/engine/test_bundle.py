@@ -23,6 +23,17 @@ def test_round_trip_memory_maps_and_derives_gram(tmp_path: Path) -> None:
     assert set(b.manifest["files"]) >= {"items.parquet", "gram.npy", "kmeans.json"}
 
 
+def test_extra_arrays_and_tables_round_trip(tmp_path: Path) -> None:
+    import pandas as pd
+
+    parts = random_bundle_parts(n_items=20)
+    listeners = pd.DataFrame({"user_id": ["demo:001"], "name": ["Soul & jazz"]})
+    B.write_bundle(tmp_path / "b", extra={"neighbours": np.arange(6).reshape(3, 2)}, tables={"demo_listeners": listeners}, **parts)
+    b = B.load_bundle(tmp_path / "b")
+    assert b.extra["neighbours"].tolist() == [[0, 1], [2, 3], [4, 5]]
+    pd.testing.assert_frame_equal(b.tables["demo_listeners"], listeners)
+
+
 def test_corrupted_npy_is_refused_and_previous_version_serves(tmp_path: Path) -> None:
     v1 = B.publish_bundle(tmp_path, **random_bundle_parts(seed=1))
     v2 = B.publish_bundle(tmp_path, **random_bundle_parts(seed=2))

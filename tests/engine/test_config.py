@@ -36,3 +36,13 @@ def test_secrets_never_appear_in_repr() -> None:
 def test_overrides_win_over_env() -> None:
     s = Settings.from_env({"SPOTIFY_CLIENT_ID": "env"}, env_file=None, overrides={"spotify_client_id": "secrets"})
     assert s.spotify_client_id == "secrets"
+
+
+def test_env_example_documents_every_setting() -> None:
+    from dataclasses import fields
+
+    from engine.config import ROOT
+
+    text = (ROOT / ".env.example").read_text()
+    documented = {line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")}
+    assert {f.name.upper() for f in fields(Settings)} == documented
