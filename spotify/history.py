@@ -1,0 +1,311 @@
+"""A listener's Spotify history (top, recently played, saved) -> one weighted history.
+
+Weighting of the Web API history (each contribution adds to the track's ``weight``):
+
+- **top tracks**, per time range: ``RANGE_WEIGHT[range] * 0.5 ** (rank / TOP_HALF_LIFE_RANKS)``
+  with ``RANGE_WEIGHT = {short_term: 3.0, medium_term: 2.0, long_term: 1.5}`` and a half-life of
+  25 ranks (rank 0 is the top). Recent taste counts most; a track at the top of all three lists
+  gets 6.5.
+- **recently played**: every play adds ``0.5 ** (age_days / RECENT_HALF_LIFE_DAYS)`` (14 days),
+  with the age measured from ``now``; the API keeps only the last 50 plays.
+- **saved tracks** (Liked Songs): a constant ``SAVED_WEIGHT`` (1.0): an explicit like, but it says
+  nothing about how often the track is played.
+
+Entries of the same track add up: keyed by Spotify track id, or by the case-folded
+artist + title when there is no id (local files, the account-data export). These weights are
+the raw ``r`` of DESIGN.md §5; the serving side applies the bundle's confidence transform.
+:mod:`spotify.export_import` produces the same :class:`History` from a data export.
+
+Missing fields are read with defaults (the 2026 development-mode rules drop ``popularity``,
+``available_markets`` and most ``preview_url`` values; playlist entries carry ``item`` instead
+of ``track``). Nothing here knows the catalogue: ``engine.matching`` maps items to the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator, Mapping
+
+import spotipy
+from spotipy.exceptions import SpotifyException
+
+logger = logging.getLogger(__name__)
+
+TIME_RANGES = ("short_term", "medium_term", "long_term")
+RANGE_WEIGHT = {"short_term": 3.0, "medium_term": 2.0, "long_term": 1.5}
+TOP_HALF_LIFE_RANKS = 25.0
+RECENT_HALF_LIFE_DAYS = 14.0
+SAVED_WEIGHT = 1.0
+PAGE_SIZE = 50  # the API's maximum for these endpoints
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One track of a listener's history with its summed weight.
+
+    ``track_id``, ``title``, ``artist`` and ``weight`` are what ``engine.matching`` reads.
+    """
+
+    track_id: str | None
+    title: str
+    artist: str
+    artists: tuple[str, ...] = ()
+    weight: float = 0.0
+    sources: tuple[str, ...] = ()
+    artist_ids: tuple[str, ...] = ()
+    album: str | None = None
+    release_date: str | None = None
+    duration_ms: int | None = None
+    popularity: int | None = None
+    preview_url: str | None = None
+    image_url: str | None = None
+    plays: int = 0
+    skips: int = 0
+    last_played: datetime | None = None
+
+
+@dataclass(frozen=True)
+class History:
+    """A weighted history; ``items`` are sorted by weight, highest first.
+
+    ``counts`` holds the raw entries read per source, ``negative`` the tracks whose net weight
+    is not positive (an export's mostly-skipped tracks), ``warnings`` sentences for the listener
+    about parts that could not be read.
+    """
+
+    items: tuple[HistoryItem, ...]
+    origin: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+    negative: tuple[HistoryItem, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[HistoryItem]:
+        return iter(self.items)
+
+    @property
+    def total_weight(self) -> float:
+        return sum(i.weight for i in self.items)
+
+    def track_ids(self) -> list[str]:
+        """Spotify ids of the items that have one, in weight order."""
+        return [i.track_id for i in self.items if i.track_id]
+
+    def top(self, n: int) -> list[HistoryItem]:
+        return list(self.items[:n])
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    """The fields of a TrackObject we keep."""
+
+    track_id: str | None
+    title: str
+    artists: tuple[str, ...]
+    artist_ids: tuple[str, ...] = ()
+    album: str | None = None
+    release_date: str | None = None
+    duration_ms: int | None = None
+    popularity: int | None = None
+    preview_url: str | None = None
+    image_url: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Merge key: the id, else case-folded artist + title (identity only, not matching)."""
+        if self.track_id:
+            return self.track_id
+        return "name:" + " ".join((self.artists[0] if self.artists else "").casefold().split()) + \
+            "\x1f" + " ".join(self.title.casefold().split())
+
+
+def track_info(obj: Any) -> TrackInfo | None:
+    """Read a TrackObject, tolerating missing/null fields; None for episodes and empty entries."""
+    if not isinstance(obj, Mapping) or obj.get("type", "track") != "track":
+        return None
+    title = (obj.get("name") or "").strip()
+    artist_objs = [a for a in (obj.get("artists") or []) if isinstance(a, Mapping)]
+    artists = tuple(a.get("name") or "" for a in artist_objs if a.get("name"))
+    if not title or not artists:
+        return None
+    album = obj.get("album") if isinstance(obj.get("album"), Mapping) else {}
+    images = [i for i in (album.get("images") or []) if isinstance(i, Mapping) and i.get("url")]
+    # Prefer a mid-size cover (~300 px): big enough for a card, small to load.
+    images.sort(key=lambda i: abs((i.get("width") or 300) - 300))
+    popularity = obj.get("popularity")
+    duration = obj.get("duration_ms")
+    track_id = obj.get("id") if not obj.get("is_local") else None
+    return TrackInfo(
+        track_id=track_id or None, title=title, artists=artists,
+        artist_ids=tuple(a.get("id") for a in artist_objs if a.get("id")),
+        album=album.get("name") or None, release_date=album.get("release_date") or None,
+        duration_ms=duration if isinstance(duration, int) else None,
+        popularity=popularity if isinstance(popularity, int) else None,
+        preview_url=obj.get("preview_url") or None, image_url=images[0]["url"] if images else None)
+
+
+def entry_track(entry: Any) -> Any:
+    """The track of a saved/recent/playlist entry: ``item`` (2026) or ``track`` (older)."""
+    if not isinstance(entry, Mapping):
+        return None
+    return entry.get("item") or entry.get("track")
+
+
+def parse_time(text: Any) -> datetime | None:
+    """An ISO-8601 timestamp (``...Z`` allowed) as an aware UTC datetime; None when unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class HistoryBuilder:
+    """Accumulates weighted contributions per track, then freezes them into a :class:`History`."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self._rows: dict[str, dict[str, Any]] = {}
+        self.counts: dict[str, int] = {}
+        self.warnings: list[str] = []
+
+    def count(self, source: str, n: int = 1) -> None:
+        self.counts[source] = self.counts.get(source, 0) + n
+
+    def add(self, info: TrackInfo, weight: float, source: str, *, played_at: datetime | None = None,
+            play: bool = False, skip: bool = False) -> None:
+        row = self._rows.get(info.key)
+        if row is None:
+            row = self._rows[info.key] = {"info": info, "weight": 0.0, "sources": {}, "plays": 0,
+                                          "skips": 0, "last": None}
+        row["weight"] += weight
+        row["sources"][source] = None
+        row["plays"] += int(play)
+        row["skips"] += int(skip)
+        if played_at is not None and (row["last"] is None or played_at > row["last"]):
+            row["last"] = played_at
+
+    def build(self) -> History:
+        items = []
+        for row in self._rows.values():
+            info: TrackInfo = row["info"]
+            items.append(HistoryItem(
+                track_id=info.track_id, title=info.title, artist=info.artists[0], artists=info.artists,
+                weight=round(row["weight"], 6), sources=tuple(row["sources"]), artist_ids=info.artist_ids,
+                album=info.album, release_date=info.release_date, duration_ms=info.duration_ms,
+                popularity=info.popularity, preview_url=info.preview_url, image_url=info.image_url,
+                plays=row["plays"], skips=row["skips"], last_played=row["last"]))
+        items.sort(key=lambda i: (-i.weight, i.artist.casefold(), i.title.casefold()))
+        return History(items=tuple(i for i in items if i.weight > 0), origin=self.origin,
+                       counts=dict(self.counts), negative=tuple(i for i in items if i.weight <= 0),
+                       warnings=tuple(self.warnings))
+
+
+# -- fetching ------------------------------------------------------------------------------
+def all_pages(sp: spotipy.Spotify, page: Mapping[str, Any] | None, *, max_items: int) -> list[Any]:
+    """Every item of a paged result, following ``next`` (offset or cursor paging), up to ``max_items``."""
+    items: list[Any] = []
+    while page:
+        items.extend(page.get("items") or [])
+        if len(items) >= max_items or not page.get("next"):
+            break
+        page = sp.next(page)
+    return items[:max_items]
+
+
+def fetch_top_tracks(sp: spotipy.Spotify, time_range: str, *, page_size: int = PAGE_SIZE,
+                     max_items: int = 1000) -> list[Any]:
+    """All top tracks (TrackObjects) of one time range."""
+    first = sp.current_user_top_tracks(limit=page_size, offset=0, time_range=time_range)
+    return all_pages(sp, first, max_items=max_items)
+
+
+def fetch_recently_played(sp: spotipy.Spotify, *, page_size: int = PAGE_SIZE, max_items: int = 1000) -> list[Any]:
+    """Recently played entries (``{track, played_at, context}``), newest first, following cursors."""
+    first = sp.current_user_recently_played(limit=page_size)
+    return all_pages(sp, first, max_items=max_items)
+
+
+def fetch_saved_tracks(sp: spotipy.Spotify, *, page_size: int = PAGE_SIZE, max_items: int = 1000) -> list[Any]:
+    """Saved tracks (``{added_at, track}``), newest first, up to ``max_items``."""
+    first = sp.current_user_saved_tracks(limit=page_size, offset=0)
+    return all_pages(sp, first, max_items=max_items)
+
+
+_WHAT = {"top": "your top tracks", "recent": "your recently played tracks", "saved": "your saved tracks"}
+
+
+def _guarded(builder: HistoryBuilder, what: str, fetch: Any) -> list[Any]:
+    """Run one fetch; a 403 (permission not granted) becomes a warning instead of an error."""
+    try:
+        return fetch()
+    except SpotifyException as exc:
+        if exc.http_status != 403:
+            raise
+        builder.warnings.append(f"Spotify did not allow reading {_WHAT[what]} (permission missing); "
+                                f"sign out and in again to grant it.")
+        return []
+
+
+def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size: int = PAGE_SIZE,
+                  max_saved: int = 1000) -> History:
+    """Read top tracks (3 ranges), recently played and saved tracks into one weighted history.
+
+    Parameters
+    ----------
+    sp
+        A client from :func:`spotify.client.make_client` / ``SpotifyAuth.client()``.
+    now
+        Reference time for the recency decay (default: the current UTC time).
+    page_size
+        Items per request (the API allows 1..50).
+    max_saved
+        Cap on saved tracks read (a large library costs one request per 50).
+
+    Returns
+    -------
+    History
+        Items sorted by weight; ``counts`` per source (``top_short_term``..., ``recent``,
+        ``saved``); ``warnings`` for sources Spotify refused (403).
+    """
+    now = now or datetime.now(timezone.utc)
+    builder = HistoryBuilder("spotify_api")
+    for time_range in TIME_RANGES:
+        tracks = _guarded(builder, "top", lambda r=time_range: fetch_top_tracks(sp, r, page_size=page_size))
+        source = f"top_{time_range}"
+        builder.count(source, len(tracks))
+        for rank, obj in enumerate(tracks):
+            info = track_info(obj)
+            if info is not None:
+                builder.add(info, RANGE_WEIGHT[time_range] * 0.5 ** (rank / TOP_HALF_LIFE_RANKS), source)
+    recent = _guarded(builder, "recent", lambda: fetch_recently_played(sp, page_size=page_size))
+    builder.count("recent", len(recent))
+    for entry in recent:
+        info = track_info(entry_track(entry))
+        played_at = parse_time(entry.get("played_at")) if isinstance(entry, Mapping) else None
+        if info is None:
+            continue
+        age_days = max(0.0, (now - played_at).total_seconds() / 86400) if played_at else RECENT_HALF_LIFE_DAYS
+        builder.add(info, 0.5 ** (age_days / RECENT_HALF_LIFE_DAYS), "recent", played_at=played_at, play=True)
+    saved = _guarded(builder, "saved", lambda: fetch_saved_tracks(sp, page_size=page_size, max_items=max_saved))
+    builder.count("saved", len(saved))
+    for entry in saved:
+        info = track_info(entry_track(entry))
+        if info is not None:
+            builder.add(info, SAVED_WEIGHT, "saved")
+    # Deduplicate warnings: three time ranges may each have been refused.
+    builder.warnings = list(dict.fromkeys(builder.warnings))
+    return builder.build()
+
+
+def history_from_items(items: Iterable[HistoryItem], *, origin: str) -> History:
+    """A :class:`History` from ready items (e.g. a demo listener), sorted by weight."""
+    ordered = sorted(items, key=lambda i: (-i.weight, i.artist.casefold(), i.title.casefold()))
+    return History(items=tuple(i for i in ordered if i.weight > 0), origin=origin,
+                   negative=tuple(i for i in ordered if i.weight <= 0))

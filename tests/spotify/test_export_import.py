@@ -1,0 +1,114 @@
+"""Importing a listener's Spotify data export: both formats, zip or JSON, bad files named."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from spotify.errors import ExportError
+from spotify.export_import import read_export
+from tests.conftest import TEST_DATA
+
+EXPORT = TEST_DATA / "spotify"
+ACCOUNT = "StreamingHistory_music_0.json"
+EXTENDED = "Streaming_History_Audio_2025-2026_0.json"
+DOMO, RIVERS, EMMYLOU = "6xHEqpTvQh2ZTcUb2JROo9", "2hnxrRNzF74mdDzpQZQukQ", "4nVBt6MZDDP6tRVdQTgxJg"
+
+
+def make_zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zip_with_mixed_valid_and_invalid_files_imports_the_valid_ones() -> None:
+    data = make_zip({
+        f"Spotify Account Data/{ACCOUNT}": (EXPORT / ACCOUNT).read_bytes(),
+        "Spotify Account Data/StreamingHistory_music_1.json": b'[{"endTime": "2026-01-01 10:00", "artistName"',
+        "Spotify Account Data/StreamingHistory_podcast_0.json": b"[]",
+        "Spotify Account Data/Userdata.json": b'{"username": "x"}',
+        f"Spotify Extended Streaming History/{EXTENDED}": (EXPORT / EXTENDED).read_bytes(),
+        "Spotify Extended Streaming History/Streaming_History_Audio_2024_1.json": b'{"not": "a list"}',
+        "Spotify Extended Streaming History/Streaming_History_Audio_2024_2.json": b'[{"foo": 1}, {"bar": 2}]',
+    })
+
+    result = read_export(data, name="my_spotify_data.zip")
+
+    assert sorted(p.rsplit("/", 1)[-1] for p in result.files) == [ACCOUNT, EXTENDED]
+    problems = {p.name.rsplit("/", 1)[-1]: p.message for p in result.problems}
+    assert set(problems) == {"StreamingHistory_music_1.json", "Streaming_History_Audio_2024_1.json",
+                             "Streaming_History_Audio_2024_2.json"}
+    assert problems["StreamingHistory_music_1.json"].startswith("not valid JSON")
+    assert problems["Streaming_History_Audio_2024_1.json"] == "expected a JSON list of plays"
+    assert "row 0" in problems["Streaming_History_Audio_2024_2.json"]
+    assert any("StreamingHistory_music_1.json" in w for w in result.history.warnings)
+    assert len(result.history) == 3  # the valid files' tracks are all there
+
+
+def test_weights_skips_duplicates_and_ids_across_both_formats() -> None:
+    result = read_export([(ACCOUNT, (EXPORT / ACCOUNT).read_bytes()), (EXTENDED, (EXPORT / EXTENDED).read_bytes())])
+    history = result.history
+
+    assert result.counts == {"plays": 10, "full_plays": 7, "short_or_skipped": 3, "ignored": 3,
+                             "duplicates": 1, "bad_rows": 0}
+    by_title = {i.title: i for i in history}
+    # Two plays each; Rivers was played more recently than the older Emmylou play.
+    assert list(by_title) == ["Dancing On My Own", "I Follow Rivers", "Emmylou"]  # by weight
+    assert (by_title["Dancing On My Own"].track_id, by_title["Dancing On My Own"].plays) == (DOMO, 3)
+    assert (by_title["I Follow Rivers"].track_id, by_title["I Follow Rivers"].plays) == (RIVERS, 2)
+    assert by_title["Emmylou"].track_id == EMMYLOU and by_title["Emmylou"].artist == "First Aid Kit"
+    # Recent full plays weigh ~1 each (a year-long half-life over a few days).
+    assert 2.9 < by_title["Dancing On My Own"].weight < 3.0
+    # Short or skipped plays count against a track; those end up negative.
+    negative = {i.title: i for i in history.negative}
+    assert set(negative) == {"Call Your Girlfriend", "Some Song I Skip"}
+    assert negative["Some Song I Skip"].skips == 2 and negative["Some Song I Skip"].weight < 0
+    assert history.origin == "spotify_export"
+
+
+def test_podcasts_and_null_rows_are_ignored_not_errors() -> None:
+    rows = [{"ts": "2026-01-01T10:00:00Z", "ms_played": 600000, "master_metadata_track_name": None,
+             "master_metadata_album_artist_name": None, "spotify_track_uri": None,
+             "spotify_episode_uri": "spotify:episode:1bbbbbbbbbbbbbbbbbbbbb"}]
+    result = read_export(json.dumps(rows).encode(), name="Streaming_History_Audio_2026.json")
+    assert len(result.history) == 0 and result.counts["ignored"] == 1 and result.problems == ()
+
+
+def test_partly_bad_rows_are_counted_and_the_rest_kept() -> None:
+    rows = json.loads((EXPORT / ACCOUNT).read_text()) + [{"endTime": "yesterday", "artistName": "X",
+                                                          "trackName": "Y", "msPlayed": 1}, "junk"]
+    result = read_export(json.dumps(rows).encode(), name="upload.json")
+    assert result.counts["bad_rows"] == 2
+    assert any("upload.json: 2 unreadable rows" in w and "'endTime'" in w for w in result.history.warnings)
+    assert {i.title for i in result.history} == {"Dancing On My Own", "Emmylou", "I Follow Rivers"}
+
+
+def test_folder_and_zip_path_sources(tmp_path: Path) -> None:
+    folder = tmp_path / "Spotify Account Data"
+    folder.mkdir()
+    (folder / ACCOUNT).write_bytes((EXPORT / ACCOUNT).read_bytes())
+    (folder / "Playlist1.json").write_text("{}")
+    from_folder = read_export(tmp_path)
+    zipped = tmp_path / "export.zip"
+    zipped.write_bytes(make_zip({ACCOUNT: (EXPORT / ACCOUNT).read_bytes()}))
+    from_zip = read_export(zipped)
+    assert from_folder.history.items == from_zip.history.items and len(from_zip.history) == 3
+
+
+def test_nothing_readable_is_an_error_naming_each_file() -> None:
+    data = make_zip({"StreamingHistory_music_0.json": b"{oops", "Streaming_History_Audio_1.json": b"\xff\xfe"})
+    with pytest.raises(ExportError) as info:
+        read_export(data, name="export.zip")
+    message = str(info.value)
+    assert "StreamingHistory_music_0.json: not valid JSON" in message
+    assert "Streaming_History_Audio_1.json: not UTF-8 text" in message
+    with pytest.raises(ExportError, match="export.zip: holds no streaming history"):
+        read_export(make_zip({"Userdata.json": b"{}"}), name="export.zip")
+    with pytest.raises(ExportError, match="not a readable zip"):
+        read_export(b"PK\x03\x04garbage", name="broken.zip")
