@@ -56,7 +56,7 @@ prepare: venv java openblas
 run: prepare
 	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true
 
-test: dev java openblas
+test: dev java openblas browser
 	$(PY) -m pytest
 
 demo-bundle: venv java

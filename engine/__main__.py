@@ -17,8 +17,14 @@ from engine.errors import EngineError
 #: command -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "ingest-catalog": ("engine.catalog", "read tracks/artists CSV(.gz) into canonical parquet"),
+    "ingest-interactions": ("engine.interactions", "read listening data (MPD, playlists CSV, events...) to parquet"),
+    "demo": ("engine.demo", "write the synthetic demo listeners, or a synthetic catalogue with --tracks N"),
     "train": ("engine.train", "train ALS + KMeans on Spark and publish a model bundle"),
+    "evaluate": ("engine.evaluate", "ALS vs baselines on a held-out split; --grid tunes the parameters"),
     "prepare": ("engine.prepare", "make the embedded demo data and a model if none is published"),
+    "refresh": ("engine.refresh", "retrain on new listening and publish if not worse (--every 6h repeats)"),
+    "stream": ("engine.stream", "ingest listening events (events dir or Kafka) into interactions_stream"),
+    "replay": ("engine.replay", "send realistic listening events to the events dir or Kafka"),
 }
 
 
@@ -35,8 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, run the command, and turn expected errors into one line + exit code 2."""
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    # Parse the command name first, then let its module add its own arguments.
-    known, _ = parser.parse_known_args(argv)
+    # Parse the command name first, then let its module add its own arguments. -h/--help is
+    # held back from this first pass, or argparse would print the sub-command's help before
+    # the module has added its options.
+    first_pass = [a for a in argv if a not in ("-h", "--help")]
+    if not first_pass or first_pass[0] not in COMMANDS:
+        parser.parse_args(argv)  # prints usage / the error for an unknown command and exits
+    known, _ = parser.parse_known_args(first_pass)
     module = importlib.import_module(known._module)
     sub_parser = parser._subparsers._group_actions[0].choices[known.command]  # type: ignore[union-attr]
     module.add_arguments(sub_parser)

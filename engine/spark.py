@@ -57,6 +57,12 @@ def get_spark(
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    if settings.spark_checkpoint_dir:
-        spark.sparkContext.setCheckpointDir(settings.spark_checkpoint_dir)
+    # ALS checkpoints its factor RDDs every 10 iterations only when a checkpoint dir is set;
+    # without one, long lineages overflow the JVM stack (seen at maxIter=15). In local mode a
+    # folder under data/ is always usable; on a cluster it must be a shared path (hdfs://, s3a://).
+    checkpoint_dir = settings.spark_checkpoint_dir
+    if not checkpoint_dir and settings.spark_master.startswith("local"):
+        checkpoint_dir = str(settings.data_dir / "checkpoints")
+    if checkpoint_dir:
+        spark.sparkContext.setCheckpointDir(checkpoint_dir)
     return spark

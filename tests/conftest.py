@@ -28,7 +28,15 @@ def spark():
     settings = Settings.from_env({}, env_file=None).with_overrides(
         spark_master="local[2]", spark_driver_memory="2g", spark_shuffle_partitions=4
     )
-    session = get_spark(settings, app_name="tests", extra_conf={"spark.ui.enabled": "false"})
+    session = get_spark(
+        settings,
+        app_name="tests",
+        # C1-only JIT: tests run many small jobs, where JVM warm-up dominates (halves the time).
+        extra_conf={
+            "spark.ui.enabled": "false",
+            "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+        },
+    )
     yield session
     session.stop()
 
