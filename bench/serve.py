@@ -1,0 +1,203 @@
+"""Serving latency vs one bare ``Y @ x`` pass, on a catalogue of the real size (DESIGN.md §5, §10).
+
+Writes a bundle of ~600k items with random factors (rank 64 and 128) and a realistic items
+table (22-char ids, Zipf-distributed artists with 1–3 per track, genres, years, explicit,
+energy, clusters) to a temporary directory, then measures in a fresh process that loads it the
+way the app does (``Recommender.load``, arrays memory-mapped):
+
+- p50/p99 of fold-in + recommend (k=50, default re-ranking: known tracks masked, at most 2 per
+  artist, explanations) for a 200-track history, as a ratio to one bare ``Y @ x`` of the same
+  size timed in the same loop (target <= 1.5);
+- fold-in alone, in microseconds;
+- the process RSS with the catalogue loaded (anonymous vs file-backed pages).
+
+Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p50 ratio).
+Usage: ``python bench/serve.py [--items 600000] [--ranks 64 128] [--reps 200]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.bundle import publish_bundle  # noqa: E402
+from engine.schemas import CLUSTER_FEATURES  # noqa: E402
+
+ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+
+
+def realistic_items(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """An items table shaped like the Spotify 600k catalogue."""
+    ids = ALPHABET[rng.integers(0, 62, size=(n, 22))].view("<U22").ravel()
+    n_artists, n_genres = max(10, n // 6), 2_000
+    # Zipf-like artist sizes: a few prolific artists, a long tail with one or two tracks.
+    weights = 1.0 / np.arange(1, n_artists + 1) ** 0.8
+    per_track = rng.choice([1, 1, 1, 1, 2, 2, 3], size=n)
+    artist_draw = rng.choice(n_artists, size=int(per_track.sum()), p=weights / weights.sum())
+    splits = np.split(artist_draw, np.cumsum(per_track)[:-1])
+    artist_genres = [rng.choice(n_genres, size=rng.integers(0, 5), replace=False) for _ in range(n_artists)]
+    genres = [sorted({f"genre {g}" for a in arts for g in artist_genres[a]}) for arts in splits]
+    return pd.DataFrame(
+        {
+            "track_id": ids,
+            "name": [f"Track {i}" for i in range(n)],
+            "artists": [[f"Artist {a}" for a in arts] for arts in splits],
+            "artist_ids": [[f"artist{a:06d}" for a in arts] for arts in splits],
+            "year": rng.integers(1922, 2022, size=n).astype("int32"),
+            "popularity": rng.integers(0, 100, size=n).astype("int32"),
+            "explicit": rng.random(n) < 0.05,
+            "energy": rng.random(n),
+            "cluster": rng.integers(0, 12, size=n).astype("int32"),
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+            "genres": genres,
+            "has_factors": np.ones(n, dtype=bool),
+            "has_audio": np.ones(n, dtype=bool),
+        }
+    )
+
+
+def write_bundles(out: Path, *, n_items: int, ranks: list[int], seed: int = 0) -> dict[int, Path]:
+    """One published bundle per rank under ``out/rank<r>``; returns rank -> models dir."""
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    items = realistic_items(n_items, rng)
+    print(f"items table: {n_items:,} rows ({time.perf_counter() - t0:.1f}s)", flush=True)
+    n_feat = len(CLUSTER_FEATURES)
+    audio = rng.normal(size=(n_items, n_feat)).astype(np.float32)
+    popularity = rng.random(n_items).astype(np.float32)
+    kmeans = {"k": 12, "feature_names": list(CLUSTER_FEATURES), "scaler_mean": [0.0] * n_feat,
+              "scaler_std": [1.0] * n_feat, "centroids": rng.normal(size=(12, n_feat)).tolist(), "sizes": [0] * 12}
+    dirs = {}
+    for rank in ranks:
+        t0 = time.perf_counter()
+        factors = (rng.normal(size=(n_items, rank)) * 0.1).astype(np.float32)
+        params = {"rank": rank, "reg_param": 0.1, "alpha": 10.0, "weight_transform": "log1p",
+                  "weight_epsilon": 1.0, "weight_clip": 100.0, "max_iter": 10}
+        models = out / f"rank{rank}"
+        publish_bundle(models, items=items, item_factors=factors, popularity=popularity, audio_features=audio,
+                       kmeans=kmeans, params=params, data_stats={"source": "bench/serve.py random factors"})
+        dirs[rank] = models
+        print(f"bundle rank {rank}: written ({time.perf_counter() - t0:.1f}s)", flush=True)
+    return dirs
+
+
+def _rss() -> dict[str, int]:
+    """VmRSS / RssAnon / RssFile of this process in MiB (Linux)."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0]) // 1024
+    return out
+
+
+def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1) -> dict:
+    """Run in a fresh process: load like the app, time serving vs bare ``Y @ x``."""
+    from engine.recommender import Recommender
+
+    rss_start = _rss()
+    t0 = time.perf_counter()
+    rec = Recommender.load(models)
+    load_s = time.perf_counter() - t0
+    rss_loaded = _rss()
+    rng = np.random.default_rng(seed)
+    ids = rec.bundle.items["track_id"].to_numpy()
+    histories = [
+        dict(zip(ids[rng.choice(len(ids), history_len, replace=False)], rng.geometric(0.1, history_len).astype(float)))
+        for _ in range(20)
+    ]
+    y = rec._scan  # the matrix serving scans: the same memory map, the same size
+    x = rng.normal(size=rec.rank).astype(np.float32)
+    for h in histories[:3]:  # warm up: page in the factors, build lazy tables
+        rec.recommend(h, k)
+        y @ x
+    bare, serve, fold, plain = [], [], [], []
+    for r in range(reps):
+        h = histories[r % len(histories)]
+        t = time.perf_counter()
+        y @ x
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        out = rec.recommend(h, k)
+        serve.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rec.fold_in(h)
+        fold.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rec.recommend(h, k, explain=False)
+        plain.append(time.perf_counter() - t)
+    assert len(out) == k and out.path == "als"
+    p = lambda a, q: float(np.percentile(a, q))  # noqa: E731
+    return {
+        "rank": rec.rank,
+        "n_items": rec.bundle.n_items,
+        "load_s": load_s,
+        "bare_p50_ms": p(bare, 50) * 1e3,
+        "serve_p50_ms": p(serve, 50) * 1e3,
+        "serve_p99_ms": p(serve, 99) * 1e3,
+        "ratio_p50": p(serve, 50) / p(bare, 50),
+        "ratio_p99": p(serve, 99) / p(bare, 50),
+        "plain_p50_ms": p(plain, 50) * 1e3,
+        "fold_in_p50_us": p(fold, 50) * 1e6,
+        "fold_in_p99_us": p(fold, 99) * 1e6,
+        "rss_start_mib": rss_start,
+        "rss_loaded_mib": rss_loaded,
+        "rss_served_mib": _rss(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=600_000)
+    parser.add_argument("--ranks", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--history", type=int, default=200)
+    parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # child mode: one bundle dir
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, reps=args.reps, history_len=args.history, k=args.k)))
+        return 0
+    ratios = []
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        dirs = write_bundles(Path(tmp), n_items=args.items, ranks=args.ranks)
+        for rank, models in dirs.items():
+            # A fresh process per bundle, so RSS shows what the app would hold, not the writer.
+            child = subprocess.run(
+                [sys.executable, __file__, "--measure", str(models), "--reps", str(args.reps),
+                 "--history", str(args.history), "--k", str(args.k)],
+                capture_output=True, text=True, check=True,
+            )
+            m = json.loads(child.stdout.strip().splitlines()[-1])
+            ratios.append(m["ratio_p50"])
+            loaded, served = m["rss_loaded_mib"], m["rss_served_mib"]
+            print(
+                f"rank {rank}, {m['n_items']:,} items, {args.history}-track history, k={args.k}:\n"
+                f"  bare Y @ x            p50 {m['bare_p50_ms']:.2f} ms\n"
+                f"  fold-in + recommend   p50 {m['serve_p50_ms']:.2f} ms, p99 {m['serve_p99_ms']:.2f} ms"
+                f"  (x{m['ratio_p50']:.2f} / x{m['ratio_p99']:.2f} of bare)\n"
+                f"  without explanations  p50 {m['plain_p50_ms']:.2f} ms\n"
+                f"  fold-in alone         p50 {m['fold_in_p50_us']:.0f} us, p99 {m['fold_in_p99_us']:.0f} us\n"
+                f"  load {m['load_s']:.1f} s; RSS MiB: start {m['rss_start_mib']['VmRSS']}, "
+                f"loaded {loaded['VmRSS']} (anon {loaded['RssAnon']}, file {loaded['RssFile']}), "
+                f"serving {served['VmRSS']} (anon {served['RssAnon']}, file {served['RssFile']})",
+                flush=True,
+            )
+    print(f"ratio: {max(ratios):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
