@@ -1,0 +1,380 @@
+"""Hyperparameter search for ``evaluate --grid``: ALS grid, EASE λ, KMeans k.
+
+ALS: the full grid rank × regParam × alpha × weight transform × iterations is fitted with
+Spark on a validation split carved from the training part (engine.splits.validation_split)
+and scored in numpy (NDCG@10 by default). alpha is searched per transform, because its scale
+depends on it (``1 + α·r`` on raw counts in the hundreds needs a far smaller α than on log
+counts). When the best point sits on the edge of an axis, that axis is extended one step past
+the edge with the other values held at the best point, and this repeats up to ``max_widen``
+rounds; a best value still on the edge afterwards is reported as a warning.
+
+The chosen values go to ``settings.models_dir / "best_params.json"``, flat keys named like
+``engine.train.AlsParams`` fields (plus ``kmeans_k`` and a ``meta`` block), so training can
+apply them with ``AlsParams.from_settings(settings, **best)``.
+
+KMeans: ``VectorAssembler -> StandardScaler`` once, then ``KMeans(k)`` for each k of a range,
+silhouette by ``ClusteringEvaluator`` and training cost (the elbow curve) for the Model page.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from engine.baselines import Ease
+from engine.config import Settings
+from engine.schemas import CLUSTER_FEATURES
+from engine.scoring import EvalData, build_eval_data, evaluate_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+    from engine.train import AlsParams
+
+BEST_PARAMS_FILE = "best_params.json"
+KMEANS_FILE = "kmeans_selection.json"
+ALS_KEYS = ("rank", "max_iter", "reg_param", "alpha", "weight_transform", "weight_epsilon", "weight_clip")
+#: How an axis is extended past its edge: (multiplier, lowest, highest value allowed).
+WIDEN = {"rank": (2.0, 2, 512), "reg_param": (3.0, 1e-4, 100.0), "alpha": (3.0, 1e-3, 1000.0), "max_iter": (2.0, 2, 40)}
+
+
+def _default_alpha() -> dict[str, tuple[float, ...]]:
+    return {"raw": (0.03, 0.3), "log1p": (3.0, 15.0), "binary": (3.0, 15.0)}
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The search space. ``alpha`` maps each weight transform to its alpha values."""
+
+    rank: tuple[int, ...] = (32, 64, 128)
+    reg_param: tuple[float, ...] = (0.03, 0.3)
+    alpha: Mapping[str, tuple[float, ...]] = field(default_factory=_default_alpha)
+    max_iter: tuple[int, ...] = (10,)
+    ease_lambda: tuple[float, ...] = (30.0, 100.0, 300.0, 1000.0)
+    metric: str = "ndcg@10"
+    max_widen: int = 2
+    parallelism: int = 1
+
+    def points(self, base: "AlsParams") -> list["AlsParams"]:
+        """Every grid point as AlsParams (other fields from ``base``)."""
+        out = []
+        for transform, alphas in self.alpha.items():
+            for rank, reg, alpha, iters in itertools.product(self.rank, self.reg_param, alphas, self.max_iter):
+                out.append(replace(base, rank=rank, reg_param=reg, alpha=alpha, weight_transform=transform, max_iter=iters))
+        return out
+
+
+@dataclass
+class GridResult:
+    """Every point tried (validation metrics), the best ALS overall and per transform."""
+
+    rows: list[dict[str, Any]]
+    best: "AlsParams"
+    best_by_transform: dict[str, "AlsParams"]
+    ease_rows: list[dict[str, Any]]
+    best_ease_lambda: float | None
+    metric: str
+    warnings: list[str]
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with a markdown table of the points, best first."""
+        return {
+            "metric": self.metric,
+            "best": self.best.to_dict(),
+            "best_by_transform": {t: p.to_dict() for t, p in self.best_by_transform.items()},
+            "best_ease_lambda": self.best_ease_lambda,
+            "rows": self.rows,
+            "ease_rows": self.ease_rows,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 1),
+            "markdown": self.markdown(),
+        }
+
+    def markdown(self) -> str:
+        """The ALS points sorted by the metric, then the EASE λ line."""
+        cols = ("rank", "reg_param", "alpha", "weight_transform", "max_iter", "ndcg@10", "recall@50", "auc", "fit_seconds")
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---:|" * len(cols)]
+        for r in sorted(self.rows, key=lambda r: -r[self.metric]):
+            lines.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
+        if self.ease_rows:
+            lines += ["", "| EASE λ | ndcg@10 | recall@50 |", "|---:|---:|---:|"]
+            lines += [f"| {_fmt(r['lambda'])} | {_fmt(r['ndcg@10'])} | {_fmt(r['recall@50'])} |" for r in self.ease_rows]
+        if self.warnings:
+            lines += [""] + [f"- {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def grid_search(
+    spark: "SparkSession",
+    train: "DataFrame",
+    *,
+    item_col: str,
+    user_ids: list[str],
+    item_ids: list[str],
+    base: "AlsParams",
+    spec: GridSpec,
+    split: str = "holdout",
+    seed: int = 42,
+    k: int = 10,
+    k_recall: int = 50,
+    ease_max_items: int = 8000,
+    echo: Callable[[str], None] = print,
+) -> GridResult:
+    """Search ALS (and EASE λ) on a validation split carved from ``train`` (string ids, one
+    row per user and item). Returns every point tried and the best ones."""
+    from engine.evaluate import fit_als_scorer, index_split
+    from engine.splits import validation_split
+
+    start = time.perf_counter()
+    val = validation_split(train, item_col=item_col, kind=split, seed=seed)
+    vs = index_split(val.train, val.test, user_ids=user_ids, item_ids=item_ids, item_col=item_col)
+    data = build_eval_data(vs.train, vs.test, seed=seed + 1)
+    n_users, n_items = len(user_ids), len(item_ids)
+    echo(f"[grid] validation: {vs.train.nnz:,} training / {vs.test.nnz:,} held-out interactions")
+    tried: dict[tuple, dict[str, Any]] = {}
+
+    def score(p: "AlsParams") -> dict[str, Any]:
+        t = time.perf_counter()
+        scorer = fit_als_scorer(vs.train_df, p, n_users=n_users, n_items=n_items)
+        fit_s = time.perf_counter() - t
+        m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
+        row = {key: getattr(p, key) for key in ("rank", "reg_param", "alpha", "weight_transform", "max_iter")}
+        row.update({key: m[key] for key in (f"ndcg@{k}", f"recall@{k_recall}", "auc")}, fit_seconds=round(fit_s, 2))
+        echo(f"[grid] {_point_text(p)}: {spec.metric} {m[spec.metric]:.4f} ({fit_s:.1f}s)")
+        return row
+
+    def run(points: Iterable["AlsParams"]) -> None:
+        todo = [p for p in points if _key(p) not in tried]
+        with ThreadPoolExecutor(max_workers=max(1, spec.parallelism)) as pool:
+            for p, row in zip(todo, pool.map(score, todo)):
+                tried[_key(p)] = row
+
+    run(spec.points(base))
+    warnings: list[str] = []
+    best = _best(tried, base, spec.metric)
+    for _ in range(spec.max_widen):
+        extra = [p for p in _widened(best, tried) if _key(p) not in tried]
+        if not extra:
+            break
+        echo(f"[grid] best point on the grid's edge ({_point_text(best)}): widening with {len(extra)} points")
+        run(extra)
+        best = _best(tried, base, spec.metric)
+    for axis, value, _ in _edges(best, tried):
+        warnings.append(
+            f"ALS {axis}={value} is on the edge of the searched values after {spec.max_widen} widening rounds: "
+            "widen the grid further"
+        )
+    by_transform = {t: _best(tried, base, spec.metric, transform=t) for t in spec.alpha}
+    for t, p in by_transform.items():
+        if t != best.weight_transform:
+            sub = {key: r for key, r in tried.items() if r["weight_transform"] == t}
+            for axis, value, _ in _edges(p, sub):
+                warnings.append(f"the best {t} point has {axis}={value} on its grid's edge (not widened): its row may understate {t}")
+    vs.train_df.unpersist()
+
+    ease_rows, best_lam = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall, echo=echo)
+    if best_lam is not None and len(ease_rows) > 1:
+        lams = sorted(r["lambda"] for r in ease_rows)
+        if best_lam in (lams[0], lams[-1]):
+            warnings.append(f"EASE λ={best_lam:g} is on the edge of the searched values {lams}")
+    return GridResult(
+        rows=list(tried.values()),
+        best=best,
+        best_by_transform=by_transform,
+        ease_rows=ease_rows,
+        best_ease_lambda=best_lam,
+        metric=spec.metric,
+        warnings=warnings,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _search_ease(
+    data: EvalData, spec: GridSpec, *, ease_max_items: int, k: int, k_recall: int, echo: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], float | None]:
+    """EASE λ line search on the validation split, widened (×3) while the best is on an edge."""
+    if not spec.ease_lambda:
+        return [], None
+    rows: dict[float, dict[str, Any]] = {}
+
+    def score(lam: float) -> None:
+        m = evaluate_model(Ease(lam=lam, max_items=ease_max_items).fit(data.train), data, k=k, k_recall=k_recall)
+        rows[lam] = {"lambda": lam, "ndcg@10": m[f"ndcg@{k}"], "recall@50": m[f"recall@{k_recall}"]}
+        echo(f"[grid] EASE λ={lam:g}: {spec.metric} {m[spec.metric]:.4f}")
+
+    for lam in spec.ease_lambda:
+        score(float(lam))
+    for _ in range(spec.max_widen):
+        best = max(rows, key=lambda lam: rows[lam][spec.metric])
+        lams = sorted(rows)
+        if best == lams[-1]:
+            score(best * 3.0)
+        elif best == lams[0] and best / 3.0 >= 1.0:
+            score(best / 3.0)
+        else:
+            break
+    best = max(rows, key=lambda lam: rows[lam][spec.metric])
+    return [rows[lam] for lam in sorted(rows)], best
+
+
+def _key(p: "AlsParams") -> tuple:
+    return (p.rank, round(p.reg_param, 10), round(p.alpha, 10), p.weight_transform, p.max_iter)
+
+
+def _best(tried: dict[tuple, dict[str, Any]], base: "AlsParams", metric: str, *, transform: str | None = None) -> "AlsParams":
+    rows = [r for r in tried.values() if transform is None or r["weight_transform"] == transform]
+    r = max(rows, key=lambda r: r[metric])
+    return replace(
+        base, rank=r["rank"], reg_param=r["reg_param"], alpha=r["alpha"], weight_transform=r["weight_transform"], max_iter=r["max_iter"]
+    )
+
+
+def _edges(best: "AlsParams", tried: dict[tuple, dict[str, Any]]) -> list[tuple[str, Any, str]]:
+    """``(axis, value, "low"|"high")`` for each axis on which ``best`` sits at the lowest or
+    highest value tried (axes with ≥ 2 values; alpha among the values of the best transform)."""
+    out = []
+    for axis in WIDEN:
+        values = sorted(
+            {r[axis] for r in tried.values() if axis != "alpha" or r["weight_transform"] == best.weight_transform}
+        )
+        value = getattr(best, axis)
+        if len(values) >= 2 and value in (values[0], values[-1]):
+            out.append((axis, value, "high" if value == values[-1] else "low"))
+    return out
+
+
+def _widened(best: "AlsParams", tried: dict[tuple, dict[str, Any]]) -> list["AlsParams"]:
+    """One step past each edge the best point sits on, other values held at the best."""
+    out = []
+    for axis, value, side in _edges(best, tried):
+        factor, lo, hi = WIDEN[axis]
+        new = value * factor if side == "high" else value / factor
+        if axis in ("rank", "max_iter"):
+            new = int(round(new))
+        if lo <= new <= hi and new != value:
+            out.append(replace(best, **{axis: new}))
+    return out
+
+
+# -- best_params.json -------------------------------------------------------------------------
+
+
+def write_best_params(
+    settings: Settings, *, als: Mapping[str, Any] | None, kmeans_k: int | None, meta: Mapping[str, Any]
+) -> "Any":
+    """Merge the chosen values into ``models_dir/best_params.json`` (atomic) and return its path.
+
+    Keys are ``AlsParams`` field names (``rank, max_iter, reg_param, alpha, weight_transform,
+    weight_epsilon, weight_clip``), ``kmeans_k``, and ``meta`` (dataset, split, metric, when).
+    """
+    from engine.eval_report import _atomic_write
+
+    path = settings.models_dir / BEST_PARAMS_FILE
+    current = load_best_params(settings) or {}
+    if als:
+        current.update({k: als[k] for k in ALS_KEYS if k in als})
+    if kmeans_k is not None:
+        current["kmeans_k"] = int(kmeans_k)
+    current["meta"] = {**dict(meta), "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, json.dumps(current, indent=2, sort_keys=True))
+    return path
+
+
+def load_best_params(settings: Settings) -> dict[str, Any] | None:
+    """The saved ``best_params.json`` as a dict, or None when absent or unreadable."""
+    path = settings.models_dir / BEST_PARAMS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# -- KMeans k ---------------------------------------------------------------------------------
+
+
+def select_kmeans_k(
+    tracks: "DataFrame",
+    *,
+    k_values: Iterable[int],
+    seed: int = 42,
+    features: tuple[str, ...] = CLUSTER_FEATURES,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Silhouette (``ClusteringEvaluator``, squared Euclidean) and training cost for each k.
+
+    Uses the same standardized features as ``engine.train.fit_kmeans``. Returns ``k_values,
+    silhouette, training_cost, best_k`` (highest silhouette), ``n_tracks``, ``warning``
+    (best k on the edge of the range) and a markdown table.
+    """
+    from pyspark.ml import Pipeline
+    from pyspark.ml.clustering import KMeans
+    from pyspark.ml.evaluation import ClusteringEvaluator
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+    from pyspark.sql import functions as F
+
+    data = tracks.select(*[F.col(c).cast("double").alias(c) for c in features]).dropna()
+    prep = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=list(features), outputCol="raw_features"),
+            StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True),
+        ]
+    )
+    scaled = prep.fit(data).transform(data).select("features").cache()
+    n = scaled.count()
+    evaluator = ClusteringEvaluator(featuresCol="features", predictionCol="cluster", metricName="silhouette")
+    ks, sil, cost = [], [], []
+    for k in k_values:
+        if k < 2 or k >= n:
+            continue
+        model = KMeans(k=k, seed=seed, featuresCol="features", predictionCol="cluster").fit(scaled)
+        ks.append(int(k))
+        sil.append(float(evaluator.evaluate(model.transform(scaled))))
+        cost.append(float(model.summary.trainingCost))
+        echo(f"[kmeans] k={k}: silhouette {sil[-1]:.4f}, cost {cost[-1]:.1f}")
+    scaled.unpersist()
+    if not ks:
+        raise ValueError(f"no k in the range fits {n} tracks with features")
+    best = ks[max(range(len(ks)), key=lambda i: sil[i])]
+    warning = None
+    if len(ks) > 1 and best in (ks[0], ks[-1]):
+        warning = f"KMeans k={best} (highest silhouette) is on the edge of the range {ks[0]}–{ks[-1]}"
+    table = ["| k | silhouette | training cost |", "|---:|---:|---:|"]
+    table += [f"| {k} | {s:.4f} | {c:.1f} |" for k, s, c in zip(ks, sil, cost)]
+    return {
+        "k_values": ks,
+        "silhouette": sil,
+        "training_cost": cost,
+        "best_k": best,
+        "n_tracks": int(n),
+        "features": list(features),
+        "warning": warning,
+        "markdown": "\n".join(table + ([f"\n- {warning}"] if warning else [])),
+    }
+
+
+def save_kmeans_selection(settings: Settings, selection: Mapping[str, Any]) -> "Any":
+    """Write the silhouette / elbow curve to ``models_dir/kmeans_selection.json`` for the Model page."""
+    from engine.eval_report import _atomic_write
+
+    path = settings.models_dir / KMEANS_FILE
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, json.dumps(dict(selection), indent=2))
+    return path
+
+
+def _point_text(p: "AlsParams") -> str:
+    return f"rank {p.rank}, reg {p.reg_param:g}, alpha {p.alpha:g}, {p.weight_transform}, {p.max_iter} it"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)

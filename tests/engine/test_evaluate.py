@@ -1,0 +1,154 @@
+"""End to end: ALS on Spark vs baselines on a planted-structure dataset; the report schema;
+the grid, best_params.json, KMeans k, the bundle manifest, the CLI and the book's protocol."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine import bundle as bundle_io
+from engine import tuning
+from engine.baselines import FactorScorer
+from engine.eval_report import store_metrics, write_report
+from engine.evaluate import Dataset, evaluate, fit_als_scorer, index_split
+from engine.scoring import build_eval_data, evaluate_model, metric_keys
+from engine.splits import holdout_split, prepare_interactions
+from engine.train import AlsParams, index_interactions
+from tests.factories import random_bundle_parts
+
+SMALL_ALS = AlsParams(rank=6, max_iter=8, reg_param=0.1, alpha=5.0, weight_transform="binary", seed=1)
+
+
+def planted_rows(n_groups: int = 6, users_per_group: int = 20, items_per_group: int = 10, seed: int = 0):
+    """Each listener plays 7 of the 10 items of their group (counts 1..50)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g in range(n_groups):
+        for u in range(users_per_group):
+            for i in rng.choice(items_per_group, size=7, replace=False):
+                rows.append((f"g{g}u{u}", f"g{g}i{i}", float(rng.integers(1, 50))))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def planted(spark):
+    return spark.createDataFrame(planted_rows(), "user_id string, artist_id string, weight double")
+
+
+def test_als_scores_clearly_above_random_factors(planted) -> None:
+    prepared = prepare_interactions(planted, item_col="artist_id").cache()
+    indexed = index_interactions(prepared, item_col="artist_id")
+    split = holdout_split(prepared, item_col="artist_id", seed=42)
+    s = index_split(split.train, split.test, user_ids=indexed.user_ids, item_ids=indexed.item_ids, item_col="artist_id")
+    data = build_eval_data(s.train, s.test, seed=42)
+    n_users, n_items = len(indexed.user_ids), len(indexed.item_ids)
+    als = evaluate_model(fit_als_scorer(s.train_df, SMALL_ALS, n_users=n_users, n_items=n_items), data)
+    rng = np.random.default_rng(0)
+    broken = FactorScorer(rng.normal(size=(n_users, 6)), rng.normal(size=(n_items, 6)))
+    rand = evaluate_model(broken, data)
+    assert data.stats["n_test_users"] == n_users  # everyone has 7 items -> hides 1
+    assert als["ndcg@10"] > 0.4 and als["ndcg@10"] > 3 * rand["ndcg@10"]
+    assert als["auc"] > 0.9 and rand["auc"] < 0.75
+    prepared.unpersist()
+
+
+def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_path) -> None:
+    spec = tuning.GridSpec(
+        rank=(6,), reg_param=(0.1,), alpha={"binary": (1.0, 5.0), "log1p": (5.0,)}, max_iter=(6,),
+        ease_lambda=(1.0, 10.0), max_widen=1,
+    )
+    report = evaluate(
+        spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted groups"),
+        params=SMALL_ALS, ease_max_items=40, grid=spec, echo=lambda _: None,
+    )
+    d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert {"dataset", "description", "protocol", "data", "params", "rows", "grid", "notes", "timings_s", "created_at"} <= set(d)
+    models = [r["model"] for r in d["rows"]]
+    assert models[0] == "als" and {"most-popular", "random", "ease", "item-knn"} <= set(models)
+    assert any(m.startswith("als (") for m in models)  # best ALS of the other transform
+    for row in d["rows"]:
+        assert set(metric_keys()) <= set(row) and "fit_seconds" in row and "params" in row
+        assert 0.0 <= row["ndcg@10"] <= 1.0 and 0.0 <= row["auc"] <= 1.0
+        assert row["diversity@10"] is None  # artist-level data: no audio features
+    assert report.row("als")["ndcg@10"] > 2 * report.row("random")["ndcg@10"]
+    assert any("EASE ranks only the 40" in n for n in report.notes)
+    grid = d["grid"]
+    assert len(grid["rows"]) >= 3 and grid["best"]["alpha"] in {r["alpha"] for r in grid["rows"]}
+    assert grid["best_ease_lambda"] in {r["lambda"] for r in grid["ease_rows"]}
+    md = report.to_markdown()
+    assert "| model |" in md and "AUC (ties wrong)" in md and "Parameter search" in md
+
+    json_path, md_path = write_report(report, tmp_path / "reports")
+    assert json.loads(json_path.read_text())["dataset"] == "planted" and md_path.read_text() == md
+
+    path = tuning.write_best_params(settings, als=report.params, kmeans_k=7, meta={"dataset": "planted"})
+    saved = tuning.load_best_params(settings)
+    assert path.name == "best_params.json" and saved["kmeans_k"] == 7 and saved["rank"] == report.params["rank"]
+    assert AlsParams.from_settings(settings, **saved).rank == report.params["rank"]
+
+    bundle_dir = tmp_path / "bundle"
+    bundle_io.write_bundle(bundle_dir, **random_bundle_parts(n_items=30))
+    store_metrics(bundle_dir, {"evaluation": report.summary()})
+    manifest = bundle_io.verify_bundle_dir(bundle_dir)  # still verifies
+    assert manifest["metrics"]["evaluation"]["models"]["als"]["ndcg@10"] == pytest.approx(report.row("als")["ndcg@10"])
+
+
+def test_grid_widens_past_an_edge_and_warns() -> None:
+    base = AlsParams(rank=8, reg_param=0.1, alpha=1.0, weight_transform="log1p", max_iter=10)
+    tried = {
+        tuning._key(replace(base, rank=r)): {"rank": r, "reg_param": 0.1, "alpha": 1.0, "weight_transform": "log1p", "max_iter": 10}
+        for r in (8, 16)
+    }
+    best = replace(base, rank=16)
+    assert tuning._edges(best, tried) == [("rank", 16, "high")]
+    assert [p.rank for p in tuning._widened(best, tried)] == [32]
+    assert tuning._widened(replace(base, rank=8), tried)[0].rank == 4
+
+
+def test_kmeans_k_by_silhouette(spark) -> None:
+    from engine.schemas import CLUSTER_FEATURES
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, len(CLUSTER_FEATURES))) * 10
+    rows = [tuple(float(v) for v in centres[i % 3] + rng.normal(size=len(CLUSTER_FEATURES)) * 0.1) for i in range(90)]
+    tracks = spark.createDataFrame(rows, ", ".join(f"{c} double" for c in CLUSTER_FEATURES))
+    sel = tuning.select_kmeans_k(tracks, k_values=range(2, 6), echo=lambda _: None)
+    assert sel["best_k"] == 3 and sel["k_values"] == [2, 3, 4, 5]
+    assert sel["training_cost"][0] > sel["training_cost"][1]  # the elbow
+    assert sel["warning"] is None
+
+
+def test_cli_writes_report_and_stores_in_current_bundle(spark, planted, settings, monkeypatch, tmp_path) -> None:
+    from engine.__main__ import main
+
+    path = tmp_path / "interactions"
+    planted.write.parquet(str(path))
+    version = bundle_io.publish_bundle(settings.models_dir, **random_bundle_parts(n_items=30))
+    monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("SPARK_MASTER", "local[2]")
+    out = tmp_path / "out"
+    code = main(["evaluate", "--data", str(path), "--out", str(out), "--store", "--rank", "6", "--max-iter", "6",
+                 "--weight-transform", "binary", "--alpha", "5"])
+    assert code == 0
+    report = json.loads((out / "eval-interactions.json").read_text())
+    assert report["params"]["rank"] == 6 and report["rows"][0]["model"] == "als"
+    manifest = bundle_io.load_current(settings.models_dir).manifest
+    assert manifest["version"] == version
+    assert manifest["metrics"]["evaluation"]["dataset"] == "interactions"
+    assert main(["evaluate", "--data", str(tmp_path / "missing")]) == 2
+
+
+def test_book_reproduction_protocol(spark, planted, settings) -> None:
+    from engine.reproduction import reproduce_book
+
+    grids = (("test", 6, (6,), (0.01,), (1.0,), "–", "–"),)
+    out = reproduce_book(
+        spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted"), grids=grids, echo=lambda _: None
+    )
+    assert len(out["rows"]) == 1 and out["best"]["auc"] > 0.8
+    assert 0.0 <= out["most_listened"]["auc"] <= 1.0
+    assert "most listened" in out["markdown"] and out["data"]["n_test"] > 0
