@@ -1,0 +1,63 @@
+"""Model: which bundle is serving, when and on what it was trained, its metrics, refresh history."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+import app_state
+import app_ui
+
+app_ui.page_setup()
+rec = app_state.recommender()
+bundle, settings = rec.bundle, app_state.settings()
+manifest = bundle.manifest
+st.title("The model")
+st.write("An implicit-feedback ALS model and a KMeans clustering of audio features, trained with Spark and "
+         "served from a versioned bundle. Your history is folded into the model in milliseconds; it is never "
+         "trained on it until the next refresh, and only as anonymous events.")
+cols = st.columns(4)
+cols[0].metric("Version", bundle.version)
+cols[1].metric("Trained", str(manifest.get("created_at", "?"))[:16].replace("T", " ") + " UTC")
+cols[2].metric("Tracks", f"{bundle.n_items:,}")
+cols[3].metric("Latent factors", bundle.rank)
+if bundle.path.resolve() == settings.demo_bundle_dir.resolve():
+    st.info("This is the built-in demo bundle shipped with the app; `make run` trains and publishes a fresh one.")
+for note in bundle.notes:
+    st.warning(f"A newer bundle was skipped: {note}")
+
+
+def table(values: dict, name: str) -> pd.DataFrame:
+    return pd.DataFrame({name: list(values), "value": [json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+                                                       for v in values.values()]})
+
+
+left, middle, right = st.columns(3)
+with left:
+    st.subheader("Data")
+    st.dataframe(table(manifest.get("data", {}), "statistic"), hide_index=True)
+with middle:
+    st.subheader("Parameters")
+    st.dataframe(table(manifest.get("params", {}), "parameter"), hide_index=True)
+with right:
+    st.subheader("Metrics")
+    metrics = manifest.get("metrics", {})
+    if metrics:
+        st.dataframe(table(metrics, "metric"), hide_index=True)
+    else:
+        st.caption("This bundle was published without an evaluation (`python -m engine evaluate` adds one).")
+
+st.subheader("Refresh history")
+log = settings.models_dir / "refresh_log.jsonl"
+records = []
+if log.is_file():
+    for line in log.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+if records:
+    st.dataframe(pd.json_normalize(records[::-1]), hide_index=True)
+else:
+    st.caption("No refreshes yet. `python -m engine refresh --every 6h` retrains on new listening and publishes "
+               "only models that are not worse than the current one.")

@@ -1,0 +1,63 @@
+"""Recommendations: cards with reasons, previews and like/dislike; controls in the sidebar."""
+
+import streamlit as st
+
+import app_state
+import app_ui
+from app_logic import EXPLICIT_CHOICES, RecControls, full_range_is_none, md_escape
+from engine.results import PATH_POPULARITY, PATH_SEEDS
+
+listener = app_ui.require_listener()
+items = app_state.recommender().bundle.items
+labels = app_state.cluster_labels()
+saved = app_state.controls()
+dated = items.loc[items["year"] > 0, "year"]
+years = (int(dated.min()), int(dated.max())) if len(dated) else (1900, 2030)
+
+with st.sidebar:
+    st.header("Tune")
+    k = st.slider("How many", 5, 50, saved.k, step=5, key="ctl_k")
+    novelty = st.slider("Novelty", 0.0, 1.0, saved.novelty, 0.05, key="ctl_novelty",
+                        help="Higher values favour lesser-known tracks.")
+    per_artist = st.slider("At most per artist", 1, 5, saved.max_per_artist, key="ctl_per_artist")
+    era = st.slider("Era", years[0], years[1], saved.year_range or years, key="ctl_era")
+    energy = st.slider("Energy", 0.0, 1.0, saved.energy_range or (0.0, 1.0), 0.05, key="ctl_energy")
+    explicit = st.radio("Explicit lyrics", list(EXPLICIT_CHOICES), index=list(EXPLICIT_CHOICES).index(saved.explicit),
+                        horizontal=True, key="ctl_explicit")
+    clusters = st.multiselect("Sound", sorted(labels), default=list(saved.clusters), key="ctl_clusters",
+                              format_func=lambda c: f"{c}: {labels[c]}", placeholder="Any sound")
+    show_players = st.toggle("Show every player", key="ctl_players",
+                             help="Loads Spotify's player on every card (slower).")
+app_state.set_controls(RecControls(
+    k=k, novelty=novelty, max_per_artist=per_artist, year_range=full_range_is_none(era, years),
+    energy_range=full_range_is_none(energy, (0.0, 1.0)), explicit=explicit, clusters=tuple(clusters),
+))
+
+st.title("Recommendations")
+st.caption(f"For **{md_escape(listener.label)}**" + (" (a synthetic demo listener)" if listener.synthetic else "")
+           + (f" — {listener.match.sentence}" if listener.match else ""))
+with st.spinner("Finding songs…"):
+    result, frame = app_state.recommendations(listener)
+feedback = app_state.feedback()
+if feedback.liked_tracks or feedback.disliked_tracks or feedback.disliked_artists:
+    st.caption(f"Your feedback shapes this list: {len(feedback.liked_tracks)} liked, "
+               f"{len(feedback.disliked_tracks)} disliked songs, {len(feedback.disliked_artists)} hidden artists.")
+if result.path == PATH_POPULARITY:
+    st.info("None of your songs are in the model yet, so these are popular tracks. "
+            "Pick a few songs on the Home page to steer them.")
+elif result.path == PATH_SEEDS:
+    st.caption("Based on the songs and artists you picked.")
+if not len(frame):
+    st.warning("No songs pass these filters. Widen the era or energy range, or clear the sound filter.")
+
+app_ui.card_styles()
+images = app_state.artwork(frame["track_id"].tolist(), listener)
+rows = frame.to_dict("records")
+for position, row in enumerate(rows):
+    if position % 2 == 0:  # one row of two cards at a time keeps reading (and DOM) order = rank order
+        grid = st.columns(2)
+    with grid[position % 2]:
+        app_ui.track_card(row, verb=listener.verb, cluster_label=labels.get(row["cluster"]),
+                          image=images.get(row["track_id"]), position=position, show_player=show_players)
+if len(frame):
+    st.page_link("pages/playlists.py", label="Save these as a playlist", icon=":material/queue_music:")

@@ -1,0 +1,27 @@
+"""Similar songs: search a track by artist and title, see its neighbours and why."""
+
+import streamlit as st
+
+import app_state
+import app_ui
+
+listener = app_ui.page_setup()
+st.title("Similar songs")
+st.write("Type an artist and a title (typos are fine), pick the song, and get tracks that are listened to "
+         "together with it or sound like it.")
+query = st.text_input("Artist and title", key="similar_query", placeholder="e.g. nina simone feeling good")
+hits = app_state.search_tracks(query) if query.strip() else []
+if query.strip() and not hits:
+    st.warning("No song in the catalogue matches that. Check the spelling or try just the artist.")
+    st.stop()
+if not hits:
+    st.stop()
+labels = dict(hits)
+track_id = st.selectbox("Song", list(labels), format_func=labels.get, key="similar_pick")
+k = st.slider("How many", 5, 30, 10, key="similar_k")
+result = app_state.similar(track_id, k)
+cluster_labels = app_state.cluster_labels()
+app_ui.card_styles()
+for position, row in enumerate(result.to_dict("records")):
+    app_ui.track_card(row, verb="played", cluster_label=cluster_labels.get(row["cluster"]), image=None,
+                      position=position, actions=listener is not None)

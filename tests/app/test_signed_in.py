@@ -1,0 +1,179 @@
+"""The app signed in with Spotify: real OAuth and spotipy against the local fake Spotify server."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from engine.config import Settings
+from engine.events import read_events
+from engine.store import Store
+from tests.app.conftest import APP, TIMEOUT
+from tests.app.helpers import PAGES, open_page, run, shown_ids, start
+from tests.fake_spotify import FakeSpotify
+
+
+@pytest.fixture()
+def fake() -> Iterator[FakeSpotify]:
+    # The generated catalogue is the one the app's test bundle is built from.
+    with FakeSpotify(catalogue=None, auto_approve="alice") as server:
+        yield server
+
+
+@pytest.fixture()
+def signed_in_env(app_env: Settings, fake: FakeSpotify, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("SPOTIFY_CLIENT_ID", "fake-client-id")
+    monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", "fake-client-secret")
+    monkeypatch.setenv("SPOTIFY_API_BASE", fake.api_base)
+    monkeypatch.setenv("SPOTIFY_ACCOUNTS_BASE", fake.accounts_base)
+    monkeypatch.setenv("SPOTIFY_REDIRECT_URI", "http://127.0.0.1:8501/")
+    return Settings.from_env(env_file=None)
+
+
+def sign_in_url(at: AppTest) -> str | None:
+    """The href of the "Sign in with Spotify" link on the page (None when absent)."""
+    for element in at.get("html"):
+        match = re.search(r'<a class="signin" href="([^"]+)">Sign in with Spotify</a>', element.proto.body)
+        if match:
+            return html.unescape(match.group(1))
+    return None
+
+
+def sign_in() -> AppTest:
+    """Click "Sign in with Spotify", let the fake approve, and land back in a new session."""
+    home = start()
+    answer = requests.get(sign_in_url(home), allow_redirects=False, timeout=10)
+    assert answer.status_code in (302, 303), answer.text
+    back = urlsplit(answer.headers["Location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == "http://127.0.0.1:8501/"
+    # The redirect opens a new browser session, as in real life.
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, values in parse_qs(back.query).items():
+        at.query_params[key] = values[0]
+    return run(at)
+
+
+def test_sign_in_loads_and_matches_the_spotify_history(signed_in_env: Settings, fake: FakeSpotify) -> None:
+    at = sign_in()
+    assert not at.error
+    success = at.success[0].value
+    assert "Alice Andersson" in success and "tracks found in the catalogue" in success
+    assert "code" not in at.query_params and "state" not in at.query_params  # one-time code dropped
+    key = at.session_state["user_key"]
+    assert key.startswith("sp:") and "alice" not in key
+    assert key == Store(signed_in_env.store_path).user_key_for("alice")
+    assert fake.requests_to("/v1/me/top/tracks") and fake.requests_to("/v1/me/tracks")
+    assert [b.label for b in at.button][:2] == ["Reload my Spotify history", "Sign out"]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_signed_in(signed_in_env: Settings, page: str) -> None:
+    at = open_page(sign_in(), page)
+    if page == "recommendations":
+        assert len(shown_ids(at)) == 20
+        assert at.get("imgs") or at.get("image")  # album art fetched from Spotify for the first cards
+    if page == "taste":
+        assert "of" in at.metric[0].value and len(at.get("plotly_chart")) == 5
+    if page == "playlists":
+        assert at.get("form")
+
+
+def test_a_replayed_sign_in_link_is_refused_with_a_sentence(signed_in_env: Settings) -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["code"] = "AQ-made-up"
+    at.query_params["state"] = "v1.1.nonce.bad-signature"
+    run(at)
+    assert "please sign in again" in at.error[0].value
+    assert sign_in_url(at)  # and the way forward is right there
+
+
+def test_saving_a_playlist_sends_exactly_the_shown_tracks(signed_in_env: Settings, fake: FakeSpotify) -> None:
+    at = open_page(sign_in(), "recommendations")
+    at.slider(key="ctl_k").set_value(15)
+    run(at)
+    shown = shown_ids(at)
+    open_page(at, "playlists")
+    table = at.dataframe[0].value
+    assert len(table) == len(shown) == 15
+    fake.clear_requests()
+    at.text_input[0].input("My test mix")
+    submit = next(b for b in at.button if b.label == "Save to Spotify")
+    submit.click()
+    run(at)
+    assert "Created" in at.success[0].value
+    (created,) = fake.requests_to("/v1/me/playlists", "POST")
+    assert created.json["name"] == "My test mix" and created.json["public"] is False
+    (playlist,) = fake.playlists_of("alice")[-1:]
+    assert [uri for uri, _, _ in playlist.items] == [f"spotify:track:{t}" for t in shown]
+    link = at.get("link_button")[0].proto.url
+    assert playlist.id in link
+
+    # Saving again (after a change) updates the same playlist instead of creating another.
+    store = Store(signed_in_env.store_path)
+    assert [p.playlist_id for p in store.playlists(at.session_state["user_key"])] == [playlist.id]
+    open_page(at, "recommendations")
+    at.slider(key="ctl_k").set_value(10)
+    run(at)
+    shown = shown_ids(at)
+    open_page(at, "playlists")
+    fake.clear_requests()
+    next(b for b in at.button if b.label == "Save to Spotify").click()
+    run(at)
+    assert "Updated" in at.success[0].value
+    assert not fake.requests_to("/v1/me/playlists", "POST")
+    assert fake.requests_to(f"/v1/playlists/{playlist.id}/items", "PUT")
+    assert [uri for uri, _, _ in fake.playlist(playlist.id).items] == [f"spotify:track:{t}" for t in shown]
+    saved_events = [e for e in read_events(signed_in_env.events_dir) if e.kind == "save"]
+    assert len(saved_events) == 15 + 10
+
+
+def test_sign_out_forgets_the_token(signed_in_env: Settings) -> None:
+    at = sign_in()
+    key = at.session_state["user_key"]
+    next(b for b in at.button if b.label == "Sign out").click()
+    run(at)
+    assert sign_in_url(at) and not at.success
+    assert at.session_state["user_key"] != key and "spotify_token_info" not in at.session_state
+
+
+def test_a_listener_without_history_gets_popular_tracks(signed_in_env: Settings, fake: FakeSpotify) -> None:
+    fake.auto_approve = "carol"  # a brand-new account
+    at = sign_in()
+    assert "Carol Carlsson" in at.success[0].value and "0 of 0 tracks" in at.success[0].value
+    open_page(at, "recommendations")
+    assert "None of your songs are in the model yet" in at.info[0].value
+    assert len(shown_ids(at)) == 20
+    open_page(at, "taste")
+    assert "no profile to draw" in at.info[0].value
+
+
+def test_spotify_rate_limit_at_sign_in_is_a_sentence(signed_in_env: Settings, fake: FakeSpotify) -> None:
+    # Spotify asks for a wait far beyond what a page may block: the app says so and moves on.
+    fake.fail_next(20, 429, retry_after=3600, path_prefix="/v1/me")
+    at = sign_in()
+    assert at.error and "Spotify is limiting" in at.error[0].value and "60 minutes" in at.error[0].value
+    assert "listener" not in at.session_state or at.session_state["listener"] is None
+
+
+def test_an_error_from_the_redirect_is_not_rendered_as_markdown(signed_in_env: Settings) -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["error"] = "![x](http://evil.invalid/beacon.png)"
+    at.query_params["state"] = "v1.1.nonce.sig"
+    run(at)
+    assert r"\!\[x\]\(http\://evil\.invalid/beacon\.png\)" in at.error[0].value
+
+
+def test_spotify_refusing_the_save_is_a_sentence(signed_in_env: Settings, fake: FakeSpotify) -> None:
+    at = open_page(sign_in(), "playlists")
+    fake.fail_next(1, 403, path_prefix="/v1/me/playlists")
+    next(b for b in at.button if b.label == "Save to Spotify").click()
+    run(at)
+    assert "Spotify refused access \\(HTTP 403\\)" in at.error[0].value and "Nothing was saved" in at.error[0].value
+    assert not fake.playlists_of("alice")[1:]  # only the seeded playlist
+    assert not Store(signed_in_env.store_path).playlists(at.session_state["user_key"])

@@ -1,0 +1,188 @@
+"""End to end: ``streamlit run`` + the fake Spotify, driven by headless Debian Chromium.
+
+Sign in (through the fake's consent page) -> recommendations -> every other page -> save a
+playlist, waiting for elements (never fixed sleeps), asserting on page text and on what the
+fake received. Screenshots of each page go to ``tests/artifacts/`` (gitignored); the
+recommendations one is copied to ``docs/screenshot-recommendations.png`` for the README.
+
+Needs ``chromium`` (``make browser`` installs the Debian package) and the ``playwright``
+Python package (its own browser downloads are never used: it drives ``/usr/bin/chromium``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from engine.bundle import publish_bundle
+from tests.app.conftest import ROOT, seed_bundle_parts
+from tests.fake_spotify import FakeSpotify
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+README_SHOT = ROOT / "docs" / "screenshot-recommendations.png"
+WAIT_MS = 60_000  # upper bound for an element to appear on a loaded 2-core machine
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sync_playwright():
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("needs Debian's chromium (apt-get install chromium, or `make browser`)")
+    api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (requirements-dev.txt)")
+    return api.sync_playwright
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeSpotify]:
+    with FakeSpotify(catalogue=None) as server:  # the consent page asks which seeded user signs in
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, fake: FakeSpotify) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port, pointed at the fake and a test bundle."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    parts = seed_bundle_parts()
+    publish_bundle(tmp / "models", **parts)
+    (tmp / "data").mkdir()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = dict(
+        os.environ, DATA_DIR=str(tmp / "data"), MODELS_DIR=str(tmp / "models"),
+        # No client secret: the PKCE flow (the AppTest tests cover the client-secret flow).
+        SPOTIFY_CLIENT_ID="fake-client-id", SPOTIFY_CLIENT_SECRET="",
+        SPOTIFY_REDIRECT_URI=url, SPOTIFY_API_BASE=fake.api_base, SPOTIFY_ACCOUNTS_BASE=fake.accounts_base,
+        APP_STATE_SECRET="e2e-state-secret",
+    )
+    log = open(tmp / "streamlit.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # poll the health endpoint (the server is up when it answers "ok")
+            try:
+                if requests.get(f"{url}_stcore/health", timeout=2).text == "ok":
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{(tmp / 'streamlit.log').read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fake: FakeSpotify) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(WAIT_MS)
+
+        def shot(name: str) -> Path:
+            # Streamlit shows its status widget while the script runs: wait until it is done.
+            page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+            page.wait_for_load_state("networkidle")
+            path = ARTIFACTS / f"{name}.png"
+            # Streamlit scrolls inside its main container, so this is the visible part of the page.
+            page.screenshot(path=str(path))
+            return path
+
+        def go(title: str, heading: str) -> None:
+            page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+            page.get_by_role("heading", name=heading).wait_for()
+
+        # Home: not signed in yet; the demo says its listeners are synthetic.
+        page.goto(app_url)
+        page.get_by_role("heading", name="Your music, your next songs").wait_for()
+        page.get_by_role("link", name="Sign in with Spotify").wait_for()
+        page.get_by_text("Your data and privacy").wait_for()
+        shot("1-home")
+
+        # Sign in through the fake's consent page; Spotify redirects back to the same tab.
+        page.get_by_role("link", name="Sign in with Spotify").click()
+        page.get_by_text("Agree as Alice Andersson").click()
+        signed_in = page.get_by_test_id("stAlertContentSuccess").filter(has_text="Listening as Alice Andersson")
+        signed_in.wait_for()
+        assert "tracks found in the catalogue" in signed_in.inner_text()
+        page.get_by_text("See your recommendations").wait_for()
+        page.get_by_text("Your data and privacy").wait_for()
+        assert "code=" not in page.url  # the one-time code left the address bar
+        (exchange,) = fake.requests_to("/api/token", "POST")
+        assert exchange.form.get("code_verifier") and "client_secret" not in exchange.form  # PKCE
+        shot("2-home-signed-in")
+
+        go("Recommendations", "Recommendations")
+        cards = page.locator(".rec-card")
+        cards.nth(19).wait_for()
+        page.locator(".rec-reasons li", has_text="Because you played").first.wait_for()
+        page.locator("[data-testid='stImage'] img").first.wait_for()  # album art from Spotify
+        hrefs = page.locator(".rec-title a").evaluate_all("els => els.map(e => e.href)")
+        shown = [h.rsplit("/", 1)[-1] for h in hrefs]
+        assert len(shown) == 20 and len(set(shown)) == 20
+        shutil.copyfile(shot("3-recommendations"), _readme_shot())
+
+        go("Your taste", "Your taste")
+        page.locator(".js-plotly-plot").nth(4).wait_for()
+        shot("4-taste")
+        go("Explore", "Explore the catalogue")
+        page.locator(".js-plotly-plot").first.wait_for()
+        shot("5-explore")
+        go("Similar songs", "Similar songs")
+        page.get_by_label("Artist and title").fill("Little")
+        page.get_by_label("Artist and title").press("Enter")
+        page.locator(".rec-card").nth(9).wait_for()
+        shot("6-similar")
+        go("Model", "The model")
+        page.get_by_text("Refresh history").wait_for()
+        shot("7-model")
+
+        go("Playlists", "Playlists")
+        fake.clear_requests()
+        page.get_by_label("Name").fill("Browser mix")
+        page.get_by_role("button", name="Save to Spotify").click()
+        page.get_by_text("Created “Browser mix” with 20 songs.").wait_for()
+        page.get_by_role("link", name="Open in Spotify").scroll_into_view_if_needed()
+        shot("8-playlists-saved")
+        browser.close()
+
+    (created,) = fake.requests_to("/v1/me/playlists", "POST")
+    assert created.json["name"] == "Browser mix" and created.user == "alice"
+    (playlist,) = [p for p in fake.playlists_of("alice") if p.name == "Browser mix"]
+    assert [uri for uri, _, _ in playlist.items] == [f"spotify:track:{t}" for t in shown]
+
+
+def _readme_shot() -> Path:
+    README_SHOT.parent.mkdir(parents=True, exist_ok=True)
+    return README_SHOT
