@@ -10,13 +10,14 @@ APT_UPDATED := /tmp/.music-recommender-apt-updated
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test venv dev java openblas browser prepare demo-bundle bench clean help
+.PHONY: run test venv dev java openblas browser screenshot prepare demo-bundle bench clean help
 
 help:
 	@echo "make run    - set up everything and start the app on http://$(HOST):$(PORT)"
 	@echo "make test   - install test dependencies and run the test suite"
 	@echo "make bench  - run the benchmarks (print ratios)"
 	@echo "make demo-bundle - rebuild the committed demo bundle in models/demo"
+	@echo "make screenshot - retake docs/screenshot-recommendations.png from the demo bundle"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,8 +45,14 @@ java:
 openblas:
 	@ldconfig -p | grep -q libopenblas || $(MAKE) --no-print-directory _apt PKGS=libopenblas0-pthread || true
 
+# Chromium for the end-to-end test and the README screenshot; CJK fonts so titles in Japanese,
+# Chinese or Korean (plenty in the catalogue) render as text, not boxes.
 browser:
-	@command -v chromium >/dev/null || $(MAKE) --no-print-directory _apt PKGS="chromium fonts-noto-color-emoji"
+	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; } || \
+	  $(MAKE) --no-print-directory _apt PKGS="chromium fonts-noto-color-emoji fonts-noto-cjk"
+
+screenshot: dev browser
+	$(PY) scripts/readme_screenshot.py
 
 _apt:
 	$(call apt_install,$(PKGS))

@@ -35,6 +35,9 @@ class Settings:
     # Paths
     data_dir: Path = ROOT / "data"
     models_dir: Path = ROOT / "models"
+    # The committed demo bundle, served when MODELS_DIR has no CURRENT (wherever MODELS_DIR
+    # points: a Docker volume or a hosted app's empty folder still gets a model).
+    demo_bundle_dir: Path = ROOT / "models" / "demo"
     # Spark
     spark_master: str = "local[*]"
     spark_driver_memory: str = "4g"
@@ -89,11 +92,6 @@ class Settings:
     def store_path(self) -> Path:
         """SQLite file with the app's state (events, feedback, exports)."""
         return self.data_dir / "app.sqlite"
-
-    @property
-    def demo_bundle_dir(self) -> Path:
-        """The committed demo bundle served when ``models/CURRENT`` is absent."""
-        return self.models_dir / "demo"
 
     # -- construction --------------------------------------------------------------------
     @classmethod

@@ -198,6 +198,7 @@ def test_similar_songs_page(app_env: Settings) -> None:
 
 def test_missing_model_is_a_sentence_not_a_traceback(app_env: Settings, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("DEMO_BUNDLE_DIR", str(tmp_path / "no-demo-bundle"))
     at = start()
     run(at.switch_page("pages/model.py"))
     assert "No model is available yet" in at.error[0].value
