@@ -95,6 +95,7 @@ def gather_interactions(spark: "SparkSession", settings: Settings) -> tuple["Dat
 
     from pyspark.sql import functions as F
 
+    from engine.privacy import drop_forgotten
     from engine.stream import STREAM_TABLE, events_to_interactions, has_parquet
     from engine.train import default_interaction_paths
 
@@ -103,6 +104,10 @@ def gather_interactions(spark: "SparkSession", settings: Settings) -> tuple["Dat
     for path in default_interaction_paths(settings):
         if not has_parquet(path):
             notes.append(f"{path.name}: no parquet files, skipped")
+            continue
+        if path.name == "interactions_app" and has_parquet(settings.parquet_dir / STREAM_TABLE):
+            # Both come from the same app events; the stream's copy is deduplicated by event id.
+            notes.append("interactions_app: skipped, the stream output holds the same app events")
             continue
         df = spark.read.parquet(str(path))
         if path.name == STREAM_TABLE:
@@ -125,9 +130,10 @@ def gather_interactions(spark: "SparkSession", settings: Settings) -> tuple["Dat
         names.append(path.name)
     if not frames:
         raise InputError(f"no track interactions under {settings.parquet_dir} (run `python -m engine prepare`)")
-    if {"interactions_app", STREAM_TABLE} <= set(names):
-        notes.append("both interactions_app and the stream output are read: app events ingested both ways count twice")
     rows = reduce(lambda a, b: a.unionByName(b), frames)
+    rows, n_forgotten = drop_forgotten(rows, settings)
+    if n_forgotten:
+        notes.append(f"{n_forgotten} listener(s) asked to be forgotten: their rows are left out")
     return rows, names, notes
 
 

@@ -14,7 +14,10 @@ Tables
 ``events``        event_id, user_key, track_id, kind, weight, ts (what was recommended/played/...)
 ``feedback``      user_key, target ('track' | 'artist'), target_id, value (+1 like, -1 dislike), ts
 ``playlists``     user_key, playlist_id, name, url, n_tracks, public, created_at, updated_at
-``similar_tracks`` track_id, other_id, score, method (filled by a later item-item job)
+``similar_tracks`` track_id, other_id, score, method (``python -m engine similarity``: minhash, word2vec, ...)
+``forgotten``     user_key, ts (tombstones of "Forget me": the engine drops these listeners' rows)
+``topic_labels``   topic, label (LDA topics over genres; label = top terms)
+``track_topics``   track_id, topic, weight (each track's dominant topic)
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from engine.events import KIND_WEIGHTS
 #: Bump when a table changes; :meth:`Store.__init__` creates missing tables.
 STORE_SCHEMA_VERSION = 1
 EVENT_KINDS: tuple[str, ...] = tuple(KIND_WEIGHTS)
-_TABLES: tuple[str, ...] = ("events", "feedback", "playlists", "similar_tracks")
+_TABLES: tuple[str, ...] = ("events", "feedback", "playlists", "similar_tracks", "topic_labels", "track_topics")
 FEEDBACK_TARGETS: tuple[str, ...] = ("track", "artist")
 
 _SCHEMA = """
@@ -76,6 +79,13 @@ CREATE TABLE IF NOT EXISTS similar_tracks (
     PRIMARY KEY (track_id, method, other_id)
 );
 CREATE INDEX IF NOT EXISTS similar_by_score ON similar_tracks (track_id, method, score DESC);
+CREATE TABLE IF NOT EXISTS forgotten (user_key TEXT PRIMARY KEY, ts REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS topic_labels (topic INTEGER PRIMARY KEY, label TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS track_topics (
+    track_id TEXT PRIMARY KEY,
+    topic INTEGER NOT NULL,
+    weight REAL NOT NULL
+);
 """
 
 
@@ -248,7 +258,15 @@ class Store:
         with self._connect() as con:
             for table in ("events", "feedback", "playlists"):  # fixed names, never user input
                 counts[table] = con.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,)).rowcount
+            # A tombstone (the key only, already a salted hash): events the engine ingested
+            # before this moment are dropped from its parquet at the next refresh/train.
+            con.execute("INSERT OR REPLACE INTO forgotten VALUES (?, ?)", (user_key, time.time()))
         return counts
+
+    def forgotten_keys(self) -> set[str]:
+        """Every ``user_key`` that asked to be forgotten (the engine drops their interactions)."""
+        with self._connect() as con:
+            return {row[0] for row in con.execute("SELECT user_key FROM forgotten")}
 
     # -- item-item similarity (written by a batch job, read by the app) -------------------
     def put_similar(self, rows: Iterable[tuple[str, str, float]], *, method: str) -> int:
@@ -267,6 +285,53 @@ class Store:
                 (track_id, method, int(limit)),
             ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
+
+    def replace_similar(self, rows: Iterable[tuple[str, str, float]], *, method: str) -> int:
+        """Replace every row of ``method`` with ``rows`` in one transaction (readers see the old
+        or the new table, never a mix); a repeated ``(track_id, other_id)`` keeps its last score."""
+        data = [(a, b, float(s), method) for a, b, s in rows]
+        with self._connect() as con:
+            con.execute("DELETE FROM similar_tracks WHERE method = ?", (method,))
+            con.executemany("INSERT OR REPLACE INTO similar_tracks VALUES (?, ?, ?, ?)", data)
+        return len(data)
+
+    def similar_all(self, track_id: str, *, limit: int = 20) -> list[tuple[str, float, str]]:
+        """Stored neighbours of ``track_id`` by every method: ``(other_id, score, method)``,
+        best ``limit`` per method, ordered by method then score."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT other_id, score, method FROM (SELECT other_id, score, method, ROW_NUMBER() OVER "
+                "(PARTITION BY method ORDER BY score DESC, other_id) AS r FROM similar_tracks WHERE track_id = ?) "
+                "WHERE r <= ? ORDER BY method, r",
+                (track_id, int(limit)),
+            ).fetchall()
+        return [(r[0], float(r[1]), r[2]) for r in rows]
+
+    def replace_topics(self, labels: Iterable[tuple[int, str]], track_topics: Iterable[tuple[str, int, float]]) -> int:
+        """Replace the topic labels and every track's topic; return the number of tracks."""
+        labels = [(int(t), str(label)) for t, label in labels]
+        tracks = [(str(t), int(topic), float(w)) for t, topic, w in track_topics]
+        with self._connect() as con:
+            con.execute("DELETE FROM topic_labels")
+            con.execute("DELETE FROM track_topics")
+            con.executemany("INSERT INTO topic_labels VALUES (?, ?)", labels)
+            con.executemany("INSERT OR REPLACE INTO track_topics VALUES (?, ?, ?)", tracks)
+        return len(tracks)
+
+    def topic_of(self, track_ids: Sequence[str]) -> dict[str, str]:
+        """Topic label of each listed track that has one."""
+        ids = [str(t) for t in track_ids]
+        out: dict[str, str] = {}
+        with self._connect() as con:
+            for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                out.update(con.execute(
+                    "SELECT t.track_id, l.label FROM track_topics t JOIN topic_labels l ON l.topic = t.topic "
+                    f"WHERE t.track_id IN ({marks})",  # only '?' marks are interpolated
+                    chunk,
+                ).fetchall())
+        return out
 
     def table_counts(self, names: Sequence[str] = _TABLES) -> dict[str, int]:
         """Row counts per table (names outside the schema are ignored, never interpolated)."""

@@ -57,6 +57,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings.from_env({}, env_file=None).with_overrides(
         data_dir=tmp_path / "data",
         models_dir=tmp_path / "models",
+        demo_bundle_dir=tmp_path / "models" / "demo",  # isolated from the repo's committed bundle
         spark_master="local[2]",
         spark_shuffle_partitions=4,
         app_state_secret="test-secret",
