@@ -34,20 +34,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from engine.catalog_checks import TRACK_SOURCE_COLUMNS
 from engine.schemas import AUDIO_FEATURES, INT_AUDIO_FEATURES, SYNTHETIC_ID_PREFIX
 
-#: Column order of the Kaggle tracks.csv (without the leading unnamed index column).
-KAGGLE_TRACK_COLUMNS: tuple[str, ...] = (
-    "id",
-    "name",
-    "popularity",
-    "duration_ms",
-    "explicit",
-    "artists",
-    "id_artists",
-    "release_date",
-    *AUDIO_FEATURES,
-)
+#: Column order of the Kaggle tracks.csv (without the leading unnamed index column): what ingest reads.
+KAGGLE_TRACK_COLUMNS = TRACK_SOURCE_COLUMNS
 SOURCE_SYNTHETIC = "synthetic"
 _BASE62 = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 _CONTINUOUS = tuple(f for f in AUDIO_FEATURES if f not in INT_AUDIO_FEATURES)
