@@ -10,7 +10,7 @@ APT_UPDATED := /tmp/.music-recommender-apt-updated
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test venv dev java openblas browser screenshot prepare demo-bundle bench clean help
+.PHONY: run test venv dev java openblas browser screenshot prepare demo-bundle bench clean help cluster-up cluster-down
 
 help:
 	@echo "make run    - set up everything and start the app on http://$(HOST):$(PORT)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench  - run the benchmarks (print ratios)"
 	@echo "make demo-bundle - rebuild the committed demo bundle in models/demo"
 	@echo "make screenshot - retake docs/screenshot-recommendations.png from the demo bundle"
+	@echo "make cluster-up / cluster-down - start / stop a local Spark standalone cluster (spark://127.0.0.1:7077)"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +72,14 @@ demo-bundle: venv java
 
 bench: dev java openblas
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# A Spark standalone master + 2 workers from the pip-installed Spark; pid files and logs in .cluster/.
+# Then: SPARK_MASTER=spark://127.0.0.1:7077 $(PY) -m engine train
+cluster-up: venv java
+	PY=$(abspath $(PY)) scripts/cluster.sh up
+
+cluster-down:
+	PY=$(abspath $(PY)) scripts/cluster.sh down
 
 clean:
 	rm -rf data/parquet data/rejects spark-warehouse .pytest_cache

@@ -11,7 +11,6 @@ Recommendations controls and the list last shown. Never a Spotify client in a sh
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,6 +27,7 @@ from app_logic import (
     spotify_refusal,
 )
 from engine.bundle import current_version
+from engine.bundle_fetch import serving_bundle
 from engine.config import Settings
 from engine.errors import BundleError
 from engine.events import DISLIKE, LIKE, RECOMMENDED, SAVE, ListeningEvent, forget_user, write_events
@@ -79,7 +79,8 @@ def store() -> Store:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
 def _load_recommender(models_dir: str, fallback_dir: str, version: str) -> Recommender:
     # ``version`` is only the cache key: a new CURRENT means a new entry (max 2 kept in memory).
-    return Recommender.load(Path(models_dir), fallback_dir=Path(fallback_dir))
+    # No local bundle: MODEL_BUNDLE_URL (sha256-verified, cached on disk), else models/demo.
+    return Recommender(serving_bundle(settings()))
 
 
 @st.cache_resource(show_spinner="Indexing the catalogue for search…", max_entries=2)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "refresh": ("engine.refresh", "retrain on new listening and publish if not worse (--every 6h repeats)"),
     "stream": ("engine.stream", "ingest listening events (events dir or Kafka) into interactions_stream"),
     "replay": ("engine.replay", "send realistic listening events to the events dir or Kafka"),
+    "pack-bundle": ("engine.pack", "write the current bundle as a .tar.gz + sha256 for MODEL_BUNDLE_URL hosts"),
 }
 
 

@@ -66,6 +66,7 @@ class Settings:
     app_state_secret: str = field(default="", repr=False)
     # Hosted deployments
     model_bundle_url: str = ""
+    model_bundle_sha256: str = ""
 
     # -- derived paths -------------------------------------------------------------------
     @property

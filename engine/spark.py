@@ -48,7 +48,11 @@ def get_spark(
         # pandas <-> Spark conversions through Arrow (fast toPandas for bundle export)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
-    if settings.spark_master.startswith("local"):
+    # One machine (local mode, or `make cluster-up`'s standalone cluster on 127.0.0.1): the
+    # driver listens on loopback only. Elsewhere SPARK_LOCAL_IP / SPARK_LOCAL_HOSTNAME name the
+    # address executors reach the driver at.
+    one_machine = settings.spark_master.startswith("local") or _loopback_master(settings.spark_master)
+    if one_machine:
         builder = builder.config("spark.driver.host", "127.0.0.1").config(
             "spark.driver.bindAddress", "127.0.0.1"
         )
@@ -59,10 +63,18 @@ def get_spark(
     spark.sparkContext.setLogLevel("WARN")
     # ALS checkpoints its factor RDDs every 10 iterations only when a checkpoint dir is set;
     # without one, long lineages overflow the JVM stack (seen at maxIter=15). In local mode a
-    # folder under data/ is always usable; on a cluster it must be a shared path (hdfs://, s3a://).
+    # folder under data/ is always usable (also for a standalone cluster on 127.0.0.1, whose
+    # executors share this disk); on a real cluster it must be a shared path (hdfs://, s3a://).
     checkpoint_dir = settings.spark_checkpoint_dir
-    if not checkpoint_dir and settings.spark_master.startswith("local"):
+    if not checkpoint_dir and one_machine:
         checkpoint_dir = str(settings.data_dir / "checkpoints")
     if checkpoint_dir:
         spark.sparkContext.setCheckpointDir(checkpoint_dir)
     return spark
+
+
+def _loopback_master(master: str) -> bool:
+    """True for ``spark://127.0.0.1:7077`` / ``spark://localhost:...`` (a cluster on this machine)."""
+    from urllib.parse import urlparse
+
+    return master.startswith("spark://") and urlparse(master).hostname in ("127.0.0.1", "localhost")
