@@ -8,11 +8,15 @@ way the app does (``Recommender.load``, arrays memory-mapped):
 - p50/p99 of fold-in + recommend (k=50, default re-ranking: known tracks masked, at most 2 per
   artist, explanations) for a 200-track history, as a ratio to one bare ``Y @ x`` of the same
   size timed in the same loop (target <= 1.5);
+- the served blend (engine.blend: ALS + top-N item neighbours, ``--top-n`` random neighbours
+  per item, like ``engine train`` ships) next to ALS alone on the same bundle in the same loop:
+  p50 of each and their ratio (the neighbour lookup's cost);
 - fold-in alone, in microseconds;
 - the process RSS with the catalogue loaded (anonymous vs file-backed pages).
 
-Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p50 ratio).
-Usage: ``python bench/serve.py [--items 600000] [--ranks 64 128] [--reps 200]``.
+Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p50 ratio of
+the served (blended) recommend to the bare pass).
+Usage: ``python bench/serve.py [--items 600000] [--ranks 64 128] [--reps 200] [--top-n 100]``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.blend import BlendWeights  # noqa: E402
 from engine.bundle import publish_bundle  # noqa: E402
+from engine.neighbours import ItemNeighbours  # noqa: E402
 from engine.schemas import CLUSTER_FEATURES  # noqa: E402
 
 ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
@@ -68,7 +74,16 @@ def realistic_items(n: int, rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
-def write_bundles(out: Path, *, n_items: int, ranks: list[int], seed: int = 0) -> dict[int, Path]:
+def random_neighbours(n: int, top_n: int, rng: np.random.Generator) -> ItemNeighbours:
+    """``top_n`` random neighbours per item (sorted cosines), random listener counts."""
+    indices = rng.integers(0, n, size=(n, top_n), dtype=np.int32).ravel()
+    scores = -np.sort(-rng.random((n, top_n), dtype=np.float32), axis=1).ravel()
+    indptr = np.arange(0, n * top_n + 1, top_n, dtype=np.int64)
+    listeners = rng.integers(1, 5_000, size=n).astype(np.float32)
+    return ItemNeighbours(indptr, indices, scores, listeners)
+
+
+def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100, seed: int = 0) -> dict[int, Path]:
     """One published bundle per rank under ``out/rank<r>``; returns rank -> models dir."""
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
@@ -79,15 +94,19 @@ def write_bundles(out: Path, *, n_items: int, ranks: list[int], seed: int = 0) -
     popularity = rng.random(n_items).astype(np.float32)
     kmeans = {"k": 12, "feature_names": list(CLUSTER_FEATURES), "scaler_mean": [0.0] * n_feat,
               "scaler_std": [1.0] * n_feat, "centroids": rng.normal(size=(12, n_feat)).tolist(), "sizes": [0] * 12}
+    t0 = time.perf_counter()
+    extra = random_neighbours(n_items, top_n, rng).to_extra() if top_n else {}
+    print(f"neighbours: {top_n} per item ({time.perf_counter() - t0:.1f}s)", flush=True)
     dirs = {}
     for rank in ranks:
         t0 = time.perf_counter()
         factors = (rng.normal(size=(n_items, rank)) * 0.1).astype(np.float32)
         params = {"rank": rank, "reg_param": 0.1, "alpha": 10.0, "weight_transform": "log1p",
-                  "weight_epsilon": 1.0, "weight_clip": 100.0, "max_iter": 10}
+                  "weight_epsilon": 1.0, "weight_clip": 100.0, "max_iter": 10,
+                  "blend": BlendWeights().to_dict(), "neighbours": {"top_n": top_n}}
         models = out / f"rank{rank}"
         publish_bundle(models, items=items, item_factors=factors, popularity=popularity, audio_features=audio,
-                       kmeans=kmeans, params=params, data_stats={"source": "bench/serve.py random factors"})
+                       kmeans=kmeans, params=params, extra=extra, data_stats={"source": "bench/serve.py random factors"})
         dirs[rank] = models
         print(f"bundle rank {rank}: written ({time.perf_counter() - t0:.1f}s)", flush=True)
     return dirs
@@ -107,11 +126,16 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
     """Run in a fresh process: load like the app, time serving vs bare ``Y @ x``."""
     from engine.recommender import Recommender
 
+    import dataclasses
+
     rss_start = _rss()
     t0 = time.perf_counter()
     rec = Recommender.load(models)
     load_s = time.perf_counter() - t0
     rss_loaded = _rss()
+    # ALS alone on the same bundle (same memory maps): the manifest without params["blend"].
+    params = {k: v for k, v in rec.bundle.params.items() if k != "blend"}
+    als = Recommender(dataclasses.replace(rec.bundle, manifest={**rec.bundle.manifest, "params": params}))
     rng = np.random.default_rng(seed)
     ids = rec.bundle.items["track_id"].to_numpy()
     histories = [
@@ -122,8 +146,9 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
     x = rng.normal(size=rec.rank).astype(np.float32)
     for h in histories[:3]:  # warm up: page in the factors, build lazy tables
         rec.recommend(h, k)
+        als.recommend(h, k)
         y @ x
-    bare, serve, fold, plain = [], [], [], []
+    bare, serve, fold, plain, als_only = [], [], [], [], []
     for r in range(reps):
         h = histories[r % len(histories)]
         t = time.perf_counter()
@@ -138,7 +163,11 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         t = time.perf_counter()
         rec.recommend(h, k, explain=False)
         plain.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        als.recommend(h, k)
+        als_only.append(time.perf_counter() - t)
     assert len(out) == k and out.path == "als"
+    assert (rec.blend is not None) == bool(rec.bundle.extra) and als.blend is None
     p = lambda a, q: float(np.percentile(a, q))  # noqa: E731
     return {
         "rank": rec.rank,
@@ -150,6 +179,8 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         "ratio_p50": p(serve, 50) / p(bare, 50),
         "ratio_p99": p(serve, 99) / p(bare, 50),
         "plain_p50_ms": p(plain, 50) * 1e3,
+        "als_p50_ms": p(als_only, 50) * 1e3,
+        "blend_vs_als_p50": p(serve, 50) / p(als_only, 50),
         "fold_in_p50_us": p(fold, 50) * 1e6,
         "fold_in_p99_us": p(fold, 99) * 1e6,
         "rss_start_mib": rss_start,
@@ -165,6 +196,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--history", type=int, default=200)
     parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--top-n", type=int, default=100, help="neighbours per item in the bundle (0: ALS only)")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # child mode: one bundle dir
     args = parser.parse_args()
     if args.measure:
@@ -172,7 +204,7 @@ def main() -> int:
         return 0
     ratios = []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
-        dirs = write_bundles(Path(tmp), n_items=args.items, ranks=args.ranks)
+        dirs = write_bundles(Path(tmp), n_items=args.items, ranks=args.ranks, top_n=args.top_n)
         for rank, models in dirs.items():
             # A fresh process per bundle, so RSS shows what the app would hold, not the writer.
             child = subprocess.run(
@@ -186,8 +218,9 @@ def main() -> int:
             print(
                 f"rank {rank}, {m['n_items']:,} items, {args.history}-track history, k={args.k}:\n"
                 f"  bare Y @ x            p50 {m['bare_p50_ms']:.2f} ms\n"
-                f"  fold-in + recommend   p50 {m['serve_p50_ms']:.2f} ms, p99 {m['serve_p99_ms']:.2f} ms"
+                f"  served (blend)        p50 {m['serve_p50_ms']:.2f} ms, p99 {m['serve_p99_ms']:.2f} ms"
                 f"  (x{m['ratio_p50']:.2f} / x{m['ratio_p99']:.2f} of bare)\n"
+                f"  ALS alone             p50 {m['als_p50_ms']:.2f} ms  (blend / ALS alone: x{m['blend_vs_als_p50']:.2f})\n"
                 f"  without explanations  p50 {m['plain_p50_ms']:.2f} ms\n"
                 f"  fold-in alone         p50 {m['fold_in_p50_us']:.0f} us, p99 {m['fold_in_p99_us']:.0f} us\n"
                 f"  load {m['load_s']:.1f} s; RSS MiB: start {m['rss_start_mib']['VmRSS']}, "

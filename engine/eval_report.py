@@ -80,6 +80,14 @@ class EvalReport:
             "",
             markdown_table(self.rows, keys),
         ]
+        if any(r["model"] == "served" for r in self.rows) and isinstance(self.params.get("blend"), dict):
+            b, nb = self.params["blend"], self.params.get("neighbours") or {}
+            lines += [
+                "",
+                f"served = what the app serves: ALS + item neighbours (engine.blend), neighbour weight "
+                f"{b.get('neighbours')}, popularity exponent β {b.get('neighbour_pop_exponent')}, popularity prior "
+                f"{b.get('popularity')}, top {nb.get('top_n')} neighbours per item.",
+            ]
         if self.notes:
             lines += [""] + [f"- {note}" for note in self.notes]
         if self.grid:

@@ -10,8 +10,10 @@ Data flow (DESIGN.md §9)::
       -> every model scored in numpy on the held-out part                  engine.scoring
       -> EvalReport -> JSON + markdown under --out, optionally the bundle manifest's metrics
 
-Models: ALS, most-popular, random, EASE and item-kNN (engine.baselines), all on the same split
-and the same candidates. ``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3
+Models: the served blend (ALS + item neighbours, engine.blend), ALS alone, most-popular,
+random, EASE and item-kNN (engine.baselines), all on the same split and the same candidates.
+The served model's neighbours are computed with Spark on the training part
+(engine.neighbours), exactly as ``engine train`` computes them for a bundle. ``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3
 protocol (engine.reproduction).
 """
 
@@ -27,9 +29,11 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from engine.baselines import Ease, FactorScorer, ItemKnn, MostPopular, RandomScores
+from engine.blend import BlendScorer, BlendWeights
 from engine.config import ROOT, WEIGHT_TRANSFORMS, Settings
 from engine.errors import InputError
 from engine.eval_report import EvalReport, params_text, store_in_current_bundle, write_report
+from engine.neighbours import NeighbourParams
 from engine.schemas import AUDIO_FEATURES, INT_AUDIO_FEATURES
 from engine.scoring import build_eval_data, evaluate_model, to_csr
 from engine.splits import has_timestamps, make_split, prepare_interactions
@@ -43,6 +47,8 @@ SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "d
 #: Audio features used for intra-list diversity (continuous ones, standardized).
 DIVERSITY_FEATURES = tuple(f for f in AUDIO_FEATURES if f not in INT_AUDIO_FEATURES)
 BASELINES = ("most-popular", "random", "ease", "item-knn")
+#: The row of the model the app serves.
+SERVED = "served"
 
 
 @dataclass
@@ -201,13 +207,17 @@ def evaluate(
     ease_max_items: int = 8000,
     knn_neighbours: int = 100,
     grid: "Any | None" = None,
+    blend: BlendWeights | None = None,
+    neighbour_params: NeighbourParams | None = None,
+    served: bool = True,
     echo: Callable[[str], None] = print,
 ) -> EvalReport:
-    """Evaluate ALS and the baselines on one split of ``dataset`` (DESIGN.md §9).
+    """Evaluate the served blend, ALS and the baselines on one split of ``dataset`` (DESIGN.md §9).
 
-    With ``grid`` (an ``engine.tuning.GridSpec``), ALS and EASE hyperparameters are first chosen
-    on a validation split carved from training, then refit on all training data; the table
-    then also lists the best ALS of each weight transform.
+    With ``grid`` (an ``engine.tuning.GridSpec``), ALS, blend and EASE hyperparameters are first
+    chosen on a validation split carved from training, then refit on all training data; the
+    table then also lists the best ALS of each weight transform. Without it the blend uses
+    ``blend`` / ``neighbour_params`` (default: the engine.blend / engine.neighbours defaults).
     """
     from engine.train import AlsParams, index_interactions
 
@@ -256,6 +266,8 @@ def evaluate(
         )
         params = grid_result.best
         ease_lambda = grid_result.best_ease_lambda or ease_lambda
+        blend = grid_result.best_blend or blend
+        neighbour_params = grid_result.best_neighbours or neighbour_params
         notes += grid_result.warnings
         lap("grid", f"{len(grid_result.rows)} points, best {params_text(params.to_dict())}")
 
@@ -263,15 +275,29 @@ def evaluate(
         data_split.train, data_split.test, seed=seed, features=item_features(dataset.features, indexed.item_ids)
     )
     rows: list[dict[str, Any]] = []
+    blend = blend or BlendWeights()
+    neighbour_params = neighbour_params or NeighbourParams()
+    fitted: dict[str, Any] = {}
 
     def run(name: str, fit: Callable[[], Any], model_params: dict[str, Any]) -> None:
         start = time.perf_counter()
-        model = fit()
+        model = fitted[name] = fit()
         fit_s = time.perf_counter() - start
         row = {"model": name, **evaluate_model(model, data, k=k, k_recall=k_recall)}
         row.update(fit_seconds=round(fit_s, 2), params=model_params)
         rows.append(row)
-        lap(name, f"ndcg@{k} {row[f'ndcg@{k}']:.3f}, recall@{k_recall} {row[f'recall@{k_recall}']:.3f}")
+        lap(name, f"ndcg@{k} {row[f'ndcg@{k}']:.3f}, recall@{k_recall} {row[f'recall@{k_recall}']:.3f}, "
+                  f"coverage@{k} {row[f'coverage@{k}']:.3f}")
+
+    def fit_served() -> BlendScorer:
+        from engine.neighbours import item_neighbours
+
+        als = fitted["als"]
+        neighbours = item_neighbours(data_split.train_df, n_items, params=neighbour_params)
+        return BlendScorer(
+            als.U, als.Y, neighbours, data.train, weights=blend, transform=params.weight_transform,
+            epsilon=params.weight_epsilon, clip=params.weight_clip,
+        )
 
     als_variants = [("als", params)]
     if grid_result is not None:
@@ -282,6 +308,10 @@ def evaluate(
         ]
     for name, p in als_variants:
         run(name, lambda p=p: fit_als_scorer(data_split.train_df, p, n_users=n_users, n_items=n_items), p.to_dict())
+    if served:
+        # The served row's fit time is the neighbour computation (ALS is the "als" row's).
+        run(SERVED, fit_served, {**params.to_dict(), "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict()})
+        rows.insert(0, rows.pop())
     makers: dict[str, tuple[Callable[[], Any], dict[str, Any]]] = {
         "most-popular": (lambda: MostPopular().fit(data.train), {}),
         "random": (lambda: RandomScores(seed=seed).fit(data.train), {"seed": seed}),
@@ -316,7 +346,7 @@ def evaluate(
             "candidates": "items with training interactions, minus the listener's training items",
         },
         data=data.stats,
-        params=params.to_dict(),
+        params={**params.to_dict(), "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict()},
         rows=rows,
         grid=grid_result.to_dict() if grid_result is not None else None,
         notes=notes,
@@ -337,7 +367,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--k", type=int, default=10, help="list length for NDCG/precision/MAP/coverage")
     parser.add_argument("--grid", action="store_true", help="tune ALS (+ EASE λ, KMeans k) on a validation split first")
-    parser.add_argument("--max-widen", type=int, default=2, help="rounds of widening a grid whose best point is on its edge")
+    parser.add_argument("--max-widen", type=int, default=6, help="rounds of widening a grid whose best point is on its edge")
     parser.add_argument("--parallelism", type=int, default=1, help="grid points fitted at once")
     parser.add_argument("--kmeans-k", default="4:24:2", help="KMeans k range start:stop:step for the silhouette search")
     parser.add_argument("--reproduce-book", action="store_true", help="also run the Advanced Analytics with Spark ch. 3 protocol")
@@ -349,6 +379,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ease-lambda", type=float, default=100.0)
     parser.add_argument("--ease-items", type=int, default=8000, help="EASE's item subset size N")
     parser.add_argument("--neighbours", type=int, default=100, help="item-kNN neighbours per item")
+    parser.add_argument("--blend-neighbours", type=float, default=None,
+                        help="served blend: weight of the neighbour score (0: ALS alone); default: tuned or built in")
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -367,6 +399,13 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         saved = {}  # tuned on other data: start from the settings instead
     overrides = {k: getattr(args, k) for k in ("rank", "reg_param", "alpha", "max_iter", "weight_transform")}
     params = AlsParams.from_settings(settings, **{**saved, **{k: v for k, v in overrides.items() if v is not None}})
+    try:
+        blend = BlendWeights.from_dict(saved.get("blend"))
+        neighbour_params = NeighbourParams.from_dict(saved.get("neighbours"))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{settings.models_dir / tuning.BEST_PARAMS_FILE}: {exc}") from None
+    if args.blend_neighbours is not None:
+        blend = BlendWeights(args.blend_neighbours, blend.neighbour_pop_exponent, blend.popularity)
     grid = tuning.GridSpec(max_widen=args.max_widen, parallelism=args.parallelism) if args.grid else None
     report = evaluate(
         spark,
@@ -380,6 +419,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         ease_max_items=args.ease_items,
         knn_neighbours=args.neighbours,
         grid=grid,
+        blend=blend,
+        neighbour_params=neighbour_params,
     )
     if args.grid:
         kmeans = None
@@ -394,6 +435,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         path = tuning.write_best_params(
             settings, als=report.params, kmeans_k=kmeans["best_k"] if kmeans else None,
             meta={"dataset": report.dataset, "split": report.protocol["split"], "metric": "ndcg@10"},
+            blend=report.params["blend"], neighbours=report.params["neighbours"],
         )
         print(f"[evaluate] chosen parameters written to {path}")
     if args.reproduce_book:

@@ -12,7 +12,11 @@ Paths (``Recommendations.path``):
 - ``als``: at least one history track has ALS factors. The listener is folded in exactly
   (:mod:`engine.foldin`), every item is scored with one ``Y @ x`` pass, and the re-ranker works
   on a small candidate set (:mod:`engine.rerank`). Explanations list the history tracks that
-  contribute most to each score (:mod:`engine.explain`).
+  contribute most to each score (:mod:`engine.explain`). When the bundle carries item
+  neighbours and ``params["blend"]`` (bundles from ``engine train`` do), the served score is
+  the blend of :mod:`engine.blend`: the ALS score plus the standardised neighbour score of the
+  history (and optionally a popularity prior), still in ALS units; each history track's
+  contribution then includes its neighbour part. Older bundles serve ALS alone.
 - ``cold-start:seeds``: no history track has factors, but the listener chose tracks, artists,
   genres or clusters on the page (known history tracks without factors count as chosen
   tracks); items are scored by :mod:`engine.content`. To fold chosen songs into the ALS model
@@ -27,6 +31,7 @@ training transform (``engine.weights``). They must be finite, > 0 and at most
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -34,13 +39,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from engine.blend import Blend, UserBlend
 from engine.bundle import Bundle, load_current
 from engine.content import ColdStartWeights, ContentIndex, SeedScores
 from engine.errors import BundleError
 from engine.explain import als_explanations, cluster_of, content_explanation, recommendations_frame
 from engine.foldin import FoldIn, contributions, one_blas_thread, solve_batch
 from engine.rerank import ItemArrays, Ranked, mask_positions, rerank
-from engine.results import PATH_ALS, PATH_POPULARITY, PATH_SEEDS, Explanation, Neighbours, Recommendations
+from engine.results import PATH_ALS, PATH_POPULARITY, PATH_SEEDS, Explanation, Neighbours, Reason, Recommendations
 from engine.serving_input import MAX_K, MAX_WEIGHT, Options, check_k, check_weights
 from engine.similar import factor_trust, similar_items
 from engine.weights import transform_weights
@@ -114,6 +120,7 @@ class Recommender:
         self._factors = np.asarray(bundle.item_factors)  # plain ndarray view of the memory map
         self._trust = factor_trust(self.arrays.has_factors, bundle.extra.get("item_listeners"))
         self._setup_scan()
+        self._setup_blend()
 
     def _setup_scan(self) -> None:
         """Choose the matrix the ``Y @ x`` pass scans (see ``_COMPACT_BELOW``)."""
@@ -133,6 +140,25 @@ class Recommender:
             self._item2pos[rows] = np.arange(n_f)
         else:
             self._require_factors = True  # zero rows score 0: drop them among the candidates
+
+    def _setup_blend(self) -> None:
+        """The served blend (:mod:`engine.blend`); None serves ALS alone (older bundles)."""
+        try:
+            self._blend = Blend.from_bundle_parts(
+                self.bundle.params, self.bundle.extra, factors=self._factors, gram=self._gram,
+                scored=self.arrays.has_factors,
+            )
+        except ValueError as exc:
+            raise BundleError(f"{self.bundle.path}: {exc}") from None
+        self._prior_scan: np.ndarray | None = None
+        if self._blend is not None and self._blend.weights.popularity:
+            prior = self._blend.prior if self._pos2item is None else self._blend.prior[self._pos2item]
+            self._prior_scan = np.ascontiguousarray(prior, dtype=np.float32)
+
+    @property
+    def blend(self) -> Blend | None:
+        """The blend this bundle serves (None: ALS alone)."""
+        return self._blend
 
     @classmethod
     def load(cls, models_dir: Path, *, fallback_dir: Path | None = None, **kwargs: Any) -> "Recommender":
@@ -326,24 +352,52 @@ class Recommender:
         self, scores: np.ndarray, fold: FoldIn, hist: _History, opts: Options, excluded: np.ndarray
     ) -> Recommendations:
         """Mask, re-rank and explain one listener's ``Y @ x`` scores (``scores`` is modified)."""
+        user = self._user_blend(fold, hist)
+        if user is not None:
+            self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
         # Masking writes only the listed positions: no full-size boolean pass.
         if opts.exclude_known:
             mask_positions(scores, hist.known_items, self._item2pos)
         mask_positions(scores, excluded, self._item2pos)
-        scan, x = self._scan, fold.x
+        scan, x, pos2item = self._scan, fold.x, self._pos2item
+
+        def rescore(pos: np.ndarray) -> np.ndarray:
+            exact = np.asarray(scan[pos], dtype=np.float64) @ x
+            if user is not None:
+                exact += user.bonus(pos if pos2item is None else pos2item[pos])
+            return exact
+
         with one_blas_thread():  # only small products from here on
             ranked = self._rerank(
-                scores, opts, pos2item=self._pos2item, require_factors=self._require_factors,
-                rescore=lambda pos: np.asarray(scan[pos], dtype=np.float64) @ x,
+                scores, opts, pos2item=pos2item, require_factors=self._require_factors, rescore=rescore,
             )
             explanations: tuple[Explanation, ...] = ()
             if opts.explain:
-                explanations = self._explain_als(fold, hist, ranked.items, top=3)
+                explanations = self._explain_als(fold, hist, ranked.items, top=3, user=user)
         return self._result(ranked, explanations, PATH_ALS, hist)
 
-    def _explain_als(self, fold: FoldIn, hist: _History, items: np.ndarray, *, top: int | None) -> tuple[Explanation, ...]:
+    def _user_blend(self, fold: FoldIn, hist: _History) -> UserBlend | None:
+        if self._blend is None:
+            return None
+        weights = transform_weights(hist.als_weights, self.transform, epsilon=self.epsilon, clip=self.clip)
+        return self._blend.for_user(fold.x, hist.als_items, weights)
+
+    def _explain_als(
+        self, fold: FoldIn, hist: _History, items: np.ndarray, *, top: int | None, user: UserBlend | None = None
+    ) -> tuple[Explanation, ...]:
+        """Per-history-item contributions: ALS (Hu–Koren–Volinsky) plus, when blended, the
+        neighbour part; a popularity prior's part becomes a ``popularity`` reason."""
         contrib = contributions(fold, np.asarray(self._factors[items], dtype=np.float64))
-        return als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
+        if user is None:
+            return als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
+        contrib = contrib + user.contributions(items, len(hist.als_items))
+        out = als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
+        if not user.pop_coef:
+            return out
+        prior = user.popularity_part(items)
+        return tuple(
+            dataclasses.replace(e, reasons=e.reasons + (Reason("popularity", f"{p:.3f}"),)) for e, p in zip(out, prior.tolist())
+        )
 
     def _cold_start(self, hist: _History, opts: Options, excluded: np.ndarray) -> Recommendations:
         seed_idx = self.index_of(opts.seed_tracks) if opts.seed_tracks else np.zeros(0, dtype=np.int64)
@@ -398,14 +452,16 @@ class Recommender:
     def explain(self, history: Mapping[str, float], track_id: str, *, top: int | None = None) -> Explanation:
         """Every history track's contribution to ``track_id``'s ALS score (all when ``top`` is None).
 
-        ``sum(c.value for c in because) + rest`` equals ``y_iᵀx``. Raises ``ValueError`` for an
+        ``sum(c.value for c in because) + rest`` equals ``y_iᵀx`` (for a blended bundle: the
+        served score minus a popularity reason's part, see :mod:`engine.blend`). Raises ``ValueError`` for an
         unknown track; a track without factors (or a history without any) gets no contributions.
         """
         item = self._lookup(track_id)
         hist = self._parse(history)
         if not self.arrays.has_factors[item] or not len(hist.als_items):
             return Explanation(cluster=cluster_of(self.arrays, item))
-        return self._explain_als(self._solve([hist])[0], hist, np.array([item]), top=top)[0]
+        fold = self._solve([hist])[0]
+        return self._explain_als(fold, hist, np.array([item]), top=top, user=self._user_blend(fold, hist))[0]
 
     def similar(self, track_id: str, k: int = 10) -> Neighbours:
         """Tracks most similar to ``track_id``: factor cosine blended with audio cosine.

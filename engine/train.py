@@ -30,6 +30,9 @@ from engine.weights import transform_weights_col
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.ml.recommendation import ALSModel
+
+    from engine.blend import BlendWeights
+    from engine.neighbours import NeighbourParams
     from pyspark.sql import DataFrame, SparkSession
 
 
@@ -282,18 +285,27 @@ def train(
     publish_to: Path | None = None,
     metrics: dict[str, Any] | None = None,
     tables: dict[str, pd.DataFrame] | None = None,
+    blend: "BlendWeights | None" = None,
+    neighbour_params: "NeighbourParams | None" = None,
     echo: Callable[[str], None] = print,
 ) -> tuple[TrainReport, dict[str, Any]]:
     """Train ALS + KMeans and assemble the bundle parts; publish them when ``publish_to`` is set.
 
     ``tables`` (small pandas tables, e.g. the demo listeners) are shipped inside the bundle.
+    Item neighbours (engine.neighbours) are computed on the same interactions and shipped as
+    ``extra`` arrays; ``blend`` (default: engine.blend.BlendWeights()) is recorded as
+    ``params["blend"]``, which serving applies.
 
     Returns the report and the bundle parts (keyword arguments of ``engine.bundle.write_bundle``).
     """
     from pyspark.sql import functions as F
 
+    from engine.blend import BlendWeights
     from engine.bundle import publish_bundle
+    from engine.neighbours import NeighbourParams, item_neighbours
 
+    blend = blend or BlendWeights()
+    neighbour_params = neighbour_params or NeighbourParams()
     progress = Progress(echo=echo)
     report = TrainReport()
     interactions = interactions.cache()
@@ -312,6 +324,9 @@ def train(
     _, als_y = als_factors(model, report.n_users, n_als_items)
     progress("als", f"rank {params.rank}, {params.max_iter} iterations, {params.weight_transform} weights")
 
+    neighbours = item_neighbours(indexed.df, n_als_items, params=neighbour_params)
+    progress("neighbours", f"top {neighbour_params.top_n} for {n_als_items:,} tracks ({len(neighbours.indices):,} pairs)")
+
     km = fit_kmeans(tracks, k=k or settings.kmeans_k, seed=settings.kmeans_seed)
     progress("kmeans", f"k={km.kmeans['k']} over {len(km.assignments):,} tracks")
 
@@ -326,11 +341,16 @@ def train(
         catalog=catalog, als_item_ids=indexed.item_ids, als_item_factors=als_y, kmeans=km, listeners=listeners
     )
     report.n_items = len(parts["items"])
+    row_of = pd.Series(np.arange(report.n_items), index=parts["items"]["track_id"])
+    parts["extra"] = neighbours.remap(row_of.loc[indexed.item_ids].to_numpy(), report.n_items).to_extra()
     report.n_items_with_factors = int(parts["items"]["has_factors"].sum())
     progress("assemble", f"{report.n_items:,} items ({report.n_items_with_factors:,} with factors)")
     report.timings_s = dict(progress.timings)
     parts.update(
-        params={**params.to_dict(), "kmeans_k": km.kmeans["k"], "item_kind": "track"},
+        params={
+            **params.to_dict(), "kmeans_k": km.kmeans["k"], "item_kind": "track",
+            "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict(),
+        },
         data_stats={k: v for k, v in asdict(report).items() if k not in ("version", "timings_s")},
         metrics=metrics or {},
         tables=tables or {},
@@ -415,15 +435,38 @@ def default_interaction_paths(settings: Settings) -> list[Path]:
 def resolve_params(settings: Settings, *, params_file: Path | None = None, **flags: Any) -> AlsParams:
     """ALS params: flags > ``params_file`` (e.g. ``models/best_params.json`` from
     ``evaluate --grid``) > Settings."""
+    saved = read_params_file(params_file)
+    # evaluate --grid writes AlsParams fields at the top level; an older layout nested them.
+    chosen = {**saved, **(saved.get("als") or {})}
+    return AlsParams.from_settings(settings, **{**chosen, **{k: v for k, v in flags.items() if v is not None}})
+
+
+def read_params_file(params_file: Path | None) -> dict[str, Any]:
+    """The JSON object in ``params_file`` ({} when there is none); a clear error when unreadable."""
     import json
 
-    chosen: dict[str, Any] = {}
-    if params_file is not None and Path(params_file).is_file():
-        try:
-            chosen = json.loads(Path(params_file).read_text(encoding="utf-8")).get("als", {})
-        except ValueError as exc:
-            raise InputError(f"{params_file}: not valid JSON ({exc})") from None
-    return AlsParams.from_settings(settings, **{**chosen, **{k: v for k, v in flags.items() if v is not None}})
+    if params_file is None or not Path(params_file).is_file():
+        return {}
+    try:
+        data = json.loads(Path(params_file).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{params_file}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{params_file}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def resolve_blend(params_file: Path | None) -> tuple["BlendWeights", "NeighbourParams"]:
+    """Blend weights and neighbour parameters: ``params_file``'s ``blend`` / ``neighbours``
+    blocks (written by ``evaluate --grid``), else the defaults of engine.blend / engine.neighbours."""
+    from engine.blend import BlendWeights
+    from engine.neighbours import NeighbourParams
+
+    saved = read_params_file(params_file)
+    try:
+        return BlendWeights.from_dict(saved.get("blend")), NeighbourParams.from_dict(saved.get("neighbours"))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{params_file}: {exc}") from None
 
 
 def add_arguments(parser: Any) -> None:
@@ -449,9 +492,11 @@ def main(args: Any, settings: Settings) -> int:
     if not paths:
         raise InputError(f"no interactions parquet under {settings.parquet_dir} (run `python -m engine prepare`)")
     tracks_path = args.tracks or settings.parquet_dir / "tracks"
+    params_file = args.params_file or settings.models_dir / "best_params.json"
+    blend, neighbour_params = resolve_blend(params_file)
     params = resolve_params(
         settings,
-        params_file=args.params_file or settings.models_dir / "best_params.json",
+        params_file=params_file,
         rank=args.rank, max_iter=args.max_iter, reg_param=args.reg_param, alpha=args.alpha,
         weight_transform=args.weight_transform,
     )
@@ -463,6 +508,7 @@ def main(args: Any, settings: Settings) -> int:
     report, _ = train(
         spark, settings, interactions=read_interactions(spark, paths), tracks=tracks, params=params,
         k=args.k, publish_to=None if args.no_publish else (args.models_dir or settings.models_dir),
+        blend=blend, neighbour_params=neighbour_params,
     )
     print(
         f"trained on {report.n_interactions:,} interactions: {report.n_users:,} listeners, "

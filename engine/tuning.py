@@ -6,11 +6,19 @@ and scored in numpy (NDCG@10 by default). alpha is searched per transform, becau
 depends on it (``1 + α·r`` on raw counts in the hundreds needs a far smaller α than on log
 counts). When the best point sits on the edge of an axis, that axis is extended one step past
 the edge with the other values held at the best point, and this repeats up to ``max_widen``
-rounds; a best value still on the edge afterwards is reported as a warning.
+rounds; a best value still on the edge afterwards is reported as a warning. Iterations start
+from one value and count as an edge (more iterations are tried at the best point, then fewer).
+
+Blend (engine.blend): with the best ALS refitted on the validation training part and item
+neighbours computed on it with Spark (engine.neighbours), the blend weights (neighbour weight,
+neighbour popularity exponent β, popularity prior) and the neighbour list length are searched
+in numpy (:func:`search_blend`), widened the same way. Among the points within
+``blend_tolerance`` (relative) of the best NDCG@10, the one with the widest catalogue coverage
+is chosen: breadth matters in a music app, and NDCG is flat near its optimum.
 
 The chosen values go to ``settings.models_dir / "best_params.json"``, flat keys named like
-``engine.train.AlsParams`` fields (plus ``kmeans_k`` and a ``meta`` block), so training can
-apply them with ``AlsParams.from_settings(settings, **best)``.
+``engine.train.AlsParams`` fields (plus ``kmeans_k``, ``blend`` and ``neighbours`` blocks and a
+``meta`` block), so training applies them (``engine.train.resolve_params`` / ``resolve_blend``).
 
 KMeans: ``VectorAssembler -> StandardScaler`` once, then ``KMeans(k)`` for each k of a range,
 silhouette by ``ClusteringEvaluator`` and training cost (the elbow curve) for the Model page.
@@ -27,7 +35,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from engine.baselines import Ease
+from engine.blend import BlendScorer, BlendWeights
 from engine.config import Settings
+from engine.neighbours import ItemNeighbours, NeighbourParams
 from engine.schemas import CLUSTER_FEATURES
 from engine.scoring import EvalData, build_eval_data, evaluate_model
 
@@ -42,9 +52,18 @@ ALS_KEYS = ("rank", "max_iter", "reg_param", "alpha", "weight_transform", "weigh
 #: How an axis is extended past its edge: (multiplier, lowest, highest value allowed).
 WIDEN = {"rank": (2.0, 2, 512), "reg_param": (3.0, 1e-4, 100.0), "alpha": (3.0, 1e-3, 1000.0), "max_iter": (2.0, 2, 40)}
 
+#: Axes searched from a single value (so they count as an edge until widened).
+SINGLE_VALUE_EDGES = ("max_iter",)
+#: Blend axes: (step kind, step, lowest, highest); "mul" multiplies, "add" adds.
+BLEND_WIDEN = {
+    "neighbours": ("mul", 2.0, 0.025, 20.0),
+    "neighbour_pop_exponent": ("add", 0.35, 0.0, 2.0),
+    "popularity": ("add", 0.1, -1.0, 1.0),
+}
+
 
 def _default_alpha() -> dict[str, tuple[float, ...]]:
-    return {"raw": (0.03, 0.3), "log1p": (3.0, 15.0), "binary": (3.0, 15.0)}
+    return {"raw": (0.03, 0.3), "log1p": (3.0, 15.0), "binary": (1.0, 3.0), "clip": (0.1, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -56,8 +75,15 @@ class GridSpec:
     alpha: Mapping[str, tuple[float, ...]] = field(default_factory=_default_alpha)
     max_iter: tuple[int, ...] = (10,)
     ease_lambda: tuple[float, ...] = (30.0, 100.0, 300.0, 1000.0)
+    #: Blend search (empty ``blend_neighbours``: no blend search).
+    blend_neighbours: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8)
+    blend_exponent: tuple[float, ...] = (0.0, 0.35, 0.7)
+    blend_popularity: tuple[float, ...] = (-0.1, 0.0, 0.1)
+    #: Neighbour list lengths tried (the bundle holds 8 bytes per neighbour per played item).
+    blend_top_n: tuple[int, ...] = (50, 100)
+    blend_tolerance: float = 0.01
     metric: str = "ndcg@10"
-    max_widen: int = 2
+    max_widen: int = 6
     parallelism: int = 1
 
     def points(self, base: "AlsParams") -> list["AlsParams"]:
@@ -81,6 +107,9 @@ class GridResult:
     metric: str
     warnings: list[str]
     seconds: float = 0.0
+    blend_rows: list[dict[str, Any]] = field(default_factory=list)
+    best_blend: BlendWeights | None = None
+    best_neighbours: NeighbourParams | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with a markdown table of the points, best first."""
@@ -91,6 +120,9 @@ class GridResult:
             "best_ease_lambda": self.best_ease_lambda,
             "rows": self.rows,
             "ease_rows": self.ease_rows,
+            "blend_rows": self.blend_rows,
+            "best_blend": self.best_blend.to_dict() if self.best_blend else None,
+            "best_neighbours": self.best_neighbours.to_dict() if self.best_neighbours else None,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 1),
             "markdown": self.markdown(),
@@ -105,6 +137,15 @@ class GridResult:
         if self.ease_rows:
             lines += ["", "| EASE λ | ndcg@10 | recall@50 |", "|---:|---:|---:|"]
             lines += [f"| {_fmt(r['lambda'])} | {_fmt(r['ndcg@10'])} | {_fmt(r['recall@50'])} |" for r in self.ease_rows]
+        if self.blend_rows:
+            chosen = self.best_blend.to_dict() if self.best_blend else {}
+            if self.best_neighbours:
+                chosen["top_n"] = self.best_neighbours.top_n
+            bcols = ("neighbours", "neighbour_pop_exponent", "popularity", "top_n", "ndcg@10", "recall@50", "coverage@10")
+            lines += ["", "Served blend (best ALS + neighbours); chosen: " + ", ".join(f"{k} {v:g}" for k, v in chosen.items()), ""]
+            lines += ["| " + " | ".join(bcols) + " |", "|" + "---:|" * len(bcols)]
+            for r in sorted(self.blend_rows, key=lambda r: -r[self.metric]):
+                lines.append("| " + " | ".join(_fmt(r.get(c)) for c in bcols) + " |")
         if self.warnings:
             lines += [""] + [f"- {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -174,8 +215,18 @@ def grid_search(
     for t, p in by_transform.items():
         if t != best.weight_transform:
             sub = {key: r for key, r in tried.items() if r["weight_transform"] == t}
-            for axis, value, _ in _edges(p, sub):
+            for axis, value, _ in _edges(p, sub, single=False):
                 warnings.append(f"the best {t} point has {axis}={value} on its grid's edge (not widened): its row may understate {t}")
+    blend_rows: list[dict[str, Any]] = []
+    best_blend, best_nb = None, None
+    if spec.blend_neighbours:
+        from engine.neighbours import item_neighbours
+
+        scorer = fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
+        nb = item_neighbours(vs.train_df, n_items, params=NeighbourParams(top_n=max(spec.blend_top_n)))
+        found = search_blend(scorer.U, scorer.Y, nb, data, als=best, spec=spec, k=k, k_recall=k_recall, echo=echo)
+        blend_rows, best_blend, best_nb = found.rows, found.best, found.neighbours
+        warnings += found.warnings
     vs.train_df.unpersist()
 
     ease_rows, best_lam = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall, echo=echo)
@@ -192,7 +243,115 @@ def grid_search(
         metric=spec.metric,
         warnings=warnings,
         seconds=time.perf_counter() - start,
+        blend_rows=blend_rows,
+        best_blend=best_blend,
+        best_neighbours=best_nb,
     )
+
+
+@dataclass
+class BlendSearch:
+    """Every blend point tried on the validation split and the chosen one."""
+
+    rows: list[dict[str, Any]]
+    best: BlendWeights
+    neighbours: NeighbourParams
+    warnings: list[str]
+
+
+def search_blend(
+    user_factors: Any,
+    item_factors: Any,
+    neighbours: ItemNeighbours,
+    data: EvalData,
+    *,
+    als: "AlsParams",
+    spec: GridSpec,
+    k: int = 10,
+    k_recall: int = 50,
+    echo: Callable[[str], None] = print,
+) -> BlendSearch:
+    """Search the blend weights on ``data`` (a validation split) for fitted ALS factors and
+    neighbour lists at least ``max(spec.blend_top_n)`` long (see the module docstring)."""
+    metric, cov = spec.metric, f"coverage@{k}"
+    tried: dict[tuple, dict[str, Any]] = {}
+    lists = {n: neighbours.truncate(n) for n in spec.blend_top_n}
+
+    def score(w: BlendWeights, top_n: int) -> None:
+        key = (round(w.neighbours, 6), round(w.neighbour_pop_exponent, 6), round(w.popularity, 6), top_n)
+        if key in tried:
+            return
+        scorer = BlendScorer(
+            user_factors, item_factors, lists[top_n], data.train, weights=w, transform=als.weight_transform,
+            epsilon=als.weight_epsilon, clip=als.weight_clip,
+        )
+        m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
+        tried[key] = {
+            **w.to_dict(), "top_n": top_n, metric: m[metric], f"recall@{k_recall}": m[f"recall@{k_recall}"],
+            cov: m[cov], "auc": m["auc"],
+        }
+        echo(
+            f"[grid] blend nb {w.neighbours:g}, β {w.neighbour_pop_exponent:g}, pop {w.popularity:g}, "
+            f"top {top_n}: {metric} {m[metric]:.4f}, {cov} {m[cov]:.3f}"
+        )
+
+    def choose() -> tuple[BlendWeights, int]:
+        rows = list(tried.values())  # ALS alone included: the blend must earn its place
+        top = max(r[metric] for r in rows)
+        near = [r for r in rows if r[metric] >= top * (1.0 - spec.blend_tolerance)]
+        r = max(near, key=lambda r: (r[cov], r[metric]))
+        return BlendWeights.from_dict(r), int(r["top_n"])
+
+    score(BlendWeights(0.0, 0.0, 0.0), max(spec.blend_top_n))  # ALS alone, for reference
+    for wn, beta, top_n in itertools.product(spec.blend_neighbours, spec.blend_exponent, spec.blend_top_n):
+        score(BlendWeights(wn, beta, 0.0), top_n)
+    best, top_n = choose()
+    for pop in spec.blend_popularity:
+        score(replace(best, popularity=pop), top_n)
+    for _ in range(spec.max_widen + 1):
+        best, top_n = choose()
+        steps = [_blend_step(best, axis, side) for axis, side in _blend_edges(best, top_n, tried)]
+        todo = [p for p in steps if p is not None]
+        if not todo:
+            break
+        for p in todo:
+            score(p, top_n)
+    best, top_n = choose()
+    warnings = [
+        f"blend {axis}={getattr(best, axis):g} is on the {side} edge of the searched values"
+        for axis, side in _blend_edges(best, top_n, tried)
+    ]
+    echo(f"[grid] blend chosen: {best.to_dict()}, top_n {top_n}")
+    return BlendSearch(list(tried.values()), best, NeighbourParams(top_n=top_n), warnings)
+
+
+def _blend_edges(best: BlendWeights, top_n: int, tried: dict[tuple, dict[str, Any]]) -> list[tuple[str, str]]:
+    """Blend axes on which ``best`` sits at the lowest or highest value tried with the other
+    values held at the best point (axes with at least two such values)."""
+    out = []
+    for axis in BLEND_WIDEN:
+        others = [a for a in BLEND_WIDEN if a != axis]
+        values = sorted(
+            {
+                r[axis]
+                for r in tried.values()
+                if r["top_n"] == top_n and r["neighbours"] != 0
+                and all(abs(r[a] - getattr(best, a)) < 1e-9 for a in others)
+            }
+        )
+        value = getattr(best, axis)
+        if len(values) >= 2 and value in (values[0], values[-1]):
+            out.append((axis, "high" if value == values[-1] else "low"))
+    return out
+
+
+def _blend_step(best: BlendWeights, axis: str, side: str) -> BlendWeights | None:
+    """One step past the edge on ``axis`` (None when that leaves the allowed range)."""
+    kind, step, lo, hi = BLEND_WIDEN[axis]
+    value = getattr(best, axis)
+    new = (value * step if side == "high" else value / step) if kind == "mul" else (value + step if side == "high" else value - step)
+    new = round(new, 6)
+    return replace(best, **{axis: new}) if lo <= new <= hi and new != value else None
 
 
 def _search_ease(
@@ -235,7 +394,7 @@ def _best(tried: dict[tuple, dict[str, Any]], base: "AlsParams", metric: str, *,
     )
 
 
-def _edges(best: "AlsParams", tried: dict[tuple, dict[str, Any]]) -> list[tuple[str, Any, str]]:
+def _edges(best: "AlsParams", tried: dict[tuple, dict[str, Any]], *, single: bool = True) -> list[tuple[str, Any, str]]:
     """``(axis, value, "low"|"high")`` for each axis on which ``best`` sits at the lowest or
     highest value tried (axes with ≥ 2 values; alpha among the values of the best transform)."""
     out = []
@@ -246,6 +405,8 @@ def _edges(best: "AlsParams", tried: dict[tuple, dict[str, Any]]) -> list[tuple[
         value = getattr(best, axis)
         if len(values) >= 2 and value in (values[0], values[-1]):
             out.append((axis, value, "high" if value == values[-1] else "low"))
+        elif single and len(values) == 1 and axis in SINGLE_VALUE_EDGES:
+            out.append((axis, value, "high"))
     return out
 
 
@@ -266,12 +427,19 @@ def _widened(best: "AlsParams", tried: dict[tuple, dict[str, Any]]) -> list["Als
 
 
 def write_best_params(
-    settings: Settings, *, als: Mapping[str, Any] | None, kmeans_k: int | None, meta: Mapping[str, Any]
+    settings: Settings,
+    *,
+    als: Mapping[str, Any] | None,
+    kmeans_k: int | None,
+    meta: Mapping[str, Any],
+    blend: Mapping[str, Any] | None = None,
+    neighbours: Mapping[str, Any] | None = None,
 ) -> "Any":
     """Merge the chosen values into ``models_dir/best_params.json`` (atomic) and return its path.
 
     Keys are ``AlsParams`` field names (``rank, max_iter, reg_param, alpha, weight_transform,
-    weight_epsilon, weight_clip``), ``kmeans_k``, and ``meta`` (dataset, split, metric, when).
+    weight_epsilon, weight_clip``), ``kmeans_k``, ``blend`` (engine.blend.BlendWeights),
+    ``neighbours`` (engine.neighbours.NeighbourParams) and ``meta`` (dataset, split, metric, when).
     """
     from engine.eval_report import _atomic_write
 
@@ -281,6 +449,10 @@ def write_best_params(
         current.update({k: als[k] for k in ALS_KEYS if k in als})
     if kmeans_k is not None:
         current["kmeans_k"] = int(kmeans_k)
+    if blend is not None:
+        current["blend"] = dict(blend)
+    if neighbours is not None:
+        current["neighbours"] = dict(neighbours)
     current["meta"] = {**dict(meta), "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, json.dumps(current, indent=2, sort_keys=True))

@@ -41,11 +41,33 @@ with middle:
     st.dataframe(table(manifest.get("params", {}), "parameter"), hide_index=True)
 with right:
     st.subheader("Metrics")
-    metrics = manifest.get("metrics", {})
+    metrics = {k: v for k, v in manifest.get("metrics", {}).items() if k != "evaluation"}
     if metrics:
         st.dataframe(table(metrics, "metric"), hide_index=True)
-    else:
-        st.caption("This bundle was published without an evaluation (`python -m engine evaluate` adds one).")
+    elif "evaluation" not in manifest.get("metrics", {}):
+        st.caption("This bundle was published without an evaluation (`python -m engine evaluate --store` adds one).")
+
+evaluation = manifest.get("metrics", {}).get("evaluation")
+if isinstance(evaluation, dict) and evaluation.get("models"):
+    st.subheader("How good is it?")
+    st.write(
+        f"Measured on {evaluation.get('dataset', '?')} ({evaluation.get('split', '?')} split, seed "
+        f"{evaluation.get('seed', '?')}, {evaluation.get('n_test_users') or 0:,} test listeners): every model "
+        "ranks the same candidates for the same held-out listening. **served** is what this app serves: "
+        "ALS blended with item neighbours."
+    )
+    names = {"served": "served (ALS + neighbours)", "als": "ALS alone"}
+    rows = sorted(evaluation["models"].items(), key=lambda kv: (kv[0] != "served", kv[0] != "als"))
+    frame = pd.DataFrame(
+        [{"model": names.get(name, name), **{k: v for k, v in values.items() if v is not None}} for name, values in rows]
+    )
+    st.dataframe(frame, hide_index=True, column_config={
+        "auc": st.column_config.NumberColumn("AUC (ties wrong)", format="%.3f"),
+        "auc_ties_half": st.column_config.NumberColumn("AUC (ties ½)", format="%.3f"),
+        **{c: st.column_config.NumberColumn(c, format="%.3f") for c in frame.columns if "@" in c},
+    })
+    for note in evaluation.get("notes", []):
+        st.caption(note)
 
 st.subheader("Refresh history")
 log = settings.models_dir / "refresh_log.jsonl"

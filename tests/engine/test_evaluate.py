@@ -58,7 +58,8 @@ def test_als_scores_clearly_above_random_factors(planted) -> None:
 def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_path) -> None:
     spec = tuning.GridSpec(
         rank=(6,), reg_param=(0.1,), alpha={"binary": (1.0, 5.0), "log1p": (5.0,)}, max_iter=(6,),
-        ease_lambda=(1.0, 10.0), max_widen=1,
+        ease_lambda=(1.0, 10.0), max_widen=1, blend_neighbours=(0.5, 1.0), blend_exponent=(0.0, 0.5),
+        blend_popularity=(0.0,), blend_top_n=(20,),
     )
     report = evaluate(
         spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted groups"),
@@ -67,7 +68,7 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
     d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert {"dataset", "description", "protocol", "data", "params", "rows", "grid", "notes", "timings_s", "created_at"} <= set(d)
     models = [r["model"] for r in d["rows"]]
-    assert models[0] == "als" and {"most-popular", "random", "ease", "item-knn"} <= set(models)
+    assert models[:2] == ["served", "als"] and {"most-popular", "random", "ease", "item-knn"} <= set(models)
     assert any(m.startswith("als (") for m in models)  # best ALS of the other transform
     for row in d["rows"]:
         assert set(metric_keys()) <= set(row) and "fit_seconds" in row and "params" in row
@@ -78,22 +79,37 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
     grid = d["grid"]
     assert len(grid["rows"]) >= 3 and grid["best"]["alpha"] in {r["alpha"] for r in grid["rows"]}
     assert grid["best_ease_lambda"] in {r["lambda"] for r in grid["ease_rows"]}
+    # the blend was chosen on the validation split and the served row uses it
+    assert grid["best_blend"]["neighbours"] in {r["neighbours"] for r in grid["blend_rows"]}
+    assert any(r["neighbours"] == 0 for r in grid["blend_rows"])  # ALS alone, for reference
+    served = report.row("served")
+    assert served["params"]["blend"] == grid["best_blend"] == report.params["blend"]
+    assert served["params"]["neighbours"]["top_n"] == 20
+    assert served["ndcg@10"] > 2 * report.row("random")["ndcg@10"]
     md = report.to_markdown()
-    assert "| model |" in md and "AUC (ties wrong)" in md and "Parameter search" in md
+    assert "| model |" in md and "AUC (ties wrong)" in md and "Parameter search" in md and "Served blend" in md
 
     json_path, md_path = write_report(report, tmp_path / "reports")
     assert json.loads(json_path.read_text())["dataset"] == "planted" and md_path.read_text() == md
 
-    path = tuning.write_best_params(settings, als=report.params, kmeans_k=7, meta={"dataset": "planted"})
+    path = tuning.write_best_params(settings, als=report.params, kmeans_k=7, meta={"dataset": "planted"},
+                                    blend=report.params["blend"], neighbours=report.params["neighbours"])
     saved = tuning.load_best_params(settings)
     assert path.name == "best_params.json" and saved["kmeans_k"] == 7 and saved["rank"] == report.params["rank"]
     assert AlsParams.from_settings(settings, **saved).rank == report.params["rank"]
+    # ... and training picks them up from the file
+    from engine.train import resolve_blend, resolve_params
+
+    assert resolve_params(settings, params_file=path).rank == report.params["rank"]
+    blend, neighbours = resolve_blend(path)
+    assert blend.to_dict() == report.params["blend"] and neighbours.top_n == 20
 
     bundle_dir = tmp_path / "bundle"
     bundle_io.write_bundle(bundle_dir, **random_bundle_parts(n_items=30))
     store_metrics(bundle_dir, {"evaluation": report.summary()})
     manifest = bundle_io.verify_bundle_dir(bundle_dir)  # still verifies
     assert manifest["metrics"]["evaluation"]["models"]["als"]["ndcg@10"] == pytest.approx(report.row("als")["ndcg@10"])
+    assert manifest["metrics"]["evaluation"]["models"]["served"]["ndcg@10"] == pytest.approx(served["ndcg@10"])
 
 
 def test_grid_widens_past_an_edge_and_warns() -> None:
@@ -103,9 +119,23 @@ def test_grid_widens_past_an_edge_and_warns() -> None:
         for r in (8, 16)
     }
     best = replace(base, rank=16)
-    assert tuning._edges(best, tried) == [("rank", 16, "high")]
-    assert [p.rank for p in tuning._widened(best, tried)] == [32]
+    # iterations were tried at one value only: that counts as an edge (more are tried)
+    assert tuning._edges(best, tried) == [("rank", 16, "high"), ("max_iter", 10, "high")]
+    assert [(p.rank, p.max_iter) for p in tuning._widened(best, tried)] == [(32, 10), (16, 20)]
     assert tuning._widened(replace(base, rank=8), tried)[0].rank == 4
+    tried[tuning._key(replace(base, rank=16, max_iter=20))] = {**tried[tuning._key(best)], "rank": 16, "max_iter": 20}
+    assert tuning._edges(best, tried) == [("rank", 16, "high"), ("max_iter", 10, "low")]
+
+
+def test_blend_grid_widens_past_an_edge() -> None:
+    from engine.blend import BlendWeights
+
+    row = {"neighbours": 0.4, "neighbour_pop_exponent": 0.7, "popularity": 0.0, "top_n": 100}
+    tried = {i: {**row, "neighbours": w} for i, w in enumerate((0.2, 0.4))}
+    best = BlendWeights(0.4, 0.7, 0.0)
+    assert tuning._blend_edges(best, 100, tried) == [("neighbours", "high")]
+    assert tuning._blend_step(best, "neighbours", "high").neighbours == 0.8
+    assert tuning._blend_step(BlendWeights(0.4, 0.0, 0.0), "neighbour_pop_exponent", "low") is None  # β >= 0
 
 
 def test_kmeans_k_by_silhouette(spark) -> None:
@@ -135,7 +165,7 @@ def test_cli_writes_report_and_stores_in_current_bundle(spark, planted, settings
                  "--weight-transform", "binary", "--alpha", "5"])
     assert code == 0
     report = json.loads((out / "eval-interactions.json").read_text())
-    assert report["params"]["rank"] == 6 and report["rows"][0]["model"] == "als"
+    assert report["params"]["rank"] == 6 and [r["model"] for r in report["rows"]][:2] == ["served", "als"]
     manifest = bundle_io.load_current(settings.models_dir).manifest
     assert manifest["version"] == version
     assert manifest["metrics"]["evaluation"]["dataset"] == "interactions"

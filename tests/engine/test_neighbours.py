@@ -1,0 +1,89 @@
+"""Item neighbours on Spark (engine.neighbours) against exact cosine in numpy; CSR helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.neighbours import ItemNeighbours, NeighbourParams, item_neighbours
+
+
+def planted_interactions(n_users: int = 60, n_items: int = 40, seed: int = 3) -> list[tuple[int, int, float]]:
+    """Two taste groups plus noise; duplicates and a zero weight to exercise the input rules."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        group = u % 2
+        pool = np.arange(group, n_items, 2)
+        for i in rng.choice(pool, size=rng.integers(3, 10), replace=False):
+            rows.append((u, int(i), float(rng.integers(1, 30))))
+        rows.append((u, int(rng.integers(0, n_items)), 1.0))  # cross-group noise (may duplicate)
+    rows.append((0, 1, 0.0))  # not a play
+    return rows
+
+
+def exact_top_n(rows: list[tuple[int, int, float]], n_items: int, top_n: int) -> list[list[tuple[int, float]]]:
+    """Brute-force cosine on the binary matrix, each item's top-N (ties: lower index first)."""
+    n_users = max(r[0] for r in rows) + 1
+    X = np.zeros((n_users, n_items))
+    for u, i, w in rows:
+        if w > 0:
+            X[u, i] = 1.0
+    co = X.T @ X
+    n = X.sum(axis=0)
+    out = []
+    for i in range(n_items):
+        cand = [(j, co[i, j] / (np.sqrt(n[i]) * np.sqrt(n[j]))) for j in range(n_items) if j != i and co[i, j] > 0]
+        cand.sort(key=lambda t: (-t[1], t[0]))
+        out.append(cand[:top_n])
+    return out
+
+
+@pytest.fixture(scope="module")
+def planted(spark):
+    rows = planted_interactions()
+    return rows, spark.createDataFrame(rows, "user_idx int, item_idx int, weight double")
+
+
+def test_spark_neighbours_equal_exact_cosine(planted) -> None:
+    rows, df = planted
+    nb = item_neighbours(df, 42, params=NeighbourParams(top_n=5, max_user_items=0))  # 2 extra never-played rows
+    expected = exact_top_n(rows, 42, 5)
+    for i in range(42):
+        idx, sims = nb.row(i)
+        assert idx.tolist() == [j for j, _ in expected[i]], f"item {i}"
+        np.testing.assert_allclose(sims, [s for _, s in expected[i]], rtol=1e-6)
+    assert nb.row(41)[0].size == 0 and nb.listeners[41] == 0
+    assert nb.listeners[:40].sum() == len({(u, i) for u, i, w in rows if w > 0})
+    assert nb.indptr.dtype == np.int64 and nb.indices.dtype == np.int32 and nb.scores.dtype == np.float32
+
+
+def test_per_listener_cap_keeps_their_heaviest_items(planted, spark) -> None:
+    rows, _ = planted
+    heavy = [(999, i, float(100 - i)) for i in range(30)]  # one listener of 30 items
+    df = spark.createDataFrame(rows + heavy, "user_idx int, item_idx int, weight double")
+    nb = item_neighbours(df, 40, params=NeighbourParams(top_n=5, max_user_items=10))
+    kept = [r for r in rows if r[0] != 999] + [(999, i, float(100 - i)) for i in range(10)]  # weights 100..91
+    expected = exact_top_n(kept, 40, 5)
+    for i in range(40):
+        assert nb.row(i)[0].tolist() == [j for j, _ in expected[i]]
+
+
+def test_truncate_remap_and_extra_round_trip() -> None:
+    nb = ItemNeighbours(
+        indptr=np.array([0, 3, 3, 5]), indices=np.array([1, 2, 0, 0, 1], dtype=np.int32),
+        scores=np.array([0.9, 0.5, 0.1, 0.8, 0.7], dtype=np.float32), listeners=np.array([3, 0, 2], dtype=np.float32),
+    )
+    short = nb.truncate(1)
+    assert short.indptr.tolist() == [0, 1, 1, 2] and short.indices.tolist() == [1, 0]
+    moved = nb.remap(np.array([4, 0, 2]), 5)  # item 0 -> row 4, 1 -> 0, 2 -> 2
+    assert moved.row(4)[0].tolist() == [0, 2, 4] and moved.row(4)[1].tolist() == pytest.approx([0.9, 0.5, 0.1])
+    assert moved.row(2)[0].tolist() == [4, 0] and moved.row(0)[0].size == 0 and moved.row(1)[0].size == 0
+    assert moved.listeners.tolist() == [0, 0, 2, 0, 3]
+    back = ItemNeighbours.from_extra(moved.to_extra(), 5)
+    assert back is not None and np.array_equal(back.indices, moved.indices) and np.array_equal(back.indptr, moved.indptr)
+    assert ItemNeighbours.from_extra({}, 5) is None
+    with pytest.raises(ValueError, match="neighbours_indptr"):
+        ItemNeighbours.from_extra(moved.to_extra(), 6)
+    with pytest.raises(ValueError, match="top_n"):
+        NeighbourParams(top_n=0)
