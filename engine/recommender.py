@@ -231,6 +231,28 @@ class Recommender:
         folds = self._solve([self._parse(h) for h in histories])
         return np.stack([f.x for f in folds]) if folds else np.zeros((0, self.rank))
 
+    def score_items(self, histories: Sequence[Mapping[str, float]], rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Served scores ``[len(histories), len(rows)]`` of the bundle items ``rows``.
+
+        The numbers :meth:`recommend` ranks by before re-ranking: ``Y @ x`` from the exact
+        fold-in, plus the item-neighbour blend when the bundle serves one. For evaluating a
+        bundle as it is served (the refresh quality gate); rows must have factors.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        hists = [self._parse(h) for h in histories]
+        folds = self._solve(hists)
+        x = np.stack([f.x for f in folds]) if folds else np.zeros((0, self.rank))
+        out = x @ np.asarray(self._factors[rows], dtype=np.float64).T
+        if self._blend is not None and len(rows):
+            item2pos = np.full(self._factors.shape[0], -1, dtype=np.int64)
+            item2pos[rows] = np.arange(len(rows))
+            prior = self._blend.prior[rows]
+            for r, (fold, hist) in enumerate(zip(folds, hists)):
+                user = self._user_blend(fold, hist)
+                if user is not None:
+                    self._blend.add_to(out[r], user, item2pos=item2pos, prior_scan=prior)
+        return out
+
     # -- recommend --------------------------------------------------------------------------
 
     def recommend(

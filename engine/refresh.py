@@ -52,6 +52,8 @@ from engine.refresh_log import RefreshRecord, append_log, now_iso
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
+    from engine.blend import BlendWeights
+    from engine.neighbours import NeighbourParams
     from engine.train import AlsParams
 
 LOCK_FILE = ".refresh.lock"
@@ -147,17 +149,31 @@ def watermark_of(bundle: bundle_io.Bundle) -> int:
 
 def choose_params(settings: Settings, current: bundle_io.Bundle | None, options: RefreshOptions) -> tuple["AlsParams", int]:
     """ALS params and KMeans k: flags > params file > the serving bundle's > Settings."""
-    from engine.train import AlsParams
+    from engine.train import AlsParams, read_params_file
 
     chosen: dict[str, Any] = dict(current.params) if current is not None else {}
-    if options.params_file is not None and Path(options.params_file).is_file():
-        try:
-            chosen.update(json.loads(Path(options.params_file).read_text(encoding="utf-8")).get("als", {}))
-        except ValueError as exc:
-            raise InputError(f"{options.params_file}: not valid JSON ({exc})") from None
+    saved = read_params_file(options.params_file)
+    chosen.update({**saved, **(saved.get("als") or {})})  # evaluate --grid's layout (see train.resolve_params)
     chosen.update({k: v for k, v in options.als_overrides.items() if v is not None})
     k = options.kmeans_k or int(chosen.get("kmeans_k") or settings.kmeans_k)
     return AlsParams.from_settings(settings, **chosen), k
+
+
+def choose_blend(current: bundle_io.Bundle | None, options: RefreshOptions) -> tuple["BlendWeights", "NeighbourParams"]:
+    """Blend weights and neighbour params: the params file's > the serving bundle's > defaults."""
+    from engine.blend import BlendWeights
+    from engine.neighbours import NeighbourParams
+    from engine.train import read_params_file
+
+    saved = read_params_file(options.params_file)
+    params = current.params if current is not None else {}
+    try:
+        return (
+            BlendWeights.from_dict(saved.get("blend") or params.get("blend")),
+            NeighbourParams.from_dict(saved.get("neighbours") or params.get("neighbours")),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"blend parameters of {options.params_file or current.version}: {exc}") from None
 
 
 def _load_current(models_dir: Path) -> bundle_io.Bundle | None:
@@ -287,6 +303,7 @@ def _round(
     }
     progress("gather", f"{record.data['n_rows']:,} interaction rows, {record.data['n_new_rows']:,} new")
     params, k = choose_params(settings, current, options)
+    blend, neighbour_params = choose_blend(current, options)
     record.params = {**params.to_dict(), "kmeans_k": k}
     holdout = None
     try:
@@ -312,6 +329,7 @@ def _round(
         _, parts = train_fn(
             spark, settings, interactions=train_rows.drop("arrival_us"), tracks=spark.read.parquet(str(tracks_path)),
             params=params, k=k, publish_to=None, tables=_tables(settings, current), echo=echo,
+            blend=blend, neighbour_params=neighbour_params,
         )
         progress("train", f"candidate rank {params.rank}")
         accepted, reason = True, "no current model"

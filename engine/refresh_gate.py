@@ -117,7 +117,7 @@ def build_holdout(
 
 
 class BundleScorer:
-    """Scores of a bundle for evaluation listeners, through the serving fold-in.
+    """Scores of a bundle for evaluation listeners, as served (fold-in, plus its item-neighbour blend).
 
     Implements the ``scores(user_rows)`` protocol of :func:`engine.scoring.evaluate_model`:
     each listener's training row of ``train`` (raw weights over ``item_ids``) is folded in with
@@ -134,7 +134,7 @@ class BundleScorer:
         usable = rows >= 0
         usable[usable] = self.rec.arrays.has_factors[rows[usable]]
         self.columns = np.flatnonzero(usable)
-        self.factors = np.asarray(bundle.item_factors, dtype=np.float64)[rows[usable]]
+        self.bundle_rows = rows[usable]
         self.train = train
 
     def fit(self, X: Any) -> "BundleScorer":
@@ -148,9 +148,8 @@ class BundleScorer:
             dict(zip(self.item_ids[t.indices[t.indptr[u] : t.indptr[u + 1]]], t.data[t.indptr[u] : t.indptr[u + 1]]))
             for u in user_rows
         ]
-        x = self.rec.fold_in_many(histories)
         out = np.full((len(user_rows), t.shape[1]), -np.inf)
-        out[:, self.columns] = x @ self.factors.T
+        out[:, self.columns] = self.rec.score_items(histories, self.bundle_rows)  # as served: ALS + blend
         return out
 
 

@@ -220,3 +220,14 @@ def test_blend_is_not_worse_than_als_on_planted_data(spark) -> None:
     assert m_blend["ndcg@10"] > m_als["ndcg@10"]
     assert m_blend["recall@50"] >= m_als["recall@50"]
     prepared.unpersist()
+
+
+
+def test_score_items_equals_the_served_scores(blended, nb) -> None:
+    """The refresh gate scores bundles through ``score_items``: the blend, not ALS alone."""
+    rows = np.flatnonzero(blended.arrays.has_factors)
+    got = blended.score_items([HISTORY, {tid(1): 3.0}], rows)
+    assert got.shape == (2, len(rows))
+    np.testing.assert_allclose(got[0], reference_scores(blended, nb, HISTORY, WEIGHTS)[rows], rtol=1e-5, atol=1e-6)
+    als_only = blended.fold_in(HISTORY) @ np.asarray(blended.bundle.item_factors, dtype=np.float64)[rows].T
+    assert not np.allclose(got[0], als_only)  # the neighbour term is really there
