@@ -2,7 +2,8 @@
 
 1. the catalogue sample shipped in ``data/sample/`` -> canonical parquet (if missing);
 2. the synthetic demo listeners -> ``data/parquet/interactions_demo`` (if missing);
-3. a first model trained with Spark and published (if ``models/CURRENT`` is missing).
+3. a first model trained with Spark, evaluated on a held-out split of the demo listeners
+   (the table the Model page shows) and published (if ``models/CURRENT`` is missing).
 
 Each step runs only when its output is missing (``--force`` redoes them), so a second
 ``make run`` starts the app at once without starting a JVM. ``--demo-bundle`` rebuilds the
@@ -56,6 +57,7 @@ def prepare(
     force: bool = False,
     demo_bundle: bool = False,
     n_listeners: int | None = None,
+    evaluate: bool = True,
     echo: Callable[[str], None] = print,
 ) -> PrepareReport:
     """Run the missing set-up steps; start Spark only when a step needs it."""
@@ -86,6 +88,7 @@ def prepare(
     if needs_model:
         s = get()
         params = AlsParams.from_settings(settings, rank=DEMO_RANK)
+        metrics = _evaluate_demo(s, settings, params, echo=echo) if evaluate else {}
         echo(f"[prepare] training the first model with Spark ({settings.spark_master})")
         _, parts = train(
             s,
@@ -95,6 +98,7 @@ def prepare(
             params=params,
             publish_to=None if demo_bundle else settings.models_dir,
             tables=demo_tables(settings),
+            metrics=metrics,
             echo=echo,
         )
         if demo_bundle:
@@ -106,6 +110,21 @@ def prepare(
     if not report.steps:
         echo(f"[prepare] nothing to do: model {bundle_io.current_version(settings.models_dir)} is published")
     return report
+
+
+def _evaluate_demo(spark: "SparkSession", settings: Settings, params: "object", *, echo: Callable[[str], None]) -> dict:
+    """The model's evaluation on the demo listeners (served blend, ALS, baselines), stored in the
+    manifest so the Model page shows it from the first run. A failure costs the table, not the model."""
+    from engine.errors import EngineError
+    from engine.evaluate import evaluate, load_dataset
+
+    echo("[prepare] evaluating on a held-out split of the demo listeners (served model vs baselines)")
+    try:
+        report = evaluate(spark, settings, dataset=load_dataset(spark, settings, "demo"), params=params, echo=echo)
+    except EngineError as exc:
+        echo(f"[prepare] evaluation skipped: {exc}")
+        return {}
+    return {"evaluation": report.summary()}
 
 
 def write_demo_bundle(target: Path, parts: dict) -> str:
@@ -128,6 +147,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="redo every step even if its output exists")
     parser.add_argument("--demo-bundle", action="store_true", help="rebuild the committed models/demo bundle")
     parser.add_argument("--listeners", type=int, help="number of demo listeners (default: demo module's)")
+    parser.add_argument("--no-evaluate", action="store_true",
+                        help="skip evaluating the first model (its Model page then shows no table)")
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -140,5 +161,6 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         force=args.force,
         demo_bundle=args.demo_bundle,
         n_listeners=args.listeners,
+        evaluate=not args.no_evaluate,
     )
     return 0
