@@ -14,9 +14,10 @@ import pandas as pd
 from engine.matching import CatalogIndex
 from engine.recommender import Recommender
 from engine.results import Neighbours
+from engine.similar import METHOD_HYBRID, METHOD_LABELS, merge_neighbours
 
 #: Why a neighbour was found, in words (``Neighbours.signals``).
-SIGNAL_REASONS = {"factors": "Listened to by the same people", "audio": "Sounds alike"}
+SIGNAL_REASONS = {"factors": "Listened to by the same people", "audio": "Sounds alike, same genres or artist"}
 
 
 def track_label(row: Any) -> str:
@@ -65,13 +66,26 @@ def tracks_frame(rec: Recommender, track_ids: Sequence[str]) -> pd.DataFrame:
     })
 
 
-def neighbours_frame(rec: Recommender, out: Neighbours) -> pd.DataFrame:
-    """``Recommender.similar`` results as card rows; ``reasons`` say which signal found each."""
-    frame = tracks_frame(rec, out.track_ids)
-    frame["score"] = out.scores
-    frame["because"] = [[] for _ in out.track_ids]
-    frame["reasons"] = [[f"similar: {SIGNAL_REASONS.get(s, s)} ({score:.2f})"]
-                        for s, score in zip(out.signals, out.scores)]
+def neighbours_frame(rec: Recommender, out: Neighbours, *, stored: dict[str, list[tuple[str, float]]] | None = None,
+                     k: int | None = None) -> pd.DataFrame:
+    """``Recommender.similar`` results (merged with ``stored`` neighbours by method, see
+    ``engine.similar.merge_neighbours``) as card rows; ``reasons`` say which signal found each,
+    ``methods`` which methods found it."""
+    lists = {METHOD_HYBRID: list(zip(out.track_ids, out.scores.tolist())), **(stored or {})}
+    merged = merge_neighbours(lists, k or len(out.track_ids), exclude=[out.query])
+    live = {t: (s, score) for t, s, score in zip(out.track_ids, out.signals, out.scores.tolist())}
+    frame = tracks_frame(rec, [m.track_id for m in merged])
+    known = {m.track_id: m for m in merged}
+    rows = [known[t] for t in frame["track_id"]]
+    frame["score"] = [m.score for m in rows]
+    frame["methods"] = [list(m.methods) for m in rows]
+    frame["because"] = [[] for _ in rows]
+    frame["reasons"] = [
+        ([f"similar: {SIGNAL_REASONS.get(live[m.track_id][0], live[m.track_id][0])} ({live[m.track_id][1]:.2f})"]
+         if m.track_id in live else [])
+        + [f"method: Found by {', '.join(METHOD_LABELS.get(x, x) for x in m.methods)}"]
+        for m in rows
+    ]
     return frame
 
 

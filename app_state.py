@@ -387,9 +387,21 @@ def artists_of(track_ids: list[str]) -> list[str]:
 
 
 def similar(track_id: str, k: int) -> pd.DataFrame:
-    """Neighbours of ``track_id`` as card rows."""
+    """Neighbours of ``track_id`` as card rows: the live hybrid merged with the stored methods
+    (``python -m engine similarity``: SQLite store, else the bundle's arrays)."""
+    from engine.similar import stored_neighbours
+
     rec = recommender()
-    return app_catalog.neighbours_frame(rec, rec.similar(track_id, k))
+    stored = stored_neighbours(track_id, store=store(), extra=rec.bundle.extra, row=int(rec.index_of([track_id])[0]),
+                               item_ids=rec.bundle.items["track_id"].to_numpy(dtype=object), limit=k)
+    return app_catalog.neighbours_frame(rec, rec.similar(track_id, k), stored=stored, k=k)
+
+
+def topic_labels(track_ids: list[str]) -> dict[str, str]:
+    """LDA genre-topic label of each track that has one."""
+    from engine.similar import topic_labels as labels
+
+    return labels(track_ids, store=store(), tables=recommender().bundle.tables)
 
 
 def save_to_spotify(track_ids: list[str], *, name: str, description: str, public: bool, new: bool) -> Any:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stream": ("engine.stream", "ingest listening events (events dir or Kafka) into interactions_stream"),
     "replay": ("engine.replay", "send realistic listening events to the events dir or Kafka"),
     "pack-bundle": ("engine.pack", "write the current bundle as a .tar.gz + sha256 for MODEL_BUNDLE_URL hosts"),
+    "similarity": ("engine.similarity", "similar tracks by MinHash LSH, Word2Vec, TF-IDF; LDA topics -> SQLite + bundle"),
 }
 
 

@@ -129,6 +129,12 @@ class ContentIndex:
             names[code] = name
         return names
 
+    @cached_property
+    def genre_counts(self) -> np.ndarray:
+        """Number of genres of each item (0: genres unknown)."""
+        ptr, _, _, _, _ = self._genres
+        return np.diff(ptr)
+
     def genres_of(self, item: int) -> list[str]:
         """Normalized genres of one item."""
         ptr, codes, _, _, _ = self._genres
