@@ -471,8 +471,9 @@ def resolve_blend(params_file: Path | None) -> tuple["BlendWeights", "NeighbourP
 
 def add_arguments(parser: Any) -> None:
     """Arguments of ``python -m engine train``."""
-    parser.add_argument("--interactions", nargs="+", type=Path, help="interactions parquet dataset(s); default: data/parquet/interactions*")
-    parser.add_argument("--tracks", type=Path, help="canonical tracks parquet; default: data/parquet/tracks")
+    # Plain strings, not Path: pathlib would fold s3a://bucket/x into s3a:/bucket/x.
+    parser.add_argument("--interactions", nargs="+", help="interactions parquet dataset(s) (local, hdfs://, s3a://); default: data/parquet/interactions*")
+    parser.add_argument("--tracks", help="canonical tracks parquet (local, hdfs://, s3a://); default: data/parquet/tracks")
     parser.add_argument("--rank", type=int)
     parser.add_argument("--max-iter", type=int)
     parser.add_argument("--reg-param", type=float)

@@ -135,3 +135,15 @@ def test_assemble_keeps_unplayed_catalog_tracks_reachable_by_content() -> None:
     assert list(items["has_factors"]) == [True] + [False] * 5 + [True]
     assert list(items["has_audio"]) == [True] * 6 + [False]
     assert parts["popularity"][0] > parts["popularity"][6] > 0
+
+
+def test_cli_keeps_object_store_urls_intact() -> None:
+    """pathlib would fold ``s3a://bucket/x`` into ``s3a:/bucket/x`` and lose the bucket."""
+    import argparse
+
+    from engine.train import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--interactions", "s3a://bucket/music/a", "hdfs:///music/b", "--tracks", "s3a://bucket/t"])
+    assert args.interactions == ["s3a://bucket/music/a", "hdfs:///music/b"] and args.tracks == "s3a://bucket/t"
