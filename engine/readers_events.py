@@ -24,10 +24,11 @@ Events repeating an ``event_id`` already seen (an at-least-once writer) count on
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.config import Settings
 from engine.errors import InputError
+from engine.events import EVENT_FIELDS  # the fields the app writes
 from engine.readers_common import (
     ReadReport,
     check_local_paths,
@@ -44,10 +45,11 @@ SOURCE_APP = "app"
 POSITIVE_KINDS: dict[str, float] = {"play": 1.0, "save": 2.0, "like": 3.0}
 #: Kinds that never produce an interaction.
 NON_POSITIVE_KINDS: tuple[str, ...] = ("skip", "dislike", "recommended")
-_FIELDS = ("event_id", "user_id", "track_id", "kind", "weight", "ts")
+#: Past-tense spellings (written by early app builds) -> the kinds above.
+KIND_ALIASES: dict[str, str] = {"played": "play", "liked": "like", "saved": "save", "disliked": "dislike", "skipped": "skip"}
 
 
-def _parse_ts(col: "Column") -> "Column":
+def parse_ts(col: "Column") -> "Column":
     """ISO-8601 text or epoch seconds/milliseconds -> timestamp (null when unparseable)."""
     from pyspark.sql import functions as F
 
@@ -55,6 +57,80 @@ def _parse_ts(col: "Column") -> "Column":
     seconds = F.when(number > 1e11, number / 1000).otherwise(number)
     return F.when(number.isNotNull(), F.timestamp_seconds(seconds.cast("long"))).otherwise(
         F.try_to_timestamp(F.trim(col))
+    )
+
+
+def raw_event_schema() -> Any:
+    """Every event field as text (types are checked by :func:`parse_events`), plus the corrupt record."""
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [T.StructField(f, T.StringType()) for f in EVENT_FIELDS] + [T.StructField("_corrupt_record", T.StringType())]
+    )
+
+
+def _lookup(key: "Column", mapping: dict[str, Any]) -> "Column":
+    """``CASE key WHEN k THEN v ... END`` (null for other keys): no map subscript, which
+    raises on a missing key under ANSI mode."""
+    from pyspark.sql import functions as F
+
+    (k0, v0), *rest = mapping.items()
+    expr = F.when(key == k0, F.lit(v0))
+    for k, v in rest:
+        expr = expr.when(key == k, F.lit(v))
+    return expr
+
+
+def parse_events(raw: "DataFrame") -> "DataFrame":
+    """Raw lines (``value``, ``origin``) -> one row per non-blank line with the parsed event or a ``reason``.
+
+    The one definition of a valid event, used by :func:`read_app_events` and by the stream
+    (``engine.stream``); reasons: ``invalid JSON``, ``missing user_id``, ``missing track_id``,
+    ``unknown kind``, ``bad weight``, ``bad ts``. Applied per line, so it works on a stream. ``weight`` is the effective evidence: the given
+    or default weight for positive kinds, 0 for the others.
+    """
+    from pyspark.sql import functions as F
+
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"}
+    # Three projections: parse once, compute each field once, then judge the fields.
+    rows = (
+        raw.where(F.trim("value") != "")
+        .select("origin", F.col("value").alias("raw"), F.from_json("value", raw_event_schema(), options).alias("j"))
+        .select("origin", "raw", "j.*")
+    )
+    lowered = F.lower(F.trim("kind"))
+    fields = rows.select(
+        "origin",
+        "raw",
+        F.col("_corrupt_record").isNotNull().alias("_corrupt"),
+        F.coalesce(F.nullif(F.trim("event_id"), F.lit("")), F.concat(F.lit("sha:"), F.sha2("raw", 256))).alias("event_id"),
+        F.trim("user_id").alias("user_id"),
+        F.regexp_replace(F.trim("track_id"), r"^spotify:track:", "").alias("track_id"),
+        F.coalesce(_lookup(lowered, KIND_ALIASES), lowered).alias("kind"),
+        F.trim("weight").alias("_weight_given"),
+        F.trim("weight").try_cast("double").alias("_weight"),
+        F.col("ts").isNotNull().alias("_ts_given"),
+        parse_ts(F.col("ts")).alias("ts"),
+    )
+    positive = F.col("kind").isin(*POSITIVE_KINDS)
+    weight, given = F.col("_weight"), F.col("_weight_given")
+    return fields.select(
+        "origin",
+        "raw",
+        "event_id",
+        "user_id",
+        "track_id",
+        "kind",
+        F.when(positive, F.coalesce(weight, _lookup(F.col("kind"), POSITIVE_KINDS))).otherwise(F.lit(0.0))
+        .cast("double").alias("weight"),
+        "ts",
+        F.when(F.col("_corrupt"), "invalid JSON")
+        .when(F.col("user_id").isNull() | (F.col("user_id") == ""), "missing user_id")
+        .when(F.col("track_id").isNull() | (F.col("track_id") == ""), "missing track_id")
+        .when(F.col("kind").isNull() | ~F.col("kind").isin(*POSITIVE_KINDS, *NON_POSITIVE_KINDS), "unknown kind")
+        .when(given.isNotNull() & (weight.isNull() | F.isnan(weight) | ((weight <= 0) & positive)), "bad weight")
+        .when(F.col("_ts_given") & F.col("ts").isNull(), "bad ts")
+        .alias("reason"),
     )
 
 
@@ -87,60 +163,23 @@ def read_app_events(
         The path is missing, or it holds events and none of them is valid.
     """
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
     from pyspark.sql.window import Window
 
     path = str(path_or_dir)
     check_local_paths([path])
     report = ReadReport(source=SOURCE_APP, files=[path])
-    schema = T.StructType(
-        [T.StructField(f, T.StringType()) for f in _FIELDS] + [T.StructField("_corrupt_record", T.StringType())]
-    )
-    rows = (
-        spark.read.schema(schema)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", "_corrupt_record")
-        .json(path)
-        .select("*", file_col().alias("file"))
-    )
-    kind = F.lower(F.trim("kind"))
-    weight_given = F.trim("weight")
-    weight = weight_given.try_cast("double")
-    ts = _parse_ts(F.col("ts"))
-    track_id = F.regexp_replace(F.trim("track_id"), r"^spotify:track:", "")
-    known = F.lit(list(POSITIVE_KINDS) + list(NON_POSITIVE_KINDS))
-    default_weight = F.create_map(*[x for k, w in POSITIVE_KINDS.items() for x in (F.lit(k), F.lit(w))])
-    parsed = rows.select(
-        "file",
-        F.coalesce("_corrupt_record", F.to_json(F.struct(*_FIELDS))).alias("raw"),
-        F.trim("event_id").alias("event_id"),
-        F.trim("user_id").alias("user_id"),
-        track_id.alias("track_id"),
-        kind.alias("kind"),
-        F.coalesce(weight, default_weight[kind]).alias("weight"),
-        ts.alias("ts"),
-        F.when(F.col("_corrupt_record").isNotNull(), "invalid JSON")
-        .when(F.col("user_id").isNull() | (F.trim("user_id") == ""), "missing user_id")
-        .when(F.col("track_id").isNull() | (track_id == ""), "missing track_id")
-        .when(kind.isNull() | ~F.array_contains(known, kind), "unknown kind")
-        .when(
-            weight_given.isNotNull()
-            & (weight.isNull() | F.isnan(weight) | ((weight <= 0) & kind.isin(*POSITIVE_KINDS))),
-            "bad weight",
-        )
-        .when(F.col("ts").isNotNull() & ts.isNull(), "bad ts")
-        .alias("reason"),
-    )
+    # The same per-line rules as the stream (parse_events), so both paths agree on every event.
+    raw = spark.read.text(path).select("value", file_col().alias("origin"))
+    parsed = parse_events(raw).withColumnRenamed("origin", "file")
     good = split_rejects(parsed, report=report, settings=settings, name="app_events")
     if report.read > 0 and report.n_rejected == report.read:
         detail = ", ".join(f"{r} {n:,}" for r, n in sorted(report.rejected.items()))
         raise InputError(f"{path}: no valid event (read {report.read:,}; {detail})")
 
-    # At-least-once writers may repeat an event; keep the first copy of each event_id.
+    # At-least-once writers may repeat an event; keep the first copy of each event_id (an event
+    # without one is keyed by a hash of its line, as in the stream).
     first = Window.partitionBy("event_id").orderBy(F.col("ts").asc_nulls_first(), "file")
-    with_id = good.where(F.col("event_id").isNotNull())
-    deduped = with_id.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
-    events = deduped.unionByName(good.where(F.col("event_id").isNull())).cache()
+    events = good.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n").cache()
 
     by_kind = {r["kind"]: int(r["count"]) for r in events.groupBy("kind").count().collect()}
     duplicates = report.read - report.n_rejected - sum(by_kind.values())

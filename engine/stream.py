@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from engine.config import Settings
 from engine.errors import InputError
 from engine.locking import FileLock, LockHeld
-from engine.readers_events import NON_POSITIVE_KINDS, POSITIVE_KINDS, _parse_ts
+from engine.readers_events import NON_POSITIVE_KINDS, POSITIVE_KINDS, parse_events
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -56,9 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 STREAM_TABLE = "interactions_stream"
 SOURCE_STREAM = "stream"
-EVENT_FIELDS = ("event_id", "user_id", "track_id", "kind", "weight", "ts")
-#: Past-tense spellings (written by early app builds) -> the kinds of engine.readers_events.
-KIND_ALIASES: dict[str, str] = {"played": "play", "liked": "like", "saved": "save", "disliked": "dislike", "skipped": "skip"}
 #: Files of the events dir the stream reads (the app writes events-*.jsonl, the bridge kafka-*.jsonl).
 FILE_GLOB = "*.json*"
 SPARK_KAFKA_PACKAGE = "org.apache.spark:spark-sql-kafka-0-10_2.13:{version}"
@@ -123,80 +120,6 @@ class StreamReport:
 
 
 # -- parsing ---------------------------------------------------------------------------------
-
-
-def raw_event_schema() -> Any:
-    """Every event field as text (types are checked by :func:`parse_events`), plus the corrupt record."""
-    from pyspark.sql import types as T
-
-    return T.StructType(
-        [T.StructField(f, T.StringType()) for f in EVENT_FIELDS] + [T.StructField("_corrupt_record", T.StringType())]
-    )
-
-
-def _lookup(key: "Column", mapping: dict[str, Any]) -> "Column":
-    """``CASE key WHEN k THEN v ... END`` (null for other keys): no map subscript, which
-    raises on a missing key under ANSI mode."""
-    from pyspark.sql import functions as F
-
-    (k0, v0), *rest = mapping.items()
-    expr = F.when(key == k0, F.lit(v0))
-    for k, v in rest:
-        expr = expr.when(key == k, F.lit(v))
-    return expr
-
-
-def parse_events(raw: "DataFrame") -> "DataFrame":
-    """Raw lines (``value``, ``origin``) -> one row per non-blank line with the parsed event or a ``reason``.
-
-    The rules are those of :func:`engine.readers_events.read_app_events` (same reasons: ``invalid
-    JSON``, ``missing user_id``, ``missing track_id``, ``unknown kind``, ``bad weight``, ``bad ts``),
-    applied per line so they work on a stream. ``weight`` is the effective evidence: the given
-    or default weight for positive kinds, 0 for the others.
-    """
-    from pyspark.sql import functions as F
-
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"}
-    # Three projections: parse once, compute each field once, then judge the fields.
-    rows = (
-        raw.where(F.trim("value") != "")
-        .select("origin", F.col("value").alias("raw"), F.from_json("value", raw_event_schema(), options).alias("j"))
-        .select("origin", "raw", "j.*")
-    )
-    lowered = F.lower(F.trim("kind"))
-    fields = rows.select(
-        "origin",
-        "raw",
-        F.col("_corrupt_record").isNotNull().alias("_corrupt"),
-        F.coalesce(F.nullif(F.trim("event_id"), F.lit("")), F.concat(F.lit("sha:"), F.sha2("raw", 256))).alias("event_id"),
-        F.trim("user_id").alias("user_id"),
-        F.regexp_replace(F.trim("track_id"), r"^spotify:track:", "").alias("track_id"),
-        F.coalesce(_lookup(lowered, KIND_ALIASES), lowered).alias("kind"),
-        F.trim("weight").alias("_weight_given"),
-        F.trim("weight").try_cast("double").alias("_weight"),
-        F.col("ts").isNotNull().alias("_ts_given"),
-        _parse_ts(F.col("ts")).alias("ts"),
-    )
-    positive = F.col("kind").isin(*POSITIVE_KINDS)
-    weight, given = F.col("_weight"), F.col("_weight_given")
-    return fields.select(
-        "origin",
-        "raw",
-        "event_id",
-        "user_id",
-        "track_id",
-        "kind",
-        F.when(positive, F.coalesce(weight, _lookup(F.col("kind"), POSITIVE_KINDS))).otherwise(F.lit(0.0))
-        .cast("double").alias("weight"),
-        "ts",
-        F.when(F.col("_corrupt"), "invalid JSON")
-        .when(F.col("user_id").isNull() | (F.col("user_id") == ""), "missing user_id")
-        .when(F.col("track_id").isNull() | (F.col("track_id") == ""), "missing track_id")
-        .when(F.col("kind").isNull() | ~F.col("kind").isin(*POSITIVE_KINDS, *NON_POSITIVE_KINDS), "unknown kind")
-        .when(given.isNotNull() & (weight.isNull() | F.isnan(weight) | ((weight <= 0) & positive)), "bad weight")
-        .when(F.col("_ts_given") & F.col("ts").isNull(), "bad ts")
-        .alias("reason"),
-    )
 
 
 def events_to_interactions(events: "DataFrame") -> "DataFrame":
