@@ -279,7 +279,7 @@ def verify_bundle_dir(path: Path) -> dict[str, Any]:
         file = path / name
         if not file.is_file():
             raise BundleError(f"{file}: listed in the manifest but missing")
-        if file.stat().st_size != entry["bytes"] or _sha256(file) != entry["sha256"]:
+        if file.stat().st_size != entry["bytes"] or sha256_file(file) != entry["sha256"]:
             raise BundleError(f"{file}: contents do not match the manifest sha256")
     for required in ("items.parquet", "kmeans.json", *(f"{a}.npy" for a in ARRAY_FILES)):
         if required not in manifest.get("files", {}):
@@ -346,7 +346,8 @@ def _checkpoint(step: str) -> None:
     """Called between publish steps; tests patch it to simulate a crash at each step."""
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -357,7 +358,7 @@ def _sha256(path: Path) -> str:
 def _file_entry(path: Path) -> dict[str, Any]:
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
-    return {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> dict[str, Any]:
@@ -365,7 +366,7 @@ def _save_npy(path: Path, arr: np.ndarray) -> dict[str, Any]:
         np.save(fh, arr, allow_pickle=False)
         fh.flush()
         os.fsync(fh.fileno())
-    return {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def _write_json(path: Path, obj: Any) -> None:

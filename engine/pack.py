@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import os
 import tarfile
 from pathlib import Path
 
-from engine.bundle import MANIFEST, current_version, verify_bundle_dir
+from engine.bundle import MANIFEST, current_version, sha256_file, verify_bundle_dir
 from engine.config import Settings
 from engine.errors import BundleError
 
@@ -55,17 +54,9 @@ def pack_bundle(bundle_dir: Path, out_dir: Path) -> tuple[Path, str]:
         os.replace(tmp, archive)
     finally:
         tmp.unlink(missing_ok=True)
-    digest = _sha256(archive)
+    digest = sha256_file(archive)
     (out_dir / f"{archive.name}.sha256").write_text(f"{digest}  {archive.name}\n", encoding="utf-8")
     return archive, digest
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
