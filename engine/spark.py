@@ -25,8 +25,9 @@ def get_spark(
 ) -> "SparkSession":
     """Return a (possibly existing) SparkSession configured from ``settings``.
 
-    Sets the master, driver memory, shuffle partitions, UTC session time zone, Kryo and a
-    quiet log level. ``extra_conf`` entries are applied last.
+    Sets the master, driver memory, shuffle partitions, UTC session time zone, Kryo, Java
+    LAPACK (see below) and a quiet log level. ``extra_conf`` entries are applied last (its
+    ``extraJavaOptions`` are appended to ours).
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -57,7 +58,14 @@ def get_spark(
             "spark.driver.bindAddress", "127.0.0.1"
         )
     builder = builder.config("spark.executorEnv.OPENBLAS_NUM_THREADS", "1")
-    for key, value in (extra_conf or {}).items():
+    # ALS solves a packed Cholesky (LAPACK dppsv) per user and item per iteration. Debian's
+    # OpenBLAS serializes concurrent dppsv calls from parallel tasks on an internal lock (two
+    # tasks on 2 cores ran slower than one); netlib's Java LAPACK scales with cores: a 10-iteration
+    # rank-64 fit took 80 s native vs 49 s Java (bench/train.py). Native BLAS (dspr) stays on.
+    extra = dict(extra_conf or {})
+    for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+        extra[key] = f"-Ddev.ludovic.netlib.lapack.allowNative=false {extra.get(key, '')}".strip()
+    for key, value in extra.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
