@@ -13,7 +13,7 @@ followed to their end.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from engine.config import Settings
 from engine.errors import InputError
@@ -143,11 +143,7 @@ def read_audioscrobbler(
             )
     interactions = finish_report(_aggregate(good, source=SOURCE_AUDIOSCROBBLER), report, item_col="artist_id")
 
-    artists = None
-    if artist_data_path is not None:
-        artists, artists_report = _read_artist_data(spark, str(artist_data_path), settings=settings)
-        report.files.append(str(artist_data_path))
-        report.related.append(artists_report)
+    artists = _read_names(_read_artist_data, spark, artist_data_path, report, settings=settings)
     return interactions, artists, report
 
 
@@ -189,6 +185,23 @@ def _resolve(artist_id: str, aliases: dict[str, str]) -> str:
         seen.add(current)
         current = aliases[current]
     return current
+
+
+def _read_names(
+    reader: Callable[..., tuple["DataFrame", ReadReport]],
+    spark: "SparkSession",
+    path: str | Path | None,
+    report: ReadReport,
+    *,
+    settings: Settings,
+) -> "DataFrame | None":
+    """The artist-names table read by ``reader`` (None without ``path``), its report attached to ``report``."""
+    if path is None:
+        return None
+    artists, artists_report = reader(spark, str(path), settings=settings)
+    report.files.append(str(path))
+    report.related.append(artists_report)
+    return artists
 
 
 def _read_artist_data(spark: "SparkSession", path: str, *, settings: Settings) -> tuple["DataFrame", ReadReport]:
@@ -280,11 +293,7 @@ def read_hetrec(
     require_usable(report, path)
     interactions = finish_report(_aggregate(good, source=SOURCE_HETREC), report, item_col="artist_id")
 
-    artists = None
-    if artists_path is not None:
-        artists, artists_report = _read_hetrec_artists(spark, str(artists_path), settings=settings)
-        report.files.append(str(artists_path))
-        report.related.append(artists_report)
+    artists = _read_names(_read_hetrec_artists, spark, artists_path, report, settings=settings)
     return interactions, artists, report
 
 
