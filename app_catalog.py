@@ -11,12 +11,12 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from engine.matching import CatalogIndex
-from engine.recommender import Recommender
-from engine.results import Neighbours
-from engine.similar import METHOD_HYBRID, METHOD_LABELS, merge_neighbours
+from engine.core.matching import CatalogIndex
+from engine.serving.recommender import Recommender
+from engine.serving.results import SimilarSongs
+from engine.serving.similar_songs import METHOD_HYBRID, METHOD_LABELS, merge_neighbours
 
-#: Why a neighbour was found, in words (``Neighbours.signals``).
+#: Why a neighbour was found, in words (``SimilarSongs.signals``).
 SIGNAL_REASONS = {"factors": "Listened to by the same people", "audio": "Sounds alike, same genres or artist"}
 
 
@@ -66,10 +66,10 @@ def tracks_frame(rec: Recommender, track_ids: Sequence[str]) -> pd.DataFrame:
     })
 
 
-def neighbours_frame(rec: Recommender, out: Neighbours, *, stored: dict[str, list[tuple[str, float]]] | None = None,
+def neighbours_frame(rec: Recommender, out: SimilarSongs, *, stored: dict[str, list[tuple[str, float]]] | None = None,
                      k: int | None = None) -> pd.DataFrame:
     """``Recommender.similar`` results (merged with ``stored`` neighbours by method, see
-    ``engine.similar.merge_neighbours``) as card rows; ``reasons`` say which signal found each,
+    ``engine.serving.similar_songs.merge_neighbours``) as card rows; ``reasons`` say which signal found each,
     ``methods`` which methods found it."""
     lists = {METHOD_HYBRID: list(zip(out.track_ids, out.scores.tolist())), **(stored or {})}
     merged = merge_neighbours(lists, k or len(out.track_ids), exclude=[out.query])

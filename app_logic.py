@@ -17,10 +17,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from engine.events import KIND_WEIGHTS, LIKE
-from engine.matching import CatalogIndex, MatchResult, match_history
-from engine.schemas import SPOTIFY_ID_PATTERN
-from engine.store import Feedback
+from engine.core.matching import CatalogIndex, MatchResult, match_history
+from engine.core.schemas import SPOTIFY_ID_PATTERN
+from engine.state.events import KIND_WEIGHTS, LIKE
+from engine.state.store import Feedback
 
 SPOTIFY_ID = re.compile(SPOTIFY_ID_PATTERN)
 EMBED_URL = "https://open.spotify.com/embed/track/{}"
@@ -42,7 +42,7 @@ EXPLICIT_CHOICES = {"Any": None, "Clean only": False, "Explicit only": True}
 
 @dataclass(frozen=True)
 class MatchSummary:
-    """How much of a history the catalogue knows (``engine.matching.MatchResult`` condensed)."""
+    """How much of a history the catalogue knows (``engine.core.matching.MatchResult`` condensed)."""
 
     total: int
     matched: int

@@ -26,16 +26,24 @@ from app_logic import (
     recommend_args,
     spotify_refusal,
 )
-from engine.bundle import current_version
-from engine.bundle_fetch import serving_bundle
-from engine.config import Settings
-from engine.errors import BundleError
-from engine.events import DISLIKE, LIKE, RECOMMENDED, SAVE, ListeningEvent, forget_user, write_events
-from engine.matching import CatalogIndex
-from engine.recommender import Recommender
-from engine.results import Recommendations
-from engine.store import Event, Feedback, Store
-from engine.taste import describe_clusters
+from engine.bundle.fetch import serving_bundle
+from engine.bundle.layout import current_version
+from engine.core.config import Settings
+from engine.core.errors import BundleError
+from engine.core.matching import CatalogIndex
+from engine.serving.recommender import Recommender
+from engine.serving.results import Recommendations
+from engine.serving.taste import describe_clusters
+from engine.state.events import (
+    DISLIKE,
+    LIKE,
+    RECOMMENDED,
+    SAVE,
+    ListeningEvent,
+    forget_user,
+    write_events,
+)
+from engine.state.store import Event, Feedback, Store
 from spotify.errors import AuthError, SpotifyError
 
 logger = logging.getLogger(__name__)
@@ -342,14 +350,14 @@ def artwork(track_ids: list[str], listener: Listener, *, limit: int = 12) -> dic
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _catalogue_stats(version: str, _rec: Recommender) -> Any:
-    from engine.taste import catalogue_stats as compute
+    from engine.serving.taste import catalogue_stats as compute
 
     b = _rec.bundle
     return compute(b.items, b.audio_features, b.kmeans)
 
 
 def catalogue_stats() -> Any:
-    """``engine.taste.CatalogueStats`` of the serving bundle (once per version)."""
+    """``engine.serving.taste.CatalogueStats`` of the serving bundle (once per version)."""
     rec = recommender()
     return _catalogue_stats(rec.version, rec)
 
@@ -389,7 +397,7 @@ def artists_of(track_ids: list[str]) -> list[str]:
 def similar(track_id: str, k: int) -> pd.DataFrame:
     """Neighbours of ``track_id`` as card rows: the live hybrid merged with the stored methods
     (``python -m engine similarity``: SQLite store, else the bundle's arrays)."""
-    from engine.similar import stored_neighbours
+    from engine.serving.similar_songs import stored_neighbours
 
     rec = recommender()
     stored = stored_neighbours(track_id, store=store(), extra=rec.bundle.extra, row=int(rec.index_of([track_id])[0]),
@@ -399,7 +407,7 @@ def similar(track_id: str, k: int) -> pd.DataFrame:
 
 def topic_labels(track_ids: list[str]) -> dict[str, str]:
     """LDA genre-topic label of each track that has one."""
-    from engine.similar import topic_labels as labels
+    from engine.serving.similar_songs import topic_labels as labels
 
     return labels(track_ids, store=store(), tables=recommender().bundle.tables)
 

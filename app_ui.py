@@ -12,10 +12,19 @@ from typing import Any, Mapping
 import streamlit as st
 
 import app_state
-from app_logic import CARD_CSS, Listener, card_html, embed_url, md_escape, placeholder_html, reason_lines, track_url
-from engine.bundle import current_version
-from engine.events import PLAY
-from engine.config import ConfigError
+from app_logic import (
+    CARD_CSS,
+    Listener,
+    card_html,
+    embed_url,
+    md_escape,
+    placeholder_html,
+    reason_lines,
+    track_url,
+)
+from engine.bundle.layout import current_version
+from engine.core.config import ConfigError
+from engine.state.events import PLAY
 
 EMBED_HEIGHT = 152  # Spotify's compact player
 

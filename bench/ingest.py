@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from engine.catalog import SAMPLE_FILES, ingest_catalog  # noqa: E402
-from engine.config import Settings  # noqa: E402
-from engine.schemas import SYNTHETIC_ID_PREFIX  # noqa: E402
-from engine.spark import get_spark  # noqa: E402
+from engine.core.config import Settings
+from engine.core.schemas import SYNTHETIC_ID_PREFIX
+from engine.ingest.catalog import SAMPLE_FILES, ingest_catalog
+from engine.spark.session import get_spark
 
 FULL_ROWS = 586_672
 

@@ -8,7 +8,7 @@ way the app does (``Recommender.load``, arrays memory-mapped):
 - p50/p99 of fold-in + recommend (k=50, default re-ranking: known tracks masked, at most 2 per
   artist, explanations) for a 200-track history, as a ratio to one bare ``Y @ x`` of the same
   size timed in the same loop (target <= 1.5);
-- the served blend (engine.blend: ALS + top-N item neighbours, ``--top-n`` random neighbours
+- the served blend (engine.serving.blend: ALS + top-N item neighbours, ``--top-n`` random neighbours
   per item, like ``engine train`` ships) next to ALS alone on the same bundle in the same loop:
   p50 of each and their ratio (the neighbour lookup's cost);
 - fold-in alone, in microseconds;
@@ -35,10 +35,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.blend import BlendWeights  # noqa: E402
-from engine.bundle import publish_bundle  # noqa: E402
-from engine.neighbours import ItemNeighbours  # noqa: E402
-from engine.schemas import CLUSTER_FEATURES  # noqa: E402
+from engine.bundle.publish import publish_bundle
+from engine.core.schemas import CLUSTER_FEATURES
+from engine.serving.blend import BlendWeights
+from engine.serving.neighbours import ItemNeighbours
 
 ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 
@@ -124,9 +124,9 @@ def _rss() -> dict[str, int]:
 
 def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1) -> dict:
     """Run in a fresh process: load like the app, time serving vs bare ``Y @ x``."""
-    from engine.recommender import Recommender
-
     import dataclasses
+
+    from engine.serving.recommender import Recommender
 
     rss_start = _rss()
     t0 = time.perf_counter()

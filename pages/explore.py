@@ -4,12 +4,12 @@ import html
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 import streamlit as st
+from plotly.colors import qualitative
 
 import app_state
 import app_ui
-from engine.taste import map_sample
+from engine.serving.taste import map_sample
 
 listener = app_ui.require_listener()
 bundle = app_state.recommender().bundle

@@ -5,7 +5,7 @@ import streamlit as st
 import app_state
 import app_ui
 from app_logic import EXPLICIT_CHOICES, RecControls, full_range_is_none, md_escape
-from engine.results import PATH_POPULARITY, PATH_SEEDS
+from engine.serving.results import PATH_POPULARITY, PATH_SEEDS
 
 listener = app_ui.require_listener()
 items = app_state.recommender().bundle.items

@@ -7,7 +7,7 @@ import streamlit as st
 
 import app_state
 import app_ui
-from engine.taste import taste_profile
+from engine.serving.taste import taste_profile
 
 GREEN, GREY = "#1db954", "#9aa5a0"
 

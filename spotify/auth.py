@@ -119,7 +119,7 @@ class AuthConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> "AuthConfig":
-        """Map ``engine.config.Settings`` (or anything with the same attribute names) onto a config."""
+        """Map ``engine.core.config.Settings`` (or anything with the same attribute names) onto a config."""
         values = {
             "client_id": settings.spotify_client_id,
             "client_secret": settings.spotify_client_secret,

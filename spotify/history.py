@@ -18,7 +18,7 @@ the raw ``r`` of DESIGN.md §5; the serving side applies the bundle's confidence
 
 Missing fields are read with defaults (the 2026 development-mode rules drop ``popularity``,
 ``available_markets`` and most ``preview_url`` values; playlist entries carry ``item`` instead
-of ``track``). Nothing here knows the catalogue: ``engine.matching`` maps items to the model.
+of ``track``). Nothing here knows the catalogue: ``engine.core.matching`` maps items to the model.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ PAGE_SIZE = 50  # the API's maximum for these endpoints
 class HistoryItem:
     """One track of a listener's history with its summed weight.
 
-    ``track_id``, ``title``, ``artist`` and ``weight`` are what ``engine.matching`` reads.
+    ``track_id``, ``title``, ``artist`` and ``weight`` are what ``engine.core.matching`` reads.
     """
 
     track_id: str | None

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-from engine.bundle import publish_bundle
-from engine.config import Settings
+from engine.bundle.publish import publish_bundle
+from engine.core.config import Settings
 from tests.factories import random_bundle_parts
 from tests.fake_spotify.seed import build_seed
 
@@ -61,7 +61,7 @@ def app_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 
 def demo_tables(items: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Two synthetic demo listeners in ``engine.demo``'s layout, each loving one cluster."""
+    """Two synthetic demo listeners in ``engine.ingest.demo_listeners``'s layout, each loving one cluster."""
     listeners = pd.DataFrame({
         "user_id": list(DEMO_USERS),
         "display_name": ["cluster 0 fan", "cluster 1 fan"],

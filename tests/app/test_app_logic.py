@@ -24,8 +24,8 @@ from app_logic import (
     recommend_args,
     sign_in_html,
 )
-from engine.matching import CatalogIndex
-from engine.store import Feedback
+from engine.core.matching import CatalogIndex
+from engine.state.store import Feedback
 from spotify.history import HistoryItem, history_from_items
 
 EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
@@ -117,8 +117,9 @@ def test_placeholder_handles_missing_clusters(cluster) -> None:
 
 def test_catalog_lookups_over_a_bundle(tmp_path) -> None:
     import app_catalog
-    from engine.bundle import load_bundle, write_bundle
-    from engine.recommender import Recommender
+    from engine.bundle.load import load_bundle
+    from engine.bundle.publish import write_bundle
+    from engine.serving.recommender import Recommender
     from tests.factories import random_bundle_parts
 
     parts = random_bundle_parts(n_items=60, seed=3)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.bundle import publish_bundle
-from engine.config import Settings
+from engine.bundle.publish import publish_bundle
+from engine.core.config import Settings
 from tests.app.conftest import seed_bundle_parts
 from tests.app.helpers import open_page, start
 

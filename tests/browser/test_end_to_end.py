@@ -23,7 +23,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from engine.bundle import publish_bundle
+from engine.bundle.publish import publish_bundle
 from tests.app.conftest import ROOT, seed_bundle_parts
 from tests.fake_spotify import FakeSpotify
 

@@ -1,4 +1,4 @@
-"""The served blend (engine.blend): exact against a brute-force reference over all items,
+"""The served blend (engine.serving.blend): exact against a brute-force reference over all items,
 ALS-only when the weights are 0 or the bundle is older, explanations through neighbours, the
 evaluation scorer equal to serving, and on a planted dataset not worse than ALS alone."""
 
@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.blend import ALS_ONLY, BlendScorer, BlendWeights, als_std
-from engine.bundle import load_bundle, publish_bundle
-from engine.errors import BundleError
-from engine.neighbours import ItemNeighbours
-from engine.recommender import Recommender
-from engine.weights import transform_weights
+from engine.bundle.load import load_bundle
+from engine.bundle.publish import publish_bundle
+from engine.core.errors import BundleError
+from engine.core.weights import transform_weights
+from engine.evaluation.scorers import BlendScorer
+from engine.serving.blend import ALS_ONLY, BlendWeights, als_std
+from engine.serving.neighbours import ItemNeighbours
+from engine.serving.recommender import Recommender
 from tests.factories import random_bundle_parts
 
 N_ITEMS = 300
@@ -67,7 +69,7 @@ HISTORY = {tid(3 * j): float(1 + 4 * j) for j in range(8)} | {tid(4): 2.0}
 
 
 def reference_scores(rec: Recommender, nb: ItemNeighbours, history: dict[str, float], w: BlendWeights) -> np.ndarray:
-    """The blend over ALL items, written out with loops and np.std (independent of engine.blend)."""
+    """The blend over ALL items, written out with loops and np.std (independent of engine.serving.blend)."""
     x = rec.fold_in(history)
     Y = np.asarray(rec.bundle.item_factors, dtype=np.float64)
     has = rec.arrays.has_factors
@@ -199,11 +201,11 @@ def test_evaluation_scorer_equals_serving(blended, nb) -> None:
 @pytest.mark.slow
 def test_blend_is_not_worse_than_als_on_planted_data(spark) -> None:
     """6 taste groups but rank 2: ALS cannot separate them all, the neighbours can."""
-    from engine.evaluate import fit_als_scorer, index_split
-    from engine.neighbours import item_neighbours
-    from engine.scoring import build_eval_data, evaluate_model
-    from engine.splits import holdout_split, prepare_interactions
-    from engine.train import AlsParams, index_interactions
+    from engine.evaluation.datasets import fit_als_scorer, index_split
+    from engine.evaluation.scoring import build_eval_data, evaluate_model
+    from engine.evaluation.splits import holdout_split, prepare_interactions
+    from engine.training.als import AlsParams, index_interactions
+    from engine.training.neighbours import item_neighbours
     from tests.engine.test_evaluate import planted_rows
 
     df = spark.createDataFrame(planted_rows(), "user_id string, artist_id string, weight double")

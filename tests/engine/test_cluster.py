@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bundle import load_current
-from engine.demo import make_demo_listeners
-from engine.recommender import Recommender
-from engine.schemas import AUDIO_FEATURES
+from engine.bundle.load import load_current
+from engine.core.schemas import AUDIO_FEATURES
+from engine.ingest.demo_listeners import make_demo_listeners
+from engine.serving.recommender import Recommender
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bundle import load_bundle, publish_bundle
-from engine.recommender import Recommender
-from engine.train import AlsParams, als_factors, fit_als
+from engine.bundle.load import load_bundle
+from engine.bundle.publish import publish_bundle
+from engine.serving.recommender import Recommender
+from engine.training.als import AlsParams, als_factors, fit_als
 from tests.factories import random_bundle_parts
 
 N_USERS, N_ITEMS, N_GROUPS = 60, 80, 4

@@ -1,4 +1,4 @@
-"""The cold-track hybrid (engine.hybrid) and its serving path (engine.similar, Recommender.similar)."""
+"""The cold-track hybrid (engine.serving.hybrid) and its serving path (engine.serving.similar_songs, Recommender.similar)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bundle import publish_bundle
-from engine.errors import InputError
-from engine.hybrid import (
-    HybridWeights,
+from engine.bundle.publish import publish_bundle
+from engine.core.errors import InputError
+from engine.evaluation.cold_items import (
     cold_split,
     content_for_items,
     evaluate_cold_items,
     fit_split_factors,
 )
-from engine.recommender import Recommender
-from engine.similar import merge_neighbours
-from engine.train import AlsParams
+from engine.serving.hybrid import HybridWeights
+from engine.serving.recommender import Recommender
+from engine.serving.similar_songs import merge_neighbours
+from engine.training.als import AlsParams
 from tests.factories import random_bundle_parts
 
 N_GROUPS, PER_GROUP, N_USERS = 4, 30, 240

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import ListeningEvent, read_events
-from engine.stream import StreamPaths, run_stream, spark_kafka_available
+from engine.state.events import ListeningEvent, read_events
+from engine.streaming.stream import StreamPaths, run_stream, spark_kafka_available
 
 confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is not installed")
 
-from engine.kafka_bridge import KafkaBridge, KafkaEventWriter  # noqa: E402
+from engine.streaming.kafka_bridge import KafkaBridge, KafkaEventWriter
 
 
 def tansu_binary() -> Path | None:

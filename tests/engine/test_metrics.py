@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from engine import metrics as M
+from engine.evaluation import metrics as M
 
 RANKED = np.array([1, 2, 3, 4])
 RELEVANT = np.array([2, 4])

@@ -1,11 +1,12 @@
-"""Item neighbours on Spark (engine.neighbours) against exact cosine in numpy; CSR helpers."""
+"""Item neighbours on Spark (engine.serving.neighbours) against exact cosine in numpy; CSR helpers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine.neighbours import ItemNeighbours, NeighbourParams, item_neighbours
+from engine.serving.neighbours import ItemNeighbours, NeighbourParams
+from engine.training.neighbours import item_neighbours
 
 
 def planted_interactions(n_users: int = 60, n_items: int = 40, seed: int = 3) -> list[tuple[int, int, float]]:

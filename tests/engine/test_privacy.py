@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.privacy import drop_forgotten, forgotten_keys
-from engine.store import Store
+from engine.state.store import Store
+from engine.training.inputs import drop_forgotten, forgotten_keys
 
 
 def test_forget_leaves_a_tombstone_and_training_input_drops_the_listener(spark, settings) -> None:

@@ -1,4 +1,4 @@
-"""Serving in numpy (engine.recommender): exact fold-in, re-ranking, explanations, cold start.
+"""Serving in numpy (engine.serving.recommender): exact fold-in, re-ranking, explanations, cold start.
 
 Synthetic bundles from tests.factories (planted groups: item i is in group i % 3, by artist
 (i // 3) % n_artists, 10 items without factors at the end by default). Every check compares
@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bundle import load_bundle, publish_bundle
-from engine.foldin import solve_batch
-from engine.recommender import MAX_K, Recommender
-from engine.rerank import select_top
-from engine.weights import transform_weights
+from engine.bundle.load import load_bundle
+from engine.bundle.publish import publish_bundle
+from engine.core.weights import transform_weights
+from engine.serving.foldin import solve_batch
+from engine.serving.options import MAX_K
+from engine.serving.recommender import Recommender
+from engine.serving.rerank import select_top
 from tests.factories import random_bundle_parts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -386,7 +388,7 @@ def test_load_serves_the_current_bundle(tmp_path) -> None:
 
 
 def test_serving_imports_neither_pyspark_nor_streamlit() -> None:
-    code = ("import sys, engine.recommender; bad = [m for m in ('pyspark', 'streamlit', 'py4j') "
+    code = ("import sys, engine.serving.recommender; bad = [m for m in ('pyspark', 'streamlit', 'py4j') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -21,14 +21,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import bundle as B
-from engine.errors import InputError
-from engine.locking import FileLock, LockHeld, LockInfo, process_start, read_lock
-from engine.refresh import LOCK_FILE, RefreshOptions, parse_duration, refresh_once, run_loop
-from engine.refresh_log import read_log
-from engine.refresh_gate import compare
-from engine.schemas import tracks_schema
-from engine.train import AlsParams, train
+from engine.bundle.layout import current_version, list_versions
+from engine.bundle.load import load_current
+from engine.core.errors import InputError
+from engine.core.locking import FileLock, LockHeld, LockInfo, process_start, read_lock
+from engine.refresh.gate import compare
+from engine.refresh.loop import parse_duration, run_loop
+from engine.refresh.round import LOCK_FILE, RefreshOptions, refresh_once
+from engine.spark.schemas import tracks_schema
+from engine.state.refresh_log import read_log
+from engine.training.als import AlsParams
+from engine.training.run import train
 from tests.engine.test_train import tiny_interactions, tiny_tracks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +137,7 @@ def test_loop_survives_a_failing_round_and_stops_on_request() -> None:
 @pytest.fixture(scope="module")
 def world_template(spark, tmp_path_factory) -> tuple[Path, str]:
     """Catalogue, old listening and a model published on it, built once per module."""
-    from engine.config import Settings
+    from engine.core.config import Settings
 
     root = tmp_path_factory.mktemp("world")
     s = Settings.from_env({}, env_file=None).with_overrides(data_dir=root / "data", models_dir=root / "models")
@@ -190,8 +193,8 @@ def test_a_worse_candidate_is_refused_and_the_current_model_stays(spark, setting
         train_fn=randomized_train, echo=QUIET,
     )
     assert record.decision == "kept", record.reason
-    assert B.current_version(settings.models_dir) == v0 == record.serving_version
-    assert B.list_versions(settings.models_dir) == [v0]
+    assert current_version(settings.models_dir) == v0 == record.serving_version
+    assert list_versions(settings.models_dir) == [v0]
     assert not list(settings.models_dir.glob(".tmp-*"))  # the candidate's scratch copy is gone
     cand, cur = record.metrics["candidate"], record.metrics["current"]
     assert cand["ndcg@10"] < 0.95 * cur["ndcg@10"] and cur["n_eval_users"] == record.data["n_test_users"] == 30
@@ -207,9 +210,9 @@ def test_a_good_candidate_is_published_and_then_nothing_is_new(spark, settings, 
     record = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5, tolerance=0.5), echo=QUIET)
     assert record.decision == "published", record.reason
     v1 = record.published_version
-    assert B.current_version(settings.models_dir) == v1 != v0
+    assert current_version(settings.models_dir) == v1 != v0
     assert record.ingest["written"] == n_events
-    manifest = B.load_current(settings.models_dir).manifest
+    manifest = load_current(settings.models_dir).manifest
     assert manifest["data"]["arrival_watermark_us"] > 0 and "refresh_gate" in manifest["metrics"]
     assert manifest["data"]["sources"]["stream"] > 0
 
@@ -219,14 +222,14 @@ def test_a_good_candidate_is_published_and_then_nothing_is_new(spark, settings, 
     new_listening(settings, users=range(2), seed=9)  # two listeners only: too little to judge
     few = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5), echo=QUIET)
     assert few.decision == "skipped" and "too little new listening" in few.reason
-    assert B.current_version(settings.models_dir) == v1
+    assert current_version(settings.models_dir) == v1
     assert [r["decision"] for r in read_log(settings.models_dir)] == ["published", "skipped", "skipped"]
 
 
 CRASHY_REFRESH = """
 import os, sys, time
 from pathlib import Path
-import engine.bundle as bundle
+import engine.bundle.load as bundle
 
 def pause(step):
     if step == os.environ.get("PAUSE_AT"):
@@ -269,7 +272,7 @@ def test_two_refreshers_one_trains_and_a_crash_mid_publish_recovers(spark, setti
         loser = next(p for p in procs if p is not winner)
         assert loser.returncode == 75
         assert "another refresh holds the lock" in logs[procs.index(loser)].read_text()
-        assert winner.poll() is None and B.current_version(settings.models_dir) == v0
+        assert winner.poll() is None and current_version(settings.models_dir) == v0
 
         os.killpg(winner.pid, signal.SIGKILL)  # the refresher dies between writing and publishing
         winner.wait(timeout=60)
@@ -279,15 +282,15 @@ def test_two_refreshers_one_trains_and_a_crash_mid_publish_recovers(spark, setti
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=60)
 
-    assert B.current_version(settings.models_dir) == v0
-    assert B.load_current(settings.models_dir).version == v0  # CURRENT names a complete, verified bundle
+    assert current_version(settings.models_dir) == v0
+    assert load_current(settings.models_dir).version == v0  # CURRENT names a complete, verified bundle
     assert list(settings.models_dir.glob(".tmp-*"))  # the half-published candidate it left behind
     assert read_lock(settings.models_dir / LOCK_FILE).pid == winner.pid
 
     record = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5, tolerance=0.9), echo=QUIET)
     assert record.lock["took_over"]["pid"] == winner.pid
     assert record.decision == "published", record.reason
-    assert B.current_version(settings.models_dir) == record.published_version != v0
+    assert current_version(settings.models_dir) == record.published_version != v0
     assert not (settings.models_dir / LOCK_FILE).exists()
     log = read_log(settings.models_dir)
     assert [r["decision"] for r in log] == ["skipped", "published"]  # the killed round wrote nothing

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.locking import FileLock, LockHeld
-from engine.readers_events import read_app_events
-from engine.stream import (
+from engine.core.locking import FileLock, LockHeld
+from engine.ingest.readers.events import read_app_events
+from engine.streaming.stream import (
     EventSink,
     StreamPaths,
     StreamReport,

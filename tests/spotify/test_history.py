@@ -9,8 +9,13 @@ import requests
 
 from spotify.client import make_client
 from spotify.history import (
-    RANGE_WEIGHT, SAVED_WEIGHT, fetch_history, fetch_recently_played, fetch_saved_tracks,
-    fetch_top_tracks, track_info,
+    RANGE_WEIGHT,
+    SAVED_WEIGHT,
+    fetch_history,
+    fetch_recently_played,
+    fetch_saved_tracks,
+    fetch_top_tracks,
+    track_info,
 )
 from tests.fake_spotify import FakeSpotify
 

@@ -1,0 +1,175 @@
+"""The model bundle: write, verify, load and publish atomically (DESIGN.md §4).
+
+A bundle is a directory ``models/<version>/`` holding numpy arrays and a manifest::
+
+    manifest.json        schema_version, version, created_at, params, data stats, metrics, files{sha256,bytes}
+    items.parquet        row i = item i (engine.core.schemas.BUNDLE_ITEM_COLUMNS)
+    item_factors.npy     float32 [n_items, rank]; zero rows where has_factors is false
+    gram.npy             float32 [rank, rank] = Yᵀ Y over all items (for fold-in)
+    item_norms.npy       float32 [n_items] = ‖y_i‖ (cosine similar-items)
+    popularity.npy       float32 [n_items] fallback scores for cold start, in [0, 1]
+    audio_features.npy   float32 [n_items, n_features] standardized (kmeans scaler); 0 rows where has_audio is false
+    kmeans.json          k, feature names, scaler mean/std, centroids (standardized space), cluster sizes
+    extra/*.npy          optional arrays of later model parts (e.g. item neighbours), listed in the manifest
+    tables/*.parquet     optional small tables served with the model (e.g. the demo listeners and
+                         their histories, so a host without the training data can still offer them)
+
+``models/CURRENT`` names the serving version. Publishing writes ``models/.tmp-*``, fsyncs,
+verifies the sha256s, renames the directory into place, then swaps ``CURRENT`` with
+``os.replace``: a crash at any point leaves the previous version serving. Loading memory-maps
+the arrays. This module imports numpy/pandas/pyarrow only (the app uses it; no pyspark).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.bundle.layout import (
+    ARRAY_FILES,
+    MANIFEST,
+    SCHEMA_VERSION,
+    current_version,
+    list_versions,
+)
+from engine.core.errors import BundleError
+from engine.core.files import sha256_file
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded, verified model bundle. Arrays are read-only memory maps.
+
+    Attributes
+    ----------
+    items : pandas.DataFrame
+        Row ``i`` describes item ``i`` (``BUNDLE_ITEM_COLUMNS``).
+    item_factors : numpy.ndarray
+        float32 ``[n_items, rank]`` ALS item factors ``Y`` (zero rows without factors).
+    gram : numpy.ndarray
+        float32 ``[rank, rank]``, ``YᵀY``.
+    params : dict
+        Training parameters: ``rank, reg_param, alpha, weight_transform, weight_epsilon,
+        weight_clip, max_iter, ...`` — fold-in must use the same ones.
+    """
+
+    path: Path
+    version: str
+    manifest: dict[str, Any]
+    items: pd.DataFrame
+    item_factors: np.ndarray
+    gram: np.ndarray
+    item_norms: np.ndarray
+    popularity: np.ndarray
+    audio_features: np.ndarray
+    kmeans: dict[str, Any]
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Training parameters recorded in the manifest."""
+        return self.manifest.get("params", {})
+
+    @property
+    def rank(self) -> int:
+        """Number of latent factors."""
+        return int(self.item_factors.shape[1])
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (rows of items.parquet)."""
+        return int(self.item_factors.shape[0])
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def verify_bundle_dir(path: Path) -> dict[str, Any]:
+    """Check a bundle directory against its manifest; return the manifest or raise BundleError."""
+    path = Path(path)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{path}: no {MANIFEST}") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path / MANIFEST}: not valid JSON ({exc.msg})") from None
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise BundleError(
+            f"{path}: schema_version {manifest.get('schema_version')!r}, this code reads {SCHEMA_VERSION}"
+        )
+    for name, entry in manifest.get("files", {}).items():
+        file = path / name
+        if not file.is_file():
+            raise BundleError(f"{file}: listed in the manifest but missing")
+        if file.stat().st_size != entry["bytes"] or sha256_file(file) != entry["sha256"]:
+            raise BundleError(f"{file}: contents do not match the manifest sha256")
+    for required in ("items.parquet", "kmeans.json", *(f"{a}.npy" for a in ARRAY_FILES)):
+        if required not in manifest.get("files", {}):
+            raise BundleError(f"{path}: manifest does not list {required}")
+    return manifest
+
+
+def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
+    """Load (and by default verify) the bundle in ``path``; arrays are memory-mapped."""
+    path = Path(path)
+    manifest = verify_bundle_dir(path) if verify else json.loads((path / MANIFEST).read_text("utf-8"))
+    arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAY_FILES}
+    extra = {
+        Path(name).stem: np.load(path / name, mmap_mode="r", allow_pickle=False)
+        for name in manifest["files"]
+        if name.startswith("extra/")
+    }
+    tables = {
+        Path(name).stem: pd.read_parquet(path / name) for name in manifest["files"] if name.startswith("tables/")
+    }
+    items = pd.read_parquet(path / "items.parquet")
+    if len(items) != arrays["item_factors"].shape[0]:
+        raise BundleError(f"{path}: items.parquet has {len(items)} rows, item_factors {arrays['item_factors'].shape[0]}")
+    kmeans = json.loads((path / "kmeans.json").read_text(encoding="utf-8"))
+    return Bundle(
+        path=path,
+        version=manifest["version"],
+        manifest=manifest,
+        items=items,
+        kmeans=kmeans,
+        extra=extra,
+        tables=tables,
+        **arrays,
+    )
+
+
+def load_current(models_dir: Path, *, fallback_dir: Path | None = None) -> Bundle:
+    """Load the serving bundle: ``CURRENT``, else the newest older version that verifies,
+    else ``fallback_dir`` (the committed demo bundle). Refused bundles are listed in
+    ``Bundle.notes`` so the app can say why; raises BundleError when nothing loads."""
+    models_dir = Path(models_dir)
+    notes: list[str] = []
+    candidates: list[Path] = []
+    current = current_version(models_dir)
+    if current:
+        candidates.append(models_dir / current)
+    candidates += [models_dir / v for v in reversed(list_versions(models_dir)) if v != current]
+    if fallback_dir is not None:
+        candidates.append(Path(fallback_dir))
+    for path in candidates:
+        try:
+            bundle = load_bundle(path)
+        except BundleError as exc:
+            notes.append(f"refused {path.name}: {exc}")
+            continue
+        return Bundle(**{**bundle.__dict__, "notes": tuple(notes)})
+    raise BundleError("; ".join(notes) or f"no model bundle in {models_dir} (run `make run` or `python -m engine train`)")
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}

@@ -1,0 +1,185 @@
+"""``python -m engine evaluate``: is the model any good? ALS next to baselines, on one split.
+
+Data flow (DESIGN.md §9)::
+
+    interactions (hetrec | audioscrobbler | demo | a parquet path)
+      -> one row per (user, item), items with < 2 listeners dropped      engine.evaluation.splits
+      -> integer ids (engine.training.als.index_interactions), per-listener holdout (or time split)
+      -> [--grid: validation split carved from training -> ALS / EASE search]  engine.evaluation.tuning
+      -> ALS fitted with Spark on the training part (engine.training.als.fit_als)
+      -> every model scored in numpy on the held-out part                  engine.evaluation.scoring
+      -> EvalReport -> JSON + markdown under --out, optionally the bundle manifest's metrics
+
+Models: the served blend (ALS + item neighbours, engine.serving.blend), ALS alone, most-popular,
+random, EASE and item-kNN (engine.evaluation.baselines), all on the same split and the same candidates.
+The served model's neighbours are computed with Spark on the training part
+(engine.serving.neighbours), exactly as ``engine train`` computes them for a bundle. ``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3
+protocol (engine.evaluation.reproduction).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pyspark.ml.feature import StringIndexerModel
+from pyspark.sql import functions as F
+
+from engine.core.config import ROOT, Settings
+from engine.core.errors import InputError
+from engine.core.schemas import AUDIO_FEATURES, INT_AUDIO_FEATURES
+from engine.evaluation.scorers import FactorScorer
+from engine.evaluation.scoring import to_csr
+from engine.ingest.readers.artists import read_audioscrobbler, read_hetrec
+from engine.training.als import als_factors, fit_als
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from engine.training.als import AlsParams
+
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+#: Audio features used for intra-list diversity (continuous ones, standardized).
+DIVERSITY_FEATURES = tuple(f for f in AUDIO_FEATURES if f not in INT_AUDIO_FEATURES)
+
+
+@dataclass
+class Dataset:
+    """Interactions to evaluate on, with the name of their item column."""
+
+    name: str
+    df: "DataFrame"
+    item_col: str
+    description: str
+    features: "DataFrame | None" = None  # track_id + DIVERSITY_FEATURES, for track-level data
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def load_dataset(
+    spark: "SparkSession", settings: Settings, name: str, *, data_dir: Path | None = None
+) -> Dataset:
+    """Resolve ``--data``: ``hetrec``, ``audioscrobbler``, ``demo`` or a parquet path."""
+
+    raw = _find_data_dir(settings, data_dir)
+    if name == "hetrec":
+        path = _need(raw / "hetrec2011_user_artists.dat.gz", raw / "hetrec2011_user_artists.dat")
+        df, _, report = read_hetrec(spark, path, settings=settings)
+        return Dataset("hetrec", df, "artist_id", f"Last.fm HetRec 2011 artist play counts ({path.name})")
+    if name == "audioscrobbler":
+        plays = _need(raw / "audioscrobbler_user_artist_data_small.txt.gz", raw / "user_artist_data.txt")
+        alias = next((p for p in (raw / "audioscrobbler_artist_alias_small.txt.gz", raw / "artist_alias.txt") if p.is_file()), None)
+        df, _, _ = read_audioscrobbler(spark, plays, alias_path=alias, settings=settings)
+        what = "alias-corrected" if alias else "no alias file found"
+        return Dataset("audioscrobbler", df, "artist_id", f"Audioscrobbler artist play counts, {plays.name} ({what})")
+    if name == "demo":
+        path = settings.parquet_dir / "interactions_demo"
+        if not path.exists():
+            raise InputError(f"demo interactions {path} not found: run `python -m engine prepare` first")
+        return _parquet_dataset(spark, settings, path, "demo", "synthetic demo listeners")
+    path = Path(name)
+    if not path.exists():
+        raise InputError(f"--data {name!r} is neither hetrec, audioscrobbler, demo nor an existing parquet path")
+    return _parquet_dataset(spark, settings, path, path.name, f"interactions parquet {path}")
+
+
+def _parquet_dataset(spark: "SparkSession", settings: Settings, path: Path, name: str, what: str) -> Dataset:
+    try:
+        df = spark.read.parquet(str(path))
+    except Exception as exc:  # AnalysisException: not parquet / unreadable
+        raise InputError(f"cannot read interactions parquet {path}: {str(exc).splitlines()[0]}") from None
+    item_col = "track_id" if "track_id" in df.columns else "artist_id"
+    for col in ("user_id", item_col, "weight"):
+        if col not in df.columns:
+            raise InputError(f"{path}: interactions lack column {col!r} (have {', '.join(df.columns)})")
+    features = None
+    tracks = settings.parquet_dir / "tracks"
+    if item_col == "track_id" and tracks.exists():
+        features = spark.read.parquet(str(tracks)).select("track_id", *DIVERSITY_FEATURES)
+    return Dataset(name, df, item_col, what, features)
+
+
+def _find_data_dir(settings: Settings, data_dir: Path | None) -> Path:
+    for candidate in (data_dir, settings.data_dir / "raw", SHARED_DATA):
+        if candidate is not None and Path(candidate).is_dir():
+            return Path(candidate)
+    return settings.data_dir / "raw"
+
+
+def _need(*paths: Path) -> Path:
+    for p in paths:
+        if p.is_file():
+            return p
+    raise InputError(f"{paths[0]} not found (pass --data-dir, or set SHARED_DATA_DIR)")
+
+
+def item_features(features: "DataFrame | None", item_ids: list[str]) -> np.ndarray | None:
+    """Standardized audio features per item index (NaN rows for items without them)."""
+    if features is None:
+        return None
+    # The catalogue's features are small (10 floats a track): collect them and standardize
+    # over the whole catalogue, so distances mean the same whichever items were played.
+    pdf = features.toPandas().drop_duplicates("track_id")
+    vals = pdf[list(DIVERSITY_FEATURES)].to_numpy(dtype=np.float64)
+    std = np.nanstd(vals, axis=0)
+    vals = (vals - np.nanmean(vals, axis=0)) / np.where(std > 0, std, 1.0)
+    row_of = {t: i for i, t in enumerate(pdf["track_id"])}
+    out = np.full((len(item_ids), len(DIVERSITY_FEATURES)), np.nan)
+    hits = [(i, row_of[t]) for i, t in enumerate(item_ids) if t in row_of]
+    if not hits:
+        return None
+    idx, rows = (np.array(v) for v in zip(*hits))
+    out[idx] = vals[rows]
+    return out
+
+
+# -- the evaluation --------------------------------------------------------------------------
+
+
+@dataclass
+class IndexedSplit:
+    """A split in integer ids: Spark training frame for ALS, sparse matrices for numpy."""
+
+    train_df: "DataFrame"
+    train: Any
+    test: Any
+    user_ids: list[str]
+    item_ids: list[str]
+
+
+def index_split(train: "DataFrame", test: "DataFrame", *, user_ids: list[str], item_ids: list[str], item_col: str) -> IndexedSplit:
+    """Give a string-id train/test pair the integer ids of a whole-data index."""
+    train_idx = to_index(train, user_ids=user_ids, item_ids=item_ids, item_col=item_col).cache()
+    test_idx = to_index(test, user_ids=user_ids, item_ids=item_ids, item_col=item_col)
+    n_users, n_items = len(user_ids), len(item_ids)
+    return IndexedSplit(
+        train_df=train_idx,
+        train=to_csr(train_idx.toPandas(), n_users=n_users, n_items=n_items),
+        test=to_csr(test_idx.toPandas(), n_users=n_users, n_items=n_items),
+        user_ids=user_ids,
+        item_ids=item_ids,
+    )
+
+
+def to_index(df: "DataFrame", *, user_ids: list[str], item_ids: list[str], item_col: str) -> "DataFrame":
+    """``user_id, <item_col>, weight`` -> ``user_idx, item_idx, weight`` with the given labels."""
+
+    users = StringIndexerModel.from_labels(user_ids, inputCol="user_id", outputCol="_u", handleInvalid="skip")
+    items = StringIndexerModel.from_labels(item_ids, inputCol=item_col, outputCol="_i", handleInvalid="skip")
+    return items.transform(users.transform(df)).select(
+        F.col("_u").cast("int").alias("user_idx"), F.col("_i").cast("int").alias("item_idx"), "weight"
+    )
+
+
+def fit_als_scorer(train_df: "DataFrame", params: "AlsParams", *, n_users: int, n_items: int) -> FactorScorer:
+    """Fit ALS with Spark and return its factors as a numpy scorer."""
+
+    model = fit_als(train_df, params)
+    U, Y = als_factors(model, n_users, n_items)
+    return FactorScorer(U, Y)

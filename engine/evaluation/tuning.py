@@ -1,0 +1,504 @@
+"""Hyperparameter search for ``evaluate --grid``: ALS grid, EASE λ, KMeans k.
+
+ALS: the full grid rank × regParam × alpha × weight transform × iterations is fitted with
+Spark on a validation split carved from the training part (engine.evaluation.splits.validation_split)
+and scored in numpy (NDCG@10 by default). alpha is searched per transform, because its scale
+depends on it (``1 + α·r`` on raw counts in the hundreds needs a far smaller α than on log
+counts). When the best point sits on the edge of an axis, that axis is extended one step past
+the edge with the other values held at the best point, and this repeats up to ``max_widen``
+rounds; a best value still on the edge afterwards is reported as a warning. Iterations start
+from one value and count as an edge (more iterations are tried at the best point, then fewer).
+
+Blend (engine.serving.blend): with the best ALS refitted on the validation training part and item
+neighbours computed on it with Spark (engine.serving.neighbours), the blend weights (neighbour weight,
+neighbour popularity exponent β, popularity prior) and the neighbour list length are searched
+in numpy (:func:`search_blend`), widened the same way. Among the points within
+``blend_tolerance`` (relative) of the best NDCG@10, the one with the widest catalogue coverage
+is chosen: breadth matters in a music app, and NDCG is flat near its optimum.
+
+The chosen values go to ``settings.models_dir / "best_params.json"``, flat keys named like
+``engine.training.als.AlsParams`` fields (plus ``kmeans_k``, ``blend`` and ``neighbours`` blocks and a
+``meta`` block), so training applies them (``engine.training.params.resolve_params`` / ``resolve_blend``).
+
+KMeans: ``VectorAssembler -> StandardScaler`` once, then ``KMeans(k)`` for each k of a range,
+silhouette by ``ClusteringEvaluator`` and training cost (the elbow curve) for the Model page.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from pyspark.ml import Pipeline
+from pyspark.ml.clustering import KMeans
+from pyspark.ml.evaluation import ClusteringEvaluator
+from pyspark.ml.feature import StandardScaler, VectorAssembler
+from pyspark.sql import functions as F
+
+from engine.core.config import Settings
+from engine.core.files import atomic_write_text
+from engine.core.schemas import CLUSTER_FEATURES
+from engine.evaluation.baselines import Ease
+from engine.evaluation.datasets import fit_als_scorer, index_split
+from engine.evaluation.scorers import BlendScorer
+from engine.evaluation.scoring import EvalData, build_eval_data, evaluate_model
+from engine.evaluation.splits import validation_split
+from engine.serving.blend import BlendWeights
+from engine.serving.neighbours import ItemNeighbours, NeighbourParams
+from engine.training.neighbours import item_neighbours
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from engine.training.als import AlsParams
+KMEANS_FILE = "kmeans_selection.json"
+#: How an axis is extended past its edge: (multiplier, lowest, highest value allowed).
+WIDEN = {"rank": (2.0, 2, 512), "reg_param": (3.0, 1e-4, 100.0), "alpha": (3.0, 1e-3, 1000.0), "max_iter": (2.0, 2, 40)}
+
+#: Axes searched from a single value (so they count as an edge until widened).
+SINGLE_VALUE_EDGES = ("max_iter",)
+#: Blend axes: (step kind, step, lowest, highest); "mul" multiplies, "add" adds.
+BLEND_WIDEN = {
+    "neighbours": ("mul", 2.0, 0.025, 20.0),
+    "neighbour_pop_exponent": ("add", 0.35, 0.0, 2.0),
+    "popularity": ("add", 0.1, -1.0, 1.0),
+}
+
+
+def _default_alpha() -> dict[str, tuple[float, ...]]:
+    return {"raw": (0.03, 0.3), "log1p": (3.0, 15.0), "binary": (1.0, 3.0), "clip": (0.1, 1.0)}
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The search space. ``alpha`` maps each weight transform to its alpha values."""
+
+    rank: tuple[int, ...] = (32, 64, 128)
+    reg_param: tuple[float, ...] = (0.03, 0.3)
+    alpha: Mapping[str, tuple[float, ...]] = field(default_factory=_default_alpha)
+    max_iter: tuple[int, ...] = (10,)
+    ease_lambda: tuple[float, ...] = (30.0, 100.0, 300.0, 1000.0)
+    #: Blend search (empty ``blend_neighbours``: no blend search).
+    blend_neighbours: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8)
+    blend_exponent: tuple[float, ...] = (0.0, 0.35, 0.7)
+    blend_popularity: tuple[float, ...] = (-0.1, 0.0, 0.1)
+    #: Neighbour list lengths tried (the bundle holds 8 bytes per neighbour per played item).
+    blend_top_n: tuple[int, ...] = (50, 100)
+    blend_tolerance: float = 0.01
+    metric: str = "ndcg@10"
+    max_widen: int = 6
+    parallelism: int = 1
+
+    def points(self, base: "AlsParams") -> list["AlsParams"]:
+        """Every grid point as AlsParams (other fields from ``base``)."""
+        out = []
+        for transform, alphas in self.alpha.items():
+            for rank, reg, alpha, iters in itertools.product(self.rank, self.reg_param, alphas, self.max_iter):
+                out.append(replace(base, rank=rank, reg_param=reg, alpha=alpha, weight_transform=transform, max_iter=iters))
+        return out
+
+
+@dataclass
+class GridResult:
+    """Every point tried (validation metrics), the best ALS overall and per transform."""
+
+    rows: list[dict[str, Any]]
+    best: "AlsParams"
+    best_by_transform: dict[str, "AlsParams"]
+    ease_rows: list[dict[str, Any]]
+    best_ease_lambda: float | None
+    metric: str
+    warnings: list[str]
+    seconds: float = 0.0
+    blend_rows: list[dict[str, Any]] = field(default_factory=list)
+    best_blend: BlendWeights | None = None
+    best_neighbours: NeighbourParams | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with a markdown table of the points, best first."""
+        return {
+            "metric": self.metric,
+            "best": self.best.to_dict(),
+            "best_by_transform": {t: p.to_dict() for t, p in self.best_by_transform.items()},
+            "best_ease_lambda": self.best_ease_lambda,
+            "rows": self.rows,
+            "ease_rows": self.ease_rows,
+            "blend_rows": self.blend_rows,
+            "best_blend": self.best_blend.to_dict() if self.best_blend else None,
+            "best_neighbours": self.best_neighbours.to_dict() if self.best_neighbours else None,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 1),
+            "markdown": self.markdown(),
+        }
+
+    def markdown(self) -> str:
+        """The ALS points sorted by the metric, then the EASE λ line."""
+        cols = ("rank", "reg_param", "alpha", "weight_transform", "max_iter", "ndcg@10", "recall@50", "auc", "fit_seconds")
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---:|" * len(cols)]
+        for r in sorted(self.rows, key=lambda r: -r[self.metric]):
+            lines.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
+        if self.ease_rows:
+            lines += ["", "| EASE λ | ndcg@10 | recall@50 |", "|---:|---:|---:|"]
+            lines += [f"| {_fmt(r['lambda'])} | {_fmt(r['ndcg@10'])} | {_fmt(r['recall@50'])} |" for r in self.ease_rows]
+        if self.blend_rows:
+            chosen = self.best_blend.to_dict() if self.best_blend else {}
+            if self.best_neighbours:
+                chosen["top_n"] = self.best_neighbours.top_n
+            bcols = ("neighbours", "neighbour_pop_exponent", "popularity", "top_n", "ndcg@10", "recall@50", "coverage@10")
+            lines += ["", "Served blend (best ALS + neighbours); chosen: " + ", ".join(f"{k} {v:g}" for k, v in chosen.items()), ""]
+            lines += ["| " + " | ".join(bcols) + " |", "|" + "---:|" * len(bcols)]
+            for r in sorted(self.blend_rows, key=lambda r: -r[self.metric]):
+                lines.append("| " + " | ".join(_fmt(r.get(c)) for c in bcols) + " |")
+        if self.warnings:
+            lines += [""] + [f"- {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def grid_search(
+    spark: "SparkSession",
+    train: "DataFrame",
+    *,
+    item_col: str,
+    user_ids: list[str],
+    item_ids: list[str],
+    base: "AlsParams",
+    spec: GridSpec,
+    split: str = "holdout",
+    seed: int = 42,
+    k: int = 10,
+    k_recall: int = 50,
+    ease_max_items: int = 8000,
+    echo: Callable[[str], None] = print,
+) -> GridResult:
+    """Search ALS (and EASE λ) on a validation split carved from ``train`` (string ids, one
+    row per user and item). Returns every point tried and the best ones."""
+
+    start = time.perf_counter()
+    val = validation_split(train, item_col=item_col, kind=split, seed=seed)
+    vs = index_split(val.train, val.test, user_ids=user_ids, item_ids=item_ids, item_col=item_col)
+    data = build_eval_data(vs.train, vs.test, seed=seed + 1)
+    n_users, n_items = len(user_ids), len(item_ids)
+    echo(f"[grid] validation: {vs.train.nnz:,} training / {vs.test.nnz:,} held-out interactions")
+    tried: dict[tuple, dict[str, Any]] = {}
+
+    def score(p: "AlsParams") -> dict[str, Any]:
+        t = time.perf_counter()
+        scorer = fit_als_scorer(vs.train_df, p, n_users=n_users, n_items=n_items)
+        fit_s = time.perf_counter() - t
+        m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
+        row = {key: getattr(p, key) for key in ("rank", "reg_param", "alpha", "weight_transform", "max_iter")}
+        row.update({key: m[key] for key in (f"ndcg@{k}", f"recall@{k_recall}", "auc")}, fit_seconds=round(fit_s, 2))
+        echo(f"[grid] {_point_text(p)}: {spec.metric} {m[spec.metric]:.4f} ({fit_s:.1f}s)")
+        return row
+
+    def run(points: Iterable["AlsParams"]) -> None:
+        todo = [p for p in points if _key(p) not in tried]
+        with ThreadPoolExecutor(max_workers=max(1, spec.parallelism)) as pool:
+            for p, row in zip(todo, pool.map(score, todo)):
+                tried[_key(p)] = row
+
+    run(spec.points(base))
+    warnings: list[str] = []
+    best = _best(tried, base, spec.metric)
+    for _ in range(spec.max_widen):
+        extra = [p for p in _widened(best, tried) if _key(p) not in tried]
+        if not extra:
+            break
+        echo(f"[grid] best point on the grid's edge ({_point_text(best)}): widening with {len(extra)} points")
+        run(extra)
+        best = _best(tried, base, spec.metric)
+    for axis, value, _ in _edges(best, tried):
+        warnings.append(
+            f"ALS {axis}={value} is on the edge of the searched values after {spec.max_widen} widening rounds: "
+            "widen the grid further"
+        )
+    by_transform = {t: _best(tried, base, spec.metric, transform=t) for t in spec.alpha}
+    for t, p in by_transform.items():
+        if t != best.weight_transform:
+            sub = {key: r for key, r in tried.items() if r["weight_transform"] == t}
+            for axis, value, _ in _edges(p, sub, single=False):
+                warnings.append(f"the best {t} point has {axis}={value} on its grid's edge (not widened): its row may understate {t}")
+    blend_rows: list[dict[str, Any]] = []
+    best_blend, best_nb = None, None
+    if spec.blend_neighbours:
+
+        scorer = fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
+        nb = item_neighbours(vs.train_df, n_items, params=NeighbourParams(top_n=max(spec.blend_top_n)))
+        found = search_blend(scorer.U, scorer.Y, nb, data, als=best, spec=spec, k=k, k_recall=k_recall, echo=echo)
+        blend_rows, best_blend, best_nb = found.rows, found.best, found.neighbours
+        warnings += found.warnings
+    vs.train_df.unpersist()
+
+    ease_rows, best_lam = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall, echo=echo)
+    if best_lam is not None and len(ease_rows) > 1:
+        lams = sorted(r["lambda"] for r in ease_rows)
+        if best_lam in (lams[0], lams[-1]):
+            warnings.append(f"EASE λ={best_lam:g} is on the edge of the searched values {lams}")
+    return GridResult(
+        rows=list(tried.values()),
+        best=best,
+        best_by_transform=by_transform,
+        ease_rows=ease_rows,
+        best_ease_lambda=best_lam,
+        metric=spec.metric,
+        warnings=warnings,
+        seconds=time.perf_counter() - start,
+        blend_rows=blend_rows,
+        best_blend=best_blend,
+        best_neighbours=best_nb,
+    )
+
+
+@dataclass
+class BlendSearch:
+    """Every blend point tried on the validation split and the chosen one."""
+
+    rows: list[dict[str, Any]]
+    best: BlendWeights
+    neighbours: NeighbourParams
+    warnings: list[str]
+
+
+def search_blend(
+    user_factors: Any,
+    item_factors: Any,
+    neighbours: ItemNeighbours,
+    data: EvalData,
+    *,
+    als: "AlsParams",
+    spec: GridSpec,
+    k: int = 10,
+    k_recall: int = 50,
+    echo: Callable[[str], None] = print,
+) -> BlendSearch:
+    """Search the blend weights on ``data`` (a validation split) for fitted ALS factors and
+    neighbour lists at least ``max(spec.blend_top_n)`` long (see the module docstring)."""
+    metric, cov = spec.metric, f"coverage@{k}"
+    tried: dict[tuple, dict[str, Any]] = {}
+    lists = {n: neighbours.truncate(n) for n in spec.blend_top_n}
+
+    def score(w: BlendWeights, top_n: int) -> None:
+        key = (round(w.neighbours, 6), round(w.neighbour_pop_exponent, 6), round(w.popularity, 6), top_n)
+        if key in tried:
+            return
+        scorer = BlendScorer(
+            user_factors, item_factors, lists[top_n], data.train, weights=w, transform=als.weight_transform,
+            epsilon=als.weight_epsilon, clip=als.weight_clip,
+        )
+        m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
+        tried[key] = {
+            **w.to_dict(), "top_n": top_n, metric: m[metric], f"recall@{k_recall}": m[f"recall@{k_recall}"],
+            cov: m[cov], "auc": m["auc"],
+        }
+        echo(
+            f"[grid] blend nb {w.neighbours:g}, β {w.neighbour_pop_exponent:g}, pop {w.popularity:g}, "
+            f"top {top_n}: {metric} {m[metric]:.4f}, {cov} {m[cov]:.3f}"
+        )
+
+    def choose() -> tuple[BlendWeights, int]:
+        rows = list(tried.values())  # ALS alone included: the blend must earn its place
+        top = max(r[metric] for r in rows)
+        near = [r for r in rows if r[metric] >= top * (1.0 - spec.blend_tolerance)]
+        r = max(near, key=lambda r: (r[cov], r[metric]))
+        return BlendWeights.from_dict(r), int(r["top_n"])
+
+    score(BlendWeights(0.0, 0.0, 0.0), max(spec.blend_top_n))  # ALS alone, for reference
+    for wn, beta, top_n in itertools.product(spec.blend_neighbours, spec.blend_exponent, spec.blend_top_n):
+        score(BlendWeights(wn, beta, 0.0), top_n)
+    best, top_n = choose()
+    for pop in spec.blend_popularity:
+        score(replace(best, popularity=pop), top_n)
+    for _ in range(spec.max_widen + 1):
+        best, top_n = choose()
+        steps = [_blend_step(best, axis, side) for axis, side in _blend_edges(best, top_n, tried)]
+        todo = [p for p in steps if p is not None]
+        if not todo:
+            break
+        for p in todo:
+            score(p, top_n)
+    best, top_n = choose()
+    warnings = [
+        f"blend {axis}={getattr(best, axis):g} is on the {side} edge of the searched values"
+        for axis, side in _blend_edges(best, top_n, tried)
+    ]
+    echo(f"[grid] blend chosen: {best.to_dict()}, top_n {top_n}")
+    return BlendSearch(list(tried.values()), best, NeighbourParams(top_n=top_n), warnings)
+
+
+def _blend_edges(best: BlendWeights, top_n: int, tried: dict[tuple, dict[str, Any]]) -> list[tuple[str, str]]:
+    """Blend axes on which ``best`` sits at the lowest or highest value tried with the other
+    values held at the best point (axes with at least two such values)."""
+    out = []
+    for axis in BLEND_WIDEN:
+        others = [a for a in BLEND_WIDEN if a != axis]
+        values = sorted(
+            {
+                r[axis]
+                for r in tried.values()
+                if r["top_n"] == top_n and r["neighbours"] != 0
+                and all(abs(r[a] - getattr(best, a)) < 1e-9 for a in others)
+            }
+        )
+        value = getattr(best, axis)
+        if len(values) >= 2 and value in (values[0], values[-1]):
+            out.append((axis, "high" if value == values[-1] else "low"))
+    return out
+
+
+def _blend_step(best: BlendWeights, axis: str, side: str) -> BlendWeights | None:
+    """One step past the edge on ``axis`` (None when that leaves the allowed range)."""
+    kind, step, lo, hi = BLEND_WIDEN[axis]
+    value = getattr(best, axis)
+    new = (value * step if side == "high" else value / step) if kind == "mul" else (value + step if side == "high" else value - step)
+    new = round(new, 6)
+    return replace(best, **{axis: new}) if lo <= new <= hi and new != value else None
+
+
+def _search_ease(
+    data: EvalData, spec: GridSpec, *, ease_max_items: int, k: int, k_recall: int, echo: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], float | None]:
+    """EASE λ line search on the validation split, widened (×3) while the best is on an edge."""
+    if not spec.ease_lambda:
+        return [], None
+    rows: dict[float, dict[str, Any]] = {}
+
+    def score(lam: float) -> None:
+        m = evaluate_model(Ease(lam=lam, max_items=ease_max_items).fit(data.train), data, k=k, k_recall=k_recall)
+        rows[lam] = {"lambda": lam, "ndcg@10": m[f"ndcg@{k}"], "recall@50": m[f"recall@{k_recall}"]}
+        echo(f"[grid] EASE λ={lam:g}: {spec.metric} {m[spec.metric]:.4f}")
+
+    for lam in spec.ease_lambda:
+        score(float(lam))
+    for _ in range(spec.max_widen):
+        best = max(rows, key=lambda lam: rows[lam][spec.metric])
+        lams = sorted(rows)
+        if best == lams[-1]:
+            score(best * 3.0)
+        elif best == lams[0] and best / 3.0 >= 1.0:
+            score(best / 3.0)
+        else:
+            break
+    best = max(rows, key=lambda lam: rows[lam][spec.metric])
+    return [rows[lam] for lam in sorted(rows)], best
+
+
+def _key(p: "AlsParams") -> tuple:
+    return (p.rank, round(p.reg_param, 10), round(p.alpha, 10), p.weight_transform, p.max_iter)
+
+
+def _best(tried: dict[tuple, dict[str, Any]], base: "AlsParams", metric: str, *, transform: str | None = None) -> "AlsParams":
+    rows = [r for r in tried.values() if transform is None or r["weight_transform"] == transform]
+    r = max(rows, key=lambda r: r[metric])
+    return replace(
+        base, rank=r["rank"], reg_param=r["reg_param"], alpha=r["alpha"], weight_transform=r["weight_transform"], max_iter=r["max_iter"]
+    )
+
+
+def _edges(best: "AlsParams", tried: dict[tuple, dict[str, Any]], *, single: bool = True) -> list[tuple[str, Any, str]]:
+    """``(axis, value, "low"|"high")`` for each axis on which ``best`` sits at the lowest or
+    highest value tried (axes with ≥ 2 values; alpha among the values of the best transform)."""
+    out = []
+    for axis in WIDEN:
+        values = sorted(
+            {r[axis] for r in tried.values() if axis != "alpha" or r["weight_transform"] == best.weight_transform}
+        )
+        value = getattr(best, axis)
+        if len(values) >= 2 and value in (values[0], values[-1]):
+            out.append((axis, value, "high" if value == values[-1] else "low"))
+        elif single and len(values) == 1 and axis in SINGLE_VALUE_EDGES:
+            out.append((axis, value, "high"))
+    return out
+
+
+def _widened(best: "AlsParams", tried: dict[tuple, dict[str, Any]]) -> list["AlsParams"]:
+    """One step past each edge the best point sits on, other values held at the best."""
+    out = []
+    for axis, value, side in _edges(best, tried):
+        factor, lo, hi = WIDEN[axis]
+        new = value * factor if side == "high" else value / factor
+        if axis in ("rank", "max_iter"):
+            new = int(round(new))
+        if lo <= new <= hi and new != value:
+            out.append(replace(best, **{axis: new}))
+    return out
+
+
+# -- KMeans k ---------------------------------------------------------------------------------
+
+
+def select_kmeans_k(
+    tracks: "DataFrame",
+    *,
+    k_values: Iterable[int],
+    seed: int = 42,
+    features: tuple[str, ...] = CLUSTER_FEATURES,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Silhouette (``ClusteringEvaluator``, squared Euclidean) and training cost for each k.
+
+    Uses the same standardized features as ``engine.training.kmeans.fit_kmeans``. Returns ``k_values,
+    silhouette, training_cost, best_k`` (highest silhouette), ``n_tracks``, ``warning``
+    (best k on the edge of the range) and a markdown table.
+    """
+
+    data = tracks.select(*[F.col(c).cast("double").alias(c) for c in features]).dropna()
+    prep = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=list(features), outputCol="raw_features"),
+            StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True),
+        ]
+    )
+    scaled = prep.fit(data).transform(data).select("features").cache()
+    n = scaled.count()
+    evaluator = ClusteringEvaluator(featuresCol="features", predictionCol="cluster", metricName="silhouette")
+    ks, sil, cost = [], [], []
+    for k in k_values:
+        if k < 2 or k >= n:
+            continue
+        model = KMeans(k=k, seed=seed, featuresCol="features", predictionCol="cluster").fit(scaled)
+        ks.append(int(k))
+        sil.append(float(evaluator.evaluate(model.transform(scaled))))
+        cost.append(float(model.summary.trainingCost))
+        echo(f"[kmeans] k={k}: silhouette {sil[-1]:.4f}, cost {cost[-1]:.1f}")
+    scaled.unpersist()
+    if not ks:
+        raise ValueError(f"no k in the range fits {n} tracks with features")
+    best = ks[max(range(len(ks)), key=lambda i: sil[i])]
+    warning = None
+    if len(ks) > 1 and best in (ks[0], ks[-1]):
+        warning = f"KMeans k={best} (highest silhouette) is on the edge of the range {ks[0]}–{ks[-1]}"
+    table = ["| k | silhouette | training cost |", "|---:|---:|---:|"]
+    table += [f"| {k} | {s:.4f} | {c:.1f} |" for k, s, c in zip(ks, sil, cost)]
+    return {
+        "k_values": ks,
+        "silhouette": sil,
+        "training_cost": cost,
+        "best_k": best,
+        "n_tracks": int(n),
+        "features": list(features),
+        "warning": warning,
+        "markdown": "\n".join(table + ([f"\n- {warning}"] if warning else [])),
+    }
+
+
+def save_kmeans_selection(settings: Settings, selection: Mapping[str, Any]) -> "Any":
+    """Write the silhouette / elbow curve to ``models_dir/kmeans_selection.json`` for the Model page."""
+
+    path = settings.models_dir / KMEANS_FILE
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(dict(selection), indent=2))
+    return path
+
+
+def _point_text(p: "AlsParams") -> str:
+    return f"rank {p.rank}, reg {p.reg_param:g}, alpha {p.alpha:g}, {p.weight_transform}, {p.max_iter} it"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)

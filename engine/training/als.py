@@ -1,0 +1,159 @@
+"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+
+Data flow::
+
+    interactions parquet (user_id, track_id, weight, source, ts)
+      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
+      -> ALS(implicitPrefs=True) -> user/item factors
+    tracks parquet (canonical catalogue)
+      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
+    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
+
+Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
+per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pyspark.ml.feature import StringIndexer
+from pyspark.ml.recommendation import ALS
+from pyspark.sql import functions as F
+
+from engine.core.config import Settings
+from engine.core.errors import InputError
+from engine.core.weights import transform_weights_col
+
+if TYPE_CHECKING:
+    from pyspark.ml.recommendation import ALSModel
+    from pyspark.sql import DataFrame
+
+
+@dataclass(frozen=True)
+class AlsParams:
+    """Hyperparameters of implicit ALS and of the confidence transform (recorded in the bundle)."""
+
+    rank: int = 64
+    max_iter: int = 10
+    reg_param: float = 0.1
+    alpha: float = 10.0
+    weight_transform: str = "log1p"
+    weight_epsilon: float = 1.0
+    weight_clip: float = 100.0
+    seed: int = 42
+    #: ALS blocks per side; None -> Spark's default parallelism (matched to cores).
+    num_blocks: int | None = None
+    checkpoint_interval: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> "AlsParams":
+        """Params from Settings (``ALS_*``), with keyword overrides (None values ignored)."""
+        base = cls(
+            rank=settings.als_rank,
+            max_iter=settings.als_max_iter,
+            reg_param=settings.als_reg_param,
+            alpha=settings.als_alpha,
+            weight_transform=settings.als_weight_transform,
+            weight_epsilon=settings.als_weight_epsilon,
+            weight_clip=settings.als_weight_clip,
+            seed=settings.als_seed,
+        )
+        known = {f.name for f in fields(cls)}
+        return cls(**{**asdict(base), **{k: v for k, v in overrides.items() if v is not None and k in known}})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for manifests and reports)."""
+        return asdict(self)
+
+
+@dataclass
+class Indexed:
+    """Interactions with integer ids: ``df`` has ``user_idx, item_idx`` (int) and raw ``weight``."""
+
+    df: "DataFrame"
+    user_ids: list[str]
+    item_ids: list[str]
+
+
+# -- ALS -------------------------------------------------------------------------------------
+
+
+def index_interactions(df: "DataFrame", *, item_col: str = "track_id") -> Indexed:
+    """Sum weights per (user, item) and assign integer ids with ``StringIndexer``.
+
+    Ids are ordered by frequency (ties alphabetical), so they are deterministic for a given
+    input. Rows with null ids or a non-positive weight are dropped (readers already reject them).
+    """
+
+    for col in ("user_id", item_col, "weight"):
+        if col not in df.columns:
+            raise InputError(f"interactions lack required column {col!r} (have {', '.join(df.columns)})")
+    agg = (
+        df.where(F.col("user_id").isNotNull() & F.col(item_col).isNotNull() & (F.col("weight") > 0))
+        .groupBy("user_id", item_col)
+        .agg(F.sum(F.col("weight").cast("double")).alias("weight"))
+    )
+    user_indexer = StringIndexer(inputCol="user_id", outputCol="user_idx_d", stringOrderType="frequencyDesc").fit(agg)
+    item_indexer = StringIndexer(inputCol=item_col, outputCol="item_idx_d", stringOrderType="frequencyDesc").fit(agg)
+    indexed = (
+        item_indexer.transform(user_indexer.transform(agg))
+        .select(
+            F.col("user_idx_d").cast("int").alias("user_idx"),
+            F.col("item_idx_d").cast("int").alias("item_idx"),
+            "weight",
+        )
+    )
+    return Indexed(indexed, list(user_indexer.labelsArray[0]), list(item_indexer.labelsArray[0]))
+
+
+def fit_als(indexed_df: "DataFrame", params: AlsParams) -> "ALSModel":
+    """Fit ``ALS(implicitPrefs=True)`` on raw ``weight`` after the configured confidence transform.
+
+    Spark's confidence is ``c = 1 + alpha * r'`` and it scales regParam by each user's/item's
+    number of ratings — the fold-in in engine.serving.recommender solves the same normal equations.
+    """
+
+    spark = indexed_df.sparkSession
+    blocks = params.num_blocks or max(1, spark.sparkContext.defaultParallelism)
+    ratings = indexed_df.withColumn(
+        "rating",
+        transform_weights_col(
+            F.col("weight"), params.weight_transform, epsilon=params.weight_epsilon, clip=params.weight_clip
+        ),
+    ).where(F.col("rating") > 0)
+    als = ALS(
+        rank=params.rank,
+        maxIter=params.max_iter,
+        regParam=params.reg_param,
+        alpha=params.alpha,
+        implicitPrefs=True,
+        nonnegative=False,
+        userCol="user_idx",
+        itemCol="item_idx",
+        ratingCol="rating",
+        coldStartStrategy="drop",
+        seed=params.seed,
+        numUserBlocks=blocks,
+        numItemBlocks=blocks,
+        checkpointInterval=params.checkpoint_interval if spark.sparkContext.getCheckpointDir() else -1,
+    )
+    return als.fit(ratings)
+
+
+def als_factors(model: "ALSModel", n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Collect ALS factors into dense float32 arrays ``U [n_users, rank]``, ``Y [n_items, rank]``.
+
+    Rows for ids that ALS dropped stay zero.
+    """
+    rank = model.rank
+    out = []
+    for frame, n in ((model.userFactors, n_users), (model.itemFactors, n_items)):
+        pdf = frame.toPandas()
+        arr = np.zeros((n, rank), dtype=np.float32)
+        if len(pdf):
+            arr[pdf["id"].to_numpy()] = np.asarray(pdf["features"].tolist(), dtype=np.float32)
+        out.append(arr)
+    return out[0], out[1]

@@ -1,0 +1,69 @@
+""""Forget me" on the engine side: drop forgotten listeners' rows before any training.
+
+The app's Forget me deletes a listener's SQLite rows and their not-yet-ingested event lines,
+and leaves a tombstone (``forgotten`` table, the salted key only). Events the stream or an
+ingest already copied into ``data/parquet`` are filtered out here, so no model trained after
+the request learns from them. (Bundles hold item factors only, never listener factors, so a
+refresh is all it takes for the model to stop carrying them.)
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from engine.core.config import Settings
+from engine.core.errors import InputError
+from engine.state.store import Store
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def forgotten_keys(settings: Settings) -> set[str]:
+    """The ``user_key`` tombstones in the app store (empty when there is no store yet)."""
+    if not settings.store_path.exists():
+        return set()
+
+    return Store(settings.store_path).forgotten_keys()
+
+
+def drop_forgotten(rows: "DataFrame", settings: Settings, *, user_col: str = "user_id") -> tuple["DataFrame", int]:
+    """``rows`` without the forgotten listeners (a broadcast anti-join) and how many keys apply."""
+    keys = forgotten_keys(settings)
+    if not keys:
+        return rows, 0
+
+    gone = rows.sparkSession.createDataFrame([(k,) for k in sorted(keys)], [user_col])
+    return rows.join(F.broadcast(gone), on=user_col, how="left_anti"), len(keys)
+
+
+
+
+
+
+# -- the training run ------------------------------------------------------------------------
+
+
+def read_interactions(spark: "SparkSession", paths: list[Path | str]) -> "DataFrame":
+    """Union the canonical interactions parquet datasets at ``paths`` (missing paths named)."""
+
+    frames = []
+    for path in paths:
+        try:
+            frames.append(spark.read.parquet(str(path)))
+        except Exception as exc:  # AnalysisException: path does not exist / not parquet
+            raise InputError(f"cannot read interactions parquet {path}: {str(exc).splitlines()[0]}") from None
+    cols = ["user_id", "track_id", "weight", "source"]
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), [f.select(*cols) for f in frames])
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def default_interaction_paths(settings: Settings) -> list[Path]:
+    """Every ``interactions*`` parquet dataset under ``settings.parquet_dir``."""
+    return sorted(p for p in settings.parquet_dir.glob("interactions*") if p.is_dir())

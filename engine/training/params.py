@@ -1,0 +1,118 @@
+"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+
+Data flow::
+
+    interactions parquet (user_id, track_id, weight, source, ts)
+      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
+      -> ALS(implicitPrefs=True) -> user/item factors
+    tracks parquet (canonical catalogue)
+      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
+    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
+
+Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
+per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from engine.core.config import Settings
+from engine.core.errors import InputError
+from engine.core.files import atomic_write_text
+from engine.serving.blend import BlendWeights
+from engine.serving.neighbours import NeighbourParams
+
+if TYPE_CHECKING:
+    from engine.training.als import AlsParams
+
+
+#: The ALS hyperparameters of best_params.json's "als" object.
+ALS_KEYS = ("rank", "max_iter", "reg_param", "alpha", "weight_transform", "weight_epsilon", "weight_clip")
+
+
+def resolve_params(settings: Settings, *, params_file: Path | None = None, **flags: Any) -> AlsParams:
+    """ALS params: flags > ``params_file`` (e.g. ``models/best_params.json`` from
+    ``evaluate --grid``) > Settings."""
+    saved = read_params_file(params_file)
+    # evaluate --grid writes AlsParams fields at the top level; an older layout nested them.
+    chosen = {**saved, **(saved.get("als") or {})}
+    return AlsParams.from_settings(settings, **{**chosen, **{k: v for k, v in flags.items() if v is not None}})
+
+
+def read_params_file(params_file: Path | None) -> dict[str, Any]:
+    """The JSON object in ``params_file`` ({} when there is none); a clear error when unreadable."""
+
+    if params_file is None or not Path(params_file).is_file():
+        return {}
+    try:
+        data = json.loads(Path(params_file).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{params_file}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{params_file}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def resolve_blend(params_file: Path | None) -> tuple["BlendWeights", "NeighbourParams"]:
+    """Blend weights and neighbour parameters: ``params_file``'s ``blend`` / ``neighbours``
+    blocks (written by ``evaluate --grid``), else the defaults of engine.serving.blend / engine.serving.neighbours."""
+
+    saved = read_params_file(params_file)
+    try:
+        return BlendWeights.from_dict(saved.get("blend")), NeighbourParams.from_dict(saved.get("neighbours"))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{params_file}: {exc}") from None
+
+
+
+
+BEST_PARAMS_FILE = "best_params.json"
+
+
+# -- best_params.json -------------------------------------------------------------------------
+
+
+def write_best_params(
+    settings: Settings,
+    *,
+    als: Mapping[str, Any] | None,
+    kmeans_k: int | None,
+    meta: Mapping[str, Any],
+    blend: Mapping[str, Any] | None = None,
+    neighbours: Mapping[str, Any] | None = None,
+) -> "Any":
+    """Merge the chosen values into ``models_dir/best_params.json`` (atomic) and return its path.
+
+    Keys are ``AlsParams`` field names (``rank, max_iter, reg_param, alpha, weight_transform,
+    weight_epsilon, weight_clip``), ``kmeans_k``, ``blend`` (engine.serving.blend.BlendWeights),
+    ``neighbours`` (engine.serving.neighbours.NeighbourParams) and ``meta`` (dataset, split, metric, when).
+    """
+
+    path = settings.models_dir / BEST_PARAMS_FILE
+    current = load_best_params(settings) or {}
+    if als:
+        current.update({k: als[k] for k in ALS_KEYS if k in als})
+    if kmeans_k is not None:
+        current["kmeans_k"] = int(kmeans_k)
+    if blend is not None:
+        current["blend"] = dict(blend)
+    if neighbours is not None:
+        current["neighbours"] = dict(neighbours)
+    current["meta"] = {**dict(meta), "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(current, indent=2, sort_keys=True))
+    return path
+
+
+def load_best_params(settings: Settings) -> dict[str, Any] | None:
+    """The saved ``best_params.json`` as a dict, or None when absent or unreadable."""
+    path = settings.models_dir / BEST_PARAMS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

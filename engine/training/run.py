@@ -1,0 +1,137 @@
+"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+
+Data flow::
+
+    interactions parquet (user_id, track_id, weight, source, ts)
+      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
+      -> ALS(implicitPrefs=True) -> user/item factors
+    tracks parquet (canonical catalogue)
+      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
+    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
+
+Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
+per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import functions as F
+
+from engine.bundle.publish import publish_bundle
+from engine.core.config import Settings
+from engine.core.errors import InputError
+from engine.core.progress import Progress
+from engine.serving.blend import BlendWeights
+from engine.serving.neighbours import NeighbourParams
+from engine.training.als import AlsParams, als_factors, fit_als, index_interactions
+from engine.training.assemble import assemble_items
+from engine.training.kmeans import fit_kmeans
+from engine.training.neighbours import item_neighbours
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass
+class TrainReport:
+    """What a training run did; printed by the CLI and stored in the manifest's ``data``."""
+
+    n_users: int = 0
+    n_items_with_factors: int = 0
+    n_catalog_tracks: int = 0
+    n_items: int = 0
+    n_interactions: int = 0
+    sources: dict[str, int] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    version: str | None = None
+
+
+def train(
+    spark: "SparkSession",
+    settings: Settings,
+    *,
+    interactions: "DataFrame",
+    tracks: "DataFrame",
+    params: AlsParams,
+    k: int | None = None,
+    publish_to: Path | None = None,
+    metrics: dict[str, Any] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+    blend: "BlendWeights | None" = None,
+    neighbour_params: "NeighbourParams | None" = None,
+    echo: Callable[[str], None] = print,
+) -> tuple[TrainReport, dict[str, Any]]:
+    """Train ALS + KMeans and assemble the bundle parts; publish them when ``publish_to`` is set.
+
+    ``tables`` (small pandas tables, e.g. the demo listeners) are shipped inside the bundle.
+    Item neighbours (engine.serving.neighbours) are computed on the same interactions and shipped as
+    ``extra`` arrays; ``blend`` (default: engine.serving.blend.BlendWeights()) is recorded as
+    ``params["blend"]``, which serving applies.
+
+    Returns the report and the bundle parts (keyword arguments of ``engine.bundle.publish.write_bundle``).
+    """
+
+
+    blend = blend or BlendWeights()
+    neighbour_params = neighbour_params or NeighbourParams()
+    progress = Progress(echo=echo)
+    report = TrainReport()
+    interactions = interactions.cache()
+    report.n_interactions = interactions.count()
+    if report.n_interactions == 0:
+        raise InputError("no interactions to train on")
+    report.sources = {r["source"]: int(r["count"]) for r in interactions.groupBy("source").count().collect()}
+    progress("read", f"{report.n_interactions:,} interactions from {', '.join(sorted(report.sources))}")
+
+    indexed = index_interactions(interactions)
+    indexed.df.cache()
+    report.n_users, n_als_items = len(indexed.user_ids), len(indexed.item_ids)
+    progress("index", f"{report.n_users:,} listeners x {n_als_items:,} tracks")
+
+    model = fit_als(indexed.df, params)
+    _, als_y = als_factors(model, report.n_users, n_als_items)
+    progress("als", f"rank {params.rank}, {params.max_iter} iterations, {params.weight_transform} weights")
+
+    neighbours = item_neighbours(indexed.df, n_als_items, params=neighbour_params)
+    progress("neighbours", f"top {neighbour_params.top_n} for {n_als_items:,} tracks ({len(neighbours.indices):,} pairs)")
+
+    km = fit_kmeans(tracks, k=k or settings.kmeans_k, seed=settings.kmeans_seed)
+    progress("kmeans", f"k={km.kmeans['k']} over {len(km.assignments):,} tracks")
+
+    listeners = (
+        interactions.groupBy("track_id").agg(F.countDistinct("user_id").alias("listeners")).toPandas()
+    )
+    catalog = tracks.select(
+        "track_id", "name", "artist_names", "artist_ids", "release_year", "popularity", "explicit", "energy", "genres"
+    ).toPandas()
+    report.n_catalog_tracks = len(catalog)
+    parts = assemble_items(
+        catalog=catalog, als_item_ids=indexed.item_ids, als_item_factors=als_y, kmeans=km, listeners=listeners
+    )
+    report.n_items = len(parts["items"])
+    row_of = pd.Series(np.arange(report.n_items), index=parts["items"]["track_id"])
+    parts["extra"] = neighbours.remap(row_of.loc[indexed.item_ids].to_numpy(), report.n_items).to_extra()
+    report.n_items_with_factors = int(parts["items"]["has_factors"].sum())
+    progress("assemble", f"{report.n_items:,} items ({report.n_items_with_factors:,} with factors)")
+    report.timings_s = dict(progress.timings)
+    parts.update(
+        params={
+            **params.to_dict(), "kmeans_k": km.kmeans["k"], "item_kind": "track",
+            "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict(),
+        },
+        data_stats={k: v for k, v in asdict(report).items() if k not in ("version", "timings_s")},
+        metrics=metrics or {},
+        tables=tables or {},
+    )
+    if publish_to is not None:
+        report.version = publish_bundle(publish_to, keep=settings.keep_versions, **parts)
+        progress("publish", f"version {report.version} in {publish_to}")
+    indexed.df.unpersist()
+    interactions.unpersist()
+    return report, parts
