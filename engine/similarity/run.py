@@ -54,7 +54,7 @@ from pyspark.sql import functions as F
 from engine.bundle.load import load_current
 from engine.bundle.publish import publish_bundle
 from engine.core.errors import InputError
-from engine.similarity.run import content_models as cm
+from engine.similarity import content_models as cm
 from engine.similarity.common import check_columns
 from engine.similarity.minhash import (
     DEFAULT_NUM_HASH_TABLES,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from engine.core.errors import InputError
-from engine.similarity.run import content_models as cm
+from engine.similarity import content_models as cm
 
 
 def cluster_listening(seed: int = 5) -> pd.DataFrame:
