@@ -74,7 +74,7 @@ def _shuffle_bytes(spark: Any) -> dict[int, int]:
 
 def time_training(spark: Any, path: Path, *, rank: int, max_iter: int) -> dict[str, Any]:
     """Run the interaction-dependent training stages on the parquet at ``path``; return timings."""
-    from engine.training.als import AlsParams, als_factors, fit_als, index_interactions
+    from engine.training.als import AlsParams, fit_als, index_interactions, item_factors, user_factors
     from engine.training.inputs import read_interactions
 
     params = AlsParams(rank=rank, max_iter=max_iter)
@@ -86,7 +86,7 @@ def time_training(spark: Any, path: Path, *, rank: int, max_iter: int) -> dict[s
     n_rows = indexed.df.count()
     t_index = time.perf_counter() - t0
     model = fit_als(indexed.df, params)
-    users, items = als_factors(model, len(indexed.user_ids), len(indexed.item_ids))
+    users, items = user_factors(model, len(indexed.user_ids)), item_factors(model, len(indexed.item_ids))
     total = time.perf_counter() - t0
     indexed.df.unpersist()
     after = _shuffle_bytes(spark)

@@ -181,7 +181,7 @@ def worker_prep(work: Path, *, tracks: int, interactions: int, seed: int) -> dic
 def worker_spark(work: Path, *, params: AlsParams, conf: dict[str, str], out: Path) -> dict[str, Any]:
     """Fit ``engine.training.als.fit_als`` on ``train.parquet``; save factors to ``out``; return timings."""
     from engine.spark.session import get_spark
-    from engine.training.als import als_factors, fit_als
+    from engine.training.als import fit_als, item_factors, user_factors
 
     peak = PeakRss()
     peak.start()
@@ -198,7 +198,7 @@ def worker_spark(work: Path, *, params: AlsParams, conf: dict[str, str], out: Pa
     model = fit_als(df, params)
     fit_s, cpu_s = time.perf_counter() - start, tree_cpu_s() - cpu
     start = time.perf_counter()
-    U, Y = als_factors(model, meta["n_users"], meta["n_items"])
+    U, Y = user_factors(model, meta["n_users"]), item_factors(model, meta["n_items"])
     collect_s = time.perf_counter() - start
     np.save(out / "U.npy", U)
     np.save(out / "Y.npy", Y)

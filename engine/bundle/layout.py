@@ -22,11 +22,8 @@ the arrays. This module imports numpy/pandas/pyarrow only (the app uses it; no p
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
 
 #: Bumped whenever the bundle layout or the meaning of a file changes.
 SCHEMA_VERSION = 1
@@ -61,9 +58,3 @@ def current_version(models_dir: Path) -> str | None:
     return text or None
 
 
-def _version_name(manifest: Mapping[str, Any]) -> str:
-    stamp = datetime.fromisoformat(manifest["created_at"]).strftime("%Y%m%dT%H%M%SZ")
-    digest = hashlib.sha256(
-        json.dumps({k: v["sha256"] for k, v in manifest["files"].items()}, sort_keys=True).encode()
-    ).hexdigest()[:8]
-    return f"{stamp}-{digest}"

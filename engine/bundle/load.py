@@ -23,7 +23,6 @@ the arrays. This module imports numpy/pandas/pyarrow only (the app uses it; no p
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +168,3 @@ def load_current(models_dir: Path, *, fallback_dir: Path | None = None) -> Bundl
     raise BundleError("; ".join(notes) or f"no model bundle in {models_dir} (run `make run` or `python -m engine train`)")
 
 
-def _file_entry(path: Path) -> dict[str, Any]:
-    with open(path, "rb+") as fh:
-        os.fsync(fh.fileno())
-    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}

@@ -22,6 +22,7 @@ the arrays. This module imports numpy/pandas/pyarrow only (the app uses it; no p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -39,11 +40,10 @@ from engine.bundle.layout import (
     MANIFEST,
     SCHEMA_VERSION,
     TMP_PREFIX,
-    _version_name,
     current_version,
     list_versions,
 )
-from engine.bundle.load import _file_entry, verify_bundle_dir
+from engine.bundle.load import verify_bundle_dir
 from engine.core.errors import BundleError
 from engine.core.files import fsync_dir, sha256_file
 from engine.core.schemas import BUNDLE_ITEM_COLUMNS
@@ -220,3 +220,17 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def _version_name(manifest: Mapping[str, Any]) -> str:
+    stamp = datetime.fromisoformat(manifest["created_at"]).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(
+        json.dumps({k: v["sha256"] for k, v in manifest["files"].items()}, sort_keys=True).encode()
+    ).hexdigest()[:8]
+    return f"{stamp}-{digest}"

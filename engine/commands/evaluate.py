@@ -35,7 +35,6 @@ from engine.spark.session import get_spark
 from engine.training.als import AlsParams
 from engine.training.params import BEST_PARAMS_FILE, load_best_params, write_best_params
 
-
 # -- CLI -------------------------------------------------------------------------------------
 
 

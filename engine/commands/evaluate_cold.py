@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Sequence
 
 from engine.core.config import Settings
 from engine.evaluation.cold_items import (

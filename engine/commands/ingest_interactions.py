@@ -30,7 +30,6 @@ from engine.ingest.readers.events import read_app_events
 from engine.ingest.readers.playlists import read_mpd_json, read_playlists_csv
 from engine.spark.session import get_spark
 
-
 # -- CLI -------------------------------------------------------------------------------------
 
 

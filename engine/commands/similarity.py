@@ -59,7 +59,6 @@ from engine.spark.session import get_spark
 from engine.state.store import Store
 from engine.training.inputs import default_interaction_paths, read_interactions
 
-
 # -- CLI -------------------------------------------------------------------------------------
 
 

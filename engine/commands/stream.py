@@ -44,7 +44,6 @@ from engine.core.locking import LockHeld
 from engine.spark.session import get_spark
 from engine.streaming.stream import run_stream
 
-
 # -- CLI -------------------------------------------------------------------------------------
 
 

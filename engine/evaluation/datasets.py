@@ -19,7 +19,6 @@ protocol (engine.evaluation.reproduction).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,20 +27,19 @@ import numpy as np
 from pyspark.ml.feature import StringIndexerModel
 from pyspark.sql import functions as F
 
-from engine.core.config import ROOT, Settings
+from engine.core.config import Settings
 from engine.core.errors import InputError
 from engine.core.schemas import AUDIO_FEATURES, INT_AUDIO_FEATURES
 from engine.evaluation.scorers import FactorScorer
 from engine.evaluation.scoring import to_csr
 from engine.ingest.readers.artists import read_audioscrobbler, read_hetrec
-from engine.training.als import als_factors, fit_als
+from engine.training.als import fit_als, item_factors, user_factors
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from engine.training.als import AlsParams
 
-SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
 #: Audio features used for intra-list diversity (continuous ones, standardized).
@@ -67,14 +65,14 @@ def load_dataset(
 ) -> Dataset:
     """Resolve ``--data``: ``hetrec``, ``audioscrobbler``, ``demo`` or a parquet path."""
 
-    raw = _find_data_dir(settings, data_dir)
+    dirs = _data_dirs(settings, data_dir)
     if name == "hetrec":
-        path = _need(raw / "hetrec2011_user_artists.dat.gz", raw / "hetrec2011_user_artists.dat")
+        path = _need(dirs, "hetrec2011_user_artists.dat.gz", "hetrec2011_user_artists.dat")
         df, _, report = read_hetrec(spark, path, settings=settings)
         return Dataset("hetrec", df, "artist_id", f"Last.fm HetRec 2011 artist play counts ({path.name})")
     if name == "audioscrobbler":
-        plays = _need(raw / "audioscrobbler_user_artist_data_small.txt.gz", raw / "user_artist_data.txt")
-        alias = next((p for p in (raw / "audioscrobbler_artist_alias_small.txt.gz", raw / "artist_alias.txt") if p.is_file()), None)
+        plays = _need(dirs, "audioscrobbler_user_artist_data_small.txt.gz", "user_artist_data.txt")
+        alias = _find(dirs, "audioscrobbler_artist_alias_small.txt.gz", "artist_alias.txt")
         df, _, _ = read_audioscrobbler(spark, plays, alias_path=alias, settings=settings)
         what = "alias-corrected" if alias else "no alias file found"
         return Dataset("audioscrobbler", df, "artist_id", f"Audioscrobbler artist play counts, {plays.name} ({what})")
@@ -105,18 +103,21 @@ def _parquet_dataset(spark: "SparkSession", settings: Settings, path: Path, name
     return Dataset(name, df, item_col, what, features)
 
 
-def _find_data_dir(settings: Settings, data_dir: Path | None) -> Path:
-    for candidate in (data_dir, settings.data_dir / "raw", SHARED_DATA):
-        if candidate is not None and Path(candidate).is_dir():
-            return Path(candidate)
-    return settings.data_dir / "raw"
+def _data_dirs(settings: Settings, data_dir: Path | None) -> list[Path]:
+    """Where raw datasets are looked for: ``--data-dir`` alone when given, else ``data/raw``
+    then ``SHARED_DATA_DIR`` — file by file, so an empty ``data/raw`` does not hide the rest."""
+    return [Path(data_dir)] if data_dir is not None else [settings.data_dir / "raw", settings.shared_data_dir]
 
 
-def _need(*paths: Path) -> Path:
-    for p in paths:
-        if p.is_file():
-            return p
-    raise InputError(f"{paths[0]} not found (pass --data-dir, or set SHARED_DATA_DIR)")
+def _find(dirs: list[Path], *names: str) -> Path | None:
+    return next((d / n for d in dirs for n in names if (d / n).is_file()), None)
+
+
+def _need(dirs: list[Path], *names: str) -> Path:
+    found = _find(dirs, *names)
+    if found is None:
+        raise InputError(f"{names[0]} not found in {', '.join(map(str, dirs))} (pass --data-dir, or set SHARED_DATA_DIR)")
+    return found
 
 
 def item_features(features: "DataFrame | None", item_ids: list[str]) -> np.ndarray | None:
@@ -181,5 +182,4 @@ def fit_als_scorer(train_df: "DataFrame", params: "AlsParams", *, n_users: int, 
     """Fit ALS with Spark and return its factors as a numpy scorer."""
 
     model = fit_als(train_df, params)
-    U, Y = als_factors(model, n_users, n_items)
-    return FactorScorer(U, Y)
+    return FactorScorer(user_factors(model, n_users), item_factors(model, n_items))

@@ -1,7 +1,7 @@
 """Build ``data/sample/``, the small real catalogue slice that ships with the repo.
 
-``python -m engine.ingest.sample [--source DIR] [--out DIR]`` reads the real datasets of
-``../shared/data`` (see its PROVENANCE.md) and writes:
+``python scripts/build_sample.py [--source DIR] [--out DIR]`` (a maintainer tool) reads the
+real Kaggle datasets in ``DIR`` (default ``SHARED_DATA_DIR``) and writes:
 
 - ``tracks.csv.gz``: the random 10,000-track sample of the Kaggle ``tracks.csv``, copied
   byte for byte;
@@ -17,11 +17,8 @@ Runs without Spark: the inputs are small and this is a packaging step, not the p
 
 from __future__ import annotations
 
-import argparse
 import gzip
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +27,6 @@ from engine.core.config import ROOT
 from engine.ingest.catalog import SAMPLE_FILES
 from engine.ingest.catalog_parse import parse_list_literal
 
-SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 SOURCES = {
     "tracks": "tracks_sample10k.csv.gz",
     "artists": "artists_sample10k.csv.gz",
@@ -40,7 +36,7 @@ SOURCES = {
 README = """# The shipped catalogue sample
 
 A small, real slice of the Spotify catalogue so that `make run` works without a download.
-Built by `python -m engine.ingest.sample` from `../shared/data` (see `engine/ingest/sample.py`).
+Built by `python scripts/build_sample.py --source DIR` from the real Kaggle files (see `engine/ingest/sample.py`).
 
 | file | rows | what it is |
 |---|---|---|
@@ -89,7 +85,7 @@ def _write_gz(df: pd.DataFrame, path: Path) -> None:
         gz.write(text.encode("utf-8"))
 
 
-def build_sample(source: Path = SHARED_DATA, out: Path = ROOT / "data" / "sample") -> dict[str, int]:
+def build_sample(source: Path, out: Path = ROOT / "data" / "sample") -> dict[str, int]:
     """Write the sample files into ``out``; returns the row count of each file.
 
     Parameters
@@ -101,7 +97,7 @@ def build_sample(source: Path = SHARED_DATA, out: Path = ROOT / "data" / "sample
     """
     missing = [name for name in SOURCES.values() if not (source / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"{source}: missing {', '.join(missing)} (see ../shared/data/PROVENANCE.md)")
+        raise FileNotFoundError(f"{source}: missing {', '.join(missing)} (the Kaggle 600k-tracks and 160k-tracks files)")
     out.mkdir(parents=True, exist_ok=True)
     tracks = _read(source / SOURCES["tracks"])
     shutil.copyfile(source / SOURCES["tracks"], out / SAMPLE_FILES["tracks"])
@@ -120,24 +116,3 @@ def build_sample(source: Path = SHARED_DATA, out: Path = ROOT / "data" / "sample
     counts = {"tracks": len(tracks), "artists": len(artists), "genres": len(genres)}
     (out / "README.md").write_text(README.format(**counts), encoding="utf-8")
     return counts
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m engine.ingest.sample``: build the sample and print what was written."""
-    parser = argparse.ArgumentParser(prog="python -m engine.ingest.sample", description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=SHARED_DATA, help="folder with the real datasets")
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "sample", help="output folder")
-    args = parser.parse_args(argv)
-    try:
-        counts = build_sample(args.source, args.out)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for kind, n in counts.items():
-        path = args.out / SAMPLE_FILES[kind]
-        print(f"{path}: {n:,} rows, {path.stat().st_size:,} bytes")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -34,16 +34,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AlsParams:
-    """Hyperparameters of implicit ALS and of the confidence transform (recorded in the bundle)."""
+    """Hyperparameters of implicit ALS and of the confidence transform (recorded in the bundle).
 
-    rank: int = 64
-    max_iter: int = 10
-    reg_param: float = 0.1
-    alpha: float = 10.0
-    weight_transform: str = "log1p"
-    weight_epsilon: float = 1.0
-    weight_clip: float = 100.0
-    seed: int = 42
+    The defaults are :class:`~engine.core.config.Settings`' (``ALS_*``): one source of defaults.
+    """
+
+    rank: int = Settings.als_rank
+    max_iter: int = Settings.als_max_iter
+    reg_param: float = Settings.als_reg_param
+    alpha: float = Settings.als_alpha
+    weight_transform: str = Settings.als_weight_transform
+    weight_epsilon: float = Settings.als_weight_epsilon
+    weight_clip: float = Settings.als_weight_clip
+    seed: int = Settings.als_seed
     #: ALS blocks per side; None -> Spark's default parallelism (matched to cores).
     num_blocks: int | None = None
     checkpoint_interval: int = 10
@@ -143,17 +146,24 @@ def fit_als(indexed_df: "DataFrame", params: AlsParams) -> "ALSModel":
     return als.fit(ratings)
 
 
-def als_factors(model: "ALSModel", n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """Collect ALS factors into dense float32 arrays ``U [n_users, rank]``, ``Y [n_items, rank]``.
+def collect_factors(frame: "DataFrame", n: int, rank: int) -> np.ndarray:
+    """A factor DataFrame (``id``, ``features``) as a dense float32 ``[n, rank]`` array.
 
     Rows for ids that ALS dropped stay zero.
     """
-    rank = model.rank
-    out = []
-    for frame, n in ((model.userFactors, n_users), (model.itemFactors, n_items)):
-        pdf = frame.toPandas()
-        arr = np.zeros((n, rank), dtype=np.float32)
-        if len(pdf):
-            arr[pdf["id"].to_numpy()] = np.asarray(pdf["features"].tolist(), dtype=np.float32)
-        out.append(arr)
-    return out[0], out[1]
+    pdf = frame.toPandas()
+    arr = np.zeros((n, rank), dtype=np.float32)
+    if len(pdf):
+        arr[pdf["id"].to_numpy()] = np.asarray(pdf["features"].tolist(), dtype=np.float32)
+    return arr
+
+
+def item_factors(model: "ALSModel", n_items: int) -> np.ndarray:
+    """The item factors ``Y [n_items, rank]``: all that serving needs (users are folded in)."""
+    return collect_factors(model.itemFactors, n_items, model.rank)
+
+
+def user_factors(model: "ALSModel", n_users: int) -> np.ndarray:
+    """The user factors ``U [n_users, rank]``, for evaluation only: training never collects them
+    (at 25M listeners they would be ~6 GiB on the driver)."""
+    return collect_factors(model.userFactors, n_users, model.rank)

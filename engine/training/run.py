@@ -29,7 +29,7 @@ from engine.core.errors import InputError
 from engine.core.progress import Progress
 from engine.serving.blend import BlendWeights
 from engine.serving.neighbours import NeighbourParams
-from engine.training.als import AlsParams, als_factors, fit_als, index_interactions
+from engine.training.als import AlsParams, fit_als, index_interactions, item_factors
 from engine.training.assemble import assemble_items
 from engine.training.kmeans import fit_kmeans
 from engine.training.neighbours import item_neighbours
@@ -95,7 +95,7 @@ def train(
     progress("index", f"{report.n_users:,} listeners x {n_als_items:,} tracks")
 
     model = fit_als(indexed.df, params)
-    _, als_y = als_factors(model, report.n_users, n_als_items)
+    als_y = item_factors(model, n_als_items)
     progress("als", f"rank {params.rank}, {params.max_iter} iterations, {params.weight_transform} weights")
 
     neighbours = item_neighbours(indexed.df, n_als_items, params=neighbour_params)

@@ -47,7 +47,7 @@ def test_hybrid_improves_recall_on_cold_items(spark) -> None:
     assert not set(split.heldout) - set(split.kept)
     kept = split.train[split.train["item"].isin(list(split.kept))].groupby("item").size()
     assert kept.max() <= 2 and sum(v == 0 for v in split.kept.values()) == 24
-    factors, has = fit_split_factors(spark, split, len(items), AlsParams(rank=8, max_iter=5, weight_transform="binary"))
+    factors, has = fit_split_factors(spark, split, len(items), AlsParams(rank=8, max_iter=5, reg_param=0.1, alpha=10.0, weight_transform="binary"))
     grid = [HybridWeights(factor_weight=b, shrink=s) for b in (0.5, 0.9) for s in (5.0, 20.0)]
     report = evaluate_cold_items(split, factors=factors, has_factors=has, content=content_for_items(items, audio),
                                  n_users=N_USERS, grid=grid, echo=lambda _: None)

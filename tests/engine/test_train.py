@@ -94,7 +94,7 @@ def test_kmeans_finds_the_planted_styles(spark, frames) -> None:
 
 def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings) -> None:
     tracks, inter = frames
-    params = AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0)
+    params = AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0, weight_transform="log1p")
     lines: list[str] = []
     report, parts = train(
         spark, settings, interactions=inter, tracks=tracks, params=params, k=3,
