@@ -411,7 +411,6 @@ def _as_list(value: object) -> Sequence[str]:
         return [value]
     if value is None:
         return []
-    try:
-        return [v for v in value if isinstance(v, str)]  # list, tuple, numpy array
-    except TypeError:
-        return []
+    if isinstance(value, Iterable):  # list, tuple, numpy array
+        return [v for v in value if isinstance(v, str)]
+    return []

@@ -13,7 +13,7 @@ history ``{track_id: weight}``:
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -212,7 +212,7 @@ def map_sample(
     """
     placed = items[items["x"].notna() & items["y"].notna()]
     rng = np.random.default_rng(seed)
-    take = rng.choice(len(placed), size=min(n, len(placed)), replace=False) if len(placed) else []
+    take = rng.choice(len(placed), size=min(n, len(placed)), replace=False) if len(placed) else np.empty(0, np.int64)
     role = pd.Series("catalogue", index=placed.index[np.sort(np.asarray(take, dtype=np.int64))])
     yours, recs = set(listener), set(recommended)
     role = pd.concat([role, pd.Series("yours", index=placed.index[placed["track_id"].isin(yours)])])
@@ -242,7 +242,7 @@ def _share(values: np.ndarray) -> np.ndarray:
 
 
 def _top_names(lists: Sequence[Any], weights: np.ndarray, top: int) -> pd.DataFrame:
-    counter: Counter[str] = Counter()
+    counter: defaultdict[str, float] = defaultdict(float)  # summed weights per name
     for names, w in zip(lists, weights):
         for name in [] if names is None else list(names):
             if isinstance(name, str) and name:
