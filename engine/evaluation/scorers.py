@@ -21,7 +21,7 @@ scipy each, and ``implicit``'s versions (bench/quality.py) do not expose EASE.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,9 +31,6 @@ from engine.core.weights import transform_weights
 from engine.serving.blend import Blend, BlendWeights, als_std, sparse_std
 from engine.serving.neighbours import ItemNeighbours
 from engine.serving.recommender import Recommender
-
-if TYPE_CHECKING:
-    import scipy.sparse as sp
 
 
 class FactorScorer:

@@ -18,17 +18,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
 from engine.core.files import atomic_write_text
 from engine.serving.blend import BlendWeights
 from engine.serving.neighbours import NeighbourParams
-
-if TYPE_CHECKING:
-    from engine.training.als import AlsParams
-
+from engine.training.als import AlsParams
 
 #: The ALS hyperparameters of best_params.json's "als" object.
 ALS_KEYS = ("rank", "max_iter", "reg_param", "alpha", "weight_transform", "weight_epsilon", "weight_clip")
