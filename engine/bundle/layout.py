@@ -1,4 +1,4 @@
-"""The model bundle: write, verify, load and publish atomically (DESIGN.md §4).
+"""The model bundle's on-disk layout: file names, the schema version, and which version serves.
 
 A bundle is a directory ``models/<version>/`` holding numpy arrays and a manifest::
 
@@ -14,10 +14,12 @@ A bundle is a directory ``models/<version>/`` holding numpy arrays and a manifes
     tables/*.parquet     optional small tables served with the model (e.g. the demo listeners and
                          their histories, so a host without the training data can still offer them)
 
-``models/CURRENT`` names the serving version. Publishing writes ``models/.tmp-*``, fsyncs,
-verifies the sha256s, renames the directory into place, then swaps ``CURRENT`` with
-``os.replace``: a crash at any point leaves the previous version serving. Loading memory-maps
-the arrays. This module imports numpy/pandas/pyarrow only (the app uses it; no pyspark).
+``models/CURRENT`` names the serving version (:func:`current_version`, cheap enough to be a
+cache key); :func:`list_versions` lists the published ones, oldest first by the manifest's
+``created_at``. Hidden entries (``.tmp-*`` work folders, ``.download``) and ``models/demo`` are
+never versions. :data:`SCHEMA_VERSION` is bumped whenever the layout or the meaning of a file
+changes. Writing is :mod:`engine.bundle.publish`, reading :mod:`engine.bundle.load`. Standard
+library only: the app imports it, never pyspark.
 """
 
 from __future__ import annotations

@@ -1,23 +1,14 @@
-"""The model bundle: write, verify, load and publish atomically (DESIGN.md §4).
+"""Reading a model bundle: verify it against its manifest, memory-map it, pick the one to serve.
 
-A bundle is a directory ``models/<version>/`` holding numpy arrays and a manifest::
-
-    manifest.json        schema_version, version, created_at, params, data stats, metrics, files{sha256,bytes}
-    items.parquet        row i = item i (engine.core.schemas.BUNDLE_ITEM_COLUMNS)
-    item_factors.npy     float32 [n_items, rank]; zero rows where has_factors is false
-    gram.npy             float32 [rank, rank] = Yᵀ Y over all items (for fold-in)
-    item_norms.npy       float32 [n_items] = ‖y_i‖ (cosine similar-items)
-    popularity.npy       float32 [n_items] fallback scores for cold start, in [0, 1]
-    audio_features.npy   float32 [n_items, n_features] standardized (kmeans scaler); 0 rows where has_audio is false
-    kmeans.json          k, feature names, scaler mean/std, centroids (standardized space), cluster sizes
-    extra/*.npy          optional arrays of later model parts (e.g. item neighbours), listed in the manifest
-    tables/*.parquet     optional small tables served with the model (e.g. the demo listeners and
-                         their histories, so a host without the training data can still offer them)
-
-``models/CURRENT`` names the serving version. Publishing writes ``models/.tmp-*``, fsyncs,
-verifies the sha256s, renames the directory into place, then swaps ``CURRENT`` with
-``os.replace``: a crash at any point leaves the previous version serving. Loading memory-maps
-the arrays. This module imports numpy/pandas/pyarrow only (the app uses it; no pyspark).
+:func:`verify_bundle_dir` checks the manifest's ``schema_version``, that every listed file
+exists with its recorded size and sha256, and that the required files are listed; it raises
+:class:`~engine.core.errors.BundleError` naming the file at fault. :func:`load_bundle` returns
+a frozen :class:`Bundle` whose arrays (and ``extra/*.npy``) are read-only memory maps, so a
+large catalogue costs only the pages a request touches; ``tables/*.parquet`` are read whole.
+:func:`load_current` serves ``models/CURRENT``, else the newest older version that verifies,
+else the committed demo bundle, and records every refused bundle in ``Bundle.notes`` so the
+app can say why. The layout is :mod:`engine.bundle.layout`. numpy/pandas only (the app uses
+it; no pyspark).
 """
 
 from __future__ import annotations

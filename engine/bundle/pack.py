@@ -1,4 +1,4 @@
-"""``python -m engine pack-bundle``: the current bundle as one ``.tar.gz`` plus its sha256.
+"""A bundle as one reproducible ``.tar.gz`` plus its sha256 (``python -m engine pack-bundle``).
 
 For hosts that serve a bundle they did not train (Streamlit Community Cloud): upload the
 archive anywhere that serves https (a GitHub release asset, object storage), then set

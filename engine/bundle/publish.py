@@ -1,23 +1,15 @@
-"""The model bundle: write, verify, load and publish atomically (DESIGN.md §4).
+"""Writing and publishing a model bundle atomically, and pruning old versions.
 
-A bundle is a directory ``models/<version>/`` holding numpy arrays and a manifest::
+:func:`write_bundle` writes a complete bundle (layout: :mod:`engine.bundle.layout`) from its
+parts, computing ``gram = YᵀY`` and ``item_norms`` in float64 from the item factors, fsyncing
+every file and recording its sha256. The version name is ``<UTC created_at>-<first 8 hex of
+the sha256 over the file hashes>``, so identical content gets the same name.
 
-    manifest.json        schema_version, version, created_at, params, data stats, metrics, files{sha256,bytes}
-    items.parquet        row i = item i (engine.core.schemas.BUNDLE_ITEM_COLUMNS)
-    item_factors.npy     float32 [n_items, rank]; zero rows where has_factors is false
-    gram.npy             float32 [rank, rank] = Yᵀ Y over all items (for fold-in)
-    item_norms.npy       float32 [n_items] = ‖y_i‖ (cosine similar-items)
-    popularity.npy       float32 [n_items] fallback scores for cold start, in [0, 1]
-    audio_features.npy   float32 [n_items, n_features] standardized (kmeans scaler); 0 rows where has_audio is false
-    kmeans.json          k, feature names, scaler mean/std, centroids (standardized space), cluster sizes
-    extra/*.npy          optional arrays of later model parts (e.g. item neighbours), listed in the manifest
-    tables/*.parquet     optional small tables served with the model (e.g. the demo listeners and
-                         their histories, so a host without the training data can still offer them)
-
-``models/CURRENT`` names the serving version. Publishing writes ``models/.tmp-*``, fsyncs,
-verifies the sha256s, renames the directory into place, then swaps ``CURRENT`` with
-``os.replace``: a crash at any point leaves the previous version serving. Loading memory-maps
-the arrays. This module imports numpy/pandas/pyarrow only (the app uses it; no pyspark).
+:func:`publish_bundle` writes ``models/.tmp-*``, verifies the sha256s, renames the directory
+into place (reusing an identical version already published), then swaps ``CURRENT`` with
+``os.replace`` (:func:`set_current`): a crash at any step leaves the previous version serving.
+:func:`prune_versions` then keeps the newest ``keep`` versions (never the serving one) and
+removes ``.tmp-*`` leftovers older than an hour. numpy/pandas/pyarrow only (no pyspark).
 """
 
 from __future__ import annotations

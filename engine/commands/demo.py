@@ -1,23 +1,6 @@
-"""Deterministic, synthetic demo listeners for the embedded catalogue (and the ``demo`` command).
+"""``python -m engine demo``: write the synthetic demo listeners, or (``--tracks N``) a synthetic catalogue.
 
-The product needs listening data to train on before anyone signs in; the demo listeners are
-that data, and they are **synthetic** — the README, the app and this command's output say so.
-They are built to make recommendations look sensible:
-
-- A set of shared *taste centres* is drawn from the catalogue: a genre (tracks whose artists
-  carry it), an era-and-sound neighbourhood (a decade plus an audio-feature region around
-  an anchor track) or an artist neighbourhood (an artist's tracks and the tracks that sound
-  and date like them). Centres are shared, so listeners form communities, which is what
-  collaborative filtering learns from.
-- Each listener takes 2-3 centres (popular centres more often) with Dirichlet mixture weights,
-  a heavy-tailed number of distinct tracks (lognormal, median ~35), tracks drawn within each
-  centre's pool in proportion to closeness x (popularity + 1), and heavy-tailed play counts
-  (lognormal, larger for tracks close to the centre).
-- Everything comes from one ``numpy`` generator seeded by ``seed``, over the catalogue sorted
-  by ``track_id``: the same catalogue and seed give identical output.
-
-Synthetic full-size data for benchmarks lives in :mod:`engine.ingest.synthetic`
-(:func:`synthesize_catalog`, :func:`make_synthetic_interactions`), re-exported here.
+The work is done by :mod:`engine.ingest.demo_listeners` and :mod:`engine.ingest.synthetic`.
 """
 
 from __future__ import annotations

@@ -1,20 +1,6 @@
-"""``python -m engine evaluate``: is the model any good? ALS next to baselines, on one split.
+"""``python -m engine evaluate``: the served model, ALS and the baselines on one held-out split.
 
-Data flow (DESIGN.md §9)::
-
-    interactions (hetrec | audioscrobbler | demo | a parquet path)
-      -> one row per (user, item), items with < 2 listeners dropped      engine.evaluation.splits
-      -> integer ids (engine.training.als.index_interactions), per-listener holdout (or time split)
-      -> [--grid: validation split carved from training -> ALS / EASE search]  engine.evaluation.tuning
-      -> ALS fitted with Spark on the training part (engine.training.als.fit_als)
-      -> every model scored in numpy on the held-out part                  engine.evaluation.scoring
-      -> EvalReport -> JSON + markdown under --out, optionally the bundle manifest's metrics
-
-Models: the served blend (ALS + item neighbours, engine.serving.blend), ALS alone, most-popular,
-random, EASE and item-kNN (engine.evaluation.baselines), all on the same split and the same candidates.
-The served model's neighbours are computed with Spark on the training part
-(engine.serving.neighbours), exactly as ``engine train`` computes them for a bundle. ``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3
-protocol (engine.evaluation.reproduction).
+``--grid`` tunes first and writes ``models/best_params.json``; the work is done by :mod:`engine.evaluation.protocol`.
 """
 
 from __future__ import annotations

@@ -1,31 +1,6 @@
-"""The Spotify catalogue: raw Kaggle CSV(.gz) -> canonical ``tracks`` and ``artists`` parquet.
+"""``python -m engine ingest-catalog``: Kaggle catalogue CSV(.gz) -> canonical ``tracks``/``artists`` parquet.
 
-Data flow (``ingest_catalog``)::
-
-    tracks.csv  --read as strings--> check_tracks --usable--> + genres --> parquet/tracks
-    artists.csv --read as strings--> check_artists ---------/        \\-> parquet/artists
-    genres.csv  --read as strings--> check_genres ---------/
-                        every rejected row, with its reason --> rejects/catalog_<kind>.csv
-
-Inputs are the files of the Kaggle dataset "Spotify Dataset 1921-2020, 600k+ Tracks"
-(yamaerenay): ``tracks.csv`` (586,672 rows, 20 columns) and ``artists.csv`` (``id, followers,
-genres, name, popularity``), plus optionally an artist-name -> genres file (``artists,
-genres``, the ``data_w_genres.csv`` of the sister 160k-tracks dataset). To use the full
-dataset instead of the shipped sample, download it from Kaggle and run::
-
-    python -m engine ingest-catalog --tracks tracks.csv --artists artists.csv [--genres data_w_genres.csv]
-
-Decisions worth knowing:
-
-- A track's ``genres`` is the union of its artists' genres in artist order, deduplicated.
-  An artist's genres come from the artists table by id; only for artists the table lacks,
-  from the genres file by exact artist name. Tracks with none get ``[]``.
-- The ``artists`` table holds every usable row of the artists file, plus every artist named
-  by a kept track but missing from that file (name from the track, genres from the genres
-  file, followers/popularity null), so each track's artists can be looked up.
-- ``release_date`` is kept as written; ``release_year`` is parsed (see
-  :func:`engine.ingest.catalog_parse.release_year`).
-- Rows are kept in file order; the first usable copy of a duplicated id wins.
+``--sample`` ingests the shipped ``data/sample/``; the work is done by :mod:`engine.ingest.catalog`.
 """
 
 from __future__ import annotations

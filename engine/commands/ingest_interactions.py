@@ -1,18 +1,6 @@
-"""Listening sources -> the canonical interactions table (DESIGN.md §2), and its CLI command.
+"""``python -m engine ingest-interactions``: one listening-data reader -> ``interactions_<source>`` parquet.
 
-Readers (each returns the interactions DataFrame and a :class:`ReadReport` with read / kept /
-rejected counts by reason; rejected records go to ``settings.rejects_dir/<source>/``):
-
-- :func:`read_mpd_json` — Million Playlist Dataset JSON slices (``source = "mpd"``)
-- :func:`read_playlists_csv` — ``user_id, artistname, trackname, playlistname`` CSV, matched to
-  catalogue tracks by name (``source = "playlists"``)
-- :func:`read_app_events` — the app's JSON-lines events (``source = "app"``)
-- :func:`read_audioscrobbler` — Audioscrobbler artist play counts, aliases applied as read
-  (``source = "audioscrobbler"``; items are ``artist_id``)
-- :func:`read_hetrec` — Last.fm HetRec 2011 artist play counts (``source = "lastfm"``)
-
-``python -m engine ingest-interactions --format FORMAT PATH... [--out DIR]`` runs one reader
-and writes parquet (plus an artists table for the artist-level formats).
+Artist-level formats also write ``artists_<source>``; the work is done by :mod:`engine.ingest.interactions`.
 """
 
 from __future__ import annotations

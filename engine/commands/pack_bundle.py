@@ -1,13 +1,6 @@
-"""``python -m engine pack-bundle``: the current bundle as one ``.tar.gz`` plus its sha256.
+"""``python -m engine pack-bundle``: the serving bundle as a ``.tar.gz`` for hosts that cannot train.
 
-For hosts that serve a bundle they did not train (Streamlit Community Cloud): upload the
-archive anywhere that serves https (a GitHub release asset, object storage), then set
-``MODEL_BUNDLE_URL`` to its address and ``MODEL_BUNDLE_SHA256`` to the printed digest; the app
-downloads and verifies it (:mod:`engine.bundle.fetch`).
-
-The archive holds one folder named after the version, with exactly the manifest and the files
-it lists (verified before packing). It is reproducible: entries sorted, owner, mode and times
-fixed, gzip header without a timestamp — the same bundle always packs to the same sha256.
+Prints the ``MODEL_BUNDLE_URL`` / ``MODEL_BUNDLE_SHA256`` settings; the work is done by :mod:`engine.bundle.pack`.
 """
 
 from __future__ import annotations

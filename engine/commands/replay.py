@@ -1,20 +1,6 @@
-"""``python -m engine replay``: a stream of realistic listening events, for demos and load tests.
+"""``python -m engine replay``: realistic listening events to the events dir or Kafka, for demos and load tests.
 
-The seeds' "Kafka producer" role. Events look like the app's (:class:`engine.state.events.ListeningEvent`,
-same fields and kinds, ``ts`` = now) and go to the events dir (one JSON-lines file per flush,
-written atomically by :func:`engine.state.events.write_events`) or to a Kafka topic.
-
-Who listens to what (:class:`EventGenerator`):
-
-- listeners come from the demo listeners (``data/parquet/interactions_demo``, else the current
-  bundle's ``demo_history`` table) or from a playlist file (one listener playing it);
-- an active listener is picked more often (probability ∝ their number of tracks);
-- with probability ``1 − explore`` they replay one of their tracks (∝ its play count);
-  otherwise they discover one through a co-listener: a random track of theirs, a random other
-  listener of that track, a track of that listener (∝ play count) — the item-to-item walk that
-  collaborative filtering models, so the new (listener, track) pairs are learnable and a
-  refresh has something to evaluate on;
-- kinds: mostly plays, some likes and saves (the app's kinds).
+The work is done by :mod:`engine.streaming.replay` (Kafka producer: :mod:`engine.streaming.kafka_bridge`).
 """
 
 from __future__ import annotations

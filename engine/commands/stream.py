@@ -1,38 +1,6 @@
-"""``python -m engine stream``: listening events as a stream into ``data/parquet/interactions_stream``.
+"""``python -m engine stream``: listening events (events dir or Kafka) into ``interactions_stream`` parquet.
 
-Data flow::
-
-    events dir (JSON lines: the app's files, the Kafka bridge's files)  | Kafka topic (Spark's own
-      |                                                                 |  source, when the
-      |                                                                 |  spark-sql-kafka jar is
-      v                                                                 v  on the classpath)
-    Structured Streaming, one raw line per row (value, origin), checkpoint data/checkpoints/stream-<source>
-      -> foreachBatch: parse against an explicit schema (the app's event fields, all as text)
-      -> malformed events -> data/rejects/stream/batch=<id>/ as JSON lines (origin, reason, raw)
-      -> dedup by event_id: inside the batch, then an anti-join against every earlier batch
-      -> data/parquet/interactions_stream/batch=<id>/ (parquet, overwritten if the batch runs again)
-
-Exactly once across restarts: the checkpoint records which files (or offsets) each batch read
-and which batches completed. A batch interrupted after writing but before its commit runs again
-on restart with the same input; it overwrites its own ``batch=<id>`` folder, and the anti-join
-excludes that folder, so it writes the same rows again — never twice. Re-sent events (an
-at-least-once writer, the Kafka bridge after a crash) carry an event_id already written and are
-dropped. Lines without an event_id get one derived from their content (``sha:...``).
-
-The output keeps one row per valid event (kinds that carry no taste signal with weight 0), in
-the interactions columns first, so ``engine.training.run`` can read it like any interactions dataset;
-:func:`events_to_interactions` applies the full rules of :mod:`engine.ingest.readers.events` (summed
-positive weights, a later dislike cancels the pair) and is what ``engine.refresh.round`` uses.
-Reading every earlier event_id per batch is cheap at this project's sizes; at millions of events
-a day a table format with MERGE (Delta Lake, Iceberg) would replace the anti-join.
-
-Kafka: ``--source kafka`` uses Spark's Kafka source when the connector is on the classpath —
-``--spark-packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.3.0`` (the version must be the
-Spark version; Spark resolves it from Maven Central, so it needs that access), or ``--spark-jars``
-with the connector jar and its kafka-clients / commons-pool2 dependencies already on disk. Offsets
-then live in the checkpoint (``stream-kafka-<topic>``). Otherwise :mod:`engine.streaming.kafka_bridge`
-consumes the topic into the events dir (confluent-kafka, offsets committed to the consumer
-group after each write) and the file stream takes it from there.
+The work is done by :mod:`engine.streaming.stream`.
 """
 
 from __future__ import annotations

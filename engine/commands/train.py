@@ -1,16 +1,6 @@
-"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+"""``python -m engine train``: train ALS, item neighbours and KMeans on Spark and publish a model bundle.
 
-Data flow::
-
-    interactions parquet (user_id, track_id, weight, source, ts)
-      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
-      -> ALS(implicitPrefs=True) -> user/item factors
-    tracks parquet (canonical catalogue)
-      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
-    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
-
-Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
-per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+The work is done by :mod:`engine.training.run`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Name normalization and matching of listening history to catalogue items.
 
 One normalizer serves every place that matches tracks by name: the playlist-dataset reader
-(``engine.ingest.interactions``, on Spark through a pandas UDF), the Spotify history and the data-export
+(:mod:`engine.ingest.readers.playlists`, on Spark through a pandas UDF), the Spotify history and the data-export
 import (through :func:`match_history`), and the app's search box (:meth:`CatalogIndex.search`).
 Two normalizers would drift apart and the same song would match in one place and not the other.
 

@@ -1,16 +1,8 @@
-"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+"""Progress lines for long pipeline stages: ``[prefix] stage: detail (elapsed)``.
 
-Data flow::
-
-    interactions parquet (user_id, track_id, weight, source, ts)
-      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
-      -> ALS(implicitPrefs=True) -> user/item factors
-    tracks parquet (canonical catalogue)
-      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
-    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
-
-Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
-per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+:class:`Progress` prints one line per stage with the time since the start and records each
+stage's duration in ``timings`` (training runs and refresh rounds store them in their reports).
+Standard library only.
 """
 
 from __future__ import annotations

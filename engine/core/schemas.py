@@ -1,7 +1,12 @@
-"""Column names and schemas of the canonical tables (DESIGN.md §2) — their one home.
+"""Column names of the canonical tables and of the bundle's items table — their one home.
 
-Constants here are plain Python so the app (which never imports pyspark) can use them; the
-Spark ``StructType``s are built by functions that import pyspark lazily.
+The canonical tables are what every pipeline stage exchanges as parquet: ``tracks``
+(:data:`TRACK_COLUMNS`), ``artists`` (:data:`ARTIST_COLUMNS`) and the interactions
+(:data:`INTERACTION_COLUMNS`; :data:`ARTIST_INTERACTION_COLUMNS` for artist-level sources).
+Also here: the audio features (:data:`AUDIO_FEATURES`, :data:`CLUSTER_FEATURES` for KMeans),
+the bundle's :data:`BUNDLE_ITEM_COLUMNS`, and the id conventions (:data:`SPOTIFY_ID_PATTERN`,
+:data:`SYNTHETIC_ID_PREFIX`). Constants are plain Python so the app (which never imports
+pyspark) can use them; the Spark schemas are built in :mod:`engine.spark.schemas`.
 """
 
 from __future__ import annotations

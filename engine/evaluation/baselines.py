@@ -2,8 +2,8 @@
 
 Every model has ``fit(X)`` with ``X`` a ``scipy.sparse.csr_matrix [n_users, n_items]`` of raw
 training weights, and ``scores(user_rows) -> float64 [len(user_rows), n_items]`` (higher is
-better; ``-inf`` marks items a model cannot rank). The evaluation masks each listener's own
-training items itself, so models need not.
+better; ``-inf`` marks items a model cannot rank): the :class:`Scorer` protocol. The evaluation
+masks each listener's own training items itself, so models need not.
 
 - :class:`MostPopular` — distinct listeners per item (or total plays: the book's "most listened").
 - :class:`RandomScores` — uniform noise, reproducible per (seed, user).
@@ -13,10 +13,11 @@ training items itself, so models need not.
 - :class:`ItemKnn` — cosine item–item similarity on binary X, each item keeping its
   ``neighbours`` most similar items; score(u, i) = Σ over the listener's items j among i's
   neighbours of sim(i, j).
-- :class:`FactorScorer` — scores from given factor matrices (ALS, or random factors in tests).
 
-These are written here rather than taken from a library because they are a few lines of
-scipy each, and ``implicit``'s versions (bench/quality.py) do not expose EASE.
+The scorers of trained models (ALS factors, the served blend, a published bundle) follow the
+same protocol in :mod:`engine.evaluation.scorers`. These baselines are written here rather than
+taken from a library because they are a few lines of scipy each, and ``implicit``'s versions
+(bench/quality.py) do not expose EASE.
 """
 
 from __future__ import annotations

@@ -1,20 +1,17 @@
-"""``python -m engine evaluate``: is the model any good? ALS next to baselines, on one split.
+"""What ``engine evaluate`` runs on: the datasets, their integer-id splits, and the ALS scorer.
 
-Data flow (DESIGN.md §9)::
+- :func:`load_dataset` resolves ``--data``: ``hetrec`` and ``audioscrobbler`` (artist level,
+  read by :mod:`engine.ingest.readers.artists` from ``--data-dir``, else ``data/raw`` then
+  ``SHARED_DATA_DIR``, looked up file by file so an empty ``data/raw`` hides nothing), ``demo``
+  (``data/parquet/interactions_demo``) or any interactions parquet path, as a :class:`Dataset`.
+- :func:`item_features`: the continuous audio features (:data:`DIVERSITY_FEATURES`) per item
+  index, standardized over the whole catalogue, for intra-list diversity.
+- :func:`index_split` / :func:`to_index`: a string-id train/test pair in the integer ids of the
+  whole-data index, as a Spark frame (for ALS) and sparse matrices (for numpy scoring).
+- :func:`fit_als_scorer`: ALS fitted with Spark, returned as a numpy
+  :class:`~engine.evaluation.scorers.FactorScorer`.
 
-    interactions (hetrec | audioscrobbler | demo | a parquet path)
-      -> one row per (user, item), items with < 2 listeners dropped      engine.evaluation.splits
-      -> integer ids (engine.training.als.index_interactions), per-listener holdout (or time split)
-      -> [--grid: validation split carved from training -> ALS / EASE search]  engine.evaluation.tuning
-      -> ALS fitted with Spark on the training part (engine.training.als.fit_als)
-      -> every model scored in numpy on the held-out part                  engine.evaluation.scoring
-      -> EvalReport -> JSON + markdown under --out, optionally the bundle manifest's metrics
-
-Models: the served blend (ALS + item neighbours, engine.serving.blend), ALS alone, most-popular,
-random, EASE and item-kNN (engine.evaluation.baselines), all on the same split and the same candidates.
-The served model's neighbours are computed with Spark on the training part
-(engine.serving.neighbours), exactly as ``engine train`` computes them for a bundle. ``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3
-protocol (engine.evaluation.reproduction).
+The protocol that uses them is :mod:`engine.evaluation.protocol`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ defined precision/recall/NDCG/MAP: those functions return ``nan`` and :func:`mea
 skips them (Spark's ``RankingMetrics`` counts such a listener as 0 instead, with a warning).
 
 Definitions follow Spark's ``RankingMetrics`` (``RankingEvaluator``) except recall@k, which
-divides by ``min(k, |relevant|)`` as DESIGN.md §9 asks (Spark divides by ``|relevant|``), so
-a perfect list scores 1 even when a listener hid more than k items.
+divides by ``min(k, |relevant|)`` (Spark divides by ``|relevant|``), so a perfect list scores 1
+even when a listener hid more than k items.
 """
 
 from __future__ import annotations

@@ -1,20 +1,23 @@
-"""``python -m engine evaluate``: is the model any good? ALS next to baselines, on one split.
+"""The evaluation protocol: the served model, ALS and the baselines on one split (``engine evaluate``).
 
-Data flow (DESIGN.md §9)::
+Data flow of :func:`evaluate`::
 
-    interactions (hetrec | audioscrobbler | demo | a parquet path)
+    interactions (hetrec | audioscrobbler | demo | a parquet path)       engine.evaluation.datasets
       -> one row per (user, item), items with < 2 listeners dropped      engine.evaluation.splits
       -> integer ids (engine.training.als.index_interactions), per-listener holdout (or time split)
-      -> [--grid: validation split carved from training -> ALS / EASE search]  engine.evaluation.tuning
+      -> [--grid: validation split carved from training -> ALS / blend / EASE search]  engine.evaluation.tuning
       -> ALS fitted with Spark on the training part (engine.training.als.fit_als)
       -> every model scored in numpy on the held-out part                  engine.evaluation.scoring
-      -> EvalReport -> JSON + markdown under --out, optionally the bundle manifest's metrics
+      -> EvalReport -> JSON + markdown under --out, optionally the bundle manifest's metrics   engine.evaluation.report
 
-Models: the served blend (ALS + item neighbours, engine.serving.blend), ALS alone, most-popular,
-random, EASE and item-kNN (engine.evaluation.baselines), all on the same split and the same candidates.
-The served model's neighbours are computed with Spark on the training part
-(engine.serving.neighbours), exactly as ``engine train`` computes them for a bundle. ``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3
-protocol (engine.evaluation.reproduction).
+Models: the served blend (ALS + item neighbours, engine.serving.blend, scored by
+engine.evaluation.scorers.BlendScorer), ALS alone, most-popular, random, EASE and item-kNN
+(engine.evaluation.baselines), all on the same split and the same candidates. The served
+model's neighbours are computed with Spark on the training part
+(engine.training.neighbours.item_neighbours), exactly as ``python -m engine train`` computes
+them for a bundle. With a grid, the best ALS of each other weight transform gets a row too.
+``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3 protocol
+(engine.evaluation.reproduction). The CLI is :mod:`engine.commands.evaluate`.
 """
 
 from __future__ import annotations

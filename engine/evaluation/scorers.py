@@ -1,22 +1,18 @@
-"""Baseline recommenders that ALS is measured against, behind one small interface.
+"""Trained models as evaluation scorers: ALS factors, the served blend, a published bundle.
 
-Every model has ``fit(X)`` with ``X`` a ``scipy.sparse.csr_matrix [n_users, n_items]`` of raw
-training weights, and ``scores(user_rows) -> float64 [len(user_rows), n_items]`` (higher is
-better; ``-inf`` marks items a model cannot rank). The evaluation masks each listener's own
-training items itself, so models need not.
+Each implements the ``fit(X)`` / ``scores(user_rows)`` protocol of
+:mod:`engine.evaluation.baselines` (``fit`` does nothing: the parts come trained), so
+:func:`engine.evaluation.scoring.evaluate_model` scores them like the baselines:
 
-- :class:`MostPopular` — distinct listeners per item (or total plays: the book's "most listened").
-- :class:`RandomScores` — uniform noise, reproducible per (seed, user).
-- :class:`Ease` — Steck 2019, "Embarrassingly Shallow Autoencoders": the closed-form linear
-  autoencoder ``B = I − P·diagMat(1/diag(P))``, ``P = (XᵀX + λI)⁻¹``, on binary X and restricted
-  to the ``max_items`` items with the most listeners (the Gram matrix is dense: N² float64).
-- :class:`ItemKnn` — cosine item–item similarity on binary X, each item keeping its
-  ``neighbours`` most similar items; score(u, i) = Σ over the listener's items j among i's
-  neighbours of sim(i, j).
-- :class:`FactorScorer` — scores from given factor matrices (ALS, or random factors in tests).
-
-These are written here rather than taken from a library because they are a few lines of
-scipy each, and ``implicit``'s versions (bench/quality.py) do not expose EASE.
+- :class:`FactorScorer` — ``U[u] · Y[i]`` from given factor matrices (ALS, or random factors in tests).
+- :class:`BlendScorer` — the served model of :mod:`engine.serving.blend` (ALS plus item
+  neighbours and the popularity prior, with the ALS weight transform applied to history
+  weights), on the training users' ALS factors; these equal the fold-in of their training rows,
+  which ``tests/engine/test_foldin_spark.py`` checks, so this is what serving computes.
+- :class:`BundleScorer` — a published bundle exactly as served: each listener's training row
+  folded in by :class:`~engine.serving.recommender.Recommender` (its factors, transform and
+  blend); items the bundle lacks or has no factors for score ``-inf``. The refresh gate
+  (:mod:`engine.refresh.gate`) compares the candidate and the serving bundle with it.
 """
 
 from __future__ import annotations

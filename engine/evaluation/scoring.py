@@ -4,11 +4,11 @@ The split arrives as two sparse matrices over the same integer ids (``train``, `
 ``[n_users, n_items]``). :func:`build_eval_data` fixes everything that must be identical for
 every model — the candidate items, the sampled AUC negatives, popularity ranks — and
 :func:`evaluate_model` runs one model (anything with ``scores(user_rows)``, see
-``engine.evaluation.baselines``) over the test listeners in batches.
+``engine.evaluation.baselines`` and ``engine.evaluation.scorers``) over the test listeners in batches.
 
 Candidates: items with at least one training interaction, minus the listener's own training
-items (DESIGN.md §9). A held-out item nobody trained on cannot be recommended by any
-collaborative model; it stays in the held-out set and counts as a miss for every model.
+items. A held-out item nobody trained on cannot be recommended by any collaborative model; it
+stays in the held-out set and counts as a miss for every model.
 
 AUC follows "Advanced Analytics with Spark" ch. 3: per listener, the held-out items are the
 positives and as many negatives are sampled uniformly; the listener's AUC is the share of

@@ -1,4 +1,4 @@
-"""Train/test splits of interactions for evaluation (DESIGN.md §9), on Spark DataFrames.
+"""Train/test splits of interactions for evaluation, on Spark DataFrames.
 
 Protocol: sum duplicate (user, item) rows, drop items with fewer than 2 listeners **once**,
 then per listener: with n ≥ 5 items hide ``max(1, round(0.2·n))`` of them; listeners with fewer

@@ -10,7 +10,7 @@ rounds; a best value still on the edge afterwards is reported as a warning. Iter
 from one value and count as an edge (more iterations are tried at the best point, then fewer).
 
 Blend (engine.serving.blend): with the best ALS refitted on the validation training part and item
-neighbours computed on it with Spark (engine.serving.neighbours), the blend weights (neighbour weight,
+neighbours computed on it with Spark (engine.training.neighbours), the blend weights (neighbour weight,
 neighbour popularity exponent β, popularity prior) and the neighbour list length are searched
 in numpy (:func:`search_blend`), widened the same way. Among the points within
 ``blend_tolerance`` (relative) of the best NDCG@10, the one with the widest catalogue coverage

@@ -26,6 +26,11 @@ Decisions worth knowing:
 - ``release_date`` is kept as written; ``release_year`` is parsed (see
   :func:`engine.ingest.catalog_parse.release_year`).
 - Rows are kept in file order; the first usable copy of a duplicated id wins.
+
+:func:`ingest_catalog` runs it and returns a :class:`CatalogReport` (rows read, kept and
+rejected by reason per file, genre coverage); :func:`ingest_sample` runs it on the shipped
+``data/sample/``. The row checks are :mod:`engine.ingest.catalog_checks`, CSV reading and
+parquet/rejects writing :mod:`engine.ingest.catalog_io`.
 """
 
 from __future__ import annotations

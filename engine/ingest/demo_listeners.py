@@ -1,7 +1,7 @@
-"""Deterministic, synthetic demo listeners for the embedded catalogue (and the ``demo`` command).
+"""Deterministic, synthetic demo listeners for the embedded catalogue.
 
 The product needs listening data to train on before anyone signs in; the demo listeners are
-that data, and they are **synthetic** — the README, the app and this command's output say so.
+that data, and they are **synthetic** — the README, the app and the ``demo`` command's output say so.
 They are built to make recommendations look sensible:
 
 - A set of shared *taste centres* is drawn from the catalogue: a genre (tracks whose artists
@@ -16,8 +16,16 @@ They are built to make recommendations look sensible:
 - Everything comes from one ``numpy`` generator seeded by ``seed``, over the catalogue sorted
   by ``track_id``: the same catalogue and seed give identical output.
 
+:func:`make_demo_listeners` builds the interactions (``source = "demo"``, user ids ``demo:...``)
+and a table describing each listener's centres; :func:`write_demo_listeners` writes them to
+``data/parquet/interactions_demo`` and ``demo_listeners.parquet`` (``python -m engine demo`` and
+``prepare``); :func:`demo_tables` returns both as the tables training ships inside the bundle;
+:func:`load_tracks` reads the catalogue (canonical parquet or a Kaggle CSV). pandas/numpy only:
+no Spark needed.
+
 Synthetic full-size data for benchmarks lives in :mod:`engine.ingest.synthetic`
-(:func:`synthesize_catalog`, :func:`make_synthetic_interactions`), re-exported here.
+(:func:`~engine.ingest.synthetic.synthesize_catalog`,
+:func:`~engine.ingest.synthetic.make_synthetic_interactions`), re-exported here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,13 @@
-"""Listening sources -> the canonical interactions table (DESIGN.md §2), and its CLI command.
+"""Listening sources -> the canonical interactions table: the readers in one place.
 
-Readers (each returns the interactions DataFrame and a :class:`ReadReport` with read / kept /
-rejected counts by reason; rejected records go to ``settings.rejects_dir/<source>/``):
+The canonical interactions table has the columns ``user_id, track_id, weight, source, ts``
+(``artist_id`` instead of ``track_id`` for artist-level sources; schema in
+:mod:`engine.spark.schemas`); every later stage reads it. This module re-exports the readers of
+:mod:`engine.ingest.readers` and holds :data:`FORMATS` and :func:`write_interactions`.
+
+Readers (each returns the interactions DataFrame, the artist-level ones also an artists table,
+and a :class:`ReadReport` with read / kept / rejected counts by reason; rejected records go to
+``settings.rejects_dir/<source>/``):
 
 - :func:`read_mpd_json` — Million Playlist Dataset JSON slices (``source = "mpd"``)
 - :func:`read_playlists_csv` — ``user_id, artistname, trackname, playlistname`` CSV, matched to
@@ -11,8 +17,9 @@ rejected counts by reason; rejected records go to ``settings.rejects_dir/<source
   (``source = "audioscrobbler"``; items are ``artist_id``)
 - :func:`read_hetrec` — Last.fm HetRec 2011 artist play counts (``source = "lastfm"``)
 
-``python -m engine ingest-interactions --format FORMAT PATH... [--out DIR]`` runs one reader
-and writes parquet (plus an artists table for the artist-level formats).
+``python -m engine ingest-interactions --format FORMAT PATH... [--out DIR]``
+(:mod:`engine.commands.ingest_interactions`) runs one reader and writes parquet (plus an
+artists table for the artist-level formats).
 """
 
 from __future__ import annotations

@@ -1,31 +1,11 @@
-"""``python -m engine refresh [--every 6h]``: retrain on new listening, publish only if not worse.
+"""Repeating refresh rounds (``python -m engine refresh --every 6h``), and parsing the interval.
 
-One round (:func:`refresh_once`)::
-
-    lock models/.refresh.lock (held by a live refresher -> the round is skipped, exit 75;
-                               left by a crashed one -> taken over)
-    -> catch up on the events dir (engine.streaming.stream, unless a running `engine stream` does it)
-    -> every track-level interactions dataset under data/parquet, each row with its arrival time
-       (the modification time of the file that holds it)
-    -> new = arrived after the serving model's watermark (``data.arrival_watermark_us`` in its
-       manifest; its ``created_at`` for a bundle made elsewhere)
-    -> nothing new: skipped.  Too few listeners with new tracks to judge: skipped (the new data
-       waits for the next round).  No serving model: train and publish.
-    -> holdout of new pairs + candidate trained on the rest (engine.refresh.gate, engine.training.run)
-    -> gate: NDCG@10 and recall@50 of candidate vs serving model on that holdout
-    -> publish atomically (engine.bundle.publish.publish_bundle, which prunes to KEEP_VERSIONS) or keep
-    -> append the round to models/refresh_log.jsonl (the app's Model page reads it)
-
-Arrival is the file's modification time, so a dataset rewritten in place (``ingest-interactions``
-run again) counts as new as a whole; its pairs the serving model already knew then enter the
-holdout and favour the serving model — the gate errs towards keeping it. Append new files instead.
-
-``--every`` repeats rounds until stopped (SIGTERM/Ctrl-C end the wait at once); a failing
-round is logged and the loop goes on. ``--force`` publishes whatever the gate says (recorded).
-The app serves the version in ``models/CURRENT`` and picks a new one up without a restart.
-
-The log's format and reader live in :mod:`engine.state.refresh_log` (standard library only: the app
-reads it). This module imports no pyspark at import time.
+:func:`run_loop` runs a round (:func:`engine.refresh.round.refresh_once`) every ``every_s``
+seconds, counted from the start of each round, until its ``stop`` event is set (the command
+sets it on SIGTERM; Ctrl-C ends it too); the wait ends at once when it is. A failing round is
+reported (it logged itself) and the loop goes on; ``on_error`` lets the caller drop a Spark
+session that may be broken. :func:`parse_duration` reads ``90s``, ``15m``, ``6h``, ``1d`` or
+plain seconds. Standard library only.
 """
 
 from __future__ import annotations

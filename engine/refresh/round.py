@@ -1,12 +1,15 @@
-"""``python -m engine refresh [--every 6h]``: retrain on new listening, publish only if not worse.
+"""One refresh round: retrain on new listening and publish only if the gate finds it not worse.
 
-One round (:func:`refresh_once`)::
+:func:`refresh_once`::
 
     lock models/.refresh.lock (held by a live refresher -> the round is skipped, exit 75;
-                               left by a crashed one -> taken over)
-    -> catch up on the events dir (engine.streaming.stream, unless a running `engine stream` does it)
+                               left by a crashed one -> taken over; engine.core.locking)
+    -> catch up on the events dir (engine.streaming.stream.ingest_pending, unless a running
+       `engine stream` holds its lock)
     -> every track-level interactions dataset under data/parquet, each row with its arrival time
-       (the modification time of the file that holds it)
+       (the modification time of the file that holds it); the stream's events through
+       engine.streaming.stream.events_to_interactions; forgotten listeners dropped
+       (engine.training.inputs.drop_forgotten)
     -> new = arrived after the serving model's watermark (``data.arrival_watermark_us`` in its
        manifest; its ``created_at`` for a bundle made elsewhere)
     -> nothing new: skipped.  Too few listeners with new tracks to judge: skipped (the new data
@@ -16,16 +19,17 @@ One round (:func:`refresh_once`)::
     -> publish atomically (engine.bundle.publish.publish_bundle, which prunes to KEEP_VERSIONS) or keep
     -> append the round to models/refresh_log.jsonl (the app's Model page reads it)
 
+Parameters: command-line flags > the params file > the serving bundle's > Settings
+(:func:`choose_params`, :func:`choose_blend`). ``--force`` publishes whatever the gate says
+(recorded). The app serves the version in ``models/CURRENT`` and picks a new one up without a
+restart.
+
 Arrival is the file's modification time, so a dataset rewritten in place (``ingest-interactions``
 run again) counts as new as a whole; its pairs the serving model already knew then enter the
 holdout and favour the serving model — the gate errs towards keeping it. Append new files instead.
 
-``--every`` repeats rounds until stopped (SIGTERM/Ctrl-C end the wait at once); a failing
-round is logged and the loop goes on. ``--force`` publishes whatever the gate says (recorded).
-The app serves the version in ``models/CURRENT`` and picks a new one up without a restart.
-
-The log's format and reader live in :mod:`engine.state.refresh_log` (standard library only: the app
-reads it). This module imports no pyspark at import time.
+The log's format and reader live in :mod:`engine.state.refresh_log` (standard library only: the
+app reads it); repeating rounds is :mod:`engine.refresh.loop`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ serves ALS alone. Explanations stay per history item: item ``j``'s part of ``sco
 ALS contribution (Hu–Koren–Volinsky §5) plus ``σ_a·w_nb/σ_n · d_i·w_j·cos(j, i)``; the prior's
 part is reported as a ``popularity`` reason.
 
-The same formulas score the evaluation (:class:`BlendScorer`), so the served model is what
+The same formulas score the evaluation (:class:`engine.evaluation.scorers.BlendScorer`), so the served model is what
 ``evaluate`` measures.
 """
 

@@ -1,12 +1,13 @@
 """Content signals for serving: audio-feature similarity, genres, artists (no ALS needed).
 
 These reach every catalogue track, including those nobody has played (no ALS factors), and
-power two things (DESIGN.md §4–5):
+power two things:
 
 - cold start, when a listener has no history the ALS model knows: a profile built from what
   they chose on the page (tracks, artists, genres, audio clusters) scores every item with
   :class:`ColdStartWeights`;
-- the audio half of similar songs (``Recommender.similar``).
+- the content half of similar songs (``Recommender.similar``, blended in
+  :mod:`engine.serving.hybrid`).
 
 Audio vectors are the bundle's standardized features (the KMeans scaler's space, so cluster
 centroids live in it too); similarity is cosine in that space, i.e. the direction of a track's

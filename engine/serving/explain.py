@@ -1,4 +1,4 @@
-"""Turning scores into reasons a listener can read (DESIGN.md §5, §7 "because you played …").
+"""Turning scores into reasons a listener can read (the app's "because you played …").
 
 - ALS path: Hu, Koren & Volinsky (2008) §5 — the contribution of history track ``j`` to item
   ``i``'s score is ``c_j · y_iᵀ W y_j`` (:func:`engine.serving.foldin.contributions`); the top ones

@@ -1,4 +1,4 @@
-"""Exact implicit-ALS fold-in and its explanation, in numpy (DESIGN.md §5).
+"""Exact implicit-ALS fold-in and its explanation, in numpy.
 
 Given fixed item factors ``Y`` (``[n_items, rank]``) and a listener's history ``{i: r_i}``
 (``r`` already passed through the training weight transform), the user vector Spark's

@@ -1,4 +1,4 @@
-"""Candidate selection and re-ranking on a small candidate set (DESIGN.md §5).
+"""Candidate selection and re-ranking on a small candidate set.
 
 Serving cost is dominated by the one full pass that scores every item (``Y @ x``, memory
 bound). Everything after it works on a candidate set a few times larger than ``k``: filters,

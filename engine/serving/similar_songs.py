@@ -1,6 +1,6 @@
 """Similar songs: the live hybrid (ALS cosine + content), stored neighbours, lookup by name.
 
-Live, for ``Recommender.similar`` (:func:`similar_items`; the blend is :mod:`engine.serving.hybrid`)::
+Live, for ``Recommender.similar`` (:func:`engine.serving.hybrid.similar_items`, which holds the blend)::
 
     sim(q, i) = w·cos(y_q, y_i) + (1 − w)·content(q, i),    w = β·t_q·t_i
 

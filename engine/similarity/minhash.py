@@ -1,29 +1,26 @@
-"""Item-item similarity on Spark: MinHash LSH over each track's listeners, plus the content models.
+"""Item-item similarity by MinHash LSH over each track's listeners (method ``"minhash"``).
 
-``python -m engine similarity`` fills the ``similar_tracks`` table (SQLite store, and the
-serving bundle's ``tables/similar_tracks.parquet``) that the Similar songs page reads::
+Data flow::
 
-    interactions parquet (user_id, track_id, ...)
-      -> distinct (user, track); tracks with >= MIN_LISTENERS listeners
-      -> per track: the set of its listeners as a binary sparse vector (CountVectorizer)
+    interactions (user_id, track_id, ...)
+      -> distinct (user, track); tracks with >= MIN_LISTENERS listeners        listener_pairs
+      -> per track: the set of its listeners as a binary sparse vector (CountVectorizer)   listener_sets
       -> MinHashLSH(numHashTables) -> approxSimilarityJoin(self, Jaccard distance < 1)
-      -> top-N other tracks per track by Jaccard           -> method "minhash"
-    engine.similarity.content_models (TF-IDF, Word2Vec + BucketedRandomProjectionLSH, LDA topics)
-                                                           -> methods "tfidf", "word2vec"; topics
-    -> Store.replace_similar / Store.replace_topics, and a republished bundle with the tables
-       and ``extra/item_listeners`` (listeners per item, read by the cold-track hybrid)
+      -> top-N other tracks per track by Jaccard                               minhash_neighbours
 
 A "listener set" is the set of users (playlists, for playlist sources) that have the track;
 Jaccard of two sets = shared / union. Spark's MinHash uses one hash function per table and a
 pair becomes a candidate when any table collides (OR-amplification), so a pair with Jaccard
 ``J`` is found with probability ``1 - (1 - J)^H`` for ``H`` tables; every candidate's distance
 is then computed exactly, so the scores written are exact Jaccard values.
+:func:`exact_neighbours` is the brute-force reference and :func:`measure_lsh` compares the two.
 
-Choosing numHashTables (``--measure`` prints this table). Demo data from ``python -m engine
-prepare``: 1,500 synthetic listeners x 6,143 tracks, 56k interactions; 300 sampled query
-tracks; recall@10 counts an LSH neighbour as a hit when its Jaccard reaches the exact 10th-best
-value, so ties do not count against it. Times are wall-clock seconds for every track's top-10
-on local[*] with 2 cores shared with other jobs (load average ~17), so treat them as rough::
+Choosing numHashTables (``python -m engine similarity --measure`` prints this table). Demo data
+from ``python -m engine prepare``: 1,500 synthetic listeners x 6,143 tracks, 56k interactions;
+300 sampled query tracks; recall@10 counts an LSH neighbour as a hit when its Jaccard reaches
+the exact 10th-best value, so ties do not count against it
+(:func:`engine.similarity.common.lsh_recall`). Times are wall-clock seconds for every track's
+top-10 on local[*] with 2 cores shared with other jobs (load average ~17), so treat them as rough::
 
     tables   recall@10   LSH time   exact time   speed-up (exact / LSH)
        5       0.832       29.0 s     34.5 s       1.19x

@@ -1,7 +1,9 @@
-"""Column names and schemas of the canonical tables (DESIGN.md §2) — their one home.
+"""Spark schemas (``StructType``) of the canonical tracks, artists and interactions parquet.
 
-Constants here are plain Python so the app (which never imports pyspark) can use them; the
-Spark ``StructType``s are built by functions that import pyspark lazily.
+Built from the column names in :mod:`engine.core.schemas` (the one home of the names, which the
+app can import without pyspark): :func:`tracks_schema`, :func:`artists_schema` and
+:func:`interactions_schema` (item column ``track_id``, or ``artist_id`` for artist-level
+sources). Readers and the catalogue ingest write their output with these schemas.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ can read while the app writes; every statement is parameterized. Each operation 
 short-lived connection: Streamlit runs every session in its own thread and ``sqlite3``
 connections must not cross threads, and an open/close costs microseconds next to a page run.
 
-Listeners are identified only by a ``user_key`` the app derives (DESIGN.md §6b): a salted hash
-of the Spotify account id (:meth:`Store.user_key_for`, salt kept in this database) or a random
-session id for demo sessions. :meth:`Store.forget` deletes everything kept for one key.
+Listeners are identified only by a ``user_key`` the app derives (never the Spotify account id
+itself): a salted hash of the account id (:meth:`Store.user_key_for`, salt kept in this
+database) or a random session id for demo sessions. :meth:`Store.forget` deletes everything kept for one key.
 
 Tables
 ------

@@ -1,13 +1,17 @@
-"""``python -m engine replay``: a stream of realistic listening events, for demos and load tests.
+"""A stream of realistic listening events, for demos and load tests (``python -m engine replay``).
 
-The seeds' "Kafka producer" role. Events look like the app's (:class:`engine.state.events.ListeningEvent`,
-same fields and kinds, ``ts`` = now) and go to the events dir (one JSON-lines file per flush,
-written atomically by :func:`engine.state.events.write_events`) or to a Kafka topic.
+It plays the part of a Kafka producer in front of the stream. Events look like the app's
+(:class:`engine.state.events.ListeningEvent`, same fields and kinds, ``ts`` = now); :func:`replay`
+sends them in batches at a given rate (:func:`parse_rate`) to a writer: the events dir
+(:func:`dir_writer`: one JSON-lines file per flush, written atomically by
+:func:`engine.state.events.write_events`) or a Kafka topic
+(:class:`engine.streaming.kafka_bridge.KafkaEventWriter`, wired by :mod:`engine.commands.replay`).
 
 Who listens to what (:class:`EventGenerator`):
 
-- listeners come from the demo listeners (``data/parquet/interactions_demo``, else the current
-  bundle's ``demo_history`` table) or from a playlist file (one listener playing it);
+- listeners come from the demo listeners (:func:`demo_history`: ``data/parquet/interactions_demo``,
+  else the current bundle's ``demo_history`` table) or from a playlist file
+  (:func:`playlist_history`: one listener playing it);
 - an active listener is picked more often (probability ∝ their number of tracks);
 - with probability ``1 − explore`` they replay one of their tracks (∝ its play count);
   otherwise they discover one through a co-listener: a random track of theirs, a random other

@@ -1,4 +1,4 @@
-"""``python -m engine stream``: listening events as a stream into ``data/parquet/interactions_stream``.
+"""Listening events as a Structured Streaming job into ``data/parquet/interactions_stream``.
 
 Data flow::
 
@@ -19,10 +19,15 @@ excludes that folder, so it writes the same rows again — never twice. Re-sent 
 at-least-once writer, the Kafka bridge after a crash) carry an event_id already written and are
 dropped. Lines without an event_id get one derived from their content (``sha:...``).
 
+:func:`run_stream` runs it (``python -m engine stream``, one stream per data directory: it
+holds a lock file), :class:`EventSink` is the ``foreachBatch`` function, and
+:func:`ingest_pending` catches up once, as the refresh round does before training.
+
 The output keeps one row per valid event (kinds that carry no taste signal with weight 0), in
-the interactions columns first, so ``engine.training.run`` can read it like any interactions dataset;
-:func:`events_to_interactions` applies the full rules of :mod:`engine.ingest.readers.events` (summed
-positive weights, a later dislike cancels the pair) and is what ``engine.refresh.round`` uses.
+the interactions columns first, so training (:func:`engine.training.inputs.read_interactions`)
+can read it like any interactions dataset; :func:`events_to_interactions` applies the full rules
+of :mod:`engine.ingest.readers.events` (summed positive weights, a later dislike cancels the
+pair) and is what :mod:`engine.refresh.round` uses.
 Reading every earlier event_id per batch is cheap at this project's sizes; at millions of events
 a day a table format with MERGE (Delta Lake, Iceberg) would replace the anti-join.
 

@@ -1,16 +1,18 @@
-"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+"""Implicit-feedback ALS on Spark: its parameters, integer ids, the fit, and the factors.
 
-Data flow::
-
-    interactions parquet (user_id, track_id, weight, source, ts)
-      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
-      -> ALS(implicitPrefs=True) -> user/item factors
-    tracks parquet (canonical catalogue)
-      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
-    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
-
-Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
-per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+- :class:`AlsParams` — rank, regParam, alpha, iterations and the confidence transform
+  (``weight_transform``, ``weight_epsilon``, ``weight_clip``); the defaults are
+  :class:`~engine.core.config.Settings`' (``ALS_*``), the one source of defaults. Recorded in
+  the bundle manifest, because fold-in must use the same ones.
+- :func:`index_interactions` — weights summed per (user, item), integer ids by ``StringIndexer``
+  (frequency order, ties alphabetical: deterministic for a given input; never hashed).
+- :func:`fit_als` — ``ALS(implicitPrefs=True)`` on ``r' = transform(r)``
+  (:mod:`engine.core.weights`). Spark's confidence is ``c = 1 + α·r'`` and it scales regParam by
+  each user's and item's number of ratings; the fold-in of :mod:`engine.serving.foldin` solves
+  the same normal equations. Blocks default to Spark's parallelism.
+- :func:`item_factors` / :func:`user_factors` — the factors as dense float32 arrays (rows ALS
+  dropped stay zero). Training collects only ``Y``; ``U`` is for evaluation (at 25M listeners
+  it would be ~6 GiB on the driver).
 """
 
 from __future__ import annotations

@@ -1,16 +1,13 @@
-"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+"""The bundle's item rows from the training outputs: :func:`assemble_items` (numpy/pandas).
 
-Data flow::
-
-    interactions parquet (user_id, track_id, weight, source, ts)
-      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
-      -> ALS(implicitPrefs=True) -> user/item factors
-    tracks parquet (canonical catalogue)
-      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
-    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
-
-Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
-per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+Every catalogue track plus every played track becomes one row (columns
+:data:`engine.core.schemas.BUNDLE_ITEM_COLUMNS`). Played tracks the catalogue lacks are kept
+(name unknown, no audio features, no cluster); catalogue tracks nobody played have zero factors
+(``has_factors`` false) but keep their audio features, so the content path can still recommend
+them. ALS factors, KMeans clusters, map positions and standardized audio features are placed on
+those rows. The cold-start popularity prior is ``0.9 · listeners / max listeners + 0.1 ·
+catalogue popularity / 100``: the share of listeners, with the catalogue's own popularity as a
+small tie-breaker so unplayed tracks are still ordered sensibly.
 """
 
 from __future__ import annotations

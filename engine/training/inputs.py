@@ -1,10 +1,17 @@
-""""Forget me" on the engine side: drop forgotten listeners' rows before any training.
+"""What training reads: the interactions parquet datasets, minus the listeners who asked to be forgotten.
 
-The app's Forget me deletes a listener's SQLite rows and their not-yet-ingested event lines,
-and leaves a tombstone (``forgotten`` table, the salted key only). Events the stream or an
-ingest already copied into ``data/parquet`` are filtered out here, so no model trained after
-the request learns from them. (Bundles hold item factors only, never listener factors, so a
-refresh is all it takes for the model to stop carrying them.)
+:func:`default_interaction_paths` lists every ``interactions*`` dataset under
+``data/parquet``; :func:`read_interactions` unions them (``user_id, track_id, weight, source``)
+and names a path it cannot read.
+
+"Forget me" on the engine side (:func:`drop_forgotten`, :func:`forgotten_keys`): the app's
+Forget me deletes a listener's SQLite rows and their not-yet-ingested event lines, and leaves a
+tombstone (``forgotten`` table, the salted key only). Events the stream or an ingest already
+copied into ``data/parquet`` are filtered out by a broadcast anti-join, so no model trained
+after the request learns from them. (Bundles hold item factors only, never listener factors,
+so a retrain is all it takes for the model to stop carrying them.) The refresh round
+(:mod:`engine.refresh.round`) applies it to everything it gathers; ``python -m engine train``
+and ``similarity`` read with :func:`read_interactions`, which does not.
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
-"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+"""The audio-feature KMeans clusterer on Spark, and the 2-D map of the catalogue.
 
-Data flow::
-
-    interactions parquet (user_id, track_id, weight, source, ts)
-      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
-      -> ALS(implicitPrefs=True) -> user/item factors
-    tracks parquet (canonical catalogue)
-      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
-    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
-
-Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
-per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+:func:`fit_kmeans` runs ``VectorAssembler -> StandardScaler -> KMeans(k)`` over
+:data:`engine.core.schemas.CLUSTER_FEATURES` (tracks missing a feature get no cluster), plus
+``PCA(2)`` for the cluster map. Its :class:`KMeansResult` holds per track the cluster, the map
+position and the standardized features (the bundle's ``audio_features``), and the summary the
+bundle stores as ``kmeans.json``: k, feature names, scaler mean/std, centroids in standardized
+space, cluster sizes, training cost and the PCA components. Choosing k is
+:func:`engine.evaluation.tuning.select_kmeans_k`.
 """
 
 from __future__ import annotations

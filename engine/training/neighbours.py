@@ -1,25 +1,23 @@
-"""Sparse top-N item–item cosine neighbours, computed on Spark (the served blend's second signal).
+"""Computing the item–item cosine neighbours on Spark (:func:`item_neighbours`).
 
 Data flow::
 
     training interactions (user_idx, item_idx, weight > 0)
       -> binary: one row per (user, item); a listener's items capped at ``max_user_items``
          (their highest weights), because a listener with n items makes n²/2 pairs
-      -> self-join on the listener, i < j  -> co-occurrence count per item pair
+      -> self-join on the listener, i < j  -> co-occurrence count per item pair (>= min_common)
       -> cosine = co(i, j) / (sqrt(n_i) · sqrt(n_j)),  n_i = listeners of i
       -> both directions, top ``top_n`` per item (ties: lower neighbour index first)
-      -> collected into CSR arrays (:class:`ItemNeighbours`)
+      -> collected into CSR arrays (engine.serving.neighbours.ItemNeighbours)
 
 Why a self-join rather than ``RowMatrix.columnSimilarities`` (DIMSUM): the DataFrame version is
 exact, caps heavy listeners explicitly, keeps the top-N per item inside Spark (a window), and
 needs no RDD API; DIMSUM's sampling only pays off for dense columns, which listening data lacks.
 
-Storage (bundle ``extra`` arrays, rows = the bundle's items table): ``neighbours_indptr``
-int64 ``[n_items + 1]``, ``neighbours_indices`` int32, ``neighbours_scores`` float32 (each row
-sorted by score, best first), and ``item_listeners`` float32 ``[n_items]`` (training listeners
-per item). At 100 neighbours that is 800 bytes per item with listeners — memory-mapped, so a
-600k catalogue costs only the pages a request touches. This module imports numpy only at
-module level (the app reads :class:`ItemNeighbours`; Spark is imported inside the function).
+Used by training (:mod:`engine.training.run`, which remaps the rows to the bundle's items and
+ships them as ``extra`` arrays) and by the evaluation's served-model row and blend search
+(:mod:`engine.evaluation.protocol`, :mod:`engine.evaluation.tuning`). The storage format is
+:mod:`engine.serving.neighbours`.
 """
 
 from __future__ import annotations

@@ -1,16 +1,13 @@
-"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+"""Which parameters a training run uses, and ``models/best_params.json`` that ``evaluate --grid`` writes.
 
-Data flow::
-
-    interactions parquet (user_id, track_id, weight, source, ts)
-      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
-      -> ALS(implicitPrefs=True) -> user/item factors
-    tracks parquet (canonical catalogue)
-      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
-    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
-
-Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
-per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+:func:`resolve_params` gives the ALS parameters: command-line flags > the params file >
+:class:`~engine.core.config.Settings`. :func:`resolve_blend` gives the blend weights and
+neighbour parameters: the params file's ``blend`` / ``neighbours`` blocks, else the defaults of
+:class:`engine.serving.blend.BlendWeights` and :class:`engine.serving.neighbours.NeighbourParams`.
+:func:`write_best_params` merges chosen values into ``best_params.json`` (flat
+:class:`~engine.training.als.AlsParams` keys, ``kmeans_k``, ``blend``, ``neighbours`` and a
+``meta`` block; written atomically) and :func:`load_best_params` reads it back. An unreadable
+file is an :class:`~engine.core.errors.InputError` naming it.
 """
 
 from __future__ import annotations

@@ -1,16 +1,23 @@
-"""Training on Spark: implicit-feedback ALS and the audio-feature KMeans clusterer.
+"""A training run on Spark: implicit-feedback ALS, item neighbours, KMeans, and the bundle they make.
 
-Data flow::
+Data flow of :func:`train`::
 
-    interactions parquet (user_id, track_id, weight, source, ts)
+    interactions parquet (user_id, track_id, weight, source)             engine.training.inputs
       -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
-      -> ALS(implicitPrefs=True) -> user/item factors
+      -> ALS(implicitPrefs=True) -> item factors                         engine.training.als
+      -> top-N item–item cosine neighbours on the same interactions      engine.training.neighbours
     tracks parquet (canonical catalogue)
-      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map
-    both -> items table (catalogue ∪ played tracks) -> engine.bundle.publish.publish_bundle
+      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map   engine.training.kmeans
+    both -> items table (catalogue ∪ played tracks), popularity prior    engine.training.assemble
+      -> bundle parts (+ params, blend weights, data stats, metrics, tables)
+      -> engine.bundle.publish.publish_bundle (when ``publish_to`` is given)
 
-Each stage prints a progress line with counts and elapsed time. Integer ids are assigned once
-per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle.
+Each stage prints a progress line with counts and elapsed time (:class:`engine.core.progress.Progress`)
+and the timings go into :class:`TrainReport`. Integer ids are assigned once per run by
+``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle. Only item
+factors are collected: listeners are folded in at serving time. The parameters come from
+:mod:`engine.training.params`; ``python -m engine train`` (:mod:`engine.commands.train`),
+``prepare`` and the refresh round call :func:`train`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Shared machinery of the listening-data readers (``engine.ingest.interactions``).
+"""Shared machinery of the listening-data readers (gathered by :mod:`engine.ingest.interactions`).
 
 Every reader parses its input into one Spark DataFrame that carries, per input record, either
 the parsed fields or a ``reason`` why the record cannot be used, plus the source ``file`` and
