@@ -80,7 +80,7 @@ def time_training(spark: Any, path: Path, *, rank: int, max_iter: int) -> dict[s
     params = AlsParams(rank=rank, max_iter=max_iter)
     before = _shuffle_bytes(spark)
     t0 = time.perf_counter()
-    inter = read_interactions(spark, [path])
+    inter = read_interactions(spark, [path], Settings.from_env())
     indexed = index_interactions(inter)
     indexed.df.cache()
     n_rows = indexed.df.count()

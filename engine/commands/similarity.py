@@ -18,6 +18,7 @@ from engine.similarity.minhash import (
     measure_lsh,
 )
 from engine.similarity.run import ALL_METHODS, republish_with_tables, run_similarity
+from engine.spark.io import read_parquet
 from engine.spark.session import get_spark
 from engine.state.store import Store
 from engine.training.inputs import default_interaction_paths, read_interactions
@@ -45,7 +46,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if args.top < 1:
         raise InputError(f"--top must be at least 1, got {args.top}")
     spark = get_spark(settings, app_name="similarity")
-    interactions = read_interactions(spark, paths)
+    interactions = read_interactions(spark, paths, settings)
     if args.measure:
         measure_lsh(listener_pairs(interactions))  # prints one line per setting
         return 0
@@ -53,10 +54,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     tracks = None
     tracks_path = args.tracks or settings.parquet_dir / "tracks"
     if any(m in ("tfidf", "lda") for m in methods):
-        try:
-            tracks = spark.read.parquet(str(tracks_path))
-        except Exception as exc:
-            raise InputError(f"cannot read tracks parquet {tracks_path}: {str(exc).splitlines()[0]}") from None
+        tracks = read_parquet(spark, tracks_path, "tracks")
     store = Store(settings.store_path)
     report, tables = run_similarity(
         spark, interactions=interactions, tracks=tracks, store=store, methods=methods,

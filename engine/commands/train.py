@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
+from engine.spark.io import read_parquet
 from engine.spark.session import get_spark
 from engine.training.inputs import default_interaction_paths, read_interactions
 from engine.training.params import resolve_blend, resolve_params
@@ -48,12 +49,9 @@ def main(args: Any, settings: Settings) -> int:
         weight_transform=args.weight_transform,
     )
     spark = get_spark(settings, app_name="train")
-    try:
-        tracks = spark.read.parquet(str(tracks_path))
-    except Exception as exc:
-        raise InputError(f"cannot read tracks parquet {tracks_path}: {str(exc).splitlines()[0]}") from None
+    tracks = read_parquet(spark, tracks_path, "tracks")
     report, _ = train(
-        spark, settings, interactions=read_interactions(spark, paths), tracks=tracks, params=params,
+        spark, settings, interactions=read_interactions(spark, paths, settings), tracks=tracks, params=params,
         k=args.k, publish_to=None if args.no_publish else (args.models_dir or settings.models_dir),
         blend=blend, neighbour_params=neighbour_params,
     )

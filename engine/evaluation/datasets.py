@@ -30,7 +30,9 @@ from engine.core.schemas import AUDIO_FEATURES, INT_AUDIO_FEATURES
 from engine.evaluation.scorers import FactorScorer
 from engine.evaluation.scoring import to_csr
 from engine.ingest.readers.artists import read_audioscrobbler, read_hetrec
+from engine.spark.io import read_parquet
 from engine.training.als import fit_als, item_factors, user_factors
+from engine.training.inputs import drop_forgotten
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -85,10 +87,7 @@ def load_dataset(
 
 
 def _parquet_dataset(spark: "SparkSession", settings: Settings, path: Path, name: str, what: str) -> Dataset:
-    try:
-        df = spark.read.parquet(str(path))
-    except Exception as exc:  # AnalysisException: not parquet / unreadable
-        raise InputError(f"cannot read interactions parquet {path}: {str(exc).splitlines()[0]}") from None
+    df = read_parquet(spark, path, "interactions")
     item_col = "track_id" if "track_id" in df.columns else "artist_id"
     for col in ("user_id", item_col, "weight"):
         if col not in df.columns:
@@ -97,6 +96,7 @@ def _parquet_dataset(spark: "SparkSession", settings: Settings, path: Path, name
     tracks = settings.parquet_dir / "tracks"
     if item_col == "track_id" and tracks.exists():
         features = spark.read.parquet(str(tracks)).select("track_id", *DIVERSITY_FEATURES)
+    df, _ = drop_forgotten(df, settings)  # a listener who asked to be forgotten is not evaluated either
     return Dataset(name, df, item_col, what, features)
 
 

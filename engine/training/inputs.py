@@ -9,9 +9,9 @@ Forget me deletes a listener's SQLite rows and their not-yet-ingested event line
 tombstone (``forgotten`` table, the salted key only). Events the stream or an ingest already
 copied into ``data/parquet`` are filtered out by a broadcast anti-join, so no model trained
 after the request learns from them. (Bundles hold item factors only, never listener factors,
-so a retrain is all it takes for the model to stop carrying them.) The refresh round
-(:mod:`engine.refresh.round`) applies it to everything it gathers; ``python -m engine train``
-and ``similarity`` read with :func:`read_interactions`, which does not.
+so a retrain is all it takes for the model to stop carrying them.) Every command that reads
+training input (``train``, ``similarity``, ``evaluate`` on a parquet dataset, ``refresh``) reads it
+through :func:`read_interactions` or :func:`drop_forgotten`, so the filter cannot be skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
+from engine.spark.io import read_parquet
 from engine.state.store import Store
 
 if TYPE_CHECKING:
@@ -51,24 +52,15 @@ def drop_forgotten(rows: "DataFrame", settings: Settings, *, user_col: str = "us
 
 
 
-
-# -- the training run ------------------------------------------------------------------------
-
-
-def read_interactions(spark: "SparkSession", paths: list[Path | str]) -> "DataFrame":
-    """Union the canonical interactions parquet datasets at ``paths`` (missing paths named)."""
-
-    frames = []
-    for path in paths:
-        try:
-            frames.append(spark.read.parquet(str(path)))
-        except Exception as exc:  # AnalysisException: path does not exist / not parquet
-            raise InputError(f"cannot read interactions parquet {path}: {str(exc).splitlines()[0]}") from None
+def read_interactions(spark: "SparkSession", paths: list[Path | str], settings: Settings) -> "DataFrame":
+    """Union the canonical interactions parquet datasets at ``paths`` (an unreadable path is
+    named), without the forgotten listeners: every command that trains or evaluates reads here."""
+    if not paths:
+        raise InputError(f"no interactions to read: no interactions* dataset in {settings.parquet_dir}")
     cols = ["user_id", "track_id", "weight", "source"]
-    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), [f.select(*cols) for f in frames])
-
-
-# -- CLI -------------------------------------------------------------------------------------
+    frames = [read_parquet(spark, path, "interactions").select(*cols) for path in paths]
+    rows = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+    return drop_forgotten(rows, settings)[0]
 
 
 def default_interaction_paths(settings: Settings) -> list[Path]:
