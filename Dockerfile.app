@@ -15,9 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY requirements.txt ./
-RUN grep -v '^pyspark==' requirements.txt > /tmp/requirements-app.txt \
-    && pip install -r /tmp/requirements-app.txt \
-    && rm /tmp/requirements-app.txt \
+RUN pip install -r requirements.txt \
     && useradd --create-home --uid 10001 app \
     && mkdir -p /app/data /app/models \
     && chown app:app /app/data /app/models

@@ -292,3 +292,25 @@ def test_streamlit_free_modules_import_neither_spark_nor_streamlit(area: str) ->
         modules = [m for m in modules if m.split(".")[-1] not in WEBAPP_STREAMLIT and m != "webapp"]
     assert modules
     assert run_imports(modules) == []
+
+
+def test_architecture_doc_states_the_rules_this_test_enforces() -> None:
+    """docs/ARCHITECTURE.md's table and tree say what ENGINE_MAY_IMPORT says, package by package."""
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    stated: dict[str, set[str]] = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`engine.") and cells[0].endswith("`"):
+            pkg = cells[0].strip("`").split(".")[1]
+            allowed = cells[1].split(";")[0]
+            if allowed.startswith("everything above"):
+                stated[pkg] = {p for p in ENGINE_MAY_IMPORT if list(ENGINE_MAY_IMPORT).index(p) < list(ENGINE_MAY_IMPORT).index(pkg)}
+            elif allowed.startswith("any engine package"):
+                stated[pkg] = set(ENGINE_MAY_IMPORT) - {pkg}
+            else:
+                stated[pkg] = {p.strip() for p in allowed.split(",") if p.strip() not in ("—", "")}
+    assert stated == ENGINE_MAY_IMPORT
+    packages = {p.name for p in (ROOT / "engine").iterdir() if (p / "__init__.py").is_file()}
+    assert packages == set(ENGINE_MAY_IMPORT)
+    for pkg in packages:
+        assert f"  {pkg}/" in doc, f"engine/{pkg}/ is missing from the tree in docs/ARCHITECTURE.md"
