@@ -23,8 +23,9 @@ RUN grep -v '^pyspark==' requirements.txt > /tmp/requirements-app.txt \
     && chown app:app /app/data /app/models
 
 COPY .streamlit/config.toml .streamlit/config.toml
-COPY app.py app_*.py ./
+COPY app.py ./
 COPY pages/ pages/
+COPY webapp/ webapp/
 COPY engine/ engine/
 COPY spotify/ spotify/
 # The demo bundle lives outside /app/models, so a models volume does not hide it.

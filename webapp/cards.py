@@ -1,0 +1,128 @@
+"""The text of the app's cards and links, escaped (no Streamlit).
+
+Everything that reaches HTML goes through :func:`html.escape`; everything Streamlit renders as
+Markdown (labels, captions, toasts) through :func:`md_escape`. Embed and track URLs are built
+only from ids that look like Spotify ids.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Iterable, Mapping, Sequence
+
+from engine.core.schemas import SPOTIFY_ID_PATTERN
+
+SPOTIFY_ID = re.compile(SPOTIFY_ID_PATTERN)
+EMBED_URL = "https://open.spotify.com/embed/track/{}"
+TRACK_URL = "https://open.spotify.com/track/{}"
+
+
+def embed_url(track_id: object) -> str | None:
+    """Spotify's embed-player URL, only for ids of the Spotify shape (22 base-62 characters)."""
+    return EMBED_URL.format(track_id) if isinstance(track_id, str) and SPOTIFY_ID.match(track_id) else None
+
+
+def track_url(track_id: object) -> str | None:
+    """The open.spotify.com URL of a track, only for Spotify-shaped ids."""
+    return TRACK_URL.format(track_id) if isinstance(track_id, str) and SPOTIFY_ID.match(track_id) else None
+
+
+def join_names(names: Sequence[str], *, limit: int = 3) -> str:
+    """``"A"``, ``"A and B"``, ``"A, B and C"`` (at most ``limit`` names)."""
+    names = [n for n in names if n][:limit]
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None) -> list[str]:
+    """Plain-text reasons of one recommendation (``Recommender.frame`` row)."""
+    lines = []
+    because = [str(b) for b in (row.get("because") or [])]
+    if because:
+        lines.append(f"Because you {verb} {join_names(because)}")
+    for reason in row.get("reasons") or []:
+        kind, _, detail = str(reason).partition(": ")
+        if kind == "artist":
+            lines.append(f"By {detail}, an artist you picked")
+        elif kind == "genre":
+            lines.append(f"Genre you like: {detail}")
+        elif kind == "audio":
+            lines.append("Sounds like your picks")
+        elif kind == "popularity":
+            lines.append("Popular with listeners")
+        elif detail:
+            lines.append(detail)
+    if cluster_label:
+        lines.append(f"Sound: {cluster_label}")
+    return list(dict.fromkeys(lines))
+
+
+def card_html(*, title: str, artists: Sequence[str], year: Any, lines: Iterable[str], url: str | None) -> str:
+    """The text block of a card; every value is escaped."""
+    esc = html.escape
+    year_text = f" · {int(year)}" if isinstance(year, (int, float)) and year == year and year > 0 else ""
+    name = esc(str(title))
+    if url:
+        name = f'<a href="{esc(url)}" target="_blank" rel="noopener">{name}</a>'
+    reasons = "".join(f'<li>{esc(str(line))}</li>' for line in lines)
+    return (
+        f'<div class="rec-card"><div class="rec-title">{name}</div>'
+        f'<div class="rec-meta">{esc(", ".join(map(str, artists)))}{esc(year_text)}</div>'
+        f'<ul class="rec-reasons">{reasons}</ul></div>'
+    )
+
+
+def placeholder_html(title: str, cluster: Any) -> str:
+    """A square cover placeholder: the title's initials on a colour chosen by the cluster."""
+    words = [w for w in re.split(r"\W+", str(title)) if w]
+    initials = "".join(w[0] for w in words[:2]).upper() or "♪"
+    known = isinstance(cluster, (int, float)) and cluster == cluster and cluster >= 0  # NaN != NaN
+    hue = (int(cluster) * 47 + 200) % 360 if known else 220
+    return (
+        f'<div class="rec-cover" style="background:hsl({hue},45%,42%)">'
+        f"{html.escape(initials)}</div>"
+    )
+
+
+CARD_CSS = """<style>
+.rec-card .rec-title{font-weight:600;font-size:1.05rem;line-height:1.3}
+.rec-card .rec-title a{color:inherit;text-decoration:none}
+.rec-card .rec-meta{opacity:.75;margin:.1rem 0 .3rem 0}
+.rec-card .rec-reasons{margin:0;padding-left:1.1rem;font-size:.9rem;opacity:.9}
+.rec-cover{width:100%;aspect-ratio:1/1;border-radius:8px;display:flex;align-items:center;
+justify-content:center;color:#fff;font-weight:700;font-size:1.6rem;letter-spacing:.05em}
+</style>"""
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+
+
+def md_escape(text: object) -> str:
+    """``text`` with Markdown syntax escaped, for labels, captions and toasts (which Streamlit
+    renders as Markdown: a track called ``![x](http://…)`` must not load an image)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def sign_in_html(url: str) -> str:
+    """The "Sign in with Spotify" link, opening in the same tab so the redirect back lands in it.
+
+    (``st.link_button`` opens a new tab, which would leave this one signed out.)
+    """
+    return (
+        '<style>.signin{display:inline-block;background:#1db954;color:#fff!important;font-weight:600;'
+        'padding:.55rem 1.2rem;border-radius:999px;text-decoration:none!important}'
+        '.signin:hover{background:#1ed760}</style>'
+        f'<a class="signin" href="{html.escape(url)}">Sign in with Spotify</a>'
+    )
+
+
+def spotify_refusal(status: int | None) -> str:
+    """A sentence for a Spotify error answer that ``spotify.client`` passes through (4xx)."""
+    if status == 403:
+        return ("Spotify refused access (HTTP 403). If this app is in Spotify's development mode, your account "
+                "must be on its user list; otherwise sign out and sign in again to grant the permissions.")
+    if status == 404:
+        return "Spotify could not find that item (HTTP 404); reload the page and try again."
+    return f"Spotify answered with an error (HTTP {status}); please try again in a moment."
