@@ -1,14 +1,12 @@
 """Playlists: save the current recommendations to Spotify, or download them as CSV."""
 
 import streamlit as st
-from spotipy.exceptions import SpotifyException
 
 from spotify.errors import SpotifyError
+from spotify.ids import is_open_spotify_url, is_spotify_id
 from spotify.playlists import tracks_to_csv
 from webapp import actions, session, widgets
-from webapp.cards import SPOTIFY_ID, md_escape
-
-OPEN = "https://open.spotify.com/"
+from webapp.cards import md_escape
 
 listener = widgets.require_listener()
 st.title("Playlists")
@@ -42,12 +40,12 @@ with st.form("save_playlist"):
                       value=False) if previous else True
     submitted = st.form_submit_button("Save to Spotify", type="primary", icon=":material/library_add:")
 if submitted:
-    ids = [t for t in tracks["track_id"] if SPOTIFY_ID.match(t)]
+    ids = [t for t in tracks["track_id"] if is_spotify_id(t)]
     try:
         saved = actions.save_to_spotify(ids, name=name.strip() or "Recommended for you", description=description,
                                         public=public, new=new)
-    except (SpotifyError, SpotifyException, ValueError) as exc:
-        st.error(f"{md_escape(actions.error_text(exc))} Nothing was saved.")
+    except (SpotifyError, ValueError) as exc:  # sentences: a refusal from Spotify, a bad name
+        st.error(f"{md_escape(exc)} Nothing was saved.")
         st.stop()
     verb = "Created" if saved.created else "Updated"
     st.success(f"{verb} “{md_escape(saved.name)}” with {saved.n_tracks} songs.")
@@ -56,5 +54,5 @@ if submitted:
         st.caption(f"{len(tracks) - len(ids)} songs have no Spotify id and were left out.")
 for playlist in actions.saved_playlists():
     name = md_escape(playlist.name)
-    link = f"[{name}]({playlist.url})" if playlist.url.startswith(OPEN) else name
+    link = f"[{name}]({playlist.url})" if is_open_spotify_url(playlist.url) else name
     st.caption(f"Saved with this app: {link} — {playlist.n_tracks} songs")

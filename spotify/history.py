@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping
 
 import spotipy
-from spotipy.exceptions import SpotifyException
+
+from spotify.errors import SpotifyRefused
 
 logger = logging.getLogger(__name__)
 
@@ -245,8 +246,8 @@ def _guarded(builder: HistoryBuilder, what: str, fetch: Any) -> list[Any]:
     """Run one fetch; a 403 (permission not granted) becomes a warning instead of an error."""
     try:
         return fetch()
-    except SpotifyException as exc:
-        if exc.http_status != 403:
+    except SpotifyRefused as exc:
+        if exc.status != 403:
             raise
         builder.warnings.append(f"Spotify did not allow reading {_WHAT[what]} (permission missing); "
                                 f"sign out and in again to grant it.")

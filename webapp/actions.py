@@ -3,7 +3,8 @@
 Sign-in (finishing Spotify's redirect, reloading the history), sign-out and "Forget me";
 recording events and likes/dislikes; the recommendations with this session's controls and
 feedback; album art; saving playlists; catalogue and similar-songs lookups. Failures from
-Spotify arrive as :class:`spotify.errors.SpotifyError`, whose text is a sentence to show.
+Spotify arrive as :class:`spotify.errors.SpotifyError` (never a spotipy exception), whose
+text is a sentence to show.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
-from spotipy.exceptions import SpotifyException
 
 from engine.serving.results import Recommendations
 from engine.state.events import (
@@ -29,7 +29,6 @@ from engine.state.events import (
 from engine.state.store import Event, Feedback
 from spotify.errors import AuthError, SpotifyError
 from webapp import catalog, resources, session
-from webapp.cards import spotify_refusal
 from webapp.listeners import (
     KIND_SPOTIFY,
     Listener,
@@ -62,8 +61,8 @@ def finish_sign_in() -> None:
     try:
         auth.handle_callback(params)
         load_spotify_listener(auth)
-    except (SpotifyError, SpotifyException) as exc:
-        session.set_signin_error(error_text(exc))
+    except SpotifyError as exc:
+        session.set_signin_error(str(exc))
 
 
 def load_spotify_listener(auth: SpotifyAuth) -> Listener:
@@ -87,15 +86,8 @@ def reload_spotify_history() -> None:
     try:
         if auth is not None:
             load_spotify_listener(auth)
-    except (SpotifyError, SpotifyException) as exc:
-        session.set_signin_error(error_text(exc))
-
-
-def error_text(exc: Exception) -> str:
-    """The sentence to show for a Spotify failure: ours as written, spotipy's 4xx translated."""
-    if isinstance(exc, SpotifyException):
-        return spotify_refusal(exc.http_status)
-    return str(exc)
+    except SpotifyError as exc:
+        session.set_signin_error(str(exc))
 
 
 def sign_out() -> None:
@@ -190,7 +182,7 @@ def artwork(track_ids: list[str], listener: Listener, *, limit: int = 12) -> dic
             url = resources.artwork_url(t, sp)
             if url:
                 out[t] = url
-    except (SpotifyError, SpotifyException, OSError, ValueError) as exc:
+    except (SpotifyError, OSError, ValueError) as exc:
         logger.info("artwork unavailable: %s", exc)
     return out
 

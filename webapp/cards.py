@@ -1,8 +1,8 @@
 """The text of the app's cards and links, escaped (no Streamlit).
 
 Everything that reaches HTML goes through :func:`html.escape`; everything Streamlit renders as
-Markdown (labels, captions, toasts) through :func:`md_escape`. Embed and track URLs are built
-only from ids that look like Spotify ids.
+Markdown (labels, captions, toasts) through :func:`md_escape`. Links and players come from
+:mod:`spotify.ids`, which builds them only from ids of the Spotify shape.
 """
 
 from __future__ import annotations
@@ -10,22 +10,6 @@ from __future__ import annotations
 import html
 import re
 from typing import Any, Iterable, Mapping, Sequence
-
-from engine.core.schemas import SPOTIFY_ID_PATTERN
-
-SPOTIFY_ID = re.compile(SPOTIFY_ID_PATTERN)
-EMBED_URL = "https://open.spotify.com/embed/track/{}"
-TRACK_URL = "https://open.spotify.com/track/{}"
-
-
-def embed_url(track_id: object) -> str | None:
-    """Spotify's embed-player URL, only for ids of the Spotify shape (22 base-62 characters)."""
-    return EMBED_URL.format(track_id) if isinstance(track_id, str) and SPOTIFY_ID.match(track_id) else None
-
-
-def track_url(track_id: object) -> str | None:
-    """The open.spotify.com URL of a track, only for Spotify-shaped ids."""
-    return TRACK_URL.format(track_id) if isinstance(track_id, str) and SPOTIFY_ID.match(track_id) else None
 
 
 def join_names(names: Sequence[str], *, limit: int = 3) -> str:
@@ -117,12 +101,3 @@ def sign_in_html(url: str) -> str:
         f'<a class="signin" href="{html.escape(url)}">Sign in with Spotify</a>'
     )
 
-
-def spotify_refusal(status: int | None) -> str:
-    """A sentence for a Spotify error answer that ``spotify.client`` passes through (4xx)."""
-    if status == 403:
-        return ("Spotify refused access (HTTP 403). If this app is in Spotify's development mode, your account "
-                "must be on its user list; otherwise sign out and sign in again to grant the permissions.")
-    if status == 404:
-        return "Spotify could not find that item (HTTP 404); reload the page and try again."
-    return f"Spotify answered with an error (HTTP {status}); please try again in a moment."

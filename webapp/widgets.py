@@ -13,15 +13,14 @@ import streamlit as st
 
 from engine.bundle.layout import current_version
 from engine.core.config import ConfigError
+from spotify.ids import embed_url, track_url
 from webapp import actions, resources, session
 from webapp.cards import (
     CARD_CSS,
     card_html,
-    embed_url,
     md_escape,
     placeholder_html,
     reason_lines,
-    track_url,
 )
 from webapp.listeners import Listener
 

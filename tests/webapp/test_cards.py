@@ -1,4 +1,4 @@
-"""webapp.cards: escaping, embed URLs, reasons as sentences."""
+"""webapp.cards: escaping, reasons as sentences."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 
 from webapp.cards import (
     card_html,
-    embed_url,
     join_names,
     md_escape,
     placeholder_html,
@@ -25,13 +24,6 @@ def test_card_html_escapes_everything_from_the_catalogue() -> None:
     assert placeholder_html(EVIL, 3).count("<") == 2  # only the div's own tags
     assert ">♪<" in placeholder_html("<<", None)  # no letters: a note, not the raw text
     assert "&quot;" in sign_in_html('https://x/authorize?a=1&state="><script>')
-
-
-def test_embed_urls_only_for_spotify_shaped_ids() -> None:
-    good = "4uLU6hMCjMI75M1A2tKUQC"
-    assert embed_url(good) == f"https://open.spotify.com/embed/track/{good}"
-    for bad in ("syn:000001", good + "x", "4uLU6hMCjMI75M1A2tKUQ/", "javascript:alert(1)//aaaaaaaaaa", None, 42):
-        assert embed_url(bad) is None
 
 
 def test_md_escape_neutralizes_markdown() -> None:

@@ -44,3 +44,26 @@ def test_pure_modules_never_import_streamlit() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     result = _run(code)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imported(paths: list[Path]) -> dict[str, set[str]]:
+    """Top-level package names each file imports (``from x.y import z`` counts as ``x``)."""
+    out = {}
+    for path in paths:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+        out[str(path.relative_to(ROOT))] = names
+    return out
+
+
+def test_spotipy_stays_inside_spotify_and_spotify_knows_nothing_of_the_app() -> None:
+    app_side = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "webapp").glob("*.py"),
+                *(ROOT / "tests" / "app").glob("*.py"), *(ROOT / "tests" / "webapp").glob("*.py")]
+    assert {f for f, names in _imported(app_side).items() if "spotipy" in names} == set()
+    spotify = _imported(sorted((ROOT / "spotify").glob("*.py")))
+    assert {f: names & {"engine", "webapp", "streamlit"} for f, names in spotify.items()
+            if names & {"engine", "webapp", "streamlit"}} == {}
