@@ -33,7 +33,7 @@ from webapp.listeners import (
     KIND_SPOTIFY,
     Listener,
     listener_from_history,
-    recommend_args,
+    recommend_request,
 )
 
 if TYPE_CHECKING:
@@ -153,8 +153,8 @@ def block_artist(artist: str) -> None:
 def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
     """Recommend with the session's controls and feedback; remember and log what is shown."""
     rec = resources.recommender()
-    history, kwargs = recommend_args(listener, session.controls(), feedback())
-    result = rec.recommend(history, **kwargs)
+    history, options = recommend_request(listener, session.controls(), feedback())
+    result = rec.recommend(history, options)
     frame = rec.frame(result)
     frame["artist_ids"] = rec.bundle.items["artist_ids"].iloc[result.indices].tolist()
     session.set_shown(frame)
@@ -165,7 +165,7 @@ def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
 
 def effective_history(listener: Listener) -> dict[str, float]:
     """The weights recommendations use: history plus picks and likes, minus dislikes."""
-    history, _ = recommend_args(listener, session.controls(), feedback())
+    history, _ = recommend_request(listener, session.controls(), feedback())
     return history
 
 

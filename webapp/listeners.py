@@ -1,8 +1,9 @@
 """Who is listening, and how the Recommendations controls become one request (no Streamlit).
 
 A :class:`Listener` is built from a Spotify history, a data export, a demo listener or a few
-chosen songs; :func:`recommend_args` turns it, the page's :class:`RecControls` and the stored
-likes/dislikes into one ``Recommender.recommend`` call.
+chosen songs; :func:`recommend_request` turns it, the page's :class:`RecControls` and the
+stored likes/dislikes into the history and the ``engine.serving.options.Options`` of one
+``Recommender.recommend`` call.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import pandas as pd
 
 from engine.core.matching import CatalogIndex, MatchResult, match_history
+from engine.serving.options import Options
 from engine.state.events import KIND_WEIGHTS, LIKE
 from engine.state.store import Feedback
 
@@ -143,10 +145,10 @@ class RecControls:
     clusters: tuple[int, ...] = ()
 
 
-def recommend_args(
+def recommend_request(
     listener: Listener, controls: RecControls, feedback: Feedback
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """The ``(history, keyword arguments)`` of ``Recommender.recommend`` for this request.
+) -> tuple[dict[str, float], Options]:
+    """The ``(history, options)`` of ``Recommender.recommend`` for this request.
 
     Likes join the history (``LIKED_WEIGHT`` each, and as seeds for the cold-start path);
     disliked tracks leave it and, with disliked artists, are excluded from the results, so a
@@ -160,20 +162,20 @@ def recommend_args(
         history[track] = history.get(track, 0.0) + LIKED_WEIGHT
     for track in feedback.disliked_tracks:
         history.pop(track, None)
-    kwargs: dict[str, Any] = {
-        "k": int(controls.k),
-        "novelty": float(controls.novelty),
-        "max_per_artist": int(controls.max_per_artist) or None,
-        "year_range": controls.year_range,
-        "energy_range": controls.energy_range,
-        "explicit": EXPLICIT_CHOICES.get(controls.explicit),
-        "clusters": list(controls.clusters) or None,
-        "exclude_ids": sorted(feedback.disliked_tracks),
-        "exclude_artists": sorted(feedback.disliked_artists),
-        "seed_tracks": [*listener.seed_tracks, *sorted(feedback.liked_tracks - set(listener.seed_tracks))],
-        "seed_artists": list(listener.seed_artists),
-    }
-    return history, kwargs
+    options = Options(
+        k=int(controls.k),
+        novelty=float(controls.novelty),
+        max_per_artist=int(controls.max_per_artist) or None,
+        year_range=controls.year_range,
+        energy_range=controls.energy_range,
+        explicit=EXPLICIT_CHOICES.get(controls.explicit),
+        clusters=tuple(controls.clusters) or None,
+        exclude_ids=tuple(sorted(feedback.disliked_tracks)),
+        exclude_artists=tuple(sorted(feedback.disliked_artists)),
+        seed_tracks=(*listener.seed_tracks, *sorted(feedback.liked_tracks - set(listener.seed_tracks))),
+        seed_artists=listener.seed_artists,
+    )
+    return history, options
 
 
 def full_range_is_none(value: tuple[float, float], bounds: tuple[float, float]) -> tuple[float, float] | None:

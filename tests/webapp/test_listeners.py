@@ -17,24 +17,24 @@ from webapp.listeners import (
     full_range_is_none,
     listener_from_demo,
     listener_from_history,
-    recommend_args,
+    recommend_request,
 )
 
 
-def test_recommend_args_apply_feedback_and_controls() -> None:
+def test_recommend_request_applies_feedback_and_controls() -> None:
     listener = Listener(kind="demo", label="x", history={"t1": 2.0, "t2": 1.0, "t0": 0.0}, seed_tracks=("s1",))
     feedback = Feedback(liked_tracks=frozenset({"t1", "t9"}), disliked_tracks=frozenset({"t2"}),
                         disliked_artists=frozenset({"a7"}))
     controls = RecControls(k=30, novelty=0.4, max_per_artist=1, year_range=(1970, 1989), energy_range=None,
                            explicit="Clean only", clusters=(2, 3))
-    history, kwargs = recommend_args(listener, controls, feedback)
+    history, options = recommend_request(listener, controls, feedback)
     assert history == {"t1": 2.0 + LIKED_WEIGHT, "t9": LIKED_WEIGHT, "s1": SEED_WEIGHT}
-    assert kwargs["exclude_ids"] == ["t2"] and kwargs["exclude_artists"] == ["a7"]
-    assert (kwargs["k"], kwargs["novelty"], kwargs["max_per_artist"]) == (30, 0.4, 1)
-    assert kwargs["explicit"] is False and kwargs["clusters"] == [2, 3] and kwargs["year_range"] == (1970, 1989)
-    assert kwargs["seed_tracks"] == ["s1", "t1", "t9"]
-    _, defaults = recommend_args(listener, RecControls(), Feedback())
-    assert defaults["explicit"] is None and defaults["clusters"] is None and defaults["exclude_ids"] == []
+    assert options.exclude_ids == ("t2",) and options.exclude_artists == ("a7",)
+    assert (options.k, options.novelty, options.max_per_artist) == (30, 0.4, 1)
+    assert options.explicit is False and options.clusters == (2, 3) and options.year_range == (1970, 1989)
+    assert options.seed_tracks == ("s1", "t1", "t9")
+    _, defaults = recommend_request(listener, RecControls(), Feedback())
+    assert defaults.explicit is None and defaults.clusters is None and defaults.exclude_ids == ()
 
 
 def test_full_range_means_no_filter() -> None:
