@@ -156,7 +156,6 @@ def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
     history, options = recommend_request(listener, session.controls(), feedback())
     result = rec.recommend(history, options)
     frame = rec.frame(result)
-    frame["artist_ids"] = rec.bundle.items["artist_ids"].iloc[result.indices].tolist()
     session.set_shown(frame)
     if session.mark_logged(result.track_ids):
         log_events(RECOMMENDED, list(result.track_ids))

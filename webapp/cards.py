@@ -11,6 +11,8 @@ import html
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
+from engine.serving.results import Reason
+
 
 def join_names(names: Sequence[str], *, limit: int = 3) -> str:
     """``"A"``, ``"A and B"``, ``"A, B and C"`` (at most ``limit`` names)."""
@@ -21,13 +23,15 @@ def join_names(names: Sequence[str], *, limit: int = 3) -> str:
 
 
 def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None) -> list[str]:
-    """Plain-text reasons of one recommendation (``Recommender.frame`` row)."""
+    """Plain-text reasons of one recommendation (a ``Recommender.frame`` row, or a
+    ``webapp.catalog.neighbours_frame`` row): ``because`` names, then each
+    :class:`~engine.serving.results.Reason` of ``reasons`` in words."""
     lines = []
     because = [str(b) for b in (row.get("because") or [])]
     if because:
         lines.append(f"Because you {verb} {join_names(because)}")
-    for reason in row.get("reasons") or []:
-        kind, _, detail = str(reason).partition(": ")
+    reasons: Iterable[Reason] = row.get("reasons") or []
+    for kind, detail in reasons:
         if kind == "artist":
             lines.append(f"By {detail}, an artist you picked")
         elif kind == "genre":

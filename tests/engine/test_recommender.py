@@ -24,6 +24,7 @@ from engine.serving.foldin import solve_batch
 from engine.serving.options import MAX_K, Options
 from engine.serving.recommender import Recommender
 from engine.serving.rerank import select_top
+from engine.serving.results import Reason
 from tests.factories import random_bundle_parts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -381,6 +382,11 @@ def test_frame_names_tracks_and_reasons(rec) -> None:
     assert list(frame["track_id"]) == list(out.track_ids)
     assert frame["name"].iloc[0] == f"Song {int(out.track_ids[0])}"
     assert all(len(b) == 3 and set(b) <= {f"Song {int(t)}" for t in history} for b in frame["because"])
+    items = rec.bundle.items.set_index("track_id")
+    assert [list(a) for a in items.loc[list(out.track_ids), "artist_ids"]] == frame["artist_ids"].tolist()
+    cold = rec.frame(rec.recommend(None, Options(k=4, seed_genres=["Genre1"])))
+    assert all(isinstance(r, Reason) for reasons in cold["reasons"] for r in reasons)  # typed, not "kind: detail"
+    assert any(r.kind == "genre" for r in cold["reasons"].iloc[0])
 
 
 def test_options_is_the_one_validated_request(rec) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.serving.results import Reason
 from webapp.cards import (
     card_html,
     join_names,
@@ -31,7 +32,8 @@ def test_md_escape_neutralizes_markdown() -> None:
 
 
 def test_reasons_read_like_sentences() -> None:
-    row = {"because": ["Song A", "Song B", "Song C", "Song D"], "reasons": ["genre: rock", "artist: Nina", "audio: 0.9"]}
+    row = {"because": ["Song A", "Song B", "Song C", "Song D"],
+           "reasons": [Reason("genre", "rock"), Reason("artist", "Nina"), Reason("audio", "0.9")]}
     assert reason_lines(row, verb="played", cluster_label="high energy") == [
         "Because you played Song A, Song B and Song C",
         "Genre you like: rock",

@@ -23,4 +23,5 @@ def test_catalog_lookups_over_a_bundle(tmp_path) -> None:
     assert catalog.first_artists(rec, [ids[0], ids[0], "nope"]) == ["a3"]
     neighbours = catalog.neighbours_frame(rec, rec.similar(ids[0], 5))
     assert len(neighbours) == 5 and ids[0] not in set(neighbours["track_id"])
-    assert all(r[0].startswith("similar: ") for r in neighbours["reasons"])
+    assert all(r[0].kind == "similar" for r in neighbours["reasons"])
+    assert all(r[-1].kind == "method" and r[-1].detail.startswith("Found by ") for r in neighbours["reasons"])
