@@ -146,9 +146,9 @@ class BoundedSpotify(spotipy.Spotify):
         return True
 
     def _forget_token(self) -> None:
-        cache = getattr(self.auth_manager, "cache_handler", None)
-        if hasattr(cache, "clear"):
-            cache.clear()
+        clear = getattr(getattr(self.auth_manager, "cache_handler", None), "clear", None)
+        if callable(clear):
+            clear()
 
 
 def _unavailable(status: int, asked: float | None, attempts: int) -> SpotifyUnavailable:

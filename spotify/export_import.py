@@ -134,6 +134,7 @@ def _files(source: Source, name: str | None, problems: list[FileProblem]) -> Ite
         else:
             raise ExportError(f"{path}: no such file or folder")
     else:
+        item: Any
         for item in source:  # (name, bytes) pairs or uploaded files (``.name``, ``.getvalue()``)
             if isinstance(item, tuple):
                 item_name, data = item
@@ -224,7 +225,7 @@ def _weigh(plays: list[_Play], counts: Counter[str]) -> HistoryBuilder:
         if p.track_id:
             ids.setdefault(_key(p.artist, p.title), Counter())[p.track_id] += 1
     seen: set[tuple[datetime, str, str]] = set()
-    newest = max(p.end for p in plays) if plays else None
+    newest = max((p.end for p in plays), default=datetime.now(timezone.utc))  # the default is never used
     for p in plays:
         dedupe = (p.end.replace(second=0, microsecond=0), *_key(p.artist, p.title))
         if dedupe in seen:

@@ -133,7 +133,8 @@ def track_info(obj: Any) -> TrackInfo | None:
     artists = tuple(a.get("name") or "" for a in artist_objs if a.get("name"))
     if not title or not artists:
         return None
-    album = obj.get("album") if isinstance(obj.get("album"), Mapping) else {}
+    album_obj = obj.get("album")
+    album: Mapping[str, Any] = album_obj if isinstance(album_obj, Mapping) else {}
     images = [i for i in (album.get("images") or []) if isinstance(i, Mapping) and i.get("url")]
     # Prefer a mid-size cover (~300 px): big enough for a card, small to load.
     images.sort(key=lambda i: abs((i.get("width") or 300) - 300))
@@ -142,7 +143,7 @@ def track_info(obj: Any) -> TrackInfo | None:
     track_id = obj.get("id") if not obj.get("is_local") else None
     return TrackInfo(
         track_id=track_id or None, title=title, artists=artists,
-        artist_ids=tuple(a.get("id") for a in artist_objs if a.get("id")),
+        artist_ids=tuple(str(a["id"]) for a in artist_objs if a.get("id")),
         album=album.get("name") or None, release_date=album.get("release_date") or None,
         duration_ms=duration if isinstance(duration, int) else None,
         popularity=popularity if isinstance(popularity, int) else None,

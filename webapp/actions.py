@@ -10,7 +10,7 @@ text is a sentence to show.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -37,7 +37,9 @@ from webapp.listeners import (
 )
 
 if TYPE_CHECKING:
+    from engine.state.store import SavedPlaylist as SavedRecord
     from spotify.auth import SpotifyAuth
+    from spotify.playlists import SavedPlaylist
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +197,8 @@ def playlist_tracks(listener: Listener, *, include_liked: bool) -> pd.DataFrame:
                      ignore_index=True)
 
 
-def save_to_spotify(track_ids: list[str], *, name: str, description: str, public: bool, new: bool) -> Any:
+def save_to_spotify(track_ids: list[str], *, name: str, description: str, public: bool,
+                    new: bool) -> SavedPlaylist:
     """Create or update (the last one saved, unless ``new``) the listener's playlist; record it."""
     from spotify.playlists import save_playlist
 
@@ -213,7 +216,7 @@ def save_to_spotify(track_ids: list[str], *, name: str, description: str, public
     return saved
 
 
-def saved_playlists() -> list[Any]:
+def saved_playlists() -> list[SavedRecord]:
     """Playlists the app saved for this listener, newest first."""
     return resources.store().playlists(session.user_key())
 

@@ -47,7 +47,7 @@ def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None
     return list(dict.fromkeys(lines))
 
 
-def card_html(*, title: str, artists: Sequence[str], year: Any, lines: Iterable[str], url: str | None) -> str:
+def card_html(*, title: str, artists: Sequence[str], year: object, lines: Iterable[str], url: str | None) -> str:
     """The text block of a card; every value is escaped."""
     esc = html.escape
     year_text = f" · {int(year)}" if isinstance(year, (int, float)) and year == year and year > 0 else ""
@@ -62,12 +62,13 @@ def card_html(*, title: str, artists: Sequence[str], year: Any, lines: Iterable[
     )
 
 
-def placeholder_html(title: str, cluster: Any) -> str:
+def placeholder_html(title: str, cluster: object) -> str:
     """A square cover placeholder: the title's initials on a colour chosen by the cluster."""
     words = [w for w in re.split(r"\W+", str(title)) if w]
     initials = "".join(w[0] for w in words[:2]).upper() or "♪"
-    known = isinstance(cluster, (int, float)) and cluster == cluster and cluster >= 0  # NaN != NaN
-    hue = (int(cluster) * 47 + 200) % 360 if known else 220
+    hue = 220
+    if isinstance(cluster, (int, float)) and cluster == cluster and cluster >= 0:  # NaN != NaN
+        hue = (int(cluster) * 47 + 200) % 360
     return (
         f'<div class="rec-cover" style="background:hsl({hue},45%,42%)">'
         f"{html.escape(initials)}</div>"

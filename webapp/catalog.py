@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from engine.core.matching import CatalogIndex
@@ -20,7 +21,7 @@ from engine.serving.similar_songs import METHOD_HYBRID, METHOD_LABELS, merge_nei
 SIGNAL_REASONS = {"factors": "Listened to by the same people", "audio": "Sounds alike, same genres or artist"}
 
 
-def track_label(row: Any) -> str:
+def track_label(row: pd.Series) -> str:
     """``"Artist, Artist – Title (1999)"`` for an items row (plain text, for widget options)."""
     artists = ", ".join(list(row["artists"])[:2]) if row["artists"] is not None else ""
     year = int(row["year"]) if pd.notna(row["year"]) and row["year"] > 0 else None
@@ -90,7 +91,7 @@ def neighbours_frame(rec: Recommender, out: SimilarSongs, *, stored: dict[str, l
     return frame
 
 
-def _first(values: Any) -> str | None:
+def _first(values: Sequence[Any] | np.ndarray | None) -> str | None:
     """The first non-empty entry of a list-like cell (None, [] and arrays all handled)."""
     if values is None or not len(values) or not values[0]:
         return None

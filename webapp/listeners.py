@@ -48,7 +48,7 @@ class MatchSummary:
     def from_result(cls, result: MatchResult, *, examples: int = 20) -> "MatchSummary":
         """Summarize ``result``, keeping up to ``examples`` unmatched "artist – title" strings."""
         by_path = {k: v for k, v in result.counts.items() if k != "unmatched"}
-        names = tuple(f"{getattr(i, 'artist', '')} – {getattr(i, 'title', '')}" for i in result.unmatched[:examples])
+        names = tuple(f"{i.artist} – {i.title}" for i in result.unmatched[:examples])
         return cls(total=result.total, matched=sum(by_path.values()), by_path=by_path, unmatched=names)
 
     @property

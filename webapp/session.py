@@ -9,7 +9,7 @@ mapping). Pages index ``st.session_state`` only for their own widget keys.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, MutableMapping, cast
 
 import pandas as pd
 import streamlit as st
@@ -70,7 +70,9 @@ def spotify_auth() -> SpotifyAuth | None:
     s = resources.settings()
     if not s.spotify_client_id:
         return None
-    return SpotifyAuth(AuthConfig.from_settings(s), st.session_state)
+    # The token lives in this session's state (spotify.auth's own "spotify_" keys); the proxy
+    # is typed MutableMapping[str | int, Any], the keys used are strings.
+    return SpotifyAuth(AuthConfig.from_settings(s), cast(MutableMapping[str, Any], st.session_state))
 
 
 def set_signin_error(text: str) -> None:
