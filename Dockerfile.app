@@ -21,8 +21,9 @@ RUN pip install -r requirements.txt \
     && chown app:app /app/data /app/models
 
 COPY .streamlit/config.toml .streamlit/config.toml
-COPY app.py app_*.py ./
+COPY app.py ./
 COPY pages/ pages/
+COPY webapp/ webapp/
 COPY engine/ engine/
 COPY spotify/ spotify/
 # The demo bundle lives outside /app/models, so a models volume does not hide it.

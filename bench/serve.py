@@ -126,6 +126,7 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
     """Run in a fresh process: load like the app, time serving vs bare ``Y @ x``."""
     import dataclasses
 
+    from engine.serving.options import Options
     from engine.serving.recommender import Recommender
 
     rss_start = _rss()
@@ -145,8 +146,8 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
     y = rec._scan  # the matrix serving scans: the same memory map, the same size
     x = rng.normal(size=rec.rank).astype(np.float32)
     for h in histories[:3]:  # warm up: page in the factors, build lazy tables
-        rec.recommend(h, k)
-        als.recommend(h, k)
+        rec.recommend(h, Options(k=k))
+        als.recommend(h, Options(k=k))
         y @ x
     bare, serve, fold, plain, als_only = [], [], [], [], []
     for r in range(reps):
@@ -155,16 +156,16 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         y @ x
         bare.append(time.perf_counter() - t)
         t = time.perf_counter()
-        out = rec.recommend(h, k)
+        out = rec.recommend(h, Options(k=k))
         serve.append(time.perf_counter() - t)
         t = time.perf_counter()
         rec.fold_in(h)
         fold.append(time.perf_counter() - t)
         t = time.perf_counter()
-        rec.recommend(h, k, explain=False)
+        rec.recommend(h, Options(k=k, explain=False))
         plain.append(time.perf_counter() - t)
         t = time.perf_counter()
-        als.recommend(h, k)
+        als.recommend(h, Options(k=k))
         als_only.append(time.perf_counter() - t)
     assert len(out) == k and out.path == "als"
     assert (rec.blend is not None) == bool(rec.bundle.extra) and als.blend is None

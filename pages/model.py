@@ -5,12 +5,11 @@ import json
 import pandas as pd
 import streamlit as st
 
-import app_state
-import app_ui
+from webapp import resources, widgets
 
-app_ui.page_setup()
-rec = app_state.recommender()
-bundle, settings = rec.bundle, app_state.settings()
+widgets.page_setup()
+rec = resources.recommender()
+bundle, settings = rec.bundle, resources.settings()
 manifest = bundle.manifest
 st.title("The model")
 st.write("An implicit-feedback ALS model and a KMeans clustering of audio features, trained with Spark and "

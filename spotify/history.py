@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping
 
 import spotipy
-from spotipy.exceptions import SpotifyException
+
+from spotify.errors import SpotifyRefused
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,8 @@ def track_info(obj: Any) -> TrackInfo | None:
     artists = tuple(a.get("name") or "" for a in artist_objs if a.get("name"))
     if not title or not artists:
         return None
-    album = obj.get("album") if isinstance(obj.get("album"), Mapping) else {}
+    album_obj = obj.get("album")
+    album: Mapping[str, Any] = album_obj if isinstance(album_obj, Mapping) else {}
     images = [i for i in (album.get("images") or []) if isinstance(i, Mapping) and i.get("url")]
     # Prefer a mid-size cover (~300 px): big enough for a card, small to load.
     images.sort(key=lambda i: abs((i.get("width") or 300) - 300))
@@ -141,7 +143,7 @@ def track_info(obj: Any) -> TrackInfo | None:
     track_id = obj.get("id") if not obj.get("is_local") else None
     return TrackInfo(
         track_id=track_id or None, title=title, artists=artists,
-        artist_ids=tuple(a.get("id") for a in artist_objs if a.get("id")),
+        artist_ids=tuple(str(a["id"]) for a in artist_objs if a.get("id")),
         album=album.get("name") or None, release_date=album.get("release_date") or None,
         duration_ms=duration if isinstance(duration, int) else None,
         popularity=popularity if isinstance(popularity, int) else None,
@@ -245,8 +247,8 @@ def _guarded(builder: HistoryBuilder, what: str, fetch: Any) -> list[Any]:
     """Run one fetch; a 403 (permission not granted) becomes a warning instead of an error."""
     try:
         return fetch()
-    except SpotifyException as exc:
-        if exc.http_status != 403:
+    except SpotifyRefused as exc:
+        if exc.status != 403:
             raise
         builder.warnings.append(f"Spotify did not allow reading {_WHAT[what]} (permission missing); "
                                 f"sign out and in again to grant it.")

@@ -157,12 +157,19 @@ def parse_track_id(value: object) -> str | None:
 
 
 class HistoryItem(Protocol):
-    """What :func:`match_history` reads from each item (``spotify.history`` defines one)."""
+    """What :func:`match_history` reads from each item (``spotify.history`` defines one).
 
-    track_id: str | None
-    title: str
-    artist: str
-    weight: float
+    Read-only members, so frozen dataclasses and named tuples satisfy it.
+    """
+
+    @property
+    def track_id(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def artist(self) -> str: ...
+    @property
+    def weight(self) -> float: ...
 
 
 @dataclass

@@ -87,19 +87,21 @@ def _in_sorted(sorted_items: np.ndarray, item: int) -> bool:
 def recommendations_frame(items: pd.DataFrame, index: pd.Index, recs: Recommendations) -> pd.DataFrame:
     """Recommendations joined with the items table, one row per track (for display and CSV).
 
-    Columns: track_id, name, artists, year, cluster, score, rank_score, because (names of the
-    top contributing history tracks), reasons (``kind: detail``), path.
+    Columns: track_id, name, artists, artist_ids, year, cluster, score, rank_score, because
+    (names of the top contributing history tracks), reasons (the explanation's
+    :class:`~engine.serving.results.Reason` objects, a list per row), path.
     """
     rows = items.iloc[recs.indices]
     names = items["name"]
     because = [[str(names.iloc[index.get_loc(c.track_id)]) for c in e.because] for e in recs.explanations]
-    reasons = [[f"{r.kind}: {r.detail}" for r in e.reasons] for e in recs.explanations]
+    reasons = [list(e.reasons) for e in recs.explanations]
     empty = [[] for _ in recs.track_ids]
     return pd.DataFrame(
         {
             "track_id": list(recs.track_ids),
             "name": rows["name"].to_list(),
-            "artists": [list(a) if a is not None else [] for a in rows["artists"].to_list()],
+            "artists": _lists(rows["artists"]),
+            "artist_ids": _lists(rows["artist_ids"]),
             "year": rows["year"].to_list(),
             "cluster": rows["cluster"].to_list(),
             "score": recs.scores,
@@ -109,3 +111,8 @@ def recommendations_frame(items: pd.DataFrame, index: pd.Index, recs: Recommenda
             "path": recs.path,
         }
     )
+
+
+def _lists(column: pd.Series) -> list[list[str]]:
+    """A list-valued column as plain lists (a null cell becomes an empty list)."""
+    return [list(a) if a is not None else [] for a in column.to_list()]

@@ -1,4 +1,4 @@
-"""Validation of what callers hand the recommender: history weights, k, request options.
+"""What callers hand the recommender: history weights and k checks, and the request (:class:`Options`).
 
 Errors are ``ValueError``s whose message names the offending track id or argument and value,
 so the app can show them as a sentence.
@@ -6,8 +6,8 @@ so the app can show them as a sentence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -51,71 +51,90 @@ def check_weights(ids: Sequence[str], values: Sequence[Any]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Options:
-    """One request's validated options (see ``Recommender.recommend`` for their meaning)."""
+    """One recommendation request: how many tracks, filters, exclusions, re-ranking, seeds.
 
-    k: int
+    The request object of ``Recommender.recommend`` / ``recommend_many``. Construction
+    validates and normalizes every field (``__post_init__``): a bad value raises
+    ``ValueError`` naming the argument and the value; collections (any iterable) are stored
+    as tuples, ranges as ``(float, float)``, and :attr:`filters` is derived from them.
+
+    Attributes
+    ----------
+    k : int
+        Number of tracks, 1..500.
+    exclude_known : bool
+        Leave out tracks in the history (and chosen seed tracks).
+    max_per_artist : int or None
+        At most this many tracks per artist, counting every artist of a track (None/0: no cap).
+    year_range, energy_range : (low, high), optional
+        Inclusive ranges; tracks with the field unknown are left out when set.
+    explicit : bool, optional
+        None: no filter; False: clean tracks only; True: explicit tracks only.
+    clusters : iterable of int, optional
+        Keep only tracks in these audio clusters (empty: no filter, stored as None).
+    exclude_ids, exclude_artists : iterable of str
+        Tracks / artists (ids or names) never to recommend, e.g. dislikes.
+    novelty, freshness : float
+        ≥ 0. Ranking score = ``score − novelty·popularity + freshness·recency``, with
+        popularity and recency (release year scaled to the catalogue's span) in [0, 1].
+    seed_tracks, seed_artists, seed_genres, seed_clusters
+        Choices made on the page; used when the history gives the ALS model nothing.
+    explain : bool
+        Compute explanations (skip for bulk evaluation).
+
+    Examples
+    --------
+    >>> Options(k=10, year_range=(1990, 2010), exclude_artists=["a7"]).filters.year_range
+    (1990.0, 2010.0)
+    """
+
+    k: int = 20
     exclude_known: bool = True
     max_per_artist: int | None = 2
-    filters: Filters = Filters()
-    exclude_ids: tuple[str, ...] = ()
-    exclude_artists: tuple[str, ...] = ()
+    year_range: tuple[float, float] | None = None
+    explicit: bool | None = None
+    energy_range: tuple[float, float] | None = None
+    clusters: Sequence[int] | None = None
+    exclude_ids: Sequence[str] = ()
+    exclude_artists: Sequence[str] = ()
     novelty: float = 0.0
     freshness: float = 0.0
-    seed_tracks: tuple[str, ...] = ()
-    seed_artists: tuple[str, ...] = ()
-    seed_genres: tuple[str, ...] = ()
-    seed_clusters: tuple[int, ...] = ()
+    seed_tracks: Sequence[str] = ()
+    seed_artists: Sequence[str] = ()
+    seed_genres: Sequence[str] = ()
+    seed_clusters: Sequence[int] = ()
     explain: bool = True
+    #: The filter fields as the re-ranker reads them (derived, not an argument).
+    filters: Filters = field(init=False, repr=False, compare=False)
 
-    @classmethod
-    def build(
-        cls,
-        *,
-        k: int,
-        exclude_known: bool = True,
-        max_per_artist: int | None = 2,
-        year_range: tuple[int, int] | None = None,
-        explicit: bool | None = None,
-        energy_range: tuple[float, float] | None = None,
-        clusters: Iterable[int] | None = None,
-        exclude_ids: Iterable[str] = (),
-        exclude_artists: Iterable[str] = (),
-        novelty: float = 0.0,
-        freshness: float = 0.0,
-        seed_tracks: Iterable[str] = (),
-        seed_artists: Iterable[str] = (),
-        seed_genres: Iterable[str] = (),
-        seed_clusters: Iterable[int] = (),
-        explain: bool = True,
-    ) -> "Options":
-        """Validate keyword options; ValueError names the bad argument and value."""
-        for name, value in (("novelty", novelty), ("freshness", freshness)):
+    def __post_init__(self) -> None:
+        """Validate every field (ValueError names the bad argument and value), then normalize."""
+        for name, value in (("novelty", self.novelty), ("freshness", self.freshness)):
             if not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if max_per_artist is not None and (
-            isinstance(max_per_artist, bool) or not isinstance(max_per_artist, (int, np.integer)) or max_per_artist < 0
-        ):
-            raise ValueError(f"max_per_artist must be None or an integer >= 0, got {max_per_artist!r}")
-        if explicit is not None and not isinstance(explicit, (bool, np.bool_)):
-            raise ValueError(f"explicit must be None, True or False, got {explicit!r}")
-        return cls(
-            k=check_k(k),
-            exclude_known=bool(exclude_known),
-            max_per_artist=None if max_per_artist is None else int(max_per_artist),
-            filters=Filters(
-                year_range=as_range(year_range, "year_range"),
-                explicit=None if explicit is None else bool(explicit),
-                energy_range=as_range(energy_range, "energy_range"),
-                # An empty selection (a cleared multiselect) means no cluster filter, like None.
-                clusters=(tuple(int(c) for c in clusters) or None) if clusters is not None else None,
-            ),
-            exclude_ids=tuple(str(t) for t in exclude_ids),
-            exclude_artists=tuple(str(a) for a in exclude_artists),
-            novelty=float(novelty),
-            freshness=float(freshness),
-            seed_tracks=tuple(str(t) for t in seed_tracks),
-            seed_artists=tuple(str(a) for a in seed_artists),
-            seed_genres=tuple(str(g) for g in seed_genres),
-            seed_clusters=tuple(int(c) for c in seed_clusters),
-            explain=bool(explain),
-        )
+        cap = self.max_per_artist
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 0):
+            raise ValueError(f"max_per_artist must be None or an integer >= 0, got {cap!r}")
+        if self.explicit is not None and not isinstance(self.explicit, (bool, np.bool_)):
+            raise ValueError(f"explicit must be None, True or False, got {self.explicit!r}")
+        set_ = object.__setattr__  # frozen: normalize in place, once, here
+        set_(self, "k", check_k(self.k))
+        set_(self, "exclude_known", bool(self.exclude_known))
+        set_(self, "max_per_artist", None if cap is None else int(cap))
+        set_(self, "year_range", as_range(self.year_range, "year_range"))
+        set_(self, "explicit", None if self.explicit is None else bool(self.explicit))
+        set_(self, "energy_range", as_range(self.energy_range, "energy_range"))
+        # An empty selection (a cleared multiselect) means no cluster filter, like None.
+        set_(self, "clusters", (tuple(int(c) for c in self.clusters) or None) if self.clusters is not None else None)
+        set_(self, "exclude_ids", tuple(str(t) for t in self.exclude_ids))
+        set_(self, "exclude_artists", tuple(str(a) for a in self.exclude_artists))
+        set_(self, "novelty", float(self.novelty))
+        set_(self, "freshness", float(self.freshness))
+        set_(self, "seed_tracks", tuple(str(t) for t in self.seed_tracks))
+        set_(self, "seed_artists", tuple(str(a) for a in self.seed_artists))
+        set_(self, "seed_genres", tuple(str(g) for g in self.seed_genres))
+        set_(self, "seed_clusters", tuple(int(c) for c in self.seed_clusters))
+        set_(self, "explain", bool(self.explain))
+        set_(self, "filters", Filters(year_range=self.year_range, explicit=self.explicit,
+                                      energy_range=self.energy_range,
+                                      clusters=None if self.clusters is None else tuple(self.clusters)))

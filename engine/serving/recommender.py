@@ -4,7 +4,7 @@ The app process imports this module; it (and everything it imports) uses numpy/p
 no pyspark (no Java where the app runs), no streamlit. Usage::
 
     rec = Recommender.load(settings.models_dir, fallback_dir=ROOT / "models" / "demo")
-    out = rec.recommend({"4uLU6hMCjMI75M1A2tKUQC": 12.0, ...}, k=20, novelty=0.2)
+    out = rec.recommend({"4uLU6hMCjMI75M1A2tKUQC": 12.0, ...}, Options(k=20, novelty=0.2))
     out.path, out.track_ids, out.explanations[0].because, out.unknown_ids
 
 Paths (``Recommendations.path``):
@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,13 +64,23 @@ from engine.serving.results import (
     SimilarSongs,
 )
 
-__all__ = ["MAX_K", "MAX_WEIGHT", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
+__all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
 
 #: Below this share of items with factors, serving keeps a compact in-memory copy of those
 #: rows rather than scanning the (memory-mapped) full matrix of mostly zero rows.
 _COMPACT_BELOW = 0.5
 #: Bound on the score block of recommend_many (users × items float32), in elements.
 _BLOCK_ELEMENTS = 1 << 24
+#: The request of a bare ``recommend(history)``: 20 tracks, default re-ranking.
+DEFAULT_OPTIONS = Options()
+
+
+def _checked(options: Options) -> Options:
+    """``options`` itself; a TypeError for anything else (e.g. a stale ``recommend(history, 20)``)."""
+    if not isinstance(options, Options):
+        raise TypeError(f"options must be an engine.serving.options.Options, got {type(options).__name__} "
+                        f"(write recommend(history, Options(k=..., ...)))")
+    return options
 
 
 @dataclass(frozen=True)
@@ -269,53 +279,17 @@ class Recommender:
     # -- recommend --------------------------------------------------------------------------
 
     def recommend(
-        self,
-        history: Mapping[str, float] | None = None,
-        k: int = 20,
-        *,
-        exclude_known: bool = True,
-        max_per_artist: int | None = 2,
-        year_range: tuple[int, int] | None = None,
-        explicit: bool | None = None,
-        energy_range: tuple[float, float] | None = None,
-        clusters: Iterable[int] | None = None,
-        exclude_ids: Iterable[str] = (),
-        exclude_artists: Iterable[str] = (),
-        novelty: float = 0.0,
-        freshness: float = 0.0,
-        seed_tracks: Iterable[str] = (),
-        seed_artists: Iterable[str] = (),
-        seed_genres: Iterable[str] = (),
-        seed_clusters: Iterable[int] = (),
-        explain: bool = True,
+        self, history: Mapping[str, float] | None = None, options: Options = DEFAULT_OPTIONS
     ) -> Recommendations:
-        """Recommend ``k`` tracks for a listener's ``history`` (track_id -> raw weight).
+        """Recommend ``options.k`` tracks for a listener's ``history`` (track_id -> raw weight).
 
         Parameters
         ----------
         history : mapping, optional
             Raw weights (play counts, ...). Unknown ids come back in ``unknown_ids``.
-        k : int
-            Number of tracks, 1..500.
-        exclude_known : bool
-            Leave out tracks in the history (and chosen seed tracks).
-        max_per_artist : int or None
-            At most this many tracks per artist, counting every artist of a track (None/0: no cap).
-        year_range, energy_range : (low, high), optional
-            Inclusive ranges; tracks with the field unknown are left out when set.
-        explicit : bool, optional
-            None: no filter; False: clean tracks only; True: explicit tracks only.
-        clusters : iterable of int, optional
-            Keep only tracks in these audio clusters (empty: no filter).
-        exclude_ids, exclude_artists : iterable of str
-            Tracks / artists (ids or names) never to recommend, e.g. dislikes.
-        novelty, freshness : float
-            ≥ 0. Ranking score = ``score − novelty·popularity + freshness·recency``, with
-            popularity and recency (release year scaled to the catalogue's span) in [0, 1].
-        seed_tracks, seed_artists, seed_genres, seed_clusters
-            Choices made on the page; used when the history gives the ALS model nothing.
-        explain : bool
-            Compute explanations (skip for bulk evaluation).
+        options : Options
+            The request: k, filters, exclusions, re-ranking and seeds (see
+            :class:`~engine.serving.options.Options`, which validates them when built).
 
         Returns
         -------
@@ -325,15 +299,10 @@ class Recommender:
 
         Examples
         --------
-        >>> out = rec.recommend({"4uLU6hMCjMI75M1A2tKUQC": 3.0}, k=10, year_range=(1990, 2010))
+        >>> out = rec.recommend({"4uLU6hMCjMI75M1A2tKUQC": 3.0}, Options(k=10, year_range=(1990, 2010)))
         >>> out.path, out.track_ids[0], out.explanations[0].because[0].track_id
         """
-        opts = Options.build(
-            k=k, exclude_known=exclude_known, max_per_artist=max_per_artist, year_range=year_range,
-            explicit=explicit, energy_range=energy_range, clusters=clusters, exclude_ids=exclude_ids,
-            exclude_artists=exclude_artists, novelty=novelty, freshness=freshness, seed_tracks=seed_tracks,
-            seed_artists=seed_artists, seed_genres=seed_genres, seed_clusters=seed_clusters, explain=explain,
-        )
+        opts = _checked(options)
         hist = self._parse(history)
         excluded = self._excluded(opts)
         if not len(hist.als_items):
@@ -343,14 +312,14 @@ class Recommender:
         return self._finish_als(scores, fold, hist, opts, excluded)
 
     def recommend_many(
-        self, histories: Sequence[Mapping[str, float] | None], k: int = 20, **options: Any
+        self, histories: Sequence[Mapping[str, float] | None], options: Options = DEFAULT_OPTIONS
     ) -> list[Recommendations]:
         """:meth:`recommend` for many listeners: one batched fold-in, matrix-matrix scoring.
 
-        Takes the keyword options of :meth:`recommend` (the same for every listener) and
+        Takes one :class:`~engine.serving.options.Options` (the same for every listener) and
         returns the lists the single calls would return.
         """
-        opts = Options.build(k=k, **options)
+        opts = _checked(options)
         parsed = [self._parse(h) for h in histories]
         excluded = self._excluded(opts)
         out: list[Recommendations | None] = [None] * len(parsed)

@@ -29,7 +29,11 @@ class Contribution(NamedTuple):
 
 class Reason(NamedTuple):
     """A content reason: ``kind`` is ``audio`` (cosine to the profile), ``genre``, ``artist``,
-    ``cluster`` or ``popularity``; ``detail`` is the matched value."""
+    ``cluster`` or ``popularity``; ``detail`` is the matched value.
+
+    Handed to the app as is (``Recommender.frame``'s ``reasons`` column), never flattened to
+    a string: the cards word each kind themselves.
+    """
 
     kind: str
     detail: str

@@ -1,7 +1,7 @@
 """Streamlit pieces every page draws: the sidebar status, the "choose a listener first" note,
 and track cards with their buttons and players.
 
-Text from Spotify or the catalogue reaches HTML only through ``app_logic.card_html`` /
+Text from Spotify or the catalogue reaches HTML only through :func:`webapp.cards.card_html` /
 ``placeholder_html``, which escape it; players are embedded only for Spotify-shaped ids.
 """
 
@@ -11,37 +11,30 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-import app_state
-from app_logic import (
+from engine.bundle.layout import current_version
+from engine.core.config import ConfigError
+from spotify.ids import embed_url, track_url
+from webapp import actions, resources, session
+from webapp.cards import (
     CARD_CSS,
-    Listener,
     card_html,
-    embed_url,
     md_escape,
     placeholder_html,
     reason_lines,
-    track_url,
 )
-from engine.bundle.layout import current_version
-from engine.core.config import ConfigError
-from engine.state.events import PLAY
+from webapp.listeners import Listener
 
 EMBED_HEIGHT = 152  # Spotify's compact player
 
 
-def _play(track_id: str) -> None:
-    st.session_state[app_state.K_PLAYING] = track_id
-    app_state.log_events(PLAY, [track_id])
-
-
 def _rate(track_id: str, value: int, title: str) -> None:
-    app_state.rate_track(track_id, value)
+    actions.rate_track(track_id, value)
     title = md_escape(title)
     st.toast(f"Liked “{title}”: it joins your taste." if value > 0 else f"“{title}” will not come back.")
 
 
 def _block(artist: str, name: str) -> None:
-    app_state.block_artist(artist)
+    actions.block_artist(artist)
     st.toast(f"No more {md_escape(name)}.")
 
 
@@ -57,7 +50,7 @@ def track_card(
     cluster_label: str | None,
     image: str | None,
     position: int,
-    actions: bool = True,
+    feedback_buttons: bool = True,
     show_player: bool = False,
 ) -> None:
     """One recommendation (a ``Recommender.frame`` row): cover, text, reasons, buttons, player."""
@@ -80,8 +73,8 @@ def track_card(
                 # Tertiary (text) buttons: all four fit on one line of a half-width card.
                 if url and not show_player:
                     st.button("Play", key=f"play-{track_id}", icon=":material/play_arrow:", type="tertiary",
-                              on_click=_play, args=(track_id,), help="Open Spotify's player here")
-                if actions:
+                              on_click=actions.play, args=(track_id,), help="Open Spotify's player here")
+                if feedback_buttons:
                     st.button("Like", key=f"like-{track_id}", icon=":material/thumb_up:", type="tertiary",
                               on_click=_rate, args=(track_id, 1, title))
                     st.button("Dislike", key=f"dislike-{track_id}", icon=":material/thumb_down:", type="tertiary",
@@ -89,8 +82,7 @@ def track_card(
                     if artists:
                         st.button("Hide artist", key=f"block-{track_id}", icon=":material/block:", type="tertiary",
                                   on_click=_block, args=(_artist_key(row), artists[0]))
-            playing = show_player or st.session_state.get(app_state.K_PLAYING) == track_id
-            if url and playing:
+            if url and (show_player or session.playing() == track_id):
                 st.iframe(url, height=EMBED_HEIGHT)
 
 
@@ -105,11 +97,11 @@ def _artist_key(row: Mapping[str, Any]) -> str:
 def page_setup() -> Listener | None:
     """Run at the top of every page: check config, draw the sidebar status, return the listener."""
     try:
-        settings = app_state.settings()
+        settings = resources.settings()
     except ConfigError as exc:
         st.error(f"The app is misconfigured: {exc}. Fix the setting and restart.")
         st.stop()
-    listener = app_state.current_listener()
+    listener = session.listener()
     with st.sidebar:
         if listener is None:
             st.caption("No listener yet: start on the Home page.")

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from engine.core.matching import CatalogIndex
 from engine.serving.recommender import Recommender
-from engine.serving.results import SimilarSongs
+from engine.serving.results import Reason, SimilarSongs
 from engine.serving.similar_songs import METHOD_HYBRID, METHOD_LABELS, merge_neighbours
 
 #: Why a neighbour was found, in words (``SimilarSongs.signals``).
 SIGNAL_REASONS = {"factors": "Listened to by the same people", "audio": "Sounds alike, same genres or artist"}
 
 
-def track_label(row: Any) -> str:
+def track_label(row: pd.Series) -> str:
     """``"Artist, Artist – Title (1999)"`` for an items row (plain text, for widget options)."""
     artists = ", ".join(list(row["artists"])[:2]) if row["artists"] is not None else ""
     year = int(row["year"]) if pd.notna(row["year"]) and row["year"] > 0 else None
@@ -69,8 +70,9 @@ def tracks_frame(rec: Recommender, track_ids: Sequence[str]) -> pd.DataFrame:
 def neighbours_frame(rec: Recommender, out: SimilarSongs, *, stored: dict[str, list[tuple[str, float]]] | None = None,
                      k: int | None = None) -> pd.DataFrame:
     """``Recommender.similar`` results (merged with ``stored`` neighbours by method, see
-    ``engine.serving.similar_songs.merge_neighbours``) as card rows; ``reasons`` say which signal found each,
-    ``methods`` which methods found it."""
+    ``engine.serving.similar_songs.merge_neighbours``) as card rows; ``reasons`` say which signal found each
+    (a ``similar`` :class:`~engine.serving.results.Reason`) and which methods (``method``), ``methods`` lists
+    the methods by name."""
     lists = {METHOD_HYBRID: list(zip(out.track_ids, out.scores.tolist())), **(stored or {})}
     merged = merge_neighbours(lists, k or len(out.track_ids), exclude=[out.query])
     live = {t: (s, score) for t, s, score in zip(out.track_ids, out.signals, out.scores.tolist())}
@@ -81,15 +83,15 @@ def neighbours_frame(rec: Recommender, out: SimilarSongs, *, stored: dict[str, l
     frame["methods"] = [list(m.methods) for m in rows]
     frame["because"] = [[] for _ in rows]
     frame["reasons"] = [
-        ([f"similar: {SIGNAL_REASONS.get(live[m.track_id][0], live[m.track_id][0])} ({live[m.track_id][1]:.2f})"]
+        ([Reason("similar", f"{SIGNAL_REASONS.get(live[m.track_id][0], live[m.track_id][0])} ({live[m.track_id][1]:.2f})")]
          if m.track_id in live else [])
-        + [f"method: Found by {', '.join(METHOD_LABELS.get(x, x) for x in m.methods)}"]
+        + [Reason("method", f"Found by {', '.join(METHOD_LABELS.get(x, x) for x in m.methods)}")]
         for m in rows
     ]
     return frame
 
 
-def _first(values: Any) -> str | None:
+def _first(values: Sequence[Any] | np.ndarray | None) -> str | None:
     """The first non-empty entry of a list-like cell (None, [] and arrays all handled)."""
     if values is None or not len(values) or not values[0]:
         return None
