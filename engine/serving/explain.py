@@ -95,7 +95,7 @@ def recommendations_frame(items: pd.DataFrame, index: pd.Index, recs: Recommenda
     names = items["name"]
     because = [[str(names.iloc[index.get_loc(c.track_id)]) for c in e.because] for e in recs.explanations]
     reasons = [list(e.reasons) for e in recs.explanations]
-    empty = [[] for _ in recs.track_ids]
+    empty: list[list[str]] = [[] for _ in recs.track_ids]
     return pd.DataFrame(
         {
             "track_id": list(recs.track_ids),

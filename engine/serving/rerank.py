@@ -146,7 +146,7 @@ class Filters:
     ``explicit``: None allows everything, False keeps only clean tracks, True only explicit ones.
     """
 
-    year_range: tuple[int, int] | None = None
+    year_range: tuple[float, float] | None = None
     explicit: bool | None = None
     energy_range: tuple[float, float] | None = None
     clusters: tuple[int, ...] | None = None
