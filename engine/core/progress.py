@@ -15,6 +15,8 @@ per run by ``StringIndexer`` (never hashed: collisions) and the id lists go into
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from typing import TYPE_CHECKING, Callable
 
@@ -36,3 +38,34 @@ class Progress:
         self.timings[stage] = round(now - self.last, 3)
         self.last = now
         self.echo(f"[{self.prefix}] {stage}: {detail} ({now - self.start:.1f}s)".replace(":  (", " ("))
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stdout`` is when a record is emitted (so a replaced
+    stdout, as under pytest's capture, is honoured)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def log_to_stdout(level: int = logging.INFO) -> logging.Handler:
+    """Show the engine's log records (logger ``engine``, ``level`` and up) on stdout as bare
+    messages, as the CLI's progress lines. Installing it again adds no second handler."""
+    engine_logger = logging.getLogger("engine")
+    for handler in engine_logger.handlers:
+        if isinstance(handler, _StdoutHandler):
+            break
+    else:
+        handler = _StdoutHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        engine_logger.addHandler(handler)
+    engine_logger.setLevel(level)
+    return handler
