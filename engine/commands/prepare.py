@@ -98,7 +98,6 @@ def prepare(
             publish_to=None if demo_bundle else settings.models_dir,
             tables=demo_tables(settings),
             metrics=metrics,
-            echo=echo,
         )
         if demo_bundle:
             report.version = write_demo_bundle(settings.demo_bundle_dir, parts)

@@ -262,7 +262,7 @@ def _round(
 
     train_fn = train_fn or train
     models_dir = Path(settings.models_dir)
-    progress = Progress(prefix="refresh", echo=echo)
+    progress = Progress("refresh")
     current = _load_current(models_dir)
     record.current_version = current.version if current is not None else None
     tracks_path = settings.parquet_dir / "tracks"
@@ -318,7 +318,7 @@ def _round(
         train_rows = holdout.candidate_rows if holdout is not None and holdout.data is not None else rows
         _, parts = train_fn(
             spark, settings, interactions=train_rows.drop("arrival_us"), tracks=spark.read.parquet(str(tracks_path)),
-            params=params, k=k, publish_to=None, tables=_tables(settings, current), echo=echo,
+            params=params, k=k, publish_to=None, tables=_tables(settings, current),
             blend=blend, neighbour_params=neighbour_params,
         )
         progress("train", f"candidate rank {params.rank}")

@@ -146,7 +146,7 @@ def world_template(spark, tmp_path_factory) -> tuple[Path, str]:
     report, _ = train(
         spark, s, interactions=spark.read.parquet(str(s.parquet_dir / "interactions_demo")),
         tracks=spark.read.parquet(str(s.parquet_dir / "tracks")),
-        params=AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0, weight_transform="log1p"), k=3, publish_to=s.models_dir, echo=QUIET,
+        params=AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0, weight_transform="log1p"), k=3, publish_to=s.models_dir,
     )
     return root, report.version
 
