@@ -272,7 +272,7 @@ def _round(
     progress("spark", spark.sparkContext.master)
 
     if options.ingest:
-        ingested = ingest_pending(spark, settings, echo=echo)
+        ingested = ingest_pending(spark, settings)
         record.ingest = ingested.to_dict() if ingested is not None else {"skipped": "a running stream holds its lock"}
         progress("ingest", ingested.summary() if ingested is not None else "left to the running stream")
 
