@@ -30,6 +30,7 @@ reads it). This module imports no pyspark at import time.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import time
@@ -66,6 +67,8 @@ from engine.training.run import train
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".refresh.lock"
 #: Exit code of a round skipped because another refresher holds the lock (EX_TEMPFAIL).
@@ -203,7 +206,6 @@ def refresh_once(
     spark_factory: Callable[[], "SparkSession"],
     options: RefreshOptions = RefreshOptions(),
     train_fn: Callable[..., tuple[Any, dict[str, Any]]] | None = None,
-    echo: Callable[[str], None] = print,
 ) -> RefreshRecord:
     """Run one refresh round (see the module docstring) and return its record (also logged).
 
@@ -224,12 +226,12 @@ def refresh_once(
         record.reason = f"another refresh holds the lock: {exc.holder.describe() if exc.holder else exc}"
         record.lock = {"held_by": asdict(exc.holder) if exc.holder else None}
         record.serving_version = current_version(models_dir)
-        return _finish(models_dir, record, start, echo)
+        return _finish(models_dir, record, start)
     try:
         if lock.took_over is not None:
             record.lock = {"took_over": asdict(lock.took_over)}
-            echo(f"[refresh] took over the stale lock of {lock.took_over.describe()}")
-        _round(settings, record, spark_factory=spark_factory, options=options, train_fn=train_fn, echo=echo)
+            logger.warning(f"[refresh] took over the stale lock of {lock.took_over.describe()}")
+        _round(settings, record, spark_factory=spark_factory, options=options, train_fn=train_fn)
     except BaseException as exc:
         record.decision = "failed"
         record.reason = one_line(exc)
@@ -237,15 +239,15 @@ def refresh_once(
     finally:
         lock.release()
         record.serving_version = current_version(models_dir)
-        _finish(models_dir, record, start, echo)
+        _finish(models_dir, record, start)
     return record
 
 
-def _finish(models_dir: Path, record: RefreshRecord, start: float, echo: Callable[[str], None]) -> RefreshRecord:
+def _finish(models_dir: Path, record: RefreshRecord, start: float) -> RefreshRecord:
     record.finished_at = now_iso()
     record.duration_s = round(time.perf_counter() - start, 3)
     append_log(models_dir, record)
-    echo(f"[refresh] {record.summary()}")
+    logger.info(f"[refresh] {record.summary()}")
     return record
 
 
@@ -256,7 +258,6 @@ def _round(
     spark_factory: Callable[[], "SparkSession"],
     options: RefreshOptions,
     train_fn: Callable[..., tuple[Any, dict[str, Any]]] | None,
-    echo: Callable[[str], None],
 ) -> None:
 
 
