@@ -116,7 +116,7 @@ def _evaluate_demo(spark: "SparkSession", settings: Settings, params: "object", 
 
     echo("[prepare] evaluating on a held-out split of the demo listeners (served model vs baselines)")
     try:
-        report = evaluate(spark, settings, dataset=load_dataset(spark, settings, "demo"), params=params, echo=echo)
+        report = evaluate(spark, settings, dataset=load_dataset(spark, settings, "demo"), params=params)
     except EngineError as exc:
         echo(f"[prepare] evaluation skipped: {exc}")
         return {}
