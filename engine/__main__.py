@@ -13,6 +13,7 @@ import sys
 
 from engine.core.config import Settings
 from engine.core.errors import EngineError
+from engine.core.progress import log_to_stdout
 
 #: command -> (module in engine.commands, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(known._module)
     module.add_arguments(subs[known.command])
     args = parser.parse_args(argv)
+    log_to_stdout()  # progress lines (engine.* loggers, INFO and up) as plain stdout lines
     try:
         settings = Settings.from_env()
         return int(module.main(args, settings) or 0)

@@ -13,6 +13,7 @@ committed ``models/demo/`` bundle instead of publishing a version.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ from engine.training.run import train
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
 
 #: Settings used for the embedded default model: small enough to train in a couple of minutes
 #: on 2 cores and to commit (models/demo), tuned on the demo data by `evaluate --grid`.
@@ -59,7 +62,6 @@ def prepare(
     demo_bundle: bool = False,
     n_listeners: int | None = None,
     evaluate: bool = True,
-    echo: Callable[[str], None] = print,
 ) -> PrepareReport:
     """Run the missing set-up steps; start Spark only when a step needs it."""
 
@@ -73,13 +75,13 @@ def prepare(
 
     tracks_dir = settings.parquet_dir / "tracks"
     if force or not _done(tracks_dir):
-        echo(f"[prepare] catalogue sample {settings.sample_dir} -> {tracks_dir}")
+        logger.info(f"[prepare] catalogue sample {settings.sample_dir} -> {tracks_dir}")
         ingest_sample(get(), settings)
         report.steps.append("catalog")
 
     inter_dir = settings.parquet_dir / "interactions_demo"
     if force or not _done(inter_dir) or not (settings.parquet_dir / "demo_listeners.parquet").is_file():
-        echo("[prepare] generating the synthetic demo listeners")
+        logger.info("[prepare] generating the synthetic demo listeners")
         write_demo_listeners(get(), settings, **({"n_listeners": n_listeners} if n_listeners else {}))
         report.steps.append("demo")
 
@@ -87,8 +89,8 @@ def prepare(
     if needs_model:
         s = get()
         params = AlsParams.from_settings(settings, rank=DEMO_RANK)
-        metrics = _evaluate_demo(s, settings, params, echo=echo) if evaluate else {}
-        echo(f"[prepare] training the first model with Spark ({settings.spark_master})")
+        metrics = _evaluate_demo(s, settings, params) if evaluate else {}
+        logger.info(f"[prepare] training the first model with Spark ({settings.spark_master})")
         _, parts = train(
             s,
             settings,
@@ -98,28 +100,27 @@ def prepare(
             publish_to=None if demo_bundle else settings.models_dir,
             tables=demo_tables(settings),
             metrics=metrics,
-            echo=echo,
         )
         if demo_bundle:
             report.version = write_demo_bundle(settings.demo_bundle_dir, parts)
-            echo(f"[prepare] demo bundle {report.version} written to {settings.demo_bundle_dir}")
+            logger.info(f"[prepare] demo bundle {report.version} written to {settings.demo_bundle_dir}")
         else:
             report.version = current_version(settings.models_dir)
         report.steps.append("model")
     if not report.steps:
-        echo(f"[prepare] nothing to do: model {current_version(settings.models_dir)} is published")
+        logger.info(f"[prepare] nothing to do: model {current_version(settings.models_dir)} is published")
     return report
 
 
-def _evaluate_demo(spark: "SparkSession", settings: Settings, params: "object", *, echo: Callable[[str], None]) -> dict:
+def _evaluate_demo(spark: "SparkSession", settings: Settings, params: "object") -> dict:
     """The model's evaluation on the demo listeners (served blend, ALS, baselines), stored in the
     manifest so the Model page shows it from the first run. A failure costs the table, not the model."""
 
-    echo("[prepare] evaluating on a held-out split of the demo listeners (served model vs baselines)")
+    logger.info("[prepare] evaluating on a held-out split of the demo listeners (served model vs baselines)")
     try:
-        report = evaluate(spark, settings, dataset=load_dataset(spark, settings, "demo"), params=params, echo=echo)
+        report = evaluate(spark, settings, dataset=load_dataset(spark, settings, "demo"), params=params)
     except EngineError as exc:
-        echo(f"[prepare] evaluation skipped: {exc}")
+        logger.warning(f"[prepare] evaluation skipped: {exc}")
         return {}
     return {"evaluation": report.summary()}
 

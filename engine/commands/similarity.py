@@ -48,7 +48,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     spark = get_spark(settings, app_name="similarity")
     interactions = read_interactions(spark, paths, settings)
     if args.measure:
-        measure_lsh(listener_pairs(interactions))  # prints one line per setting
+        measure_lsh(listener_pairs(interactions))  # logs one line per setting (stdout under the CLI)
         return 0
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     tracks = None

@@ -43,9 +43,10 @@ on 2-listener artists (0.115 vs 0.068) — two listeners give ALS factors that a
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,8 @@ from engine.training.als import fit_als
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
 
 
 # -- evaluation: cold-item split -----------------------------------------------------------------
@@ -185,7 +188,6 @@ def evaluate_cold_items(
     n_users: int,
     k: int = 20,
     grid: Sequence[HybridWeights] | None = None,
-    echo: Callable[[str], None] = print,
 ) -> ColdReport:
     """Recall@k of ALS alone, content alone, hybrid (weights tuned on ``split.tune``) and popularity.
 
@@ -216,7 +218,7 @@ def evaluate_cold_items(
     scored = [(tune_score(w), i) for i, w in enumerate(grid)]
     best_score, best_i = max(scored, key=lambda s: (s[0], -s[1]))
     best = grid[best_i]
-    echo(f"[hybrid] tuned {len(grid)} weight settings on {len(split.tune)} items: best {best} (recall@{k} {best_score:.3f})")
+    logger.info(f"[hybrid] tuned {len(grid)} weight settings on {len(split.tune)} items: best {best} (recall@{k} {best_score:.3f})")
     popularity = listeners.astype(np.float64)
     recall: dict[str, dict[str, float]] = {}
     n_test: dict[str, int] = {}
@@ -268,7 +270,7 @@ def content_for_items(items: pd.DataFrame, audio: np.ndarray | None = None) -> C
 
 def run_cold_evaluation(
     spark: "SparkSession", pairs: pd.DataFrame, items: pd.DataFrame, *, audio: np.ndarray | None, params: Any,
-    item_col: str = "track_id", n_cold: int = 400, seed: int = 42, echo: Callable[[str], None] = print,
+    item_col: str = "track_id", n_cold: int = 400, seed: int = 42,
 ) -> ColdReport:
     """Cold-item evaluation of ``pairs`` (``user_id, <item_col>``) over ``items`` (content rows)."""
     row_of = pd.Series(np.arange(len(items)), index=items[item_col].astype(str))
@@ -279,9 +281,9 @@ def run_cold_evaluation(
     coded = pd.DataFrame({"user": users, "item": row_of.loc[pairs.loc[known, item_col].astype(str)].to_numpy()})
     split = cold_split(coded, n_cold=n_cold, seed=seed)
     factors, has = fit_split_factors(spark, split, len(items), params)
-    echo(f"[hybrid] ALS on {len(split.train):,} training pairs; {int(has.sum()):,} items with factors")
+    logger.info(f"[hybrid] ALS on {len(split.train):,} training pairs; {int(has.sum()):,} items with factors")
     return evaluate_cold_items(split, factors=factors, has_factors=has, content=content_for_items(items, audio),
-                               n_users=int(users.max()) + 1, echo=echo)
+                               n_users=int(users.max()) + 1)
 
 
 def demo_inputs(settings: Any) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:

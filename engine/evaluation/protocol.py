@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
+from engine.core.progress import Progress
 from engine.evaluation.baselines import Ease, ItemKnn, MostPopular, RandomScores
 from engine.evaluation.datasets import (
     Dataset,
@@ -69,7 +70,6 @@ def evaluate(
     blend: BlendWeights | None = None,
     neighbour_params: NeighbourParams | None = None,
     served: bool = True,
-    echo: Callable[[str], None] = print,
 ) -> EvalReport:
     """Evaluate the served blend, ALS and the baselines on one split of ``dataset`` (DESIGN.md §9).
 
@@ -79,13 +79,7 @@ def evaluate(
     ``blend`` / ``neighbour_params`` (default: the engine.serving.blend / engine.serving.neighbours defaults).
     """
 
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(stage: str, detail: str) -> None:
-        timings[stage] = round(time.perf_counter() - t0 - sum(timings.values()), 2)
-        echo(f"[evaluate] {stage}: {detail} ({time.perf_counter() - t0:.1f}s)")
-
+    progress = Progress("evaluate")
     params = params or AlsParams.from_settings(settings)
     if split == "time" and not has_timestamps(dataset.df):
         raise InputError(f"{dataset.name}: --split time needs timestamps (column ts), and these interactions have none")
@@ -100,7 +94,7 @@ def evaluate(
         train_s, sp_split.test, user_ids=indexed.user_ids, item_ids=indexed.item_ids, item_col=dataset.item_col
     )
     n_users, n_items = len(indexed.user_ids), len(indexed.item_ids)
-    lap("split", f"{n_rows:,} interactions, {n_users:,} listeners x {n_items:,} items, {split} split")
+    progress("split", f"{n_rows:,} interactions, {n_users:,} listeners x {n_items:,} items, {split} split")
 
     grid_result = None
     notes: list[str] = []
@@ -119,14 +113,13 @@ def evaluate(
             k=k,
             k_recall=k_recall,
             ease_max_items=ease_max_items,
-            echo=echo,
         )
         params = grid_result.best
         ease_lambda = grid_result.best_ease_lambda or ease_lambda
         blend = grid_result.best_blend or blend
         neighbour_params = grid_result.best_neighbours or neighbour_params
         notes += grid_result.warnings
-        lap("grid", f"{len(grid_result.rows)} points, best {params_text(params.to_dict())}")
+        progress("grid", f"{len(grid_result.rows)} points, best {params_text(params.to_dict())}")
 
     data = build_eval_data(
         data_split.train, data_split.test, seed=seed, features=item_features(dataset.features, indexed.item_ids)
@@ -143,8 +136,8 @@ def evaluate(
         row = {"model": name, **evaluate_model(model, data, k=k, k_recall=k_recall)}
         row.update(fit_seconds=round(fit_s, 2), params=model_params)
         rows.append(row)
-        lap(name, f"ndcg@{k} {row[f'ndcg@{k}']:.3f}, recall@{k_recall} {row[f'recall@{k_recall}']:.3f}, "
-                  f"coverage@{k} {row[f'coverage@{k}']:.3f}")
+        progress(name, f"ndcg@{k} {row[f'ndcg@{k}']:.3f}, recall@{k_recall} {row[f'recall@{k_recall}']:.3f}, "
+                       f"coverage@{k} {row[f'coverage@{k}']:.3f}")
 
     def fit_served() -> BlendScorer:
         als = fitted["als"]
@@ -206,5 +199,5 @@ def evaluate(
         grid=grid_result.to_dict() if grid_result is not None else None,
         notes=notes,
     )
-    report.timings_s = {**timings, "total": round(time.perf_counter() - t0, 2)}
+    report.timings_s = {**{s: round(v, 2) for s, v in progress.timings.items()}, "total": round(progress.elapsed, 2)}
     return report

@@ -15,8 +15,9 @@ whatever subset is given (the widely used ``user_artist_data_small.txt``: 50 use
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from engine.evaluation.datasets import Dataset
+
+logger = logging.getLogger(__name__)
 
 #: (edition, ALS iterations, ranks, regParams, alphas, the book's ALS AUC range, its baseline AUC)
 BOOK_GRIDS = (
@@ -47,7 +50,6 @@ def reproduce_book(
     seed: int = 42,
     test_fraction: float = 0.1,
     grids: tuple[tuple[Any, ...], ...] = BOOK_GRIDS,
-    echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run both editions' ALS grids (``grids``, default :data:`BOOK_GRIDS`) and the
     most-listened baseline; return the rows, the best ALS, and a markdown table."""
@@ -70,7 +72,7 @@ def reproduce_book(
         return m["auc"], m["auc_ties_half"]
 
     base_auc, base_half = auc_of(MostPopular(by="plays").fit(s.train))
-    echo(f"[book] most listened: AUC {base_auc:.4f}")
+    logger.info(f"[book] most listened: AUC {base_auc:.4f}")
     rows: list[dict[str, Any]] = []
     for edition, iters, ranks, regs, alphas, book_als, book_base in grids:
         for rank in ranks:
@@ -78,7 +80,7 @@ def reproduce_book(
                 for alpha in alphas:
                     p = AlsParams(rank=rank, max_iter=iters, reg_param=reg, alpha=alpha, weight_transform="raw", seed=seed)
                     auc, half = auc_of(fit_als_scorer(s.train_df, p, n_users=n_users, n_items=n_items))
-                    echo(f"[book] {edition} rank {rank}, reg {reg:g}, alpha {alpha:g}: AUC {auc:.4f}")
+                    logger.info(f"[book] {edition} rank {rank}, reg {reg:g}, alpha {alpha:g}: AUC {auc:.4f}")
                     rows.append({"edition": edition, "rank": rank, "reg_param": reg, "alpha": alpha,
                                  "max_iter": iters, "auc": auc, "auc_ties_half": half,
                                  "book_als_auc": book_als, "book_baseline_auc": book_base})

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pyspark.ml import Pipeline
 from pyspark.ml.clustering import KMeans
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from engine.training.als import AlsParams
+
+logger = logging.getLogger(__name__)
+
 KMEANS_FILE = "kmeans_selection.json"
 #: How an axis is extended past its edge: (multiplier, lowest, highest value allowed).
 WIDEN = {"rank": (2.0, 2, 512), "reg_param": (3.0, 1e-4, 100.0), "alpha": (3.0, 1e-3, 1000.0), "max_iter": (2.0, 2, 40)}
@@ -172,7 +176,6 @@ def grid_search(
     k: int = 10,
     k_recall: int = 50,
     ease_max_items: int = 8000,
-    echo: Callable[[str], None] = print,
 ) -> GridResult:
     """Search ALS (and EASE λ) on a validation split carved from ``train`` (string ids, one
     row per user and item). Returns every point tried and the best ones."""
@@ -182,7 +185,7 @@ def grid_search(
     vs = index_split(val.train, val.test, user_ids=user_ids, item_ids=item_ids, item_col=item_col)
     data = build_eval_data(vs.train, vs.test, seed=seed + 1)
     n_users, n_items = len(user_ids), len(item_ids)
-    echo(f"[grid] validation: {vs.train.nnz:,} training / {vs.test.nnz:,} held-out interactions")
+    logger.info(f"[grid] validation: {vs.train.nnz:,} training / {vs.test.nnz:,} held-out interactions")
     tried: dict[tuple, dict[str, Any]] = {}
 
     def score(p: "AlsParams") -> dict[str, Any]:
@@ -192,7 +195,7 @@ def grid_search(
         m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
         row = {key: getattr(p, key) for key in ("rank", "reg_param", "alpha", "weight_transform", "max_iter")}
         row.update({key: m[key] for key in (f"ndcg@{k}", f"recall@{k_recall}", "auc")}, fit_seconds=round(fit_s, 2))
-        echo(f"[grid] {_point_text(p)}: {spec.metric} {m[spec.metric]:.4f} ({fit_s:.1f}s)")
+        logger.info(f"[grid] {_point_text(p)}: {spec.metric} {m[spec.metric]:.4f} ({fit_s:.1f}s)")
         return row
 
     def run(points: Iterable["AlsParams"]) -> None:
@@ -208,7 +211,7 @@ def grid_search(
         extra = [p for p in _widened(best, tried) if _key(p) not in tried]
         if not extra:
             break
-        echo(f"[grid] best point on the grid's edge ({_point_text(best)}): widening with {len(extra)} points")
+        logger.info(f"[grid] best point on the grid's edge ({_point_text(best)}): widening with {len(extra)} points")
         run(extra)
         best = _best(tried, base, spec.metric)
     for axis, value, _ in _edges(best, tried):
@@ -228,12 +231,12 @@ def grid_search(
 
         scorer = fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
         nb = item_neighbours(vs.train_df, n_items, params=NeighbourParams(top_n=max(spec.blend_top_n)))
-        found = search_blend(scorer.U, scorer.Y, nb, data, als=best, spec=spec, k=k, k_recall=k_recall, echo=echo)
+        found = search_blend(scorer.U, scorer.Y, nb, data, als=best, spec=spec, k=k, k_recall=k_recall)
         blend_rows, best_blend, best_nb = found.rows, found.best, found.neighbours
         warnings += found.warnings
     vs.train_df.unpersist()
 
-    ease_rows, best_lam = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall, echo=echo)
+    ease_rows, best_lam = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall)
     if best_lam is not None and len(ease_rows) > 1:
         lams = sorted(r["lambda"] for r in ease_rows)
         if best_lam in (lams[0], lams[-1]):
@@ -273,7 +276,6 @@ def search_blend(
     spec: GridSpec,
     k: int = 10,
     k_recall: int = 50,
-    echo: Callable[[str], None] = print,
 ) -> BlendSearch:
     """Search the blend weights on ``data`` (a validation split) for fitted ALS factors and
     neighbour lists at least ``max(spec.blend_top_n)`` long (see the module docstring)."""
@@ -294,7 +296,7 @@ def search_blend(
             **w.to_dict(), "top_n": top_n, metric: m[metric], f"recall@{k_recall}": m[f"recall@{k_recall}"],
             cov: m[cov], "auc": m["auc"],
         }
-        echo(
+        logger.info(
             f"[grid] blend nb {w.neighbours:g}, β {w.neighbour_pop_exponent:g}, pop {w.popularity:g}, "
             f"top {top_n}: {metric} {m[metric]:.4f}, {cov} {m[cov]:.3f}"
         )
@@ -325,7 +327,7 @@ def search_blend(
         f"blend {axis}={getattr(best, axis):g} is on the {side} edge of the searched values"
         for axis, side in _blend_edges(best, top_n, tried)
     ]
-    echo(f"[grid] blend chosen: {best.to_dict()}, top_n {top_n}")
+    logger.info(f"[grid] blend chosen: {best.to_dict()}, top_n {top_n}")
     return BlendSearch(list(tried.values()), best, NeighbourParams(top_n=top_n), warnings)
 
 
@@ -359,7 +361,7 @@ def _blend_step(best: BlendWeights, axis: str, side: str) -> BlendWeights | None
 
 
 def _search_ease(
-    data: EvalData, spec: GridSpec, *, ease_max_items: int, k: int, k_recall: int, echo: Callable[[str], None]
+    data: EvalData, spec: GridSpec, *, ease_max_items: int, k: int, k_recall: int
 ) -> tuple[list[dict[str, Any]], float | None]:
     """EASE λ line search on the validation split, widened (×3) while the best is on an edge."""
     if not spec.ease_lambda:
@@ -369,7 +371,7 @@ def _search_ease(
     def score(lam: float) -> None:
         m = evaluate_model(Ease(lam=lam, max_items=ease_max_items).fit(data.train), data, k=k, k_recall=k_recall)
         rows[lam] = {"lambda": lam, "ndcg@10": m[f"ndcg@{k}"], "recall@50": m[f"recall@{k_recall}"]}
-        echo(f"[grid] EASE λ={lam:g}: {spec.metric} {m[spec.metric]:.4f}")
+        logger.info(f"[grid] EASE λ={lam:g}: {spec.metric} {m[spec.metric]:.4f}")
 
     for lam in spec.ease_lambda:
         score(float(lam))
@@ -436,7 +438,6 @@ def select_kmeans_k(
     k_values: Iterable[int],
     seed: int = 42,
     features: tuple[str, ...] = CLUSTER_FEATURES,
-    echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Silhouette (``ClusteringEvaluator``, squared Euclidean) and training cost for each k.
 
@@ -463,7 +464,7 @@ def select_kmeans_k(
         ks.append(int(k))
         sil.append(float(evaluator.evaluate(model.transform(scaled))))
         cost.append(float(model.summary.trainingCost))
-        echo(f"[kmeans] k={k}: silhouette {sil[-1]:.4f}, cost {cost[-1]:.1f}")
+        logger.info(f"[kmeans] k={k}: silhouette {sil[-1]:.4f}, cost {cost[-1]:.1f}")
     scaled.unpersist()
     if not ks:
         raise ValueError(f"no k in the range fits {n} tracks with features")

@@ -47,13 +47,13 @@ from pyspark.sql import functions as F
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
+from engine.core.progress import Progress
 from engine.core.schemas import ARTIST_COLUMNS, TRACK_COLUMNS
 from engine.ingest.catalog_checks import INPUTS, PARSED, REASON, mark_duplicates
 from engine.ingest.catalog_io import (
     CORRUPT,
     ROW,
     SOURCE,
-    Progress,
     guard_read,
     read_csv_strings,
     write_parquet,
@@ -288,7 +288,7 @@ def ingest_catalog(
         A file is missing/unreadable or lacks a required column (the message names both), or
         no track row is usable.
     """
-    progress = Progress()
+    progress = Progress("ingest-catalog")
     out = Path(out_dir) if out_dir is not None else settings.parquet_dir
     cached: list[DataFrame] = []
     try:

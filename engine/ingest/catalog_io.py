@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 from pyspark.errors import PythonException
 from pyspark.sql import functions as F
@@ -38,48 +35,6 @@ ROW = "_row"
 #: Inputs larger than this are repartitioned after reading (see read_csv_strings).
 SPLIT_BYTES = 16 * 1024 * 1024
 CSV_OPTIONS = {"header": "true", "multiLine": "true", "quote": '"', "escape": '"', "encoding": "UTF-8"}
-
-
-class Progress:
-    """Prints ``[ingest-catalog] <stage> (<elapsed>s)`` lines to stdout as stages finish.
-
-    :meth:`working` adds a line every ``heartbeat_s`` seconds while Spark runs a long stage
-    (a full-size catalogue takes minutes), with the task counts of the active stages.
-    """
-
-    def __init__(self, prefix: str = "ingest-catalog", *, heartbeat_s: float = 30.0) -> None:
-        self.prefix = prefix
-        self.heartbeat_s = heartbeat_s
-        self.start = time.perf_counter()
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since this object was created."""
-        return time.perf_counter() - self.start
-
-    def __call__(self, message: str) -> None:
-        print(f"[{self.prefix}] {message} ({self.elapsed:.1f}s)", flush=True)
-
-    @contextmanager
-    def working(self, spark: "SparkSession", what: str) -> Iterator[None]:
-        """Report Spark's progress on ``what`` periodically until the block ends."""
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(self.heartbeat_s):
-                tracker = spark.sparkContext.statusTracker()
-                stages = [s for s in map(tracker.getStageInfo, tracker.getActiveStageIds()) if s is not None]
-                done = sum(s.numCompletedTasks for s in stages)
-                total = sum(s.numTasks for s in stages)
-                self(f"{what}: still running, {done}/{total} tasks of {len(stages)} active Spark stage(s) done")
-
-        thread = threading.Thread(target=beat, name="ingest-progress", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
 
 
 def _is_local(path: str) -> bool:

@@ -10,6 +10,7 @@ plain seconds. Standard library only.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -21,6 +22,8 @@ from engine.state.refresh_log import RefreshRecord
 if TYPE_CHECKING:  # pragma: no cover
 
     pass
+
+logger = logging.getLogger(__name__)
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -39,7 +42,6 @@ def run_loop(
     *,
     every_s: float,
     stop: threading.Event,
-    echo: Callable[[str], None] = print,
     on_error: Callable[[BaseException], None] | None = None,
     max_rounds: int | None = None,
 ) -> int:
@@ -55,13 +57,13 @@ def run_loop(
         try:
             round_fn()
         except Exception as exc:  # the loop must outlive a bad round (bad input, a Spark crash...)
-            echo(f"[refresh] round {rounds} failed: {one_line(exc)}")
+            logger.warning(f"[refresh] round {rounds} failed: {one_line(exc)}")
             if on_error is not None:
                 on_error(exc)
         if max_rounds is not None and rounds >= max_rounds:
             break
         wait = max(0.0, every_s - (time.monotonic() - began))
-        echo(f"[refresh] next round in {wait:.0f}s")
+        logger.info(f"[refresh] next round in {wait:.0f}s")
         if stop.wait(wait):
             break
     return rounds

@@ -34,6 +34,7 @@ app reads it); repeating rounds is :mod:`engine.refresh.loop`.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import time
@@ -70,6 +71,8 @@ from engine.training.run import train
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".refresh.lock"
 #: Exit code of a round skipped because another refresher holds the lock (EX_TEMPFAIL).
@@ -207,7 +210,6 @@ def refresh_once(
     spark_factory: Callable[[], "SparkSession"],
     options: RefreshOptions = RefreshOptions(),
     train_fn: Callable[..., tuple[Any, dict[str, Any]]] | None = None,
-    echo: Callable[[str], None] = print,
 ) -> RefreshRecord:
     """Run one refresh round (see the module docstring) and return its record (also logged).
 
@@ -228,12 +230,12 @@ def refresh_once(
         record.reason = f"another refresh holds the lock: {exc.holder.describe() if exc.holder else exc}"
         record.lock = {"held_by": asdict(exc.holder) if exc.holder else None}
         record.serving_version = current_version(models_dir)
-        return _finish(models_dir, record, start, echo)
+        return _finish(models_dir, record, start)
     try:
         if lock.took_over is not None:
             record.lock = {"took_over": asdict(lock.took_over)}
-            echo(f"[refresh] took over the stale lock of {lock.took_over.describe()}")
-        _round(settings, record, spark_factory=spark_factory, options=options, train_fn=train_fn, echo=echo)
+            logger.warning(f"[refresh] took over the stale lock of {lock.took_over.describe()}")
+        _round(settings, record, spark_factory=spark_factory, options=options, train_fn=train_fn)
     except BaseException as exc:
         record.decision = "failed"
         record.reason = one_line(exc)
@@ -241,15 +243,15 @@ def refresh_once(
     finally:
         lock.release()
         record.serving_version = current_version(models_dir)
-        _finish(models_dir, record, start, echo)
+        _finish(models_dir, record, start)
     return record
 
 
-def _finish(models_dir: Path, record: RefreshRecord, start: float, echo: Callable[[str], None]) -> RefreshRecord:
+def _finish(models_dir: Path, record: RefreshRecord, start: float) -> RefreshRecord:
     record.finished_at = now_iso()
     record.duration_s = round(time.perf_counter() - start, 3)
     append_log(models_dir, record)
-    echo(f"[refresh] {record.summary()}")
+    logger.info(f"[refresh] {record.summary()}")
     return record
 
 
@@ -260,13 +262,12 @@ def _round(
     spark_factory: Callable[[], "SparkSession"],
     options: RefreshOptions,
     train_fn: Callable[..., tuple[Any, dict[str, Any]]] | None,
-    echo: Callable[[str], None],
 ) -> None:
 
 
     train_fn = train_fn or train
     models_dir = Path(settings.models_dir)
-    progress = Progress(prefix="refresh", echo=echo)
+    progress = Progress("refresh")
     current = _load_current(models_dir)
     record.current_version = current.version if current is not None else None
     tracks_path = settings.parquet_dir / "tracks"
@@ -276,7 +277,7 @@ def _round(
     progress("spark", spark.sparkContext.master)
 
     if options.ingest:
-        ingested = ingest_pending(spark, settings, echo=echo)
+        ingested = ingest_pending(spark, settings)
         record.ingest = ingested.to_dict() if ingested is not None else {"skipped": "a running stream holds its lock"}
         progress("ingest", ingested.summary() if ingested is not None else "left to the running stream")
 
@@ -322,7 +323,7 @@ def _round(
         train_rows = holdout.candidate_rows if holdout is not None and holdout.data is not None else rows
         _, parts = train_fn(
             spark, settings, interactions=train_rows.drop("arrival_us"), tracks=spark.read.parquet(str(tracks_path)),
-            params=params, k=k, publish_to=None, tables=_tables(settings, current), echo=echo,
+            params=params, k=k, publish_to=None, tables=_tables(settings, current),
             blend=blend, neighbour_params=neighbour_params,
         )
         progress("train", f"candidate rank {params.rank}")

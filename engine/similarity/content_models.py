@@ -35,10 +35,11 @@ The defaults (0.5, 4 tables) keep recall@10 about 0.8; raise ``BRP_TABLES`` for 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,8 @@ from engine.similarity.common import lsh_recall, top_n
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+logger = logging.getLogger(__name__)
 
 #: Word2Vec defaults: small vectors train in seconds on the demo data and are enough for
 #: co-listening neighbourhoods; a track needs MIN_COUNT plays across all listeners.
@@ -279,7 +282,6 @@ def measure_lsh_cosine(
     grid: tuple[tuple[float, int], ...] = ((0.5, 4), (0.5, 8), (1.0, 4), (2.0, 8)),
     n_queries: int = 200,
     seed: int = 42,
-    echo: Callable[[str], None] = print,
 ) -> list[dict[str, float]]:
     """Recall@10 of :func:`lsh_cosine_neighbours` against exact cosine for ``(bucket_scale, tables)``
     settings, with the LSH wall time (every track's top-10, forced with ``count``)."""
@@ -297,7 +299,7 @@ def measure_lsh_cosine(
         approx = got.where(got.track_id.isin(queries)).toPandas()
         got.unpersist()
         row = {"bucket_scale": scale, "tables": tables, "recall_at_10": lsh_recall(approx, exact, queries, 10), "seconds": seconds}
-        echo(f"[content] bucket_scale={scale} tables={tables}: recall@10={row['recall_at_10']:.3f} ({seconds:.1f}s)")
+        logger.info(f"[content] bucket_scale={scale} tables={tables}: recall@10={row['recall_at_10']:.3f} ({seconds:.1f}s)")
         out.append(row)
     vectors.unpersist()
     return out

@@ -39,9 +39,10 @@ LSH pays off with heavy listeners or long playlists (MPD playlists of up to 250 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from pyspark.ml.feature import CountVectorizer, MinHashLSH
@@ -53,6 +54,8 @@ from engine.similarity.common import check_columns, lsh_recall, top_n
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+logger = logging.getLogger(__name__)
 
 
 METHOD_MINHASH = "minhash"
@@ -164,7 +167,6 @@ def measure_lsh(
     tables: Sequence[int] = (5, 10, 20, 40),
     n_queries: int = 300,
     seed: int = 42,
-    echo: Callable[[str], None] = print,
 ) -> list[LshMeasurement]:
     """Recall@10 of MinHash LSH vs exact Jaccard on ``n_queries`` sampled tracks, and both times.
 
@@ -191,8 +193,8 @@ def measure_lsh(
         approx = lsh_df.where(lsh_df.track_id.isin(queries)).toPandas()
         lsh_df.unpersist()
         m = LshMeasurement(h, lsh_recall(approx, exact, queries, 10), lsh_s, exact_s, len(queries))
-        echo(f"[similarity] tables={h:3d}  recall@10={m.recall_at_10:.3f}  lsh {lsh_s:.1f}s  "
-             f"exact {exact_s:.1f}s  speed-up {m.speedup:.2f}x")
+        logger.info(f"[similarity] tables={h:3d}  recall@10={m.recall_at_10:.3f}  lsh {lsh_s:.1f}s  "
+                    f"exact {exact_s:.1f}s  speed-up {m.speedup:.2f}x")
         out.append(m)
     exact_df.unpersist()
     sets.unpersist()

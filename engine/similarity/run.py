@@ -20,10 +20,11 @@ copied unchanged.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from engine.state.store import Store
+
+logger = logging.getLogger(__name__)
+
 #: Methods ``python -m engine similarity`` can run, in order.
 ALL_METHODS: tuple[str, ...] = ("minhash", "word2vec", "tfidf", "lda")
 SIMILAR_COLUMNS: tuple[str, ...] = ("track_id", "other_id", "score", "method")
@@ -79,7 +83,6 @@ def run_similarity(
     num_hash_tables: int = DEFAULT_NUM_HASH_TABLES,
     top: int = DEFAULT_TOP_N,
     seed: int = 42,
-    echo: Callable[[str], None] = print,
 ) -> tuple[SimilarityReport, dict[str, pd.DataFrame]]:
     """Compute the chosen ``methods`` and write them to ``store`` (each method replaced whole).
 
@@ -111,8 +114,8 @@ def run_similarity(
         if store is not None:
             store.replace_similar(pdf[["track_id", "other_id", "score"]].itertuples(index=False, name=None), method=method)
         report.timings_s[method] = round(time.perf_counter() - started, 2)
-        echo(f"[similarity] {method}: {len(pdf):,} rows for {report.tracks[method]:,} tracks "
-             f"({report.timings_s[method]:.1f}s)")
+        logger.info(f"[similarity] {method}: {len(pdf):,} rows for {report.tracks[method]:,} tracks "
+                    f"({report.timings_s[method]:.1f}s)")
 
     for method in methods:
         started = time.perf_counter()
@@ -135,7 +138,7 @@ def run_similarity(
                     topics.track_topics[["track_id", "topic", "weight"]].itertuples(index=False, name=None),
                 )
             report.timings_s[method] = round(time.perf_counter() - started, 2)
-            echo(f"[similarity] lda: {report.topics} topics, e.g. {topics.labels['label'].iloc[0]!r}")
+            logger.info(f"[similarity] lda: {report.topics} topics, e.g. {topics.labels['label'].iloc[0]!r}")
     interactions.unpersist()
     if frames:
         tables["similar_tracks"] = pd.concat(frames, ignore_index=True)[list(SIMILAR_COLUMNS)]

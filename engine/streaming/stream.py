@@ -42,12 +42,13 @@ group after each write) and the file stream takes it from there.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -61,6 +62,8 @@ from engine.streaming.kafka_bridge import DEFAULT_TOPIC, KafkaBridge
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
+
+logger = logging.getLogger(__name__)
 
 STREAM_TABLE = "interactions_stream"
 SOURCE_STREAM = "stream"
@@ -166,8 +169,8 @@ def has_parquet(path: Path) -> bool:
 class EventSink:
     """The ``foreachBatch`` function: validate, quarantine, dedup, append (see the module docstring)."""
 
-    def __init__(self, paths: StreamPaths, report: StreamReport, *, echo: Callable[[str], None] = print) -> None:
-        self.paths, self.report, self.echo = paths, report, echo
+    def __init__(self, paths: StreamPaths, report: StreamReport) -> None:
+        self.paths, self.report = paths, report
         self.lock = threading.Lock()
 
     def __call__(self, batch: "DataFrame", batch_id: int) -> None:
@@ -218,7 +221,7 @@ class EventSink:
             for kind, n in kinds.items():
                 r.kinds[kind] = r.kinds.get(kind, 0) + n
         detail = ", ".join(f"{k} {v:,}" for k, v in sorted(bad.items()))
-        self.echo(
+        logger.info(
             f"[stream] batch {batch_id}: read {n_read:,}, written {n_new:,}, duplicates {n_valid - n_new:,}, "
             f"rejected {sum(bad.values()):,}" + (f" ({detail})" if detail else "")
         )
@@ -298,7 +301,6 @@ def run_stream(
     topic: str | None = None,
     group: str | None = None,
     stop: threading.Event | None = None,
-    echo: Callable[[str], None] = print,
 ) -> StreamReport:
     """Run the stream until it has caught up (``once``) or ``stop`` is set / Ctrl-C.
 
@@ -320,11 +322,11 @@ def run_stream(
                 raise InputError("--source kafka needs --bootstrap HOST:PORT")
             topic = topic or DEFAULT_TOPIC
             if spark_kafka_available(spark):
-                echo(f"[stream] reading Kafka topic {topic} at {bootstrap} with Spark's Kafka source")
+                logger.info(f"[stream] reading Kafka topic {topic} at {bootstrap} with Spark's Kafka source")
                 raw = kafka_source(spark, bootstrap=bootstrap, topic=topic)
                 checkpoint = paths.checkpoints / f"stream-kafka-{topic}"
             else:
-                echo(
+                logger.info(
                     "[stream] Spark's Kafka connector is not on the classpath "
                     f"({SPARK_KAFKA_PACKAGE.format(version=spark.version)}); bridging {topic} into {paths.events} "
                     "with confluent-kafka"
@@ -333,7 +335,7 @@ def run_stream(
                     bootstrap=bootstrap, topic=topic, out_dir=paths.events, **({"group": group} if group else {})
                 )
                 if once:
-                    echo(f"[stream] {bridge.drain().summary()}")
+                    logger.info(f"[stream] {bridge.drain().summary()}")
                 else:
 
                     def bridge_main() -> None:
@@ -350,7 +352,7 @@ def run_stream(
         else:
             raw = file_source(spark, paths.events, max_files_per_trigger=max_files_per_trigger)
             checkpoint = paths.checkpoints / "stream-files"
-        sink = EventSink(paths, report, echo=echo)
+        sink = EventSink(paths, report)
         query = start_query(raw, sink, checkpoint=checkpoint, once=once, trigger_seconds=trigger_seconds)
         try:
             if once:
@@ -373,7 +375,7 @@ def run_stream(
 
 
 def ingest_pending(
-    spark: "SparkSession", settings: Settings, *, echo: Callable[[str], None] = print
+    spark: "SparkSession", settings: Settings
 ) -> StreamReport | None:
     """Catch up on the events dir once (what ``engine.refresh.round`` does before training).
 
@@ -384,7 +386,7 @@ def ingest_pending(
     if not events.is_dir() or next(events.glob(FILE_GLOB), None) is None:
         return StreamReport()  # nothing was ever written: no need to start a query
     try:
-        return run_stream(spark, settings, source="files", once=True, echo=echo)
+        return run_stream(spark, settings, source="files", once=True)
     except LockHeld as exc:
-        echo(f"[stream] not ingesting: {exc}")
+        logger.warning(f"[stream] not ingesting: {exc}")
         return None

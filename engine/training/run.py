@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,6 @@ def train(
     tables: dict[str, pd.DataFrame] | None = None,
     blend: "BlendWeights | None" = None,
     neighbour_params: "NeighbourParams | None" = None,
-    echo: Callable[[str], None] = print,
 ) -> tuple[TrainReport, dict[str, Any]]:
     """Train ALS + KMeans and assemble the bundle parts; publish them when ``publish_to`` is set.
 
@@ -87,7 +86,7 @@ def train(
 
     blend = blend or BlendWeights()
     neighbour_params = neighbour_params or NeighbourParams()
-    progress = Progress(echo=echo)
+    progress = Progress("train")
     report = TrainReport()
     interactions = interactions.cache()
     report.n_interactions = interactions.count()

@@ -7,6 +7,7 @@ the tests then look at their outputs.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -338,12 +339,13 @@ def test_sample_script_rebuilds_the_shipped_files_byte_for_byte(shared_data, tmp
     assert "yamaerenay" in readme and "Spotify Web API" in readme
 
 
-def test_progress_reports_while_spark_works(spark, capsys) -> None:
-    from engine.ingest.catalog_io import Progress
+def test_progress_reports_while_spark_works(spark, caplog) -> None:
+    from engine.core.progress import Progress
 
-    progress = Progress(heartbeat_s=0.05)
+    caplog.set_level(logging.INFO, logger="engine")
+    progress = Progress("ingest-catalog", heartbeat_s=0.05)
     with progress.working(spark, "checking tracks"):
         spark.range(1000).selectExpr("sum(id)").collect()
         time.sleep(0.3)
-    out = capsys.readouterr().out
+    out = "\n".join(caplog.messages)
     assert "[ingest-catalog] checking tracks: still running, " in out

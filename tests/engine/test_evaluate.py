@@ -74,7 +74,7 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
     )
     report = evaluate(
         spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted groups"),
-        params=SMALL_ALS, ease_max_items=40, grid=spec, echo=lambda _: None,
+        params=SMALL_ALS, ease_max_items=40, grid=spec,
     )
     d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert {"dataset", "description", "protocol", "data", "params", "rows", "grid", "notes", "timings_s", "created_at"} <= set(d)
@@ -156,7 +156,7 @@ def test_kmeans_k_by_silhouette(spark) -> None:
     centres = rng.normal(size=(3, len(CLUSTER_FEATURES))) * 10
     rows = [tuple(float(v) for v in centres[i % 3] + rng.normal(size=len(CLUSTER_FEATURES)) * 0.1) for i in range(90)]
     tracks = spark.createDataFrame(rows, ", ".join(f"{c} double" for c in CLUSTER_FEATURES))
-    sel = select_kmeans_k(tracks, k_values=range(2, 6), echo=lambda _: None)
+    sel = select_kmeans_k(tracks, k_values=range(2, 6))
     assert sel["best_k"] == 3 and sel["k_values"] == [2, 3, 4, 5]
     assert sel["training_cost"][0] > sel["training_cost"][1]  # the elbow
     assert sel["warning"] is None
@@ -188,7 +188,7 @@ def test_book_reproduction_protocol(spark, planted, settings) -> None:
 
     grids = (("test", 6, (6,), (0.01,), (1.0,), "–", "–"),)
     out = reproduce_book(
-        spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted"), grids=grids, echo=lambda _: None
+        spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted"), grids=grids
     )
     assert len(out["rows"]) == 1 and out["best"]["auc"] > 0.8
     assert 0.0 <= out["most_listened"]["auc"] <= 1.0

@@ -50,7 +50,7 @@ def test_hybrid_improves_recall_on_cold_items(spark) -> None:
     factors, has = fit_split_factors(spark, split, len(items), AlsParams(rank=8, max_iter=5, reg_param=0.1, alpha=10.0, weight_transform="binary"))
     grid = [HybridWeights(factor_weight=b, shrink=s) for b in (0.5, 0.9) for s in (5.0, 20.0)]
     report = evaluate_cold_items(split, factors=factors, has_factors=has, content=content_for_items(items, audio),
-                                 n_users=N_USERS, grid=grid, echo=lambda _: None)
+                                 n_users=N_USERS, grid=grid)
     new, few = report.recall["new"], report.recall["few"]
     assert report.n_test["new"] > 5 and report.n_test["few"] > 5
     assert new["als"] == 0.0  # no factors for a brand-new track: ALS alone finds nothing

@@ -102,7 +102,7 @@ def test_store_table_is_complete_deduplicated_and_queryable_by_name(spark, tmp_p
     store.put_similar([("a0", "stale", 0.99)], method="minhash")  # a previous run's row
     interactions = spark.createDataFrame(df)
     report, tables = run_similarity(spark, interactions=interactions, tracks=None, store=store,
-                                    methods=("minhash",), num_hash_tables=20, top=3, echo=lambda _: None)
+                                    methods=("minhash",), num_hash_tables=20, top=3)
     import sqlite3
 
     with sqlite3.connect(store.path) as con:

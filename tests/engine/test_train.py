@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,15 +94,16 @@ def test_kmeans_finds_the_planted_styles(spark, frames) -> None:
     assert np.isfinite(km.assignments[["x", "y"]].to_numpy()).all()
 
 
-def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings) -> None:
+def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings, caplog) -> None:
     tracks, inter = frames
     params = AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0, weight_transform="log1p")
-    lines: list[str] = []
+    caplog.set_level(logging.INFO, logger="engine")
     report, parts = train(
         spark, settings, interactions=inter, tracks=tracks, params=params, k=3,
-        publish_to=settings.models_dir, echo=lines.append,
+        publish_to=settings.models_dir,
     )
-    assert [l.split("]")[1].split(":")[0].strip() for l in lines][:3] == ["read", "index", "als"]
+    lines = caplog.messages
+    assert [line.split("]")[1].split(":")[0].strip() for line in lines][:3] == ["read", "index", "als"]
     b = load_current(settings.models_dir)
     assert b.version == report.version
     assert b.n_items == 61 and b.rank == 4  # 60 catalogue tracks + 1 played track the catalogue lacks
