@@ -42,8 +42,9 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, MutableMapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests

@@ -34,10 +34,11 @@ import os
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Union
 
 from spotify.errors import ExportError
 from spotify.history import History, HistoryBuilder, TrackInfo
@@ -150,7 +151,7 @@ def _time(text: Any) -> datetime | None:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _row(row: Any) -> _Play | str | None:
@@ -225,7 +226,7 @@ def _weigh(plays: list[_Play], counts: Counter[str]) -> HistoryBuilder:
         if p.track_id:
             ids.setdefault(_key(p.artist, p.title), Counter())[p.track_id] += 1
     seen: set[tuple[datetime, str, str]] = set()
-    newest = max((p.end for p in plays), default=datetime.now(timezone.utc))  # the default is never used
+    newest = max((p.end for p in plays), default=datetime.now(UTC))  # the default is never used
     for p in plays:
         dedupe = (p.end.replace(second=0, microsecond=0), *_key(p.artist, p.title))
         if dedupe in seen:

@@ -24,9 +24,10 @@ of ``track``). Nothing here knows the catalogue: ``engine.core.matching`` maps i
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import spotipy
 
@@ -165,7 +166,7 @@ def parse_time(text: Any) -> datetime | None:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class HistoryBuilder:
@@ -276,7 +277,7 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
         Items sorted by weight; ``counts`` per source (``top_short_term``..., ``recent``,
         ``saved``); ``warnings`` for sources Spotify refused (403).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     builder = HistoryBuilder("spotify_api")
     for time_range in TIME_RANGES:
         tracks = _guarded(builder, "top", lambda r=time_range: fetch_top_tracks(sp, r, page_size=page_size))

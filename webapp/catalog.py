@@ -7,7 +7,8 @@ tables of tracks in the column layout the cards and the Playlists page read (the
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -9,7 +9,8 @@ mapping). Pages index ``st.session_state`` only for their own widget keys.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, MutableMapping, cast
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import streamlit as st

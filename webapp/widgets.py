@@ -7,7 +7,8 @@ Text from Spotify or the catalogue reaches HTML only through :func:`webapp.cards
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import streamlit as st
 

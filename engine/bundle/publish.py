@@ -20,9 +20,10 @@ import os
 import secrets
 import shutil
 import time
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,7 @@ def write_bundle(
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "version": None,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         "n_items": n,
         "rank": int(factors.shape[1]),
         "params": dict(params),

@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from engine.bundle.layout import TMP_PREFIX, current_version
 from engine.bundle.load import verify_bundle_dir

@@ -25,11 +25,11 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from engine.core.errors import EngineError
 
@@ -152,7 +152,7 @@ class FileLock:
                 pid=pid,
                 host=socket.gethostname(),
                 token=secrets.token_hex(8),
-                started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                started_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 purpose=self.purpose,
                 pid_start=process_start(pid),
             )

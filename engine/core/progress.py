@@ -11,11 +11,16 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import SparkSession
+
+class SparkLike(Protocol):
+    """What :meth:`Progress.working` needs of a SparkSession (core never imports pyspark)."""
+
+    @property
+    def sparkContext(self) -> Any: ...  # noqa: N802 (pyspark's name)
 
 
 class Progress:
@@ -51,7 +56,7 @@ class Progress:
         self.logger.info("[%s] %s (%.1fs)", self.prefix, text, self.elapsed)
 
     @contextmanager
-    def working(self, spark: "SparkSession", what: str) -> Iterator[None]:
+    def working(self, spark: SparkLike, what: str) -> Iterator[None]:
         """Log Spark's progress on ``what`` every ``heartbeat_s`` seconds until the block ends
         (heartbeat lines record no timing)."""
         stop = threading.Event()
@@ -80,13 +85,10 @@ class _StdoutHandler(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__(sys.stdout)
 
-    @property
-    def stream(self):  # type: ignore[override]
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.stream is not sys.stdout:
+            self.setStream(sys.stdout)
+        super().emit(record)
 
 
 def log_to_stdout(level: int = logging.INFO) -> logging.Handler:

@@ -12,7 +12,8 @@ even when a listener hid more than k items.
 
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 import numpy as np
 

@@ -23,7 +23,8 @@ them for a bundle. With a grid, the best ALS of each other weight transform gets
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from engine.core.config import Settings
 from engine.core.errors import InputError

@@ -17,7 +17,8 @@ Each implements the ``fit(X)`` / ``scores(user_rows)`` protocol of
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp

@@ -30,9 +30,10 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pyspark.ml import Pipeline
 from pyspark.ml.clustering import KMeans

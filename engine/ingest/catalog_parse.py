@@ -11,8 +11,9 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 # Module level: pyspark resolves the pandas UDF's type hints in this module's namespace.
 import pandas as pd
@@ -135,7 +136,7 @@ def plausible_year(year: "Column", *, max_year: int | None = None) -> "Column":
     """True when ``year`` is in ``[MIN_RELEASE_YEAR, max_year]`` (default: next year); false
     when it is outside or null."""
 
-    max_year = max_year or datetime.now(timezone.utc).year + 1
+    max_year = max_year or datetime.now(UTC).year + 1
     return F.coalesce(year.between(MIN_RELEASE_YEAR, max_year), F.lit(False))
 
 

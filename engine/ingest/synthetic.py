@@ -28,8 +28,8 @@ How the catalogue follows the reference (all vectorized numpy):
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -14,7 +14,8 @@ import logging
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from engine.core.errors import InputError, one_line
 from engine.state.refresh_log import RefreshRecord

@@ -38,11 +38,12 @@ import logging
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
@@ -98,7 +99,7 @@ class RefreshOptions:
 
 
 def _iso_us(us: int | None) -> str | None:
-    return None if us is None else datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat(timespec="microseconds")
+    return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="microseconds")
 
 
 # -- data ----------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ The same formulas score the evaluation (:class:`engine.evaluation.scorers.BlendS
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -16,9 +16,10 @@ deviation from the catalogue average.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd

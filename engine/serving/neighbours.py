@@ -16,8 +16,9 @@ per item). At 100 neighbours that is 800 bytes per item with listeners — memor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

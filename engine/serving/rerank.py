@@ -15,8 +15,8 @@ only ever sees higher-scoring items first).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd

@@ -10,7 +10,8 @@ Used by :mod:`engine.similarity.minhash` and :mod:`engine.similarity.content_mod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd

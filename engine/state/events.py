@@ -22,10 +22,10 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from engine.core.files import atomic_write_text
 
@@ -52,7 +52,7 @@ class ListeningEvent:
         """An event with a fresh id, the kind's weight and the current UTC time."""
         if kind not in KIND_WEIGHTS:
             raise ValueError(f"event kind {kind!r} is not one of {', '.join(KIND_WEIGHTS)}")
-        stamp = (now or datetime.now(timezone.utc)).isoformat(timespec="microseconds")
+        stamp = (now or datetime.now(UTC)).isoformat(timespec="microseconds")
         return cls(uuid.uuid4().hex, user_id, track_id, kind, KIND_WEIGHTS[kind], stamp)
 
     @property
@@ -71,7 +71,7 @@ def write_events(events_dir: Path, events: Iterable[ListeningEvent]) -> Path | N
         return None
     events_dir = Path(events_dir)
     events_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     final = events_dir / f"events-{stamp}-{secrets.token_hex(4)}.jsonl"
     atomic_write_text(final, "\n".join(lines) + "\n")
     return final

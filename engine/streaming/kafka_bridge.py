@@ -27,9 +27,10 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,

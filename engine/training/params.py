@@ -13,9 +13,10 @@ file is an :class:`~engine.core.errors.InputError` naming it.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
@@ -96,7 +97,7 @@ def write_best_params(
         current["blend"] = dict(blend)
     if neighbours is not None:
         current["neighbours"] = dict(neighbours)
-    current["meta"] = {**dict(meta), "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    current["meta"] = {**dict(meta), "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(current, indent=2, sort_keys=True))
     return path

@@ -8,8 +8,9 @@ each test gets its own data directory (SQLite store, events) through the environ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd

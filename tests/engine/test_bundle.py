@@ -3,9 +3,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.bundle import publish
 from engine.bundle.layout import current_version, list_versions
 from engine.bundle.load import load_bundle, load_current
-from engine.bundle import publish
 from engine.bundle.publish import publish_bundle, write_bundle
 from engine.core.errors import BundleError
 from tests.factories import random_bundle_parts

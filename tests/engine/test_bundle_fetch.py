@@ -11,9 +11,9 @@ import hashlib
 import io
 import tarfile
 import threading
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import streamlit as st

@@ -87,7 +87,7 @@ def test_demo_listeners_have_clustered_tastes(tracks, listeners):
         held, train = rows[:n_held], rows[n_held:]
         random_rows = rng.integers(0, len(ordered), size=n_held)
 
-        def nearest(rs):
+        def nearest(rs, train=train):
             return np.sqrt(((x[rs, None, :] - x[None, train, :]) ** 2).sum(axis=2)).min(axis=1)
 
         held_d.append(nearest(held).mean())

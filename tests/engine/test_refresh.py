@@ -230,7 +230,7 @@ def test_a_good_candidate_is_published_and_then_nothing_is_new(spark, settings, 
 CRASHY_REFRESH = """
 import os, sys, time
 from pathlib import Path
-import engine.bundle.load as bundle
+import engine.bundle.publish as bundle
 
 def pause(step):
     if step == os.environ.get("PAUSE_AT"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -90,7 +90,7 @@ def test_similar_table_orders_by_score(store: Store) -> None:
 
 def test_events_files_roundtrip_and_forget(tmp_path: Path) -> None:
     events_dir = tmp_path / "events"
-    now = datetime(2026, 1, 31, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 31, 12, tzinfo=UTC)
     first = write_events(events_dir, [ListeningEvent.new("u1", "t1", "like", now=now),
                                       ListeningEvent.new("u2", "t2", "save", now=now)])
     write_events(events_dir, [ListeningEvent.new("u1", "t3", "recommended")])

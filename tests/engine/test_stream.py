@@ -129,8 +129,8 @@ def test_stream_and_batch_reader_agree_on_the_interactions(spark, settings) -> N
     assert report.rejected == batch_report.rejected
     streamed = events_to_interactions(spark.read.parquet(str(paths.output)))
     key = lambda r: (r["user_id"], r["track_id"])  # noqa: E731
-    got = sorted(((*key(r), round(r["weight"], 9), r["ts"]) for r in streamed.collect()))
-    want = sorted(((*key(r), round(r["weight"], 9), r["ts"]) for r in batch.collect()))
+    got = sorted((*key(r), round(r["weight"], 9), r["ts"]) for r in streamed.collect())
+    want = sorted((*key(r), round(r["weight"], 9), r["ts"]) for r in batch.collect())
     assert got == want and len(got) > 0
 
 

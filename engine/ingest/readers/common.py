@@ -10,9 +10,10 @@ good ones, so no record ever disappears without being counted.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
