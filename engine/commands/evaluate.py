@@ -16,10 +16,9 @@ from engine.evaluation.report import store_in_current_bundle, write_report
 from engine.evaluation.reproduction import reproduce_book
 from engine.evaluation.tuning import GridSpec, save_kmeans_selection, select_kmeans_k
 from engine.serving.blend import BlendWeights
-from engine.serving.neighbours import NeighbourParams
 from engine.spark.session import get_spark
 from engine.training.als import AlsParams
-from engine.training.params import BEST_PARAMS_FILE, load_best_params, write_best_params
+from engine.training.params import BEST_PARAMS_FILE, ServedChoice, load_best_params, write_best_params
 
 # -- CLI -------------------------------------------------------------------------------------
 
@@ -63,10 +62,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     overrides = {k: getattr(args, k) for k in ("rank", "reg_param", "alpha", "max_iter", "weight_transform")}
     params = AlsParams.from_settings(settings, **{**saved, **{k: v for k, v in overrides.items() if v is not None}})
     try:
-        blend = BlendWeights.from_dict(saved.get("blend"))
-        neighbour_params = NeighbourParams.from_dict(saved.get("neighbours"))
+        served = ServedChoice.from_params(saved)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{settings.models_dir / BEST_PARAMS_FILE}: {exc}") from None
+    blend, neighbour_params = served.blend, served.neighbours
     if args.blend_neighbours is not None:
         blend = BlendWeights(args.blend_neighbours, blend.neighbour_pop_exponent, blend.popularity)
     grid = GridSpec(max_widen=args.max_widen, parallelism=args.parallelism) if args.grid else None
@@ -84,6 +83,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         grid=grid,
         blend=blend,
         neighbour_params=neighbour_params,
+        components=served.components,
     )
     if args.grid:
         kmeans = None
@@ -99,6 +99,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             settings, als=report.params, kmeans_k=kmeans["best_k"] if kmeans else None,
             meta={"dataset": report.dataset, "split": report.protocol["split"], "metric": "ndcg@10"},
             blend=report.params["blend"], neighbours=report.params["neighbours"],
+            components=report.params.get("components", {}), selection=report.served_selection(),
         )
         print(f"[evaluate] chosen parameters written to {path}")
     if args.reproduce_book:

@@ -13,7 +13,7 @@ from engine.core.errors import InputError
 from engine.spark.io import read_parquet
 from engine.spark.session import get_spark
 from engine.training.inputs import default_interaction_paths, read_interactions
-from engine.training.params import resolve_blend, resolve_params
+from engine.training.params import resolve_params, resolve_served
 from engine.training.run import train
 
 
@@ -41,7 +41,7 @@ def main(args: Any, settings: Settings) -> int:
         raise InputError(f"no interactions parquet under {settings.parquet_dir} (run `python -m engine prepare`)")
     tracks_path = args.tracks or settings.parquet_dir / "tracks"
     params_file = args.params_file or settings.models_dir / "best_params.json"
-    blend, neighbour_params = resolve_blend(params_file)
+    served = resolve_served(params_file)
     params = resolve_params(
         settings,
         params_file=params_file,
@@ -53,7 +53,8 @@ def main(args: Any, settings: Settings) -> int:
     report, _ = train(
         spark, settings, interactions=read_interactions(spark, paths, settings), tracks=tracks, params=params,
         k=args.k, publish_to=None if args.no_publish else (args.models_dir or settings.models_dir),
-        blend=blend, neighbour_params=neighbour_params,
+        blend=served.blend, neighbour_params=served.neighbours, components=served.components,
+        selection=served.selection,
     )
     print(
         f"trained on {report.n_interactions:,} interactions: {report.n_users:,} listeners, "

@@ -86,8 +86,7 @@ class _StdoutHandler(logging.StreamHandler):
         super().__init__(sys.stdout)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.stream is not sys.stdout:
-            self.setStream(sys.stdout)
+        self.stream = sys.stdout  # not setStream(): that flushes the old one, maybe closed by now
         super().emit(record)
 
 

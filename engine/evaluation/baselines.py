@@ -11,8 +11,9 @@ masks each listener's own training items itself, so models need not.
   autoencoder ``B = I − P·diagMat(1/diag(P))``, ``P = (XᵀX + λI)⁻¹``, on binary X and restricted
   to the ``max_items`` items with the most listeners (the Gram matrix is dense: N² float64).
 - :class:`ItemKnn` — cosine item–item similarity on binary X, each item keeping its
-  ``neighbours`` most similar items; score(u, i) = Σ over the listener's items j among i's
-  neighbours of sim(i, j).
+  ``neighbours`` most similar items; score(u, i) = Σ over the listener's items j that have i
+  among their neighbours of sim(j, i) (the item-based top-N recommender of Deshpande & Karypis
+  2004; the served item-kNN component at shrink 0 is the same model).
 
 The scorers of trained models (ALS factors, the served blend, a published bundle) follow the
 same protocol in :mod:`engine.evaluation.scorers`. These baselines are written here rather than
@@ -138,8 +139,10 @@ class ItemKnn:
         return self
 
     def scores(self, user_rows: np.ndarray) -> np.ndarray:
-        # Row i of S holds i's neighbours, so score(u, i) = Σ_j x_uj · S[i, j] = (X_u Sᵀ)_i.
-        return np.asarray((self.X[user_rows] @ self.S.T).toarray())
+        # Row j of S holds j's neighbours, so score(u, i) = Σ_j x_uj · S[j, i] = (X_u S)_i: each
+        # history item votes for its own top neighbours (Deshpande & Karypis 2004), which is
+        # also how the served item-kNN component scores (engine.serving.blend).
+        return np.asarray((self.X[user_rows] @ self.S).toarray())
 
 
 def _keep_top_per_row(M: sp.csr_matrix, k: int) -> sp.csr_matrix:

@@ -23,7 +23,7 @@ them for a bundle. With a grid, the best ALS of each other weight transform gets
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.core.config import Settings
@@ -42,9 +42,9 @@ from engine.evaluation.scoring import build_eval_data, evaluate_model
 from engine.evaluation.splits import has_timestamps, make_split, prepare_interactions
 from engine.evaluation.tuning import grid_search
 from engine.serving.blend import BlendWeights
-from engine.serving.neighbours import NeighbourParams
+from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
 from engine.training.als import AlsParams, index_interactions
-from engine.training.neighbours import item_neighbours
+from engine.training.neighbours import component_neighbours, item_neighbours
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -70,6 +70,7 @@ def evaluate(
     grid: "Any | None" = None,
     blend: BlendWeights | None = None,
     neighbour_params: NeighbourParams | None = None,
+    components: Mapping[str, NeighbourParams] | None = None,
     served: bool = True,
 ) -> EvalReport:
     """Evaluate the served blend, ALS and the baselines on one split of ``dataset`` (DESIGN.md §9).
@@ -119,6 +120,7 @@ def evaluate(
         ease_lambda = grid_result.best_ease_lambda or ease_lambda
         blend = grid_result.best_blend or blend
         neighbour_params = grid_result.best_neighbours or neighbour_params
+        components = grid_result.best_components if grid_result.best_blend else components
         notes += grid_result.warnings
         progress("grid", f"{len(grid_result.rows)} points, best {params_text(params.to_dict())}")
 
@@ -128,6 +130,12 @@ def evaluate(
     rows: list[dict[str, Any]] = []
     blend = blend or BlendWeights()
     neighbour_params = neighbour_params or NeighbourParams()
+    components = dict(components or {})
+    used = [c.name for c in blend.components if c.weight]
+    if [n for n in used if n not in components]:
+        raise InputError(f"the blend weighs {', '.join(n for n in used if n not in components)} but no lists are configured for them")
+    served_params = {**params.to_dict(), "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict(),
+                     "components": {n: components[n].to_dict() for n in used}}
     fitted: dict[str, Any] = {}
 
     def run(name: str, fit: Callable[[], Any], model_params: dict[str, Any]) -> None:
@@ -142,9 +150,12 @@ def evaluate(
 
     def fit_served() -> BlendScorer:
         als = fitted["als"]
-        neighbours = item_neighbours(data_split.train_df, n_items, params=neighbour_params)
+        # the lists as `train` builds them for a bundle: Spark for co-occurrence, EASE on the driver
+        lists = {NEIGHBOURS: item_neighbours(data_split.train_df, n_items, params=neighbour_params)}
+        for name in used:
+            lists[name] = component_neighbours(data_split.train_df, n_items, params=components[name])
         return BlendScorer(
-            als.U, als.Y, neighbours, data.train, weights=blend, transform=params.weight_transform,
+            als.U, als.Y, lists, data.train, weights=blend, transform=params.weight_transform,
             epsilon=params.weight_epsilon, clip=params.weight_clip,
         )
 
@@ -159,7 +170,7 @@ def evaluate(
         run(name, lambda p=p: fit_als_scorer(data_split.train_df, p, n_users=n_users, n_items=n_items), p.to_dict())
     if served:
         # The served row's fit time is the neighbour computation (ALS is the "als" row's).
-        run(SERVED, fit_served, {**params.to_dict(), "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict()})
+        run(SERVED, fit_served, served_params)
         rows.insert(0, rows.pop())
     makers: dict[str, tuple[Callable[[], Any], dict[str, Any]]] = {
         "most-popular": (lambda: MostPopular().fit(data.train), {}),
@@ -195,7 +206,7 @@ def evaluate(
             "candidates": "items with training interactions, minus the listener's training items",
         },
         data=data.stats,
-        params={**params.to_dict(), "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict()},
+        params=served_params,
         rows=rows,
         grid=grid_result.to_dict() if grid_result is not None else None,
         notes=notes,

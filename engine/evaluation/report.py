@@ -22,6 +22,8 @@ from engine.core.config import Settings
 from engine.core.errors import BundleError
 from engine.core.files import atomic_write_text
 from engine.evaluation.scoring import metric_keys
+from engine.serving.blend import BlendWeights
+from engine.serving.neighbours import NeighbourParams
 
 
 @dataclass
@@ -68,6 +70,24 @@ class EvalReport:
             }
         )
 
+    def served_selection(self) -> dict[str, Any] | None:
+        """How the served model was chosen, for the manifest and the Model page: its label, the
+        dataset, and the validation table of the finalists (None without a parameter search)."""
+        if not self.grid or not self.grid.get("blend_rows"):
+            return None
+        metric = self.grid.get("metric", "ndcg@10")
+        final = [r for r in self.grid["blend_rows"] if r.get("stage") == "validation"]
+        keep = ("model", metric, "recall@50", "coverage@10", "n_eval_users")
+        blend = self.params.get("blend")
+        return _clean({
+            "model": BlendWeights.from_dict(blend).label if isinstance(blend, dict) else None,
+            "dataset": self.dataset,
+            "split": self.protocol.get("split"),
+            "metric": metric,
+            "chosen_at": self.created_at,
+            "validation": [{k: r.get(k) for k in keep} for r in sorted(final, key=lambda r: -(r.get(metric) or 0))],
+        })
+
     def to_markdown(self) -> str:
         """The report as a markdown document with one table per section."""
         keys = metric_keys(self.protocol["k"], self.protocol["k_recall"])
@@ -82,12 +102,13 @@ class EvalReport:
             markdown_table(self.rows, keys),
         ]
         if any(r["model"] == "served" for r in self.rows) and isinstance(self.params.get("blend"), dict):
-            b, nb = self.params["blend"], self.params.get("neighbours") or {}
+            blend = BlendWeights.from_dict(self.params["blend"])
+            lists = {"neighbours": self.params.get("neighbours") or {}, **(self.params.get("components") or {})}
+            used = [f"{c.name}: {NeighbourParams.from_dict(lists.get(c.name)).label}" for c in blend.terms]
             lines += [
                 "",
-                f"served = what the app serves: ALS + item neighbours (engine.serving.blend), neighbour weight "
-                f"{b.get('neighbours')}, popularity exponent β {b.get('neighbour_pop_exponent')}, popularity prior "
-                f"{b.get('popularity')}, top {nb.get('top_n')} neighbours per item.",
+                f"served = what the app serves (engine.serving.blend): {blend.label}"
+                + (f" — {'; '.join(used)}." if used else "."),
             ]
         if self.notes:
             lines += [""] + [f"- {note}" for note in self.notes]

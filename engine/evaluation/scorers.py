@@ -17,7 +17,7 @@ Each implements the ``fit(X)`` / ``scores(user_rows)`` protocol of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,7 +70,7 @@ class BlendScorer:
         self,
         user_factors: np.ndarray,
         item_factors: np.ndarray,
-        neighbours: ItemNeighbours,
+        neighbours: ItemNeighbours | Mapping[str, ItemNeighbours],
         train: Any,
         *,
         weights: BlendWeights,
@@ -78,8 +78,6 @@ class BlendScorer:
         epsilon: float = 1.0,
         clip: float = 100.0,
     ) -> None:
-
-
         self.U = np.asarray(user_factors, dtype=np.float64)
         self.Y = np.asarray(item_factors, dtype=np.float64)
         scored = np.abs(self.Y).sum(axis=1) > 0
@@ -89,11 +87,15 @@ class BlendScorer:
         W.data = transform_weights(W.data, transform, epsilon=epsilon, clip=clip)
         self.W = W
         n = len(scored)
-        nb = neighbours
-        disc = self.blend.discount[np.asarray(nb.indices, dtype=np.int64)]
-        self.S = sp.csr_matrix(
-            (np.asarray(nb.scores, dtype=np.float64) * disc, np.asarray(nb.indices), np.asarray(nb.indptr)), shape=(n, n)
-        )
+        #: per term: (weight, S) with S[j, i] = s(j, i) · discount_i, so (W_u S)_i is the term's n_i
+        self.terms: list[tuple[float, sp.csr_matrix]] = []
+        for c in weights.terms:
+            nb = self.blend.lists[c.name]
+            disc = self.blend.discounts[c.name][np.asarray(nb.indices, dtype=np.int64)]
+            S = sp.csr_matrix(
+                (np.asarray(nb.scores, dtype=np.float64) * disc, np.asarray(nb.indices), np.asarray(nb.indptr)), shape=(n, n)
+            )
+            self.terms.append((c.weight, S))
 
     def fit(self, X: Any) -> "BlendScorer":
         """Nothing to fit (the parts come fitted)."""
@@ -102,24 +104,22 @@ class BlendScorer:
     def scores(self, user_rows: np.ndarray) -> np.ndarray:
         """Blended scores ``[len(user_rows), n_items]``."""
         b, w = self.blend, self.blend.weights
-        A = self.U[user_rows] @ self.Y.T
         if not w.active:
-            return A
+            return self.U[user_rows] @ self.Y.T
+        A = self.U[user_rows] @ self.Y.T if w.als else np.zeros((len(user_rows), self.Y.shape[0]))
+        if w.als not in (0.0, 1.0):
+            A *= w.als
         sigma_a = als_std(self.U[user_rows], b.gram, b.factor_sum, b.n_scored)
-        NB = (self.W[user_rows] @ self.S).tocsr()
-        for r in range(len(user_rows)):
-            lo, hi = NB.indptr[r], NB.indptr[r + 1]
-            vals = NB.data[lo:hi]
-            if w.neighbours and hi > lo:
-                A[r, NB.indices[lo:hi]] += sigma_a[r] * w.neighbours / sparse_std(vals, b.n_scored) * vals
-            if w.popularity:
-                A[r] += sigma_a[r] * w.popularity / b.prior_std * b.prior
+        for weight, S in self.terms:
+            NB = (self.W[user_rows] @ S).tocsr()
+            for r in range(len(user_rows)):
+                lo, hi = NB.indptr[r], NB.indptr[r + 1]
+                if hi > lo:
+                    vals = NB.data[lo:hi]
+                    A[r, NB.indices[lo:hi]] += sigma_a[r] * weight / sparse_std(vals, b.n_scored) * vals
+        if w.popularity:
+            A += (sigma_a * w.popularity / b.prior_std)[:, None] * b.prior[None, :]
         return A
-
-
-
-
-
 
 
 class BundleScorer:

@@ -46,12 +46,11 @@ from engine.core.files import atomic_write_text
 from engine.core.schemas import CLUSTER_FEATURES
 from engine.evaluation.baselines import Ease
 from engine.evaluation.datasets import fit_als_scorer, index_split
-from engine.evaluation.scorers import BlendScorer
 from engine.evaluation.scoring import EvalData, build_eval_data, evaluate_model
+from engine.evaluation.served_search import search_served
 from engine.evaluation.splits import validation_split
 from engine.serving.blend import BlendWeights
-from engine.serving.neighbours import ItemNeighbours, NeighbourParams
-from engine.training.neighbours import item_neighbours
+from engine.serving.neighbours import NeighbourParams
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -66,13 +65,6 @@ WIDEN = {"rank": (2.0, 2, 512), "reg_param": (3.0, 1e-4, 100.0), "alpha": (3.0, 
 
 #: Axes searched from a single value (so they count as an edge until widened).
 SINGLE_VALUE_EDGES = ("max_iter",)
-#: Blend axes: (step kind, step, lowest, highest); "mul" multiplies, "add" adds.
-BLEND_WIDEN = {
-    "neighbours": ("mul", 2.0, 0.025, 20.0),
-    "neighbour_pop_exponent": ("add", 0.35, 0.0, 2.0),
-    "popularity": ("add", 0.1, -1.0, 1.0),
-}
-
 
 def _default_alpha() -> dict[str, tuple[float, ...]]:
     return {"raw": (0.03, 0.3), "log1p": (3.0, 15.0), "binary": (1.0, 3.0), "clip": (0.1, 1.0)}
@@ -87,12 +79,26 @@ class GridSpec:
     alpha: Mapping[str, tuple[float, ...]] = field(default_factory=_default_alpha)
     max_iter: tuple[int, ...] = (10,)
     ease_lambda: tuple[float, ...] = (30.0, 100.0, 300.0, 1000.0)
-    #: Blend search (empty ``blend_neighbours``: no blend search).
-    blend_neighbours: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8)
+    #: Served-model search (engine.evaluation.served_search; empty ``blend_neighbours``: none).
+    #: Weights tried for each item–item term, and for ALS, in the blend's coordinate ascent.
+    blend_neighbours: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+    blend_als: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
     blend_exponent: tuple[float, ...] = (0.0, 0.35, 0.7)
     blend_popularity: tuple[float, ...] = (-0.1, 0.0, 0.1)
-    #: Neighbour list lengths tried (the bundle holds 8 bytes per neighbour per played item).
-    blend_top_n: tuple[int, ...] = (50, 100)
+    blend_rounds: int = 3
+    #: item-kNN list lengths (the bundle holds 8 bytes per neighbour per played item) and shrinks.
+    blend_top_n: tuple[int, ...] = (50, 100, 200)
+    knn_shrink: tuple[float, ...] = (0.0, 10.0, 50.0)
+    #: RP3beta: α (transition exponent), β (popularity exponent), list lengths.
+    rp3_alpha: tuple[float, ...] = (0.5, 0.75, 1.0)
+    rp3_beta: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
+    rp3_top_n: tuple[int, ...] = (100, 200)
+    #: EASE served from its largest weights: list lengths (empty: EASE is not a candidate).
+    ease_top_n: tuple[int, ...] = (200, 500)
+    #: Validation listeners of the first pass (0: all); the best ``refine_top`` candidates and
+    #: every single model's best are then scored on all of them.
+    search_users: int = 2000
+    refine_top: int = 4
     blend_tolerance: float = 0.01
     metric: str = "ndcg@10"
     max_widen: int = 6
@@ -122,6 +128,7 @@ class GridResult:
     blend_rows: list[dict[str, Any]] = field(default_factory=list)
     best_blend: BlendWeights | None = None
     best_neighbours: NeighbourParams | None = None
+    best_components: dict[str, NeighbourParams] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with a markdown table of the points, best first."""
@@ -135,6 +142,7 @@ class GridResult:
             "blend_rows": self.blend_rows,
             "best_blend": self.best_blend.to_dict() if self.best_blend else None,
             "best_neighbours": self.best_neighbours.to_dict() if self.best_neighbours else None,
+            "best_components": {n: p.to_dict() for n, p in self.best_components.items()},
             "warnings": self.warnings,
             "seconds": round(self.seconds, 1),
             "markdown": self.markdown(),
@@ -150,14 +158,14 @@ class GridResult:
             lines += ["", "| EASE λ | ndcg@10 | recall@50 |", "|---:|---:|---:|"]
             lines += [f"| {_fmt(r['lambda'])} | {_fmt(r['ndcg@10'])} | {_fmt(r['recall@50'])} |" for r in self.ease_rows]
         if self.blend_rows:
-            chosen = self.best_blend.to_dict() if self.best_blend else {}
-            if self.best_neighbours:
-                chosen["top_n"] = self.best_neighbours.top_n
-            bcols = ("neighbours", "neighbour_pop_exponent", "popularity", "top_n", "ndcg@10", "recall@50", "coverage@10")
-            lines += ["", "Served blend (best ALS + neighbours); chosen: " + ", ".join(f"{k} {v:g}" for k, v in chosen.items()), ""]
-            lines += ["| " + " | ".join(bcols) + " |", "|" + "---:|" * len(bcols)]
-            for r in sorted(self.blend_rows, key=lambda r: -r[self.metric]):
-                lines.append("| " + " | ".join(_fmt(r.get(c)) for c in bcols) + " |")
+            chosen = self.best_blend.label if self.best_blend else "?"
+            lines += ["", f"Served blend: the model chosen on the validation split is **{chosen}**.", "",
+                      "| candidate | listeners | ndcg@10 | recall@50 | coverage@10 |", "|---|---:|---:|---:|---:|"]
+            final = [r for r in self.blend_rows if r.get("stage") == "validation"]
+            first = [r for r in self.blend_rows if r.get("stage") != "validation"]
+            for r in sorted(final, key=lambda r: -r[self.metric]) + sorted(first, key=lambda r: -r[self.metric])[:15]:
+                lines.append(f"| {r['model']} | {r.get('n_eval_users', '')} | {_fmt(r.get(self.metric))} | "
+                             f"{_fmt(r.get('recall@50'))} | {_fmt(r.get('coverage@10'))} |")
         if self.warnings:
             lines += [""] + [f"- {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -226,22 +234,20 @@ def grid_search(
             sub = {key: r for key, r in tried.items() if r["weight_transform"] == t}
             for axis, value, _ in _edges(p, sub, single=False):
                 warnings.append(f"the best {t} point has {axis}={value} on its grid's edge (not widened): its row may understate {t}")
-    blend_rows: list[dict[str, Any]] = []
-    best_blend, best_nb = None, None
-    if spec.blend_neighbours:
-
-        scorer = fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
-        nb = item_neighbours(vs.train_df, n_items, params=NeighbourParams(top_n=max(spec.blend_top_n)))
-        found = search_blend(scorer.U, scorer.Y, nb, data, als=best, spec=spec, k=k, k_recall=k_recall)
-        blend_rows, best_blend, best_nb = found.rows, found.best, found.neighbours
-        warnings += found.warnings
-    vs.train_df.unpersist()
-
     ease_rows, best_lam = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall)
     if best_lam is not None and len(ease_rows) > 1:
         lams = sorted(r["lambda"] for r in ease_rows)
         if best_lam in (lams[0], lams[-1]):
             warnings.append(f"EASE λ={best_lam:g} is on the edge of the searched values {lams}")
+    blend_rows: list[dict[str, Any]] = []
+    best_blend, best_nb, best_components = None, None, None
+    if spec.blend_neighbours:
+        scorer = fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
+        found = search_served(scorer.U, scorer.Y, data, als=best, spec=spec, ease_lambda=best_lam,
+                              ease_max_items=ease_max_items, k=k, k_recall=k_recall, seed=seed)
+        blend_rows, best_blend, best_nb, best_components = found.rows, found.best, found.neighbours, found.components
+        warnings += found.warnings
+    vs.train_df.unpersist()
     return GridResult(
         rows=list(tried.values()),
         best=best,
@@ -254,111 +260,8 @@ def grid_search(
         blend_rows=blend_rows,
         best_blend=best_blend,
         best_neighbours=best_nb,
+        best_components=best_components or {},
     )
-
-
-@dataclass
-class BlendSearch:
-    """Every blend point tried on the validation split and the chosen one."""
-
-    rows: list[dict[str, Any]]
-    best: BlendWeights
-    neighbours: NeighbourParams
-    warnings: list[str]
-
-
-def search_blend(
-    user_factors: Any,
-    item_factors: Any,
-    neighbours: ItemNeighbours,
-    data: EvalData,
-    *,
-    als: "AlsParams",
-    spec: GridSpec,
-    k: int = 10,
-    k_recall: int = 50,
-) -> BlendSearch:
-    """Search the blend weights on ``data`` (a validation split) for fitted ALS factors and
-    neighbour lists at least ``max(spec.blend_top_n)`` long (see the module docstring)."""
-    metric, cov = spec.metric, f"coverage@{k}"
-    tried: dict[tuple, dict[str, Any]] = {}
-    lists = {n: neighbours.truncate(n) for n in spec.blend_top_n}
-
-    def score(w: BlendWeights, top_n: int) -> None:
-        key = (round(w.neighbours, 6), round(w.neighbour_pop_exponent, 6), round(w.popularity, 6), top_n)
-        if key in tried:
-            return
-        scorer = BlendScorer(
-            user_factors, item_factors, lists[top_n], data.train, weights=w, transform=als.weight_transform,
-            epsilon=als.weight_epsilon, clip=als.weight_clip,
-        )
-        m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
-        tried[key] = {
-            **w.to_dict(), "top_n": top_n, metric: m[metric], f"recall@{k_recall}": m[f"recall@{k_recall}"],
-            cov: m[cov], "auc": m["auc"],
-        }
-        logger.info(
-            f"[grid] blend nb {w.neighbours:g}, β {w.neighbour_pop_exponent:g}, pop {w.popularity:g}, "
-            f"top {top_n}: {metric} {m[metric]:.4f}, {cov} {m[cov]:.3f}"
-        )
-
-    def choose() -> tuple[BlendWeights, int]:
-        rows = list(tried.values())  # ALS alone included: the blend must earn its place
-        top = max(r[metric] for r in rows)
-        near = [r for r in rows if r[metric] >= top * (1.0 - spec.blend_tolerance)]
-        r = max(near, key=lambda r: (r[cov], r[metric]))
-        return BlendWeights.from_dict(r), int(r["top_n"])
-
-    score(BlendWeights(0.0, 0.0, 0.0), max(spec.blend_top_n))  # ALS alone, for reference
-    for wn, beta, top_n in itertools.product(spec.blend_neighbours, spec.blend_exponent, spec.blend_top_n):
-        score(BlendWeights(wn, beta, 0.0), top_n)
-    best, top_n = choose()
-    for pop in spec.blend_popularity:
-        score(replace(best, popularity=pop), top_n)
-    for _ in range(spec.max_widen + 1):
-        best, top_n = choose()
-        steps = [_blend_step(best, axis, side) for axis, side in _blend_edges(best, top_n, tried)]
-        todo = [p for p in steps if p is not None]
-        if not todo:
-            break
-        for p in todo:
-            score(p, top_n)
-    best, top_n = choose()
-    warnings = [
-        f"blend {axis}={getattr(best, axis):g} is on the {side} edge of the searched values"
-        for axis, side in _blend_edges(best, top_n, tried)
-    ]
-    logger.info(f"[grid] blend chosen: {best.to_dict()}, top_n {top_n}")
-    return BlendSearch(list(tried.values()), best, NeighbourParams(top_n=top_n), warnings)
-
-
-def _blend_edges(best: BlendWeights, top_n: int, tried: dict[tuple, dict[str, Any]]) -> list[tuple[str, str]]:
-    """Blend axes on which ``best`` sits at the lowest or highest value tried with the other
-    values held at the best point (axes with at least two such values)."""
-    out = []
-    for axis in BLEND_WIDEN:
-        others = [a for a in BLEND_WIDEN if a != axis]
-        values = sorted(
-            {
-                r[axis]
-                for r in tried.values()
-                if r["top_n"] == top_n and r["neighbours"] != 0
-                and all(abs(r[a] - getattr(best, a)) < 1e-9 for a in others)
-            }
-        )
-        value = getattr(best, axis)
-        if len(values) >= 2 and value in (values[0], values[-1]):
-            out.append((axis, "high" if value == values[-1] else "low"))
-    return out
-
-
-def _blend_step(best: BlendWeights, axis: str, side: str) -> BlendWeights | None:
-    """One step past the edge on ``axis`` (None when that leaves the allowed range)."""
-    kind, step, lo, hi = BLEND_WIDEN[axis]
-    value = getattr(best, axis)
-    new = (value * step if side == "high" else value / step) if kind == "mul" else (value + step if side == "high" else value - step)
-    new = round(new, 6)
-    return replace(best, **{axis: new}) if lo <= new <= hi and new != value else None
 
 
 def _search_ease(

@@ -56,8 +56,6 @@ from engine.core.locking import DEFAULT_STALE_AFTER_S, FileLock, LockHeld
 from engine.core.progress import Progress
 from engine.ingest.demo_listeners import demo_tables
 from engine.refresh.gate import build_holdout, compare, score_bundle
-from engine.serving.blend import BlendWeights
-from engine.serving.neighbours import NeighbourParams
 from engine.state.refresh_log import RefreshRecord, append_log, now_iso
 from engine.streaming.stream import (
     STREAM_TABLE,
@@ -67,7 +65,7 @@ from engine.streaming.stream import (
 )
 from engine.training.als import AlsParams
 from engine.training.inputs import default_interaction_paths, drop_forgotten
-from engine.training.params import read_params_file
+from engine.training.params import ServedChoice, read_params_file
 from engine.training.run import train
 
 if TYPE_CHECKING:
@@ -172,16 +170,14 @@ def choose_params(settings: Settings, current: Bundle | None, options: RefreshOp
     return AlsParams.from_settings(settings, **chosen), k
 
 
-def choose_blend(current: Bundle | None, options: RefreshOptions) -> tuple["BlendWeights", "NeighbourParams"]:
-    """Blend weights and neighbour params: the params file's > the serving bundle's > defaults."""
+def choose_blend(current: Bundle | None, options: RefreshOptions) -> ServedChoice:
+    """The served model (blend weights and the lists of its terms): the params file's > the
+    serving bundle's > defaults."""
 
     saved = read_params_file(options.params_file)
     params = current.params if current is not None else {}
     try:
-        return (
-            BlendWeights.from_dict(saved.get("blend") or params.get("blend")),
-            NeighbourParams.from_dict(saved.get("neighbours") or params.get("neighbours")),
-        )
+        return ServedChoice.from_params(saved if saved.get("blend") else params)
     except (TypeError, ValueError) as exc:
         raise InputError(f"blend parameters of {options.params_file or current.version}: {exc}") from None
 
@@ -299,7 +295,7 @@ def _round(
     }
     progress("gather", f"{record.data['n_rows']:,} interaction rows, {record.data['n_new_rows']:,} new")
     params, k = choose_params(settings, current, options)
-    blend, neighbour_params = choose_blend(current, options)
+    served = choose_blend(current, options)
     record.params = {**params.to_dict(), "kmeans_k": k}
     holdout = None
     try:
@@ -325,7 +321,8 @@ def _round(
         _, parts = train_fn(
             spark, settings, interactions=train_rows.drop("arrival_us"), tracks=spark.read.parquet(str(tracks_path)),
             params=params, k=k, publish_to=None, tables=_tables(settings, current),
-            blend=blend, neighbour_params=neighbour_params,
+            blend=served.blend, neighbour_params=served.neighbours, components=served.components,
+            selection=served.selection,
         )
         progress("train", f"candidate rank {params.rank}")
         accepted, reason = True, "no current model"

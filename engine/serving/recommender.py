@@ -369,7 +369,7 @@ class Recommender:
         def rescore(pos: np.ndarray) -> np.ndarray:
             exact = np.asarray(scan[pos], dtype=np.float64) @ x
             if user is not None:
-                exact += user.bonus(pos if pos2item is None else pos2item[pos])
+                exact = user.score(exact, pos if pos2item is None else pos2item[pos])
             return exact
 
         with one_blas_thread():  # only small products from here on
@@ -395,7 +395,7 @@ class Recommender:
         contrib = contributions(fold, np.asarray(self._factors[items], dtype=np.float64))
         if user is None:
             return als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
-        contrib = contrib + user.contributions(items, len(hist.als_items))
+        contrib = user.als_weight * contrib + user.contributions(items, len(hist.als_items))
         out = als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
         if not user.pop_coef:
             return out

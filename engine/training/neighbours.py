@@ -1,13 +1,15 @@
-"""Computing the item–item cosine neighbours on Spark (:func:`item_neighbours`).
+"""Item–item neighbour lists for a bundle, on Spark: co-occurrence (cosine, item-kNN with shrinkage,
+RP3beta; :func:`item_neighbours`) and EASE (:func:`component_neighbours`).
 
 Data flow::
 
     training interactions (user_idx, item_idx, weight > 0)
       -> binary: one row per (user, item); a listener's items capped at ``max_user_items``
          (their highest weights), because a listener with n items makes n²/2 pairs
-      -> self-join on the listener, i < j  -> co-occurrence count per item pair (>= min_common)
-      -> cosine = co(i, j) / (sqrt(n_i) · sqrt(n_j)),  n_i = listeners of i
-      -> both directions, top ``top_n`` per item (ties: lower neighbour index first)
+      -> self-join on the listener, i < j  -> per item pair: shared listeners (>= min_common) and
+         co(i, j) = Σ_u |I_u|^(−γ) over them
+      -> s(i, j) = co / (n_i^a · n_j^b + h), both directions (n_i = listeners of i)
+      -> top ``top_n`` per item (ties: lower neighbour index first)
       -> collected into CSR arrays (engine.serving.neighbours.ItemNeighbours)
 
 Why a self-join rather than ``RowMatrix.columnSimilarities`` (DIMSUM): the DataFrame version is
@@ -25,10 +27,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.sparse as sp
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from engine.serving.neighbours import ItemNeighbours, NeighbourParams
+from engine.training.ease import ease_neighbours
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -42,13 +46,13 @@ def item_neighbours(
     user_col: str = "user_idx",
     item_col: str = "item_idx",
 ) -> ItemNeighbours:
-    """Top-N cosine neighbours of every item, computed with Spark (see the module docstring).
+    """Top-N co-occurrence neighbours of every item, computed with Spark (see the module docstring).
 
     Parameters
     ----------
     interactions : pyspark.sql.DataFrame
         Integer ``user_idx``, ``item_idx`` (0 ≤ item < ``n_items``) and ``weight``; rows with a
-        non-positive weight are ignored, duplicates count once (cosine on binary data).
+        non-positive weight are ignored, duplicates count once (binary data).
     n_items : int
         Number of item rows of the result.
     params : NeighbourParams
@@ -57,7 +61,7 @@ def item_neighbours(
     Returns
     -------
     ItemNeighbours
-        Rows sorted by cosine (ties: lower index first); items nobody played have empty rows.
+        Rows sorted by similarity (ties: lower index first); items nobody played have empty rows.
     """
 
     for col in (user_col, item_col, "weight"):
@@ -73,23 +77,29 @@ def item_neighbours(
         x = x.withColumn("_r", F.row_number().over(by_user)).where(F.col("_r") <= params.max_user_items)
     x = x.select("u", "i").cache()
     listeners = x.groupBy("i").agg(F.count("*").alias("n"))
-    left = x.alias("a")
+    # a listener's weight |I_u|^(-γ) (1 for cosine / item-kNN)
+    users = x.groupBy("u").agg(F.pow(F.count("*").cast("double"), -float(params.user_exponent)).alias("wu"))
+    left = x.join(users, on="u").alias("a")
     right = x.select("u", F.col("i").alias("j"))
     pairs = (
         left.join(right, on="u")
         .where(F.col("i") < F.col("j"))
         .groupBy("i", "j")
-        .agg(F.count("*").alias("co"))
-        .where(F.col("co") >= params.min_common)
+        .agg(F.count("*").alias("common"), F.sum("wu").alias("co"))
+        .where(F.col("common") >= params.min_common)
     )
-    norms_i = listeners.select("i", F.sqrt(F.col("n").cast("double")).alias("ni"))
-    norms_j = listeners.select(F.col("i").alias("j"), F.sqrt(F.col("n").cast("double")).alias("nj"))
-    sims = (
-        pairs.join(F.broadcast(norms_i), on="i")
-        .join(F.broadcast(norms_j), on="j")
-        .select("i", "j", (F.col("co").cast("double") / (F.col("ni") * F.col("nj"))).alias("s"))
-    )
-    both = sims.unionByName(sims.select(F.col("j").alias("i"), F.col("i").alias("j"), "s"))
+    n_i = listeners.select("i", F.col("n").cast("double").alias("ni"))
+    n_j = listeners.select(F.col("i").alias("j"), F.col("n").cast("double").alias("nj"))
+    sized = pairs.join(F.broadcast(n_i), on="i").join(F.broadcast(n_j), on="j")
+    a, b, h = float(params.source_exponent), float(params.target_exponent), float(params.shrink)
+
+    def directed(src: str, dst: str, n_src: str, n_dst: str) -> "DataFrame":
+        s = F.col("co") / (F.pow(F.col(n_src), a) * F.pow(F.col(n_dst), b) + h)
+        return sized.select(F.col(src).alias("i"), F.col(dst).alias("j"), s.alias("s"))
+
+    # s(i, j) normalises by the source's and the target's listeners with different exponents,
+    # so the two directions of a pair are two rows with (in general) different scores
+    both = directed("i", "j", "ni", "nj").unionByName(directed("j", "i", "nj", "ni"))
     by_item = Window.partitionBy("i").orderBy(F.desc("s"), F.asc("j"))
     top = both.withColumn("_r", F.row_number().over(by_item)).where(F.col("_r") <= params.top_n)
     pdf = top.select("i", "j", "s").toPandas()
@@ -108,3 +118,25 @@ def item_neighbours(
     listeners_arr = np.zeros(n_items, dtype=np.float32)
     listeners_arr[counts["i"].to_numpy(dtype=np.int64)] = counts["n"].to_numpy(dtype=np.float32)
     return ItemNeighbours(indptr, j.astype(np.int32), s.astype(np.float32), listeners_arr)
+
+
+def component_neighbours(
+    interactions: "DataFrame",
+    n_items: int,
+    *,
+    params: NeighbourParams,
+    user_col: str = "user_idx",
+    item_col: str = "item_idx",
+) -> ItemNeighbours:
+    """The lists of one served component: co-occurrence on Spark (:func:`item_neighbours`), or
+    EASE on the driver (the listener × item pairs are collected: EASE's item subset is dense
+    anyway, and the pairs of a dataset that fits EASE fit in memory)."""
+    if params.kind == "cooccurrence":
+        return item_neighbours(interactions, n_items, params=params, user_col=user_col, item_col=item_col)
+    pdf = (
+        interactions.where(F.col("weight") > 0).select(F.col(user_col).alias("u"), F.col(item_col).alias("i"))
+        .distinct().toPandas()
+    )
+    n_users = int(pdf["u"].max()) + 1 if len(pdf) else 0
+    B = sp.csr_matrix((np.ones(len(pdf)), (pdf["u"].to_numpy(), pdf["i"].to_numpy())), shape=(n_users, n_items))
+    return ease_neighbours(B, lam=params.ease_lambda, max_items=params.ease_items, top_n=params.top_n)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,51 @@ def read_params_file(params_file: Path | None) -> dict[str, Any]:
     return data
 
 
-def resolve_blend(params_file: Path | None) -> tuple["BlendWeights", "NeighbourParams"]:
-    """Blend weights and neighbour parameters: ``params_file``'s ``blend`` / ``neighbours``
-    blocks (written by ``evaluate --grid``), else the defaults of engine.serving.blend / engine.serving.neighbours."""
+@dataclass(frozen=True)
+class ServedChoice:
+    """The served model: blend weights, the lists of each item–item term and how it was chosen.
 
+    Read from a ``best_params.json`` or a bundle's ``params`` (the same keys): ``blend``
+    (:class:`~engine.serving.blend.BlendWeights`), ``neighbours`` (the first lists'
+    :class:`~engine.serving.neighbours.NeighbourParams`), ``components`` (name -> NeighbourParams
+    of further terms) and ``served_selection`` (the validation table the choice came from).
+    """
+
+    blend: BlendWeights = BlendWeights()
+    neighbours: NeighbourParams = NeighbourParams()
+    components: Mapping[str, NeighbourParams] = field(default_factory=dict)
+    selection: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_params(cls, block: Mapping[str, Any]) -> "ServedChoice":
+        """Parse the keys above; raises ``ValueError`` naming a bad field or a term without lists."""
+        blend = BlendWeights.from_dict(block.get("blend"))
+        components = {str(n): NeighbourParams.from_dict(p) for n, p in (block.get("components") or {}).items()}
+        missing = [c.name for c in blend.components if c.weight and c.name not in components]
+        if missing:
+            raise ValueError(f"blend.components {missing} have no entry in components")
+        selection = block.get("served_selection")
+        return cls(blend, NeighbourParams.from_dict(block.get("neighbours")), components,
+                   dict(selection) if isinstance(selection, Mapping) else None)
+
+    def to_params(self) -> dict[str, Any]:
+        """The keys of a bundle's ``params`` / best_params.json."""
+        out: dict[str, Any] = {
+            "blend": self.blend.to_dict(), "neighbours": self.neighbours.to_dict(),
+            "components": {n: p.to_dict() for n, p in self.components.items()},
+        }
+        if self.selection is not None:
+            out["served_selection"] = dict(self.selection)
+        return out
+
+
+def resolve_served(params_file: Path | None) -> ServedChoice:
+    """The served model of ``params_file`` (written by ``evaluate --grid``), else the defaults."""
     saved = read_params_file(params_file)
     try:
-        return BlendWeights.from_dict(saved.get("blend")), NeighbourParams.from_dict(saved.get("neighbours"))
+        return ServedChoice.from_params(saved)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{params_file}: {exc}") from None
-
-
 
 
 BEST_PARAMS_FILE = "best_params.json"
@@ -79,12 +114,16 @@ def write_best_params(
     meta: Mapping[str, Any],
     blend: Mapping[str, Any] | None = None,
     neighbours: Mapping[str, Any] | None = None,
+    components: Mapping[str, Any] | None = None,
+    selection: Mapping[str, Any] | None = None,
 ) -> "Any":
     """Merge the chosen values into ``models_dir/best_params.json`` (atomic) and return its path.
 
     Keys are ``AlsParams`` field names (``rank, max_iter, reg_param, alpha, weight_transform,
     weight_epsilon, weight_clip``), ``kmeans_k``, ``blend`` (engine.serving.blend.BlendWeights),
-    ``neighbours`` (engine.serving.neighbours.NeighbourParams) and ``meta`` (dataset, split, metric, when).
+    ``neighbours`` (engine.serving.neighbours.NeighbourParams), ``components`` (the lists of further
+    blend terms), ``served_selection`` (the validation table of the choice) and ``meta`` (dataset,
+    split, metric, when).
     """
 
     path = settings.models_dir / BEST_PARAMS_FILE
@@ -97,6 +136,10 @@ def write_best_params(
         current["blend"] = dict(blend)
     if neighbours is not None:
         current["neighbours"] = dict(neighbours)
+    if components is not None:
+        current["components"] = {str(n): dict(p) for n, p in components.items()}
+    if selection is not None:
+        current["served_selection"] = dict(selection)
     current["meta"] = {**dict(meta), "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(current, indent=2, sort_keys=True))

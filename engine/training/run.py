@@ -22,6 +22,7 @@ factors are collected: listeners are folded in at serving time. The parameters c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ from engine.serving.neighbours import NeighbourParams
 from engine.training.als import AlsParams, fit_als, index_interactions, item_factors
 from engine.training.assemble import assemble_items
 from engine.training.kmeans import fit_kmeans
-from engine.training.neighbours import item_neighbours
+from engine.training.neighbours import component_neighbours, item_neighbours
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -72,13 +73,18 @@ def train(
     tables: dict[str, pd.DataFrame] | None = None,
     blend: "BlendWeights | None" = None,
     neighbour_params: "NeighbourParams | None" = None,
+    components: Mapping[str, NeighbourParams] | None = None,
+    selection: Mapping[str, Any] | None = None,
 ) -> tuple[TrainReport, dict[str, Any]]:
     """Train ALS + KMeans and assemble the bundle parts; publish them when ``publish_to`` is set.
 
     ``tables`` (small pandas tables, e.g. the demo listeners) are shipped inside the bundle.
     Item neighbours (engine.serving.neighbours) are computed on the same interactions and shipped as
-    ``extra`` arrays; ``blend`` (default: engine.serving.blend.BlendWeights()) is recorded as
-    ``params["blend"]``, which serving applies.
+    ``extra`` arrays, and so are the lists of every further blend term (``components``: name ->
+    NeighbourParams, e.g. RP3beta or EASE, :func:`engine.training.neighbours.component_neighbours`);
+    ``blend`` (default: engine.serving.blend.BlendWeights()) is recorded as ``params["blend"]``,
+    which serving applies, and ``selection`` (the validation table the served model was chosen
+    from) as ``params["served_selection"]``.
 
     Returns the report and the bundle parts (keyword arguments of ``engine.bundle.publish.write_bundle``).
     """
@@ -105,7 +111,16 @@ def train(
     progress("als", f"rank {params.rank}, {params.max_iter} iterations, {params.weight_transform} weights")
 
     neighbours = item_neighbours(indexed.df, n_als_items, params=neighbour_params)
-    progress("neighbours", f"top {neighbour_params.top_n} for {n_als_items:,} tracks ({len(neighbours.indices):,} pairs)")
+    progress("neighbours", f"{neighbour_params.label} for {n_als_items:,} tracks ({len(neighbours.indices):,} pairs)")
+    components = dict(components or {})
+    missing = [c.name for c in blend.components if c.weight and c.name not in components]
+    if missing:
+        raise InputError(f"the blend weighs {', '.join(missing)} but no lists are configured for them")
+    extra_lists = {}
+    for c in blend.components:
+        if c.weight:
+            extra_lists[c.name] = component_neighbours(indexed.df, n_als_items, params=components[c.name])
+            progress(c.name, f"{components[c.name].label} ({len(extra_lists[c.name].indices):,} pairs)")
 
     km = fit_kmeans(tracks, k=k or settings.kmeans_k, seed=settings.kmeans_seed)
     progress("kmeans", f"k={km.kmeans['k']} over {len(km.assignments):,} tracks")
@@ -122,7 +137,10 @@ def train(
     )
     report.n_items = len(parts["items"])
     row_of = pd.Series(np.arange(report.n_items), index=parts["items"]["track_id"])
-    parts["extra"] = neighbours.remap(row_of.loc[indexed.item_ids].to_numpy(), report.n_items).to_extra()
+    rows = row_of.loc[indexed.item_ids].to_numpy()
+    parts["extra"] = neighbours.remap(rows, report.n_items).to_extra()
+    for name, found in extra_lists.items():
+        parts["extra"].update(found.remap(rows, report.n_items).to_extra(name))
     report.n_items_with_factors = int(parts["items"]["has_factors"].sum())
     progress("assemble", f"{report.n_items:,} items ({report.n_items_with_factors:,} with factors)")
     report.timings_s = dict(progress.timings)
@@ -130,6 +148,8 @@ def train(
         params={
             **params.to_dict(), "kmeans_k": km.kmeans["k"], "item_kind": "track",
             "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict(),
+            "components": {n: components[n].to_dict() for n in extra_lists},
+            **({"served_selection": dict(selection)} if selection else {}),
         },
         data_stats={k: v for k, v in asdict(report).items() if k not in ("version", "timings_s")},
         metrics=metrics or {},

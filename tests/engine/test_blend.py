@@ -234,3 +234,76 @@ def test_score_items_equals_the_served_scores(blended, nb) -> None:
     np.testing.assert_allclose(got[0], reference_scores(blended, nb, HISTORY, WEIGHTS)[rows], rtol=1e-5, atol=1e-6)
     als_only = blended.fold_in(HISTORY) @ np.asarray(blended.bundle.item_factors, dtype=np.float64)[rows].T
     assert not np.allclose(got[0], als_only)  # the neighbour term is really there
+
+
+def test_several_components_and_an_als_weight_equal_brute_force(tmp_path, nb) -> None:
+    """ALS at half weight + the first lists + a second set of lists with its own discount + the
+    prior: served scores, explanations and the evaluation scorer all equal the loop reference."""
+    from engine.serving.blend import Component
+
+    other = planted_neighbours(seed=11)
+    other = ItemNeighbours(other.indptr, other.indices, other.scores, nb.listeners)  # one listeners array
+    w = BlendWeights(neighbours=0.5, neighbour_pop_exponent=0.3, popularity=-0.1, als=0.5,
+                     components=(Component("rp3beta", 1.5, 0.8),))
+    parts = random_bundle_parts(n_items=N_ITEMS, rank=8, seed=0)
+    parts["params"] = {**parts["params"], "blend": w.to_dict()}
+    parts["extra"] = {**nb.to_extra(), **other.to_extra("rp3beta")}
+    rec = Recommender(load_bundle(tmp_path / publish_bundle(tmp_path, **parts)))
+    assert BlendWeights.from_dict(rec.bundle.params["blend"]) == w
+
+    x = rec.fold_in(HISTORY)
+    Y = np.asarray(rec.bundle.item_factors, dtype=np.float64)
+    has = rec.arrays.has_factors
+    a = Y @ x
+    listeners = nb.listeners.astype(np.float64)
+    terms = []
+    for lists, beta in ((nb, 0.3), (other, 0.8)):
+        t = np.zeros(len(Y))
+        for tr, r in HISTORY.items():
+            j = int(rec.index_of([tr])[0])
+            wj = transform_weights(np.array([r]), rec.transform, epsilon=rec.epsilon, clip=rec.clip)[0]
+            for i, s in zip(*lists.row(j)):
+                t[i] += wj * s * listeners[i] ** -beta
+        terms.append(t / t[has].std())
+    prior = np.log1p(listeners)
+    sa = a[has].std()
+    ref = 0.5 * a + sa * (0.5 * terms[0] + 1.5 * terms[1] - 0.1 * prior / prior[has].std())
+    ref[~has] = -np.inf
+    ref[rec.index_of(list(HISTORY))] = -np.inf
+    expected = np.argsort(-ref, kind="stable")[:20]
+    out = rec.recommend(HISTORY, Options(k=20, max_per_artist=None))
+    assert list(out.indices) == expected.tolist()
+    np.testing.assert_allclose(out.scores, ref[expected], rtol=1e-5)
+    for e, score in zip(out.explanations, out.scores):
+        pop = sum(float(r.detail) for r in e.reasons if r.kind == "popularity")
+        # the popularity reason's detail is printed to 3 decimals: that is the tolerance
+        assert abs(sum(c.value for c in e.because) + e.rest + pop - score) < 5e-4 + 1e-6 * abs(score)
+
+    train = sp.csr_matrix((list(HISTORY.values()), ([0] * len(HISTORY), rec.index_of(list(HISTORY)))), shape=(1, N_ITEMS))
+    scorer = BlendScorer(rec.fold_in_many([HISTORY]), Y, {"neighbours": nb, "rp3beta": other}, train,
+                         weights=w, transform=rec.transform, epsilon=rec.epsilon, clip=rec.clip)
+    got = scorer.scores(np.array([0]))[0]
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-5, atol=1e-9)
+
+    # a term naming lists the bundle lacks is a clear bundle error, not a silent ALS fallback
+    parts["extra"] = nb.to_extra()
+    with pytest.raises(BundleError, match="rp3beta"):
+        Recommender(load_bundle(tmp_path / "x" / publish_bundle(tmp_path / "x", **parts)))
+
+
+def test_component_alone_ranks_like_the_item_item_scores(tmp_path, nb) -> None:
+    """ALS weight 0 and one term: the served order is the item–item score order alone."""
+    w = BlendWeights(neighbours=1.0, neighbour_pop_exponent=0.0, als=0.0)
+    rec = publish(tmp_path, blend=w, neighbours=nb)
+    scores = np.zeros(N_ITEMS)
+    for tr, r in HISTORY.items():
+        j = int(rec.index_of([tr])[0])
+        wj = transform_weights(np.array([r]), rec.transform, epsilon=rec.epsilon, clip=rec.clip)[0]
+        for i, s in zip(*nb.row(j)):
+            scores[i] += wj * s
+    scores[~rec.arrays.has_factors] = -np.inf
+    scores[rec.index_of(list(HISTORY))] = -np.inf
+    top = np.flatnonzero(scores > 0)
+    out = rec.recommend(HISTORY, Options(k=len(top), max_per_artist=None))
+    assert list(out.indices) == sorted(top.tolist(), key=lambda i: (-scores[i], i))

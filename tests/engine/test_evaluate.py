@@ -19,13 +19,12 @@ from engine.evaluation.scoring import build_eval_data, evaluate_model, metric_ke
 from engine.evaluation.splits import holdout_split, prepare_interactions
 from engine.evaluation.tuning import (
     GridSpec,
-    _blend_edges,
-    _blend_step,
     _edges,
     _key,
     _widened,
     select_kmeans_k,
 )
+from engine.serving.blend import BlendWeights
 from engine.training.als import AlsParams, index_interactions
 from engine.training.params import load_best_params, write_best_params
 from tests.factories import random_bundle_parts
@@ -104,16 +103,21 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
     assert json.loads(json_path.read_text())["dataset"] == "planted" and md_path.read_text() == md
 
     path = write_best_params(settings, als=report.params, kmeans_k=7, meta={"dataset": "planted"},
-                                    blend=report.params["blend"], neighbours=report.params["neighbours"])
+                             blend=report.params["blend"], neighbours=report.params["neighbours"],
+                             components=report.params["components"], selection=report.served_selection())
     saved = load_best_params(settings)
     assert path.name == "best_params.json" and saved["kmeans_k"] == 7 and saved["rank"] == report.params["rank"]
     assert AlsParams.from_settings(settings, **saved).rank == report.params["rank"]
     # ... and training picks them up from the file
-    from engine.training.params import resolve_blend, resolve_params
+    from engine.training.params import resolve_params, resolve_served
 
     assert resolve_params(settings, params_file=path).rank == report.params["rank"]
-    blend, neighbours = resolve_blend(path)
-    assert blend.to_dict() == report.params["blend"] and neighbours.top_n == 20
+    served_choice = resolve_served(path)
+    assert served_choice.blend.to_dict() == report.params["blend"] and served_choice.neighbours.top_n == 20
+    selection = served_choice.selection
+    assert selection and selection["validation"] and selection["dataset"] == "planted"
+    assert selection["model"] == BlendWeights.from_dict(report.params["blend"]).label
+    assert selection["validation"][0]["ndcg@10"] == max(r["ndcg@10"] for r in selection["validation"])
 
     bundle_dir = tmp_path / "bundle"
     write_bundle(bundle_dir, **random_bundle_parts(n_items=30))
@@ -136,17 +140,6 @@ def test_grid_widens_past_an_edge_and_warns() -> None:
     assert _widened(replace(base, rank=8), tried)[0].rank == 4
     tried[_key(replace(base, rank=16, max_iter=20))] = {**tried[_key(best)], "rank": 16, "max_iter": 20}
     assert _edges(best, tried) == [("rank", 16, "high"), ("max_iter", 10, "low")]
-
-
-def test_blend_grid_widens_past_an_edge() -> None:
-    from engine.serving.blend import BlendWeights
-
-    row = {"neighbours": 0.4, "neighbour_pop_exponent": 0.7, "popularity": 0.0, "top_n": 100}
-    tried = {i: {**row, "neighbours": w} for i, w in enumerate((0.2, 0.4))}
-    best = BlendWeights(0.4, 0.7, 0.0)
-    assert _blend_edges(best, 100, tried) == [("neighbours", "high")]
-    assert _blend_step(best, "neighbours", "high").neighbours == 0.8
-    assert _blend_step(BlendWeights(0.4, 0.0, 0.0), "neighbour_pop_exponent", "low") is None  # β >= 0
 
 
 def test_kmeans_k_by_silhouette(spark) -> None:
