@@ -14,7 +14,8 @@ from engine.evaluation.datasets import load_dataset
 from engine.evaluation.protocol import evaluate
 from engine.evaluation.report import store_in_current_bundle, write_report
 from engine.evaluation.reproduction import reproduce_book
-from engine.evaluation.tuning import GridSpec, save_kmeans_selection, select_kmeans_k
+from engine.evaluation.search_space import GridSpec
+from engine.evaluation.tuning import save_kmeans_selection, select_kmeans_k
 from engine.serving.blend import BlendWeights
 from engine.spark.session import get_spark
 from engine.training.als import AlsParams

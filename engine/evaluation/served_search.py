@@ -43,7 +43,7 @@ from engine.training.cooccurrence import CooccurrenceBasis
 from engine.training.ease import ease_weights, weights_to_neighbours
 
 if TYPE_CHECKING:
-    from engine.evaluation.tuning import GridSpec
+    from engine.evaluation.search_space import GridSpec
     from engine.training.als import AlsParams
 
 logger = logging.getLogger(__name__)

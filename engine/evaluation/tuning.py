@@ -26,7 +26,6 @@ silhouette by ``ClusteringEvaluator`` and training cost (the elbow curve) for th
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
@@ -35,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pyspark.ml import Pipeline
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.evaluation import ClusteringEvaluator
@@ -47,6 +47,7 @@ from engine.core.schemas import CLUSTER_FEATURES
 from engine.evaluation.baselines import Ease
 from engine.evaluation.datasets import fit_als_scorer, index_split
 from engine.evaluation.scoring import EvalData, build_eval_data, evaluate_model
+from engine.evaluation.search_space import GridSpec
 from engine.evaluation.served_search import search_served
 from engine.evaluation.splits import validation_split
 from engine.serving.blend import BlendWeights
@@ -65,53 +66,6 @@ WIDEN = {"rank": (2.0, 2, 512), "reg_param": (3.0, 1e-4, 100.0), "alpha": (3.0, 
 
 #: Axes searched from a single value (so they count as an edge until widened).
 SINGLE_VALUE_EDGES = ("max_iter",)
-
-def _default_alpha() -> dict[str, tuple[float, ...]]:
-    return {"raw": (0.03, 0.3), "log1p": (3.0, 15.0), "binary": (1.0, 3.0), "clip": (0.1, 1.0)}
-
-
-@dataclass(frozen=True)
-class GridSpec:
-    """The search space. ``alpha`` maps each weight transform to its alpha values."""
-
-    rank: tuple[int, ...] = (32, 64, 128)
-    reg_param: tuple[float, ...] = (0.03, 0.3)
-    alpha: Mapping[str, tuple[float, ...]] = field(default_factory=_default_alpha)
-    max_iter: tuple[int, ...] = (10,)
-    ease_lambda: tuple[float, ...] = (30.0, 100.0, 300.0, 1000.0)
-    #: Served-model search (engine.evaluation.served_search; empty ``blend_neighbours``: none).
-    #: Weights tried for each item–item term, and for ALS, in the blend's coordinate ascent.
-    blend_neighbours: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
-    blend_als: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
-    blend_exponent: tuple[float, ...] = (0.0, 0.35, 0.7)
-    blend_popularity: tuple[float, ...] = (-0.1, 0.0, 0.1)
-    blend_rounds: int = 3
-    #: item-kNN list lengths (the bundle holds 8 bytes per neighbour per played item) and shrinks.
-    blend_top_n: tuple[int, ...] = (50, 100, 200)
-    knn_shrink: tuple[float, ...] = (0.0, 10.0, 50.0)
-    #: RP3beta: α (transition exponent), β (popularity exponent), list lengths.
-    rp3_alpha: tuple[float, ...] = (0.5, 0.75, 1.0)
-    rp3_beta: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
-    rp3_top_n: tuple[int, ...] = (100, 200)
-    #: EASE served from its largest weights: list lengths (empty: EASE is not a candidate).
-    ease_top_n: tuple[int, ...] = (200, 500)
-    #: Validation listeners of the first pass (0: all); the best ``refine_top`` candidates and
-    #: every single model's best are then scored on all of them.
-    search_users: int = 2000
-    refine_top: int = 4
-    blend_tolerance: float = 0.01
-    metric: str = "ndcg@10"
-    max_widen: int = 6
-    parallelism: int = 1
-
-    def points(self, base: "AlsParams") -> list["AlsParams"]:
-        """Every grid point as AlsParams (other fields from ``base``)."""
-        out = []
-        for transform, alphas in self.alpha.items():
-            for rank, reg, alpha, iters in itertools.product(self.rank, self.reg_param, alphas, self.max_iter):
-                out.append(replace(base, rank=rank, reg_param=reg, alpha=alpha, weight_transform=transform, max_iter=iters))
-        return out
-
 
 @dataclass
 class GridResult:
@@ -150,9 +104,10 @@ class GridResult:
 
     def markdown(self) -> str:
         """The ALS points sorted by the metric, then the EASE λ line."""
-        cols = ("rank", "reg_param", "alpha", "weight_transform", "max_iter", "ndcg@10", "recall@50", "auc", "fit_seconds")
+        cols = ("stage", "rank", "reg_param", "alpha", "weight_transform", "max_iter", "ndcg@10", "recall@50", "auc", "fit_seconds")
         lines = ["| " + " | ".join(cols) + " |", "|" + "---:|" * len(cols)]
-        for r in sorted(self.rows, key=lambda r: -r[self.metric]):
+        # all validation listeners first, then the first pass on a sample of them
+        for r in sorted(self.rows, key=lambda r: (r.get("stage") == "sample", -r[self.metric])):
             lines.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
         if self.ease_rows:
             lines += ["", "| EASE λ | ndcg@10 | recall@50 |", "|---:|---:|---:|"]
@@ -197,38 +152,69 @@ def grid_search(
     logger.info(f"[grid] validation: {vs.train.nnz:,} training / {vs.test.nnz:,} held-out interactions")
     tried: dict[tuple, dict[str, Any]] = {}
 
-    def score(p: "AlsParams") -> dict[str, Any]:
-        t = time.perf_counter()
-        scorer = fit_als_scorer(vs.train_df, p, n_users=n_users, n_items=n_items)
-        fit_s = time.perf_counter() - t
-        m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
-        row = {key: getattr(p, key) for key in ("rank", "reg_param", "alpha", "weight_transform", "max_iter")}
-        row.update({key: m[key] for key in (f"ndcg@{k}", f"recall@{k_recall}", "auc")}, fit_seconds=round(fit_s, 2))
-        logger.info(f"[grid] {_point_text(p)}: {spec.metric} {m[spec.metric]:.4f} ({fit_s:.1f}s)")
-        return row
+    def scorer_on(train_df: "DataFrame", eval_data: EvalData, stage: str) -> Any:
+        def score(p: "AlsParams") -> dict[str, Any]:
+            t = time.perf_counter()
+            scorer = fit_als_scorer(train_df, p, n_users=n_users, n_items=n_items)
+            fit_s = time.perf_counter() - t
+            m = evaluate_model(scorer, eval_data, k=k, k_recall=k_recall)
+            row = {key: getattr(p, key) for key in ("rank", "reg_param", "alpha", "weight_transform", "max_iter")}
+            row.update({key: m[key] for key in (f"ndcg@{k}", f"recall@{k_recall}", "auc")}, fit_seconds=round(fit_s, 2),
+                       stage=stage, n_eval_users=m["n_eval_users"])
+            logger.info(f"[grid] {stage}: {_point_text(p)}: {spec.metric} {m[spec.metric]:.4f} ({fit_s:.1f}s)")
+            return row
 
-    def run(points: Iterable["AlsParams"]) -> None:
-        todo = [p for p in points if _key(p) not in tried]
+        return score
+
+    def run(points: Iterable["AlsParams"], into: dict[tuple, dict[str, Any]], score: Any) -> None:
+        todo = [p for p in points if _key(p) not in into]
         with ThreadPoolExecutor(max_workers=max(1, spec.parallelism)) as pool:
             for p, row in zip(todo, pool.map(score, todo)):
-                tried[_key(p)] = row
+                into[_key(p)] = row
 
-    run(spec.points(base))
+    full = scorer_on(vs.train_df, data, "validation")
+    first: dict[tuple, dict[str, Any]] = {}  # the first pass, on a sample of the listeners
+    points = spec.points(base)
+    users_with_test = data.test_users
+    if spec.first_pass_users and len(users_with_test) > 1.5 * spec.first_pass_users and len(points) > spec.first_pass_keep:
+        # A cheaper first pass: every transform × α × λ at the middle rank, fitted and scored on
+        # a random sample of the validation listeners; the best few, and the other ranks at the
+        # best, are then fitted on all of them (fit time is linear in the interactions).
+        rng = np.random.default_rng(seed)
+        sample = np.sort(rng.choice(users_with_test, size=spec.first_pass_users, replace=False))
+        keep = spark.createDataFrame([(int(u),) for u in sample], "user_idx int")
+        sample_df = vs.train_df.join(F.broadcast(keep), on="user_idx", how="left_semi").cache()
+        ranks = sorted(spec.rank)
+        middle = ranks[len(ranks) // 2]
+        run([p for p in points if p.rank == middle], first, scorer_on(sample_df, replace(data, test_users=sample), "sample"))
+        sample_df.unpersist()
+        ranked = sorted(first.values(), key=lambda r: -r[spec.metric])[: spec.first_pass_keep]
+        seeds = [_best({0: r}, base, spec.metric) for r in ranked]
+        run(seeds, tried, full)
+        best = _best(tried, base, spec.metric)
+        run([replace(best, rank=r) for r in ranks], tried, full)
+    else:
+        run(points, tried, full)
     warnings: list[str] = []
     best = _best(tried, base, spec.metric)
     for _ in range(spec.max_widen):
-        extra = [p for p in _widened(best, tried) if _key(p) not in tried]
+        # an edge is judged against every value tried, the first pass's included
+        extra = [p for p in _widened(best, {**first, **tried}) if _key(p) not in tried]
         if not extra:
             break
         logger.info(f"[grid] best point on the grid's edge ({_point_text(best)}): widening with {len(extra)} points")
-        run(extra)
+        run(extra, tried, full)
         best = _best(tried, base, spec.metric)
-    for axis, value, _ in _edges(best, tried):
+    for axis, value, _ in _edges(best, {**first, **tried}):
         warnings.append(
             f"ALS {axis}={value} is on the edge of the searched values after {spec.max_widen} widening rounds: "
             "widen the grid further"
         )
-    by_transform = {t: _best(tried, base, spec.metric, transform=t) for t in spec.alpha}
+    # the best of each transform: from the full rows when it has any, else from the first pass
+    by_transform = {
+        t: _best(tried if any(r["weight_transform"] == t for r in tried.values()) else first, base, spec.metric, transform=t)
+        for t in spec.alpha if any(r["weight_transform"] == t for r in (*tried.values(), *first.values()))
+    }
     for t, p in by_transform.items():
         if t != best.weight_transform:
             sub = {key: r for key, r in tried.items() if r["weight_transform"] == t}
@@ -249,7 +235,7 @@ def grid_search(
         warnings += found.warnings
     vs.train_df.unpersist()
     return GridResult(
-        rows=list(tried.values()),
+        rows=list(tried.values()) + list(first.values()),
         best=best,
         best_by_transform=by_transform,
         ease_rows=ease_rows,

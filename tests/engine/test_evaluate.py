@@ -16,9 +16,9 @@ from engine.evaluation.protocol import evaluate
 from engine.evaluation.report import store_metrics, write_report
 from engine.evaluation.scorers import FactorScorer
 from engine.evaluation.scoring import build_eval_data, evaluate_model, metric_keys
+from engine.evaluation.search_space import GridSpec
 from engine.evaluation.splits import holdout_split, prepare_interactions
 from engine.evaluation.tuning import (
-    GridSpec,
     _edges,
     _key,
     _widened,
@@ -69,7 +69,8 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
     spec = GridSpec(
         rank=(6,), reg_param=(0.1,), alpha={"binary": (1.0, 5.0), "log1p": (5.0,)}, max_iter=(6,),
         ease_lambda=(1.0, 10.0), max_widen=1, blend_neighbours=(0.5, 1.0), blend_exponent=(0.0, 0.5),
-        blend_popularity=(0.0,), blend_top_n=(20,),
+        blend_popularity=(0.0,), blend_top_n=(20,), knn_shrink=(0.0, 5.0), rp3_alpha=(0.5,), rp3_beta=(0.0, 0.5),
+        rp3_top_n=(20,), ease_top_n=(20,), first_pass_users=40, first_pass_keep=2,
     )
     report = evaluate(
         spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted groups"),
@@ -88,6 +89,13 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
     assert any("EASE ranks only the 40" in n for n in report.notes)
     grid = d["grid"]
     assert len(grid["rows"]) >= 3 and grid["best"]["alpha"] in {r["alpha"] for r in grid["rows"]}
+    # the first pass fitted every point on 40 listeners; its best two were fitted on all of them
+    sample_rows = [r for r in grid["rows"] if r["stage"] == "sample"]
+    full_rows = [r for r in grid["rows"] if r["stage"] == "validation"]
+    assert len(sample_rows) == 3 and {r["n_eval_users"] for r in sample_rows} == {40}
+    assert len(full_rows) >= 2 and all(r["n_eval_users"] > 40 for r in full_rows)
+    best_two = sorted(sample_rows, key=lambda r: -r["ndcg@10"])[:2]
+    assert {(r["alpha"], r["weight_transform"]) for r in best_two} <= {(r["alpha"], r["weight_transform"]) for r in full_rows}
     assert grid["best_ease_lambda"] in {r["lambda"] for r in grid["ease_rows"]}
     # the blend was chosen on the validation split and the served row uses it
     assert grid["best_blend"]["neighbours"] in {r["neighbours"] for r in grid["blend_rows"]}

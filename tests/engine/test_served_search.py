@@ -8,8 +8,8 @@ import scipy.sparse as sp
 from engine.core.weights import transform_weights
 from engine.evaluation.scorers import BlendScorer
 from engine.evaluation.scoring import build_eval_data, evaluate_model
+from engine.evaluation.search_space import GridSpec
 from engine.evaluation.served_search import RP3BETA, TermCache, search_served
-from engine.evaluation.tuning import GridSpec
 from engine.serving.blend import BlendWeights, Component
 from engine.serving.neighbours import NeighbourParams
 from engine.training.als import AlsParams
