@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from spotify.errors import SpotifyError
+from spotify.export_import import read_export
 from webapp import actions, resources, session, widgets
 from webapp.cards import md_escape, sign_in_html
 from webapp.listeners import (
@@ -75,9 +77,6 @@ with tabs[-1]:
              "A long streaming history gives much better recommendations.")
     files = st.file_uploader("Spotify data export", type=["zip", "json"], accept_multiple_files=True)
     if files and st.button("Import my history", type="primary"):
-        from spotify.errors import SpotifyError
-        from spotify.export_import import read_export
-
         try:
             with st.spinner("Reading your streaming history…"):
                 result = read_export(files)

@@ -23,7 +23,7 @@ if listener.match:
         with st.expander("Some tracks we could not find"):
             st.text("\n".join(listener.match.unmatched))
 profile = taste_profile(bundle.items, bundle.audio_features, bundle.kmeans, actions.effective_history(listener),
-                        catalogue=resources.catalogue_stats())
+                        catalogue=resources.catalog_stats())
 if profile.n_tracks == 0:
     st.info("None of your tracks are in the catalogue yet, so there is no profile to draw. "
             "Pick a few songs on the Home page.")

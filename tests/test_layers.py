@@ -141,6 +141,8 @@ def violations(root: Path) -> list[str]:
             elif top(src) == "spotify":
                 if top(dst) in {"engine", "webapp", "streamlit"}:
                     out.append(f"{where}: spotify/ imports neither engine, webapp nor streamlit")
+                if imp.in_function:
+                    out.append(f"{where}: import inside a function (imports sit at the top of a module)")
             elif top(src) in {"webapp", "pages", "app"}:
                 if top(dst) in SPARK or top(dst) == "spotipy":
                     out.append(f"{where}: the app never imports {top(dst)}")
@@ -150,6 +152,8 @@ def violations(root: Path) -> list[str]:
                     out.append(f"{where}: import the engine package you need, not engine itself")
                 if top(src) == "webapp" and top(dst) == "streamlit" and src.split(".")[-1] not in WEBAPP_STREAMLIT:
                     out.append(f"{where}: only webapp.{{{', '.join(sorted(WEBAPP_STREAMLIT))}}} import streamlit")
+                if imp.in_function:
+                    out.append(f"{where}: import inside a function (imports sit at the top of a module)")
     out.extend(f"import circle: {' -> '.join(c)}" for c in circles(graph))
     return out
 
@@ -216,6 +220,7 @@ def test_a_planted_violation_is_caught(tmp_path: Path) -> None:
     plant("engine/evaluation/x.py", "import streamlit\n")
     plant("spotify/client.py", "from engine.core import config\n")
     plant("webapp/cards.py", "import streamlit as st\n")
+    plant("webapp/listeners.py", "def f():\n    import json\n")
     plant("webapp/resources.py", "import streamlit as st\nfrom engine.training import run\n")
     plant("pages/home.py", "from spotipy import Spotify\n")
     found = "\n".join(violations(tmp_path))
@@ -230,10 +235,11 @@ def test_a_planted_violation_is_caught(tmp_path: Path) -> None:
         "webapp/cards.py:1: webapp.cards imports streamlit: only webapp.",
         "webapp/resources.py:2: webapp.resources imports engine.training.run: the app imports only",
         "pages/home.py:1: pages.home imports spotipy: the app never imports spotipy",
+        "webapp/listeners.py:2: webapp.listeners imports json: import inside a function",
     ):
         assert expected in found, f"not caught: {expected}\n--- found ---\n{found}"
     assert "engine/core/weights.py" not in found
-    assert len(found.splitlines()) == 10, found  # one line per planted break, nothing else
+    assert len(found.splitlines()) == 11, found  # one line per planted break, nothing else
 
 
 def app_reach(root: Path) -> list[str]:

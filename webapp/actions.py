@@ -16,6 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from engine.serving.results import Recommendations
+from engine.serving.similar_songs import stored_neighbours
+from engine.serving.similar_songs import topic_labels as labels
 from engine.state.events import (
     DISLIKE,
     LIKE,
@@ -27,7 +29,10 @@ from engine.state.events import (
     write_events,
 )
 from engine.state.store import Event, Feedback
+from spotify.auth import SpotifyAuth
 from spotify.errors import AuthError, SpotifyError
+from spotify.history import fetch_history
+from spotify.playlists import save_playlist
 from webapp import catalog, resources, session
 from webapp.listeners import (
     KIND_SPOTIFY,
@@ -38,7 +43,6 @@ from webapp.listeners import (
 
 if TYPE_CHECKING:
     from engine.state.store import SavedPlaylist as SavedRecord
-    from spotify.auth import SpotifyAuth
     from spotify.playlists import SavedPlaylist
 
 logger = logging.getLogger(__name__)
@@ -53,7 +57,6 @@ def finish_sign_in() -> None:
     Errors are kept for the Home page to show as a sentence; the query string is cleared
     either way so a reload does not replay a used code.
     """
-    from spotify.auth import SpotifyAuth
 
     auth = session.spotify_auth()
     if auth is None or not SpotifyAuth.is_callback(st.query_params):
@@ -69,7 +72,6 @@ def finish_sign_in() -> None:
 
 def load_spotify_listener(auth: SpotifyAuth) -> Listener:
     """Read the signed-in listener's history from Spotify and match it to the catalogue."""
-    from spotify.history import fetch_history
 
     sp = auth.client()
     with st.spinner("Reading your Spotify history…"):
@@ -200,7 +202,6 @@ def playlist_tracks(listener: Listener, *, include_liked: bool) -> pd.DataFrame:
 def save_to_spotify(track_ids: list[str], *, name: str, description: str, public: bool,
                     new: bool) -> SavedPlaylist:
     """Create or update (the last one saved, unless ``new``) the listener's playlist; record it."""
-    from spotify.playlists import save_playlist
 
     auth = session.spotify_auth()
     if auth is None or not auth.is_signed_in():
@@ -242,7 +243,6 @@ def artists_of(track_ids: list[str]) -> list[str]:
 def similar(track_id: str, k: int) -> pd.DataFrame:
     """Neighbours of ``track_id`` as card rows: the live hybrid merged with the stored methods
     (``python -m engine similarity``: SQLite store, else the bundle's arrays)."""
-    from engine.serving.similar_songs import stored_neighbours
 
     rec = resources.recommender()
     stored = stored_neighbours(track_id, store=resources.store(), extra=rec.bundle.extra,
@@ -253,6 +253,5 @@ def similar(track_id: str, k: int) -> pd.DataFrame:
 
 def topic_labels(track_ids: list[str]) -> dict[str, str]:
     """LDA genre-topic label of each track that has one."""
-    from engine.serving.similar_songs import topic_labels as labels
 
     return labels(track_ids, store=resources.store(), tables=resources.recommender().bundle.tables)

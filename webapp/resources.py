@@ -22,11 +22,13 @@ from engine.core.config import Settings
 from engine.core.errors import BundleError
 from engine.core.matching import CatalogIndex
 from engine.serving.recommender import Recommender
+from engine.serving.taste import catalog_stats as compute
 from engine.serving.taste import describe_clusters
 from engine.state.store import Store
+from spotify.history import track_info
 
 if TYPE_CHECKING:
-    from engine.serving.taste import CatalogueStats
+    from engine.serving.taste import CatalogStats
     from spotify.client import BoundedSpotify
 
 logger = logging.getLogger(__name__)
@@ -104,17 +106,16 @@ def cluster_labels() -> dict[int, str]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _catalogue_stats(version: str, _rec: Recommender) -> CatalogueStats:
-    from engine.serving.taste import catalogue_stats as compute
+def _catalog_stats(version: str, _rec: Recommender) -> CatalogStats:
 
     b = _rec.bundle
     return compute(b.items, b.audio_features, b.kmeans)
 
 
-def catalogue_stats() -> CatalogueStats:
+def catalog_stats() -> CatalogStats:
     """The catalogue side of the taste page's comparisons (once per version)."""
     rec = recommender()
-    return _catalogue_stats(rec.version, rec)
+    return _catalog_stats(rec.version, rec)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -153,7 +154,6 @@ def artwork_url(track_id: str, _sp: BoundedSpotify) -> str | None:
     Album art is public catalogue data, so one cache serves every session; the client is per
     session and deliberately not part of the key.
     """
-    from spotify.history import track_info
 
     info = track_info(_sp.track(track_id))
     return info.image_url if info else None

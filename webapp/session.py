@@ -10,17 +10,15 @@ mapping). Pages index ``st.session_state`` only for their own widget keys.
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
 
 from engine.state.store import Store
+from spotify.auth import AuthConfig, SpotifyAuth
 from webapp import resources
 from webapp.listeners import Listener, RecControls
-
-if TYPE_CHECKING:
-    from spotify.auth import SpotifyAuth
 
 K_LISTENER = "listener"
 K_USER_KEY = "user_key"
@@ -66,7 +64,6 @@ def set_listener(value: Listener | None) -> None:
 
 def spotify_auth() -> SpotifyAuth | None:
     """This session's Spotify sign-in, or None when no Spotify client id is configured."""
-    from spotify.auth import AuthConfig, SpotifyAuth
 
     s = resources.settings()
     if not s.spotify_client_id:

@@ -84,7 +84,7 @@ def auc(pos_scores: np.ndarray, neg_scores: np.ndarray, *, ties: Literal["wrong"
     return float(credit) / (len(pos) * len(neg))
 
 
-def catalogue_coverage(top_lists: Iterable[np.ndarray], n_items: int) -> float:
+def catalog_coverage(top_lists: Iterable[np.ndarray], n_items: int) -> float:
     """Distinct items appearing in any listener's top-k list / ``n_items`` (the candidate
     catalogue). Range [0, 1]; 0 when there are no lists."""
     lists = [np.asarray(t) for t in top_lists]

@@ -207,7 +207,7 @@ def evaluate_model(
         mean["map"],
         mean["auc"],
         mean["auc_half"],
-        M.catalogue_coverage(tops, int(data.candidates.sum())),
+        M.catalog_coverage(tops, int(data.candidates.sum())),
         mean["nov"],
         mean["div"],
     )

@@ -14,7 +14,7 @@ the other is used alone, and a pair with neither factors nor any content signal 
 Without ``extra/item_listeners.npy`` in the bundle, ``t`` is 1 for every item with factors.
 
 The pieces (:func:`trust`, :func:`factor_cosine`, :func:`content_signals`,
-:func:`content_score`, :func:`blend`, :func:`hybrid_scores`) are shared with the cold-item
+:func:`content_score`, :func:`mix_similarity`, :func:`hybrid_scores`) are shared with the cold-item
 evaluation, :mod:`engine.evaluation.cold_items` (``python -m engine evaluate-cold``), which
 chose :data:`DEFAULT_WEIGHTS` on the demo data's tuning half and records the protocol and the
 measured recall. Serving uses their content mix and shrink (:data:`LISTENER_SHRINK`); β comes
@@ -140,7 +140,7 @@ def content_score(signals: Signals, weights: HybridWeights = DEFAULT_WEIGHTS) ->
         return np.where(mass > 0, total / mass, np.nan)
 
 
-def blend(
+def mix_similarity(
     factor: np.ndarray, content: np.ndarray, trust_q: float, trust_all: np.ndarray, factor_weight: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(score, factor_part, content_part)``; score is -inf where neither signal exists.
@@ -160,7 +160,7 @@ def hybrid_scores(
     q: int, signals: Signals, trust_all: np.ndarray, weights: HybridWeights = DEFAULT_WEIGHTS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hybrid score of every item for query ``q`` (the query itself gets -inf)."""
-    score, fp, cp = blend(signals.factor, content_score(signals, weights), float(trust_all[q]), trust_all, weights.factor_weight)
+    score, fp, cp = mix_similarity(signals.factor, content_score(signals, weights), float(trust_all[q]), trust_all, weights.factor_weight)
     score[q] = -np.inf
     return score, fp, cp
 
@@ -199,7 +199,7 @@ def similar_items(
     factor = factor_cosine(q, factors=factors, item_norms=item_norms, has_factors=has_factors, scan=scan, pos2item=pos2item)
     signals = Signals(factor, *content_signals(q, content))
     content_sim = content_score(signals, DEFAULT_WEIGHTS)
-    blended, factor_part, content_part = blend(factor, content_sim, float(trust[q]), trust, factor_weight)
+    blended, factor_part, content_part = mix_similarity(factor, content_sim, float(trust[q]), trust, factor_weight)
     blended[q] = -np.inf
     top = select_top(blended, k)
     top = top[np.isfinite(blended[top])]

@@ -73,7 +73,7 @@ def raw_audio(audio: np.ndarray, kmeans: Mapping[str, Any]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class CatalogueStats:
+class CatalogStats:
     """The catalogue side of every profile (computed once per bundle).
 
     ``radar``: ``feature -> mean raw value``; ``cluster_share``: share of tracks per cluster;
@@ -85,7 +85,7 @@ class CatalogueStats:
     decade_share: pd.Series
 
 
-def catalogue_stats(items: pd.DataFrame, audio: np.ndarray, kmeans: Mapping[str, Any]) -> CatalogueStats:
+def catalog_stats(items: pd.DataFrame, audio: np.ndarray, kmeans: Mapping[str, Any]) -> CatalogStats:
     """Averages of the whole catalogue that a listener is compared with."""
     names = list(kmeans.get("feature_names") or [])
     has_audio = items["has_audio"].to_numpy(dtype=bool)
@@ -99,7 +99,7 @@ def catalogue_stats(items: pd.DataFrame, audio: np.ndarray, kmeans: Mapping[str,
     cluster_share = _share(np.bincount(cluster[valid], minlength=k).astype(np.float64))
     decade = _decades(items)
     counts = pd.Series(decade[decade > 0]).value_counts().sort_index().astype(np.float64)
-    return CatalogueStats(radar, cluster_share, counts / counts.sum() if counts.sum() else counts)
+    return CatalogStats(radar, cluster_share, counts / counts.sum() if counts.sum() else counts)
 
 
 def taste_profile(
@@ -108,7 +108,7 @@ def taste_profile(
     kmeans: Mapping[str, Any],
     history: Mapping[str, float],
     *,
-    catalogue: CatalogueStats | None = None,
+    catalogue: CatalogStats | None = None,
     top: int = 10,
 ) -> TasteProfile:
     """Summarize a weighted history against the catalogue.
@@ -120,7 +120,7 @@ def taste_profile(
     history
         ``track_id -> weight``; ids the bundle lacks and non-positive weights are ignored.
     catalogue
-        :func:`catalogue_stats` of the same bundle (computed here when not given; pass it to
+        :func:`catalog_stats` of the same bundle (computed here when not given; pass it to
         avoid a pass over the whole catalogue per listener).
     top
         How many artists and genres to list.
@@ -130,7 +130,7 @@ def taste_profile(
     TasteProfile
         Listener columns are empty/zero/NaN when no history track is known.
     """
-    catalogue = catalogue or catalogue_stats(items, audio, kmeans)
+    catalogue = catalogue or catalog_stats(items, audio, kmeans)
     ids = list(history)
     found = pd.Index(items["track_id"]).get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
     all_weights = np.array([float(history[t]) for t in ids], dtype=np.float64)

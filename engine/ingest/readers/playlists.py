@@ -187,7 +187,7 @@ def _match_key_udf() -> "object":
     return pandas_udf(_match_keys, "string")  # type: ignore[call-overload]
 
 
-def catalogue_keys(spark: "SparkSession", tracks: "DataFrame | pd.DataFrame") -> "DataFrame":
+def catalog_keys(spark: "SparkSession", tracks: "DataFrame | pd.DataFrame") -> "DataFrame":
     """``key, track_id`` over every (credited artist, title) of ``tracks``, one track per key.
 
     ``tracks`` (Spark or pandas) has ``track_id, name, artist_names`` and optionally
@@ -283,7 +283,7 @@ def read_playlists_csv(
         key_udf("artistname", "trackname").alias("key"),
         reason.alias("pre_reason"),
     )
-    keys = catalogue_keys(spark, tracks)
+    keys = catalog_keys(spark, tracks)
     parsed = prepared.join(keys, "key", "left").select(
         "file",
         "raw",
