@@ -15,16 +15,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY requirements.txt ./
-RUN grep -v '^pyspark==' requirements.txt > /tmp/requirements-app.txt \
-    && pip install -r /tmp/requirements-app.txt \
-    && rm /tmp/requirements-app.txt \
+RUN pip install -r requirements.txt \
     && useradd --create-home --uid 10001 app \
     && mkdir -p /app/data /app/models \
     && chown app:app /app/data /app/models
 
 COPY .streamlit/config.toml .streamlit/config.toml
-COPY app.py app_*.py ./
+COPY app.py ./
 COPY pages/ pages/
+COPY webapp/ webapp/
 COPY engine/ engine/
 COPY spotify/ spotify/
 # The demo bundle lives outside /app/models, so a models volume does not hide it.

@@ -10,11 +10,11 @@ APT_UPDATED := /tmp/.music-recommender-apt-updated
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test venv dev java openblas browser screenshot prepare demo-bundle bench clean help cluster-up cluster-down
+.PHONY: run test lint typecheck venv engine dev java openblas browser screenshot prepare demo-bundle bench clean help cluster-up cluster-down
 
 help:
 	@echo "make run    - set up everything and start the app on http://$(HOST):$(PORT)"
-	@echo "make test   - install test dependencies and run the test suite"
+	@echo "make test   - install test dependencies, then lint (ruff), type checks (mypy) and the test suite"
 	@echo "make bench  - run the benchmarks (print ratios)"
 	@echo "make demo-bundle - rebuild the committed demo bundle in models/demo"
 	@echo "make screenshot - retake docs/screenshot-recommendations.png from the demo bundle"
@@ -25,11 +25,18 @@ $(VENV)/.installed: requirements.txt
 	$(PIP) install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+# Three layers, each a pinned requirements file: the app (what a hosted app installs), the
+# engine on top (pyspark, Kafka), and the dev tools on top of both.
+$(VENV)/.installed-engine: requirements-engine.txt $(VENV)/.installed
+	$(PIP) install --disable-pip-version-check -q -r requirements-engine.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed-engine
 	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+engine: $(VENV)/.installed-engine
 dev: $(VENV)/.installed-dev
 
 # Debian packages, installed only when missing (apt-get needs root, as on our machines).
@@ -58,16 +65,22 @@ screenshot: dev browser
 _apt:
 	$(call apt_install,$(PKGS))
 
-prepare: venv java openblas
+prepare: engine java openblas
 	$(PY) -m engine prepare
 
 run: prepare
 	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true
 
-test: dev java openblas browser
+lint: dev
+	$(PY) -m ruff check .
+
+typecheck: dev
+	$(PY) -m mypy
+
+test: dev java openblas browser lint typecheck
 	$(PY) -m pytest
 
-demo-bundle: venv java
+demo-bundle: engine java
 	$(PY) -m engine prepare --demo-bundle
 
 # The scaling study runs its small sizes here; the full one (1M-8M interactions, 2.4M items)
@@ -78,7 +91,7 @@ bench: dev java openblas
 
 # A Spark standalone master + 2 workers from the pip-installed Spark; pid files and logs in .cluster/.
 # Then: SPARK_MASTER=spark://127.0.0.1:7077 $(PY) -m engine train
-cluster-up: venv java
+cluster-up: engine java
 	PY=$(abspath $(PY)) scripts/cluster.sh up
 
 cluster-down:

@@ -1,6 +1,6 @@
 """Streamlit entry point: page configuration and navigation only (pages live in ``pages/``).
 
-Run with ``make run`` or ``streamlit run app.py``. Shared state and caches: ``app_state.py``.
+Run with ``make run`` or ``streamlit run app.py``. Shared caches, session state and actions: the ``webapp`` package.
 """
 
 import streamlit as st

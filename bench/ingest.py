@@ -27,10 +27,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from engine.catalog import SAMPLE_FILES, ingest_catalog  # noqa: E402
-from engine.config import Settings  # noqa: E402
-from engine.schemas import SYNTHETIC_ID_PREFIX  # noqa: E402
-from engine.spark import get_spark  # noqa: E402
+from engine.core.config import Settings  # noqa: E402
+from engine.core.progress import log_to_stdout  # noqa: E402
+from engine.core.schemas import SYNTHETIC_ID_PREFIX  # noqa: E402
+from engine.ingest.catalog import SAMPLE_FILES, ingest_catalog  # noqa: E402
+from engine.spark.session import get_spark  # noqa: E402
 
 FULL_ROWS = 586_672
 
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=FULL_ROWS, help="rows of the synthetic file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
+    log_to_stdout()  # the ingest's progress lines, as `python -m engine ingest-catalog` shows them
     sample = ROOT / "data" / "sample" / SAMPLE_FILES["tracks"]
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:

@@ -22,12 +22,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.baselines import FactorScorer  # noqa: E402
-from engine.config import Settings  # noqa: E402
-from engine.evaluate import fit_als_scorer, index_split, load_dataset  # noqa: E402
-from engine.scoring import build_eval_data, evaluate_model  # noqa: E402
-from engine.splits import holdout_split, prepare_interactions  # noqa: E402
-from engine.weights import transform_weights  # noqa: E402
+from engine.core.config import Settings
+from engine.core.weights import transform_weights
+from engine.evaluation.datasets import fit_als_scorer, index_split, load_dataset
+from engine.evaluation.scorers import FactorScorer
+from engine.evaluation.scoring import build_eval_data, evaluate_model
+from engine.evaluation.splits import holdout_split, prepare_interactions
 
 
 def implicit_scorer(train, *, params, regularization: float) -> tuple[FactorScorer, float]:
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weight-transform", default=None)
     args = parser.parse_args(argv)
 
-    from engine.spark import get_spark
-    from engine.train import AlsParams, index_interactions
+    from engine.spark.session import get_spark
+    from engine.training.als import AlsParams, index_interactions
 
     settings = Settings.from_env()
     spark = get_spark(settings, app_name="bench-quality")

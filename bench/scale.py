@@ -2,8 +2,8 @@
 
 Training: synthetic listening data with the distribution of the demo listeners (heavy-tailed
 tracks per listener around 40, clustered tastes, popularity bias, heavy-tailed play counts;
-:func:`engine.demo_synthetic.make_synthetic_interactions`) over a synthetic 600k-track
-catalogue shaped like the real one (:func:`engine.demo_synthetic.synthesize_catalog` from
+:func:`engine.ingest.synthetic.make_synthetic_interactions`) over a synthetic 600k-track
+catalogue shaped like the real one (:func:`engine.ingest.synthetic.synthesize_catalog` from
 ``data/sample/tracks.csv.gz``). For each size the interactions are written as parquet and the
 training stages that grow with them are timed in one ``local[*]`` (or ``SPARK_MASTER``) session:
 read -> sum per (user, track) -> StringIndexer ids -> ALS(implicitPrefs, rank 64, 10
@@ -41,14 +41,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.config import Settings  # noqa: E402
-from engine.demo_synthetic import make_synthetic_interactions, synthesize_catalog  # noqa: E402
+from engine.core.config import Settings
+from engine.ingest.synthetic import make_synthetic_interactions, synthesize_catalog
 
 FULL = {"train": [1_000_000, 2_000_000, 4_000_000, 8_000_000], "catalog": 600_000,
         "serve": [100_000, 300_000, 600_000, 2_400_000], "reps": 100}
 QUICK = {"train": [100_000, 200_000, 400_000], "catalog": 50_000,
          "serve": [20_000, 50_000, 100_000], "reps": 30}
-#: Tracks per listener: the demo listeners' mean (engine.demo.make_demo_listeners, mean_tracks).
+#: Tracks per listener: the demo listeners' mean (engine.ingest.demo_listeners.make_demo_listeners, mean_tracks).
 MEAN_PER_USER = 40.0
 TARGET = 1_000_000_000
 
@@ -74,18 +74,19 @@ def _shuffle_bytes(spark: Any) -> dict[int, int]:
 
 def time_training(spark: Any, path: Path, *, rank: int, max_iter: int) -> dict[str, Any]:
     """Run the interaction-dependent training stages on the parquet at ``path``; return timings."""
-    from engine.train import AlsParams, als_factors, fit_als, index_interactions, read_interactions
+    from engine.training.als import AlsParams, fit_als, index_interactions, item_factors, user_factors
+    from engine.training.inputs import read_interactions
 
     params = AlsParams(rank=rank, max_iter=max_iter)
     before = _shuffle_bytes(spark)
     t0 = time.perf_counter()
-    inter = read_interactions(spark, [path])
+    inter = read_interactions(spark, [path], Settings.from_env())
     indexed = index_interactions(inter)
     indexed.df.cache()
     n_rows = indexed.df.count()
     t_index = time.perf_counter() - t0
     model = fit_als(indexed.df, params)
-    users, items = als_factors(model, len(indexed.user_ids), len(indexed.item_ids))
+    users, items = user_factors(model, len(indexed.user_ids)), item_factors(model, len(indexed.item_ids))
     total = time.perf_counter() - t0
     indexed.df.unpersist()
     after = _shuffle_bytes(spark)
@@ -96,7 +97,7 @@ def time_training(spark: Any, path: Path, *, rank: int, max_iter: int) -> dict[s
 
 def run_training(sizes: list[int], catalog_size: int, *, rank: int, max_iter: int, work: Path) -> list[dict[str, Any]]:
     """Generate, write and train each size in one Spark session; print one line per size."""
-    from engine.spark import get_spark
+    from engine.spark.session import get_spark
 
     t0 = time.perf_counter()
     reference = pd.read_csv(ROOT / "data" / "sample" / "tracks.csv.gz")
@@ -134,7 +135,9 @@ def run_training(sizes: list[int], catalog_size: int, *, rank: int, max_iter: in
 def run_serving(sizes: list[int], *, reps: int, work: Path) -> list[dict[str, Any]]:
     """Serving p50 per catalogue size, each bundle measured in a fresh process."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from serve import write_bundles  # bench/serve.py: realistic items table + random factors
+    from serve import (
+        write_bundles,  # bench/serve.py: realistic items table + random factors
+    )
 
     out = []
     for n in sizes:

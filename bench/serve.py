@@ -8,7 +8,7 @@ way the app does (``Recommender.load``, arrays memory-mapped):
 - p50/p99 of fold-in + recommend (k=50, default re-ranking: known tracks masked, at most 2 per
   artist, explanations) for a 200-track history, as a ratio to one bare ``Y @ x`` of the same
   size timed in the same loop (target <= 1.5);
-- the served blend (engine.blend: ALS + top-N item neighbours, ``--top-n`` random neighbours
+- the served blend (engine.serving.blend: ALS + top-N item neighbours, ``--top-n`` random neighbours
   per item, like ``engine train`` ships) next to ALS alone on the same bundle in the same loop:
   p50 of each and their ratio (the neighbour lookup's cost);
 - fold-in alone, in microseconds;
@@ -35,10 +35,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.blend import BlendWeights  # noqa: E402
-from engine.bundle import publish_bundle  # noqa: E402
-from engine.neighbours import ItemNeighbours  # noqa: E402
-from engine.schemas import CLUSTER_FEATURES  # noqa: E402
+from engine.bundle.publish import publish_bundle
+from engine.core.schemas import CLUSTER_FEATURES
+from engine.serving.blend import BlendWeights
+from engine.serving.neighbours import ItemNeighbours
 
 ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 
@@ -124,9 +124,10 @@ def _rss() -> dict[str, int]:
 
 def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1) -> dict:
     """Run in a fresh process: load like the app, time serving vs bare ``Y @ x``."""
-    from engine.recommender import Recommender
-
     import dataclasses
+
+    from engine.serving.options import Options
+    from engine.serving.recommender import Recommender
 
     rss_start = _rss()
     t0 = time.perf_counter()
@@ -145,8 +146,8 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
     y = rec._scan  # the matrix serving scans: the same memory map, the same size
     x = rng.normal(size=rec.rank).astype(np.float32)
     for h in histories[:3]:  # warm up: page in the factors, build lazy tables
-        rec.recommend(h, k)
-        als.recommend(h, k)
+        rec.recommend(h, Options(k=k))
+        als.recommend(h, Options(k=k))
         y @ x
     bare, serve, fold, plain, als_only = [], [], [], [], []
     for r in range(reps):
@@ -155,16 +156,16 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         y @ x
         bare.append(time.perf_counter() - t)
         t = time.perf_counter()
-        out = rec.recommend(h, k)
+        out = rec.recommend(h, Options(k=k))
         serve.append(time.perf_counter() - t)
         t = time.perf_counter()
         rec.fold_in(h)
         fold.append(time.perf_counter() - t)
         t = time.perf_counter()
-        rec.recommend(h, k, explain=False)
+        rec.recommend(h, Options(k=k, explain=False))
         plain.append(time.perf_counter() - t)
         t = time.perf_counter()
-        als.recommend(h, k)
+        als.recommend(h, Options(k=k))
         als_only.append(time.perf_counter() - t)
     assert len(out) == k and out.path == "als"
     assert (rec.blend is not None) == bool(rec.bundle.extra) and als.blend is None

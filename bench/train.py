@@ -1,11 +1,11 @@
-"""Training cost of Spark ALS (``engine.train.fit_als``) vs the ``implicit`` library's CPU ALS.
+"""Training cost of Spark ALS (``engine.training.als.fit_als``) vs the ``implicit`` library's CPU ALS.
 
     python bench/train.py [--tracks 600000] [--interactions 1000000] [--sweep]
 
 Data (SYNTHETIC, cached under ``data/raw/bench_train/``): a catalogue of ``--tracks`` tracks
-synthesized from the real sample's distributions (``engine.demo_synthetic``) and
+synthesized from the real sample's distributions (``engine.ingest.synthetic``) and
 ``--interactions`` clustered, popularity-biased listening rows over it. The evaluation protocol
-of DESIGN.md §9 (``engine.splits``: items with < 2 listeners dropped, per-listener 20% holdout,
+of DESIGN.md §9 (``engine.evaluation.splits``: items with < 2 listeners dropped, per-listener 20% holdout,
 seed 42) gives one training matrix that both libraries fit with the same rank, iterations and
 confidence ``c = 1 + α·transform(r)`` (implicit receives c itself, with its own ``alpha=1``);
 the parameters are the shipped ones (Settings, ``ALS_*``) unless flags override them.
@@ -40,15 +40,15 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from engine import metrics as M  # noqa: E402
-from engine.config import Settings  # noqa: E402
-from engine.scoring import top_k  # noqa: E402
-from engine.train import AlsParams  # noqa: E402
+from engine.core.config import Settings
+from engine.evaluation import metrics as M
+from engine.evaluation.scoring import top_k
+from engine.training.als import AlsParams
 
 WORK = ROOT / "data" / "raw" / "bench_train"
 
 #: ``--sweep`` variants: label -> (Spark conf, AlsParams overrides). Each runs in a fresh JVM.
-#: The shipped session (engine.spark) uses native BLAS and netlib's Java LAPACK.
+#: The shipped session (engine.spark.session) uses native BLAS and netlib's Java LAPACK.
 SWEEP: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
     "as shipped": ({}, {}),
     "native LAPACK (OpenBLAS)": ({"spark.driver.extraJavaOptions": "-Ddev.ludovic.netlib.lapack.allowNative=true"}, {}),
@@ -139,12 +139,12 @@ def worker_prep(work: Path, *, tracks: int, interactions: int, seed: int) -> dic
     ``train.parquet`` (Spark input), ``train.npz`` / ``test.npz`` (csr) and ``meta.json``."""
     import pandas as pd
 
-    from engine.demo import load_tracks
-    from engine.demo_synthetic import make_synthetic_interactions, synthesize_catalog
-    from engine.evaluate import index_split
-    from engine.spark import get_spark
-    from engine.splits import holdout_split, prepare_interactions
-    from engine.train import index_interactions
+    from engine.evaluation.datasets import index_split
+    from engine.evaluation.splits import holdout_split, prepare_interactions
+    from engine.ingest.demo_listeners import load_tracks
+    from engine.ingest.synthetic import make_synthetic_interactions, synthesize_catalog
+    from engine.spark.session import get_spark
+    from engine.training.als import index_interactions
 
     settings = Settings.from_env()
     start = time.perf_counter()
@@ -179,9 +179,9 @@ def worker_prep(work: Path, *, tracks: int, interactions: int, seed: int) -> dic
 
 
 def worker_spark(work: Path, *, params: AlsParams, conf: dict[str, str], out: Path) -> dict[str, Any]:
-    """Fit ``engine.train.fit_als`` on ``train.parquet``; save factors to ``out``; return timings."""
-    from engine.spark import get_spark
-    from engine.train import als_factors, fit_als
+    """Fit ``engine.training.als.fit_als`` on ``train.parquet``; save factors to ``out``; return timings."""
+    from engine.spark.session import get_spark
+    from engine.training.als import fit_als, item_factors, user_factors
 
     peak = PeakRss()
     peak.start()
@@ -191,14 +191,14 @@ def worker_spark(work: Path, *, params: AlsParams, conf: dict[str, str], out: Pa
     jvm = spark._jvm
     blas = jvm.java.lang.Class.forName("org.apache.spark.ml.linalg.BLAS$").getField("MODULE$").get(None)
     lapack = jvm.dev.ludovic.netlib.lapack.LAPACK.getInstance()
-    # As in engine.train.train: the indexed input is cached and counted before ALS.
+    # As in engine.training.run.train: the indexed input is cached and counted before ALS.
     df = spark.read.parquet(str(work / "train.parquet")).cache()
     n = df.count()
     cpu, start = tree_cpu_s(), time.perf_counter()
     model = fit_als(df, params)
     fit_s, cpu_s = time.perf_counter() - start, tree_cpu_s() - cpu
     start = time.perf_counter()
-    U, Y = als_factors(model, meta["n_users"], meta["n_items"])
+    U, Y = user_factors(model, meta["n_users"]), item_factors(model, meta["n_items"])
     collect_s = time.perf_counter() - start
     np.save(out / "U.npy", U)
     np.save(out / "Y.npy", Y)
@@ -217,7 +217,7 @@ def worker_implicit(work: Path, *, params: AlsParams, regularization: float, use
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
-    from engine.weights import transform_weights
+    from engine.core.weights import transform_weights
 
     conf = sp.load_npz(work / "train.npz").tocsr().astype(np.float32)
     conf.data = (1.0 + params.alpha * transform_weights(
@@ -255,7 +255,7 @@ def run_worker(args: list[str]) -> dict[str, Any]:
 
 
 def ndcg_at_10(U: np.ndarray, Y: np.ndarray, train: sp.csr_matrix, test: sp.csr_matrix, *, users: np.ndarray) -> float:
-    """Mean NDCG@10 over ``users`` under the protocol of ``engine.scoring.evaluate_model``
+    """Mean NDCG@10 over ``users`` under the protocol of ``engine.evaluation.scoring.evaluate_model``
     (candidates: items with training data, minus the listener's own). Hand-rolled because
     ``build_eval_data`` also samples AUC negatives per listener, which costs minutes here."""
     candidates = np.diff(sp.csc_matrix(train).indptr) > 0

@@ -4,22 +4,21 @@ import html
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 import streamlit as st
+from plotly.colors import qualitative
 
-import app_state
-import app_ui
-from engine.taste import map_sample
+from engine.serving.taste import map_sample
+from webapp import actions, resources, session, widgets
 
-listener = app_ui.require_listener()
-bundle = app_state.recommender().bundle
-labels = app_state.cluster_labels()
+listener = widgets.require_listener()
+bundle = resources.recommender().bundle
+labels = resources.cluster_labels()
 st.title("Explore the catalogue")
 st.write("Each dot is a track, placed by its sound (a 2-D projection of its audio features) and coloured by "
          "its cluster. Your tracks and your recommendations are highlighted.")
 n = st.select_slider("Catalogue tracks to draw", [1000, 2000, 5000, 10000, 20000], value=5000, key="map_n")
-recommended = app_state.shown_track_ids() or app_state.recommendations(listener)[1]["track_id"].tolist()
-yours = list(app_state.effective_history(listener))
+recommended = session.shown_track_ids() or actions.recommendations(listener)[1]["track_id"].tolist()
+yours = list(actions.effective_history(listener))
 points = map_sample(bundle.items, n=n, listener=yours, recommended=recommended, seed=0)
 points["hover"] = [html.escape(f"{a} – {t}") for a, t in zip(points["artist"], points["name"])]
 

@@ -2,23 +2,23 @@
 
 import streamlit as st
 
-import app_state
-import app_ui
-from app_logic import (
+from spotify.errors import SpotifyError
+from spotify.export_import import read_export
+from webapp import actions, resources, session, widgets
+from webapp.cards import md_escape, sign_in_html
+from webapp.listeners import (
     KIND_EXPORT,
     demo_label,
     listener_from_demo,
     listener_from_history,
     listener_from_seeds,
-    md_escape,
-    sign_in_html,
 )
 
-app_state.finish_sign_in()
-listener = app_ui.page_setup()
+actions.finish_sign_in()
+listener = widgets.page_setup()
 st.title("Your music, your next songs")
 st.write("Recommendations from a model trained on hundreds of thousands of tracks, folded onto your own listening.")
-if error := st.session_state.pop(app_state.K_SIGNIN_ERROR, None):
+if error := session.pop_signin_error():
     st.error(md_escape(error))  # may quote the query string: never render it as Markdown
 if listener is not None:
     st.success(f"Listening as **{md_escape(listener.label)}**"
@@ -27,13 +27,13 @@ if listener is not None:
         st.warning(md_escape(note))
     st.page_link("pages/recommendations.py", label="See your recommendations", icon=":material/recommend:")
 
-auth = app_state.spotify_auth()
+auth = session.spotify_auth()
 tabs = st.tabs((["Your Spotify"] if auth else []) + ["Try the demo", "Upload your data export"])
 if auth:
     with tabs[0]:
         if auth.is_signed_in():
-            st.button("Reload my Spotify history", on_click=app_state.reload_spotify_history)
-            st.button("Sign out", on_click=app_state.sign_out)
+            st.button("Reload my Spotify history", on_click=actions.reload_spotify_history)
+            st.button("Sign out", on_click=actions.sign_out)
         else:
             st.write("Sign in to use your top tracks, recent plays and saved songs. Nothing is posted to your account "
                      "unless you save a playlist.")
@@ -42,7 +42,7 @@ if auth:
 with tabs[-2]:
     st.info("Demo listeners are synthetic: generated from the catalogue to show how the app works. "
             "They are not real people.")
-    demo = app_state.demo_tables()
+    demo = resources.demo_tables()
     if demo is not None:
         rows = {str(r["user_id"]): r for r in demo[0].to_dict("records")}
         picked = st.selectbox("Demo listener", list(rows), key="demo_pick",
@@ -51,25 +51,25 @@ with tabs[-2]:
             st.caption(md_escape(description))
         if st.button("Listen as this demo listener", type="primary"):
             name = rows[picked].get("display_name") or rows[picked].get("name") or picked
-            app_state.set_listener(listener_from_demo(demo[1], picked, name=str(name)))
+            session.set_listener(listener_from_demo(demo[1], picked, name=str(name)))
             st.rerun()
     else:
         st.caption("The demo listeners have not been prepared here (`make run` builds them); pick a few songs instead.")
     st.subheader("Or pick a few songs you like")
-    picks: list[str] = st.session_state.setdefault("seed_picks", [])
+    picks = session.seed_picks()
     query = st.text_input("Search artists or songs", key="seed_query", placeholder="e.g. beatles yesterday")
-    for track_id, label in app_state.search_tracks(query) if query.strip() else []:
+    for track_id, label in actions.search_tracks(query) if query.strip() else []:
         if st.button(md_escape(label), key=f"add-{track_id}", icon=":material/add:", disabled=track_id in picks):
-            picks.append(track_id)
+            session.add_seed_pick(track_id)
             st.rerun()
     if picks:
-        chosen = app_state.labels_of(picks)
+        chosen = actions.labels_of(picks)
         kept = st.multiselect("Your picks", picks, default=picks, format_func=chosen.get, key="seed_kept")
         with_artists = st.checkbox("Also recommend from these artists", value=True)
         if st.button("Use these songs", type="primary", disabled=not kept):
-            artists = app_state.artists_of(kept) if with_artists else []
-            st.session_state["seed_picks"] = list(kept)
-            app_state.set_listener(listener_from_seeds(kept, artists))
+            artists = actions.artists_of(kept) if with_artists else []
+            session.set_seed_picks(list(kept))
+            session.set_listener(listener_from_seeds(kept, artists))
             st.rerun()
 
 with tabs[-1]:
@@ -77,14 +77,11 @@ with tabs[-1]:
              "A long streaming history gives much better recommendations.")
     files = st.file_uploader("Spotify data export", type=["zip", "json"], accept_multiple_files=True)
     if files and st.button("Import my history", type="primary"):
-        from spotify.errors import SpotifyError
-        from spotify.export_import import read_export
-
         try:
             with st.spinner("Reading your streaming history…"):
                 result = read_export(files)
-                app_state.set_listener(listener_from_history(
-                    result.history, app_state.catalog_index(), kind=KIND_EXPORT, label="Your data export"))
+                session.set_listener(listener_from_history(
+                    result.history, resources.catalog_index(), kind=KIND_EXPORT, label="Your data export"))
             st.rerun()
         except SpotifyError as exc:
             st.error(f"{md_escape(exc)} Upload the zip Spotify sent you, or its StreamingHistory JSON files.")
@@ -98,5 +95,5 @@ with st.expander("Your data and privacy"):
         "engine already copied are left out of every model trained from the next refresh on."
     )
     if st.button("Forget me", icon=":material/delete:"):
-        counts = app_state.forget_me()
+        counts = actions.forget_me()
         st.success(f"Deleted {sum(counts.values())} records: events, likes and saved-playlist records.")

@@ -5,12 +5,12 @@ import json
 import pandas as pd
 import streamlit as st
 
-import app_state
-import app_ui
+from webapp import model_info, resources, widgets
+from webapp.cards import md_escape
 
-app_ui.page_setup()
-rec = app_state.recommender()
-bundle, settings = rec.bundle, app_state.settings()
+widgets.page_setup()
+rec = resources.recommender()
+bundle, settings = rec.bundle, resources.settings()
 manifest = bundle.manifest
 st.title("The model")
 st.write("An implicit-feedback ALS model and a KMeans clustering of audio features, trained with Spark and "
@@ -31,6 +31,16 @@ def table(values: dict, name: str) -> pd.DataFrame:
     return pd.DataFrame({name: list(values), "value": [json.dumps(v) if isinstance(v, (dict, list)) else str(v)
                                                        for v in values.values()]})
 
+
+label, lists = model_info.served_model(manifest.get("params", {}))
+st.subheader("Which model is served")
+st.markdown(f"**{label}**" + "".join(f"\n- {md_escape(line)}" for line in lists))
+chosen_text, chosen = model_info.selection_frame(manifest.get("params", {}))
+if chosen is not None:
+    st.caption(chosen_text)
+    st.dataframe(chosen, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(c, format="%.3f") for c in chosen.columns if "@" in c
+    })
 
 left, middle, right = st.columns(3)
 with left:
@@ -53,10 +63,10 @@ if isinstance(evaluation, dict) and evaluation.get("models"):
     st.write(
         f"Measured on {evaluation.get('dataset', '?')} ({evaluation.get('split', '?')} split, seed "
         f"{evaluation.get('seed', '?')}, {evaluation.get('n_test_users') or 0:,} test listeners): every model "
-        "ranks the same candidates for the same held-out listening. **served** is what this app serves: "
-        "ALS blended with item neighbours."
+        "ranks the same candidates for the same held-out listening. **served** is what this app serves "
+        "(see above)."
     )
-    names = {"served": "served (ALS + neighbours)", "als": "ALS alone"}
+    names = {"served": f"served ({label})", "als": "ALS alone"}
     rows = sorted(evaluation["models"].items(), key=lambda kv: (kv[0] != "served", kv[0] != "als"))
     frame = pd.DataFrame(
         [{"model": names.get(name, name), **{k: v for k, v in values.items() if v is not None}} for name, values in rows]
@@ -70,16 +80,9 @@ if isinstance(evaluation, dict) and evaluation.get("models"):
         st.caption(note)
 
 st.subheader("Refresh history")
-log = settings.models_dir / "refresh_log.jsonl"
-records = []
-if log.is_file():
-    for line in log.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-if records:
-    st.dataframe(pd.json_normalize(records[::-1]), hide_index=True)
+refreshes = model_info.refresh_frame(settings.models_dir)
+if len(refreshes):
+    st.dataframe(refreshes, hide_index=True)
 else:
     st.caption("No refreshes yet. `python -m engine refresh --every 6h` retrains on new listening and publishes "
                "only models that are not worse than the current one.")

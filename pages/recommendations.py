@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-import app_state
-import app_ui
-from app_logic import EXPLICIT_CHOICES, RecControls, full_range_is_none, md_escape
-from engine.results import PATH_POPULARITY, PATH_SEEDS
+from engine.serving.results import PATH_POPULARITY, PATH_SEEDS
+from webapp import actions, resources, session, widgets
+from webapp.cards import md_escape
+from webapp.listeners import EXPLICIT_CHOICES, RecControls, full_range_is_none
 
-listener = app_ui.require_listener()
-items = app_state.recommender().bundle.items
-labels = app_state.cluster_labels()
-saved = app_state.controls()
+listener = widgets.require_listener()
+items = resources.recommender().bundle.items
+labels = resources.cluster_labels()
+saved = session.controls()
 dated = items.loc[items["year"] > 0, "year"]
 years = (int(dated.min()), int(dated.max())) if len(dated) else (1900, 2030)
 
@@ -28,7 +28,7 @@ with st.sidebar:
                               format_func=lambda c: f"{c}: {labels[c]}", placeholder="Any sound")
     show_players = st.toggle("Show every player", key="ctl_players",
                              help="Loads Spotify's player on every card (slower).")
-app_state.set_controls(RecControls(
+session.set_controls(RecControls(
     k=k, novelty=novelty, max_per_artist=per_artist, year_range=full_range_is_none(era, years),
     energy_range=full_range_is_none(energy, (0.0, 1.0)), explicit=explicit, clusters=tuple(clusters),
 ))
@@ -37,8 +37,8 @@ st.title("Recommendations")
 st.caption(f"For **{md_escape(listener.label)}**" + (" (a synthetic demo listener)" if listener.synthetic else "")
            + (f" — {listener.match.sentence}" if listener.match else ""))
 with st.spinner("Finding songs…"):
-    result, frame = app_state.recommendations(listener)
-feedback = app_state.feedback()
+    result, frame = actions.recommendations(listener)
+feedback = actions.feedback()
 if feedback.liked_tracks or feedback.disliked_tracks or feedback.disliked_artists:
     st.caption(f"Your feedback shapes this list: {len(feedback.liked_tracks)} liked, "
                f"{len(feedback.disliked_tracks)} disliked songs, {len(feedback.disliked_artists)} hidden artists.")
@@ -50,14 +50,14 @@ elif result.path == PATH_SEEDS:
 if not len(frame):
     st.warning("No songs pass these filters. Widen the era or energy range, or clear the sound filter.")
 
-app_ui.card_styles()
-images = app_state.artwork(frame["track_id"].tolist(), listener)
+widgets.card_styles()
+images = actions.artwork(frame["track_id"].tolist(), listener)
 rows = frame.to_dict("records")
 for position, row in enumerate(rows):
     if position % 2 == 0:  # one row of two cards at a time keeps reading (and DOM) order = rank order
         grid = st.columns(2)
     with grid[position % 2]:
-        app_ui.track_card(row, verb=listener.verb, cluster_label=labels.get(row["cluster"]),
-                          image=images.get(row["track_id"]), position=position, show_player=show_players)
+        widgets.track_card(row, verb=listener.verb, cluster_label=labels.get(row["cluster"]),
+                           image=images.get(row["track_id"]), position=position, show_player=show_players)
 if len(frame):
     st.page_link("pages/playlists.py", label="Save these as a playlist", icon=":material/queue_music:")

@@ -2,15 +2,14 @@
 
 import streamlit as st
 
-import app_state
-import app_ui
+from webapp import actions, resources, widgets
 
-listener = app_ui.page_setup()
+listener = widgets.page_setup()
 st.title("Similar songs")
 st.write("Type an artist and a title (typos are fine), pick the song, and get tracks that are listened to "
          "together with it or sound like it.")
 query = st.text_input("Artist and title", key="similar_query", placeholder="e.g. nina simone feeling good")
-hits = app_state.search_tracks(query) if query.strip() else []
+hits = actions.search_tracks(query) if query.strip() else []
 if query.strip() and not hits:
     st.warning("No song in the catalogue matches that. Check the spelling or try just the artist.")
     st.stop()
@@ -19,12 +18,12 @@ if not hits:
 labels = dict(hits)
 track_id = st.selectbox("Song", list(labels), format_func=labels.get, key="similar_pick")
 k = st.slider("How many", 5, 30, 10, key="similar_k")
-result = app_state.similar(track_id, k)
-topic = app_state.topic_labels([track_id]).get(track_id)
+result = actions.similar(track_id, k)
+topic = actions.topic_labels([track_id]).get(track_id)
 methods = sorted({m for found in result["methods"] for m in found})
 st.caption(f"Found by: {', '.join(methods)}" + (f" · genre topic: {topic}" if topic else ""))
-cluster_labels = app_state.cluster_labels()
-app_ui.card_styles()
+cluster_labels = resources.cluster_labels()
+widgets.card_styles()
 for position, row in enumerate(result.to_dict("records")):
-    app_ui.track_card(row, verb="played", cluster_label=cluster_labels.get(row["cluster"]), image=None,
-                      position=position, actions=listener is not None)
+    widgets.track_card(row, verb="played", cluster_label=cluster_labels.get(row["cluster"]), image=None,
+                       position=position, feedback_buttons=listener is not None)

@@ -5,15 +5,14 @@ import html
 import plotly.graph_objects as go
 import streamlit as st
 
-import app_state
-import app_ui
-from engine.taste import taste_profile
+from engine.serving.taste import taste_profile
+from webapp import actions, resources, widgets
 
 GREEN, GREY = "#1db954", "#9aa5a0"
 
-listener = app_ui.require_listener()
-bundle = app_state.recommender().bundle
-labels = app_state.cluster_labels()
+listener = widgets.require_listener()
+bundle = resources.recommender().bundle
+labels = resources.cluster_labels()
 st.title("Your taste")
 if listener.match:
     st.metric("Tracks found in the catalogue", f"{listener.match.matched:,} of {listener.match.total:,}")
@@ -23,8 +22,8 @@ if listener.match:
     if listener.match.unmatched:
         with st.expander("Some tracks we could not find"):
             st.text("\n".join(listener.match.unmatched))
-profile = taste_profile(bundle.items, bundle.audio_features, bundle.kmeans, app_state.effective_history(listener),
-                        catalogue=app_state.catalogue_stats())
+profile = taste_profile(bundle.items, bundle.audio_features, bundle.kmeans, actions.effective_history(listener),
+                        catalogue=resources.catalog_stats())
 if profile.n_tracks == 0:
     st.info("None of your tracks are in the catalogue yet, so there is no profile to draw. "
             "Pick a few songs on the Home page.")

@@ -42,8 +42,9 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, MutableMapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -119,7 +120,7 @@ class AuthConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> "AuthConfig":
-        """Map ``engine.config.Settings`` (or anything with the same attribute names) onto a config."""
+        """Map ``engine.core.config.Settings`` (or anything with the same attribute names) onto a config."""
         values = {
             "client_id": settings.spotify_client_id,
             "client_secret": settings.spotify_client_secret,

@@ -11,6 +11,10 @@ status list is empty. So :class:`BoundedSpotify` keeps urllib3 for connection re
 with a sentence that says how long Spotify asked us to wait. A 401 (the token expired earlier
 than its ``expires_at`` said) triggers one token refresh and one retry; a refused refresh clears
 the session's token and raises :class:`~spotify.errors.AuthError`.
+
+No ``spotipy.SpotifyException`` leaves this module: any other error answer (a 4xx, or an id
+spotipy refuses before sending) becomes :class:`~spotify.errors.SpotifyRefused`, which carries
+the HTTP ``status`` and a sentence for the listener.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
 import spotipy
@@ -26,7 +31,7 @@ from requests.adapters import HTTPAdapter
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 from urllib3.util.retry import Retry
 
-from spotify.errors import AuthError, SpotifyUnavailable
+from spotify.errors import AuthError, SpotifyRefused, SpotifyUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +107,7 @@ class BoundedSpotify(spotipy.Spotify):
                     refreshed = True
                     continue
                 if exc.http_status not in RETRY_STATUSES:
-                    raise
+                    raise SpotifyRefused(status=exc.http_status) from exc
                 headers = exc.headers or {}
                 asked = parse_retry_after(headers.get("Retry-After"))
                 delay = asked if asked is not None else self.backoff_factor * (2 ** attempt)
@@ -120,6 +125,13 @@ class BoundedSpotify(spotipy.Spotify):
             except requests.exceptions.RequestException as exc:
                 raise SpotifyUnavailable("Could not reach Spotify; check the connection and try again.") from exc
 
+    def _get_id(self, type: str, id: str) -> str:
+        # spotipy validates ids, URIs and links itself (raising its own exception, status 400).
+        try:
+            return str(super()._get_id(type, id))
+        except SpotifyException as exc:
+            raise SpotifyRefused(f"Spotify cannot use {id!r} as a {type} id, URI or link.") from exc
+
     def _force_refresh(self) -> bool:
         """Refresh the token after a 401; False when there is nothing to refresh with."""
         manager = self.auth_manager
@@ -135,9 +147,9 @@ class BoundedSpotify(spotipy.Spotify):
         return True
 
     def _forget_token(self) -> None:
-        cache = getattr(self.auth_manager, "cache_handler", None)
-        if hasattr(cache, "clear"):
-            cache.clear()
+        clear = getattr(getattr(self.auth_manager, "cache_handler", None), "clear", None)
+        if callable(clear):
+            clear()
 
 
 def _unavailable(status: int, asked: float | None, attempts: int) -> SpotifyUnavailable:
@@ -176,8 +188,9 @@ def make_client(auth_manager: Any = None, *, access_token: str | None = None,
     Returns
     -------
     BoundedSpotify
-        A ``spotipy.Spotify``; its calls raise :class:`~spotify.errors.SpotifyUnavailable`
-        or :class:`~spotify.errors.AuthError` with a message fit for the listener.
+        A ``spotipy.Spotify``; its calls raise :class:`~spotify.errors.SpotifyUnavailable`,
+        :class:`~spotify.errors.AuthError` or :class:`~spotify.errors.SpotifyRefused` with a
+        message fit for the listener (never a spotipy exception).
     """
     if auth_manager is None and not access_token:
         raise ValueError("make_client needs an auth_manager or an access_token")

@@ -1,4 +1,8 @@
-"""Exceptions whose message is meant for the listener: one sentence, never a secret or a token."""
+"""Exceptions whose message is meant for the listener: one sentence, never a secret or a token.
+
+spotipy's own exceptions stop inside ``spotify/``: :mod:`spotify.client` turns every one into
+a type from here, so callers catch :class:`SpotifyError` and show ``str(exc)``.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +29,25 @@ class SpotifyUnavailable(SpotifyError):
 
 class ExportError(SpotifyError):
     """A Spotify data export (zip or JSON) could not be read at all."""
+
+
+class SpotifyRefused(SpotifyError):
+    """Spotify answered a request with an error that retrying will not fix (a 4xx, mostly).
+
+    ``status`` is the HTTP status (None when spotipy refused the request before sending it);
+    ``str(exc)`` is a sentence for the listener (:func:`refusal_sentence` unless given).
+    """
+
+    def __init__(self, message: str | None = None, *, status: int | None = None) -> None:
+        super().__init__(message or refusal_sentence(status))
+        self.status = status
+
+
+def refusal_sentence(status: int | None) -> str:
+    """What to tell the listener when Spotify refuses a request with HTTP ``status``."""
+    if status == 403:
+        return ("Spotify refused access (HTTP 403). If this app is in Spotify's development mode, your account "
+                "must be on its user list; otherwise sign out and sign in again to grant the permissions.")
+    if status == 404:
+        return "Spotify could not find that item (HTTP 404); reload the page and try again."
+    return f"Spotify answered with an error (HTTP {status}); please try again in a moment."

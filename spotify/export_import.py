@@ -34,13 +34,15 @@ import os
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Union
 
 from spotify.errors import ExportError
 from spotify.history import History, HistoryBuilder, TrackInfo
+from spotify.ids import TRACK_URI_PREFIX, track_id_of_uri
 
 FULL_PLAY_MS = 30_000
 SKIP_PENALTY = 0.5
@@ -48,7 +50,6 @@ HALF_LIFE_DAYS = 365.0
 MAX_MEMBER_BYTES = 300 * 1024 * 1024  # the largest real history files are ~15 MB
 _HISTORY_NAME = re.compile(r"^(StreamingHistory(_music)?_?\d+|Streaming_History_Audio_.+|endsong_\d+)\.json$",
                            re.IGNORECASE)
-_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 
 Source = Union[bytes, str, "os.PathLike[str]", Iterable[Any]]
 
@@ -134,6 +135,7 @@ def _files(source: Source, name: str | None, problems: list[FileProblem]) -> Ite
         else:
             raise ExportError(f"{path}: no such file or folder")
     else:
+        item: Any
         for item in source:  # (name, bytes) pairs or uploaded files (``.name``, ``.getvalue()``)
             if isinstance(item, tuple):
                 item_name, data = item
@@ -149,7 +151,7 @@ def _time(text: Any) -> datetime | None:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _row(row: Any) -> _Play | str | None:
@@ -164,9 +166,9 @@ def _row(row: Any) -> _Play | str | None:
             return f"'ts' is not a timestamp: {row.get('ts')!r}"
         title, artist = row.get("master_metadata_track_name"), row.get("master_metadata_album_artist_name")
         uri = row.get("spotify_track_uri")
-        if not title or not artist or not isinstance(uri, str) or not uri.startswith("spotify:track:"):
+        if not title or not artist or not isinstance(uri, str) or not uri.startswith(TRACK_URI_PREFIX):
             return None
-        track_id = uri[14:] if _ID.match(uri[14:]) else None
+        track_id = track_id_of_uri(uri)
         return _Play(end, str(artist), str(title), track_id, row.get("master_metadata_album_album_name") or None,
                      ms, bool(row.get("skipped")), True)
     if "msPlayed" in row or "endTime" in row:  # account data
@@ -224,7 +226,7 @@ def _weigh(plays: list[_Play], counts: Counter[str]) -> HistoryBuilder:
         if p.track_id:
             ids.setdefault(_key(p.artist, p.title), Counter())[p.track_id] += 1
     seen: set[tuple[datetime, str, str]] = set()
-    newest = max(p.end for p in plays) if plays else None
+    newest = max((p.end for p in plays), default=datetime.now(UTC))  # the default is never used
     for p in plays:
         dedupe = (p.end.replace(second=0, microsecond=0), *_key(p.artist, p.title))
         if dedupe in seen:

@@ -18,18 +18,20 @@ the raw ``r`` of DESIGN.md §5; the serving side applies the bundle's confidence
 
 Missing fields are read with defaults (the 2026 development-mode rules drop ``popularity``,
 ``available_markets`` and most ``preview_url`` values; playlist entries carry ``item`` instead
-of ``track``). Nothing here knows the catalogue: ``engine.matching`` maps items to the model.
+of ``track``). Nothing here knows the catalogue: ``engine.core.matching`` maps items to the model.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import spotipy
-from spotipy.exceptions import SpotifyException
+
+from spotify.errors import SpotifyRefused
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ PAGE_SIZE = 50  # the API's maximum for these endpoints
 class HistoryItem:
     """One track of a listener's history with its summed weight.
 
-    ``track_id``, ``title``, ``artist`` and ``weight`` are what ``engine.matching`` reads.
+    ``track_id``, ``title``, ``artist`` and ``weight`` are what ``engine.core.matching`` reads.
     """
 
     track_id: str | None
@@ -132,7 +134,8 @@ def track_info(obj: Any) -> TrackInfo | None:
     artists = tuple(a.get("name") or "" for a in artist_objs if a.get("name"))
     if not title or not artists:
         return None
-    album = obj.get("album") if isinstance(obj.get("album"), Mapping) else {}
+    album_obj = obj.get("album")
+    album: Mapping[str, Any] = album_obj if isinstance(album_obj, Mapping) else {}
     images = [i for i in (album.get("images") or []) if isinstance(i, Mapping) and i.get("url")]
     # Prefer a mid-size cover (~300 px): big enough for a card, small to load.
     images.sort(key=lambda i: abs((i.get("width") or 300) - 300))
@@ -141,7 +144,7 @@ def track_info(obj: Any) -> TrackInfo | None:
     track_id = obj.get("id") if not obj.get("is_local") else None
     return TrackInfo(
         track_id=track_id or None, title=title, artists=artists,
-        artist_ids=tuple(a.get("id") for a in artist_objs if a.get("id")),
+        artist_ids=tuple(str(a["id"]) for a in artist_objs if a.get("id")),
         album=album.get("name") or None, release_date=album.get("release_date") or None,
         duration_ms=duration if isinstance(duration, int) else None,
         popularity=popularity if isinstance(popularity, int) else None,
@@ -163,7 +166,7 @@ def parse_time(text: Any) -> datetime | None:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class HistoryBuilder:
@@ -245,8 +248,8 @@ def _guarded(builder: HistoryBuilder, what: str, fetch: Any) -> list[Any]:
     """Run one fetch; a 403 (permission not granted) becomes a warning instead of an error."""
     try:
         return fetch()
-    except SpotifyException as exc:
-        if exc.http_status != 403:
+    except SpotifyRefused as exc:
+        if exc.status != 403:
             raise
         builder.warnings.append(f"Spotify did not allow reading {_WHAT[what]} (permission missing); "
                                 f"sign out and in again to grant it.")
@@ -274,7 +277,7 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
         Items sorted by weight; ``counts`` per source (``top_short_term``..., ``recent``,
         ``saved``); ``warnings`` for sources Spotify refused (403).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     builder = HistoryBuilder("spotify_api")
     for time_range in TIME_RANGES:
         tracks = _guarded(builder, "top", lambda r=time_range: fetch_top_tracks(sp, r, page_size=page_size))

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import csv
 import io
-import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import spotipy
-from spotipy.exceptions import SpotifyException
+
+from spotify.errors import SpotifyRefused
+from spotify.ids import playlist_url, track_uri, track_url
 
 CHUNK = 100
-PLAYLIST_URL = "https://open.spotify.com/playlist/{}"
-TRACK_URL = "https://open.spotify.com/track/{}"
-_ID = re.compile(r"^[0-9A-Za-z]{22}$")
-_URL = re.compile(r"^https://open\.spotify\.com/(?:intl-[a-z-]+/)?track/([0-9A-Za-z]{22})(?:[/?#].*)?$")
 
 
 @dataclass(frozen=True)
@@ -39,19 +37,6 @@ class SavedPlaylist:
     created: bool
 
 
-def track_uri(value: str) -> str:
-    """A ``spotify:track:<id>`` URI from an id, URI or open.spotify.com URL; ValueError names the value."""
-    text = (value or "").strip()
-    if _ID.match(text):
-        return f"spotify:track:{text}"
-    if text.startswith("spotify:track:") and _ID.match(text[14:]):
-        return text
-    match = _URL.match(text)
-    if match:
-        return f"spotify:track:{match.group(1)}"
-    raise ValueError(f"not a Spotify track id: {value!r}")
-
-
 def _chunks(items: Sequence[str], size: int = CHUNK) -> list[list[str]]:
     return [list(items[i: i + size]) for i in range(0, len(items), size)]
 
@@ -60,8 +45,8 @@ def _owned(sp: spotipy.Spotify, playlist_id: str) -> Mapping[str, Any] | None:
     """The playlist when it exists and the signed-in listener owns it, else None."""
     try:
         playlist = sp.playlist(playlist_id, fields="id,name,owner(id),external_urls,snapshot_id")
-    except SpotifyException as exc:
-        if exc.http_status in (403, 404):
+    except SpotifyRefused as exc:
+        if exc.status in (403, 404):
             return None
         raise
     owner = (playlist.get("owner") or {}).get("id")
@@ -118,7 +103,7 @@ def save_playlist(sp: spotipy.Spotify, tracks: Sequence[str], *, name: str, desc
         snapshot = (sp.playlist_replace_items(playlist["id"], chunks[0]) or {}).get("snapshot_id")
         for chunk in chunks[1:]:
             snapshot = (sp.playlist_add_items(playlist["id"], chunk) or {}).get("snapshot_id", snapshot)
-    url = (playlist.get("external_urls") or {}).get("spotify") or PLAYLIST_URL.format(playlist["id"])
+    url = (playlist.get("external_urls") or {}).get("spotify") or playlist_url(playlist["id"])
     return SavedPlaylist(id=playlist["id"], url=url, name=playlist.get("name") or name, n_tracks=len(uris),
                          snapshot_id=snapshot, created=existing is None)
 
@@ -155,7 +140,6 @@ def tracks_to_csv(tracks: Iterable[Any]) -> str:
         artists = _field(row, "artists", "artist_names", "artist") or ""
         if not isinstance(artists, str):
             artists = ", ".join(str(a) for a in artists)
-        valid = isinstance(track_id, str) and _ID.match(track_id)
         writer.writerow([position, _cell(track_id), _cell(_field(row, "title", "name")), _cell(artists),
-                         TRACK_URL.format(track_id) if valid else ""])
+                         track_url(track_id) or ""])
     return out.getvalue()

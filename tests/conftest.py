@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Settings
+from engine.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -23,7 +23,7 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 @pytest.fixture(scope="session")
 def spark():
     """The one SparkSession of the test run (local[2], 4 shuffle partitions)."""
-    from engine.spark import get_spark
+    from engine.spark.session import get_spark
 
     settings = Settings.from_env({}, env_file=None).with_overrides(
         spark_master="local[2]", spark_driver_memory="2g", spark_shuffle_partitions=4

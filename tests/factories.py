@@ -1,6 +1,6 @@
 """Small synthetic bundles for tests of the numpy side (no Spark needed).
 
-``random_bundle_parts`` returns the keyword arguments of ``engine.bundle.write_bundle`` for a
+``random_bundle_parts`` returns the keyword arguments of ``engine.bundle.publish.write_bundle`` for a
 catalogue with planted structure: items belong to ``n_groups`` groups whose factor vectors
 point in distinct directions, so recommendations for a listener of one group stay in it.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.schemas import CLUSTER_FEATURES
+from engine.core.schemas import CLUSTER_FEATURES
 
 
 def random_bundle_parts(

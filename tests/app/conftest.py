@@ -8,16 +8,18 @@ each test gets its own data directory (SQLite store, events) through the environ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
 
-from engine.bundle import publish_bundle
-from engine.config import Settings
+from engine.bundle.publish import publish_bundle
+from engine.core.config import Settings
+from engine.state.refresh_log import RefreshRecord, append_log
 from tests.factories import random_bundle_parts
 from tests.fake_spotify.seed import build_seed
 
@@ -53,15 +55,18 @@ def app_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     models = tmp_path_factory.mktemp("app-models")
     parts = seed_bundle_parts()
     publish_bundle(models, **parts)
-    (models / "refresh_log.jsonl").write_text(
-        '{"ts": "2026-01-30T06:00:00+00:00", "outcome": "published", "version": "v1", "ndcg@10": 0.12}\n'
-        '{"ts": "2026-01-30T12:00:00+00:00", "outcome": "rejected", "reason": "worse than current"}\n'
-    )
+    # the log as `engine refresh` writes it (engine.state.refresh_log.RefreshRecord)
+    for record in (
+        RefreshRecord(started_at="2026-01-30T06:00:00+00:00", decision="published", reason="better than current",
+                      published_version="v1", duration_s=61.2),
+        RefreshRecord(started_at="2026-01-30T12:00:00+00:00", decision="kept", reason="worse than current", duration_s=58.0),
+    ):
+        append_log(models, record)
     return models, parts
 
 
 def demo_tables(items: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Two synthetic demo listeners in ``engine.demo``'s layout, each loving one cluster."""
+    """Two synthetic demo listeners in ``engine.ingest.demo_listeners``'s layout, each loving one cluster."""
     listeners = pd.DataFrame({
         "user_id": list(DEMO_USERS),
         "display_name": ["cluster 0 fan", "cluster 1 fan"],

@@ -6,11 +6,18 @@ import json
 
 import pytest
 
-from engine.config import Settings
-from engine.events import read_events
-from engine.store import Store
+from engine.core.config import Settings
+from engine.state.events import read_events
+from engine.state.store import Store
 from tests.app.conftest import DEMO_USERS
-from tests.app.helpers import PAGES, open_page, pick_demo_listener, run, shown_ids, start
+from tests.app.helpers import (
+    PAGES,
+    open_page,
+    pick_demo_listener,
+    run,
+    shown_ids,
+    start,
+)
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -205,13 +212,13 @@ def test_missing_model_is_a_sentence_not_a_traceback(app_env: Settings, tmp_path
 
 
 def _items(settings: Settings):
-    from engine.bundle import load_current
+    from engine.bundle.load import load_current
 
     return load_current(settings.models_dir).items
 
 
 def _version(settings: Settings) -> str:
-    from engine.bundle import current_version
+    from engine.bundle.layout import current_version
 
     return current_version(settings.models_dir)
 
@@ -223,7 +230,7 @@ def _names(settings: Settings, ids: list[str]) -> list[str]:
 
 def test_prepared_demo_listeners_and_hostile_track_names(app_env: Settings, app_models, tmp_path, monkeypatch) -> None:
     """A bundle without demo tables falls back to ``data/parquet``; catalogue text is escaped."""
-    from engine.bundle import publish_bundle
+    from engine.bundle.publish import publish_bundle
     from tests.app.conftest import write_demo_tables
 
     _, parts = app_models

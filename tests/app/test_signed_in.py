@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from engine.config import Settings
-from engine.events import read_events
-from engine.store import Store
+from engine.core.config import Settings
+from engine.state.events import read_events
+from engine.state.store import Store
 from tests.app.conftest import APP, TIMEOUT
 from tests.app.helpers import PAGES, open_page, run, shown_ids, start
 from tests.fake_spotify import FakeSpotify

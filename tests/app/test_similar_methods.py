@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.bundle import load_current
-from engine.config import Settings
-from engine.store import Store
+from engine.bundle.load import load_current
+from engine.core.config import Settings
+from engine.state.store import Store
 from tests.app.helpers import open_page, run, shown_ids, start
 
 

@@ -17,13 +17,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 
-from engine.bundle import publish_bundle
+from engine.bundle.publish import publish_bundle
 from tests.app.conftest import ROOT, seed_bundle_parts
 from tests.fake_spotify import FakeSpotify
 

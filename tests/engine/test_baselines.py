@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.baselines import Ease, FactorScorer, ItemKnn, MostPopular, RandomScores
+from engine.evaluation.baselines import Ease, ItemKnn, MostPopular, RandomScores
+from engine.evaluation.scorers import FactorScorer
 
 X = sp.csr_matrix(
     np.array(

@@ -1,4 +1,4 @@
-"""The served blend (engine.blend): exact against a brute-force reference over all items,
+"""The served blend (engine.serving.blend): exact against a brute-force reference over all items,
 ALS-only when the weights are 0 or the bundle is older, explanations through neighbours, the
 evaluation scorer equal to serving, and on a planted dataset not worse than ALS alone."""
 
@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.blend import ALS_ONLY, BlendScorer, BlendWeights, als_std
-from engine.bundle import load_bundle, publish_bundle
-from engine.errors import BundleError
-from engine.neighbours import ItemNeighbours
-from engine.recommender import Recommender
-from engine.weights import transform_weights
+from engine.bundle.load import load_bundle
+from engine.bundle.publish import publish_bundle
+from engine.core.errors import BundleError
+from engine.core.weights import transform_weights
+from engine.evaluation.scorers import BlendScorer
+from engine.serving.blend import ALS_ONLY, BlendWeights, als_std
+from engine.serving.neighbours import ItemNeighbours
+from engine.serving.options import Options
+from engine.serving.recommender import Recommender
 from tests.factories import random_bundle_parts
 
 N_ITEMS = 300
@@ -67,7 +70,7 @@ HISTORY = {tid(3 * j): float(1 + 4 * j) for j in range(8)} | {tid(4): 2.0}
 
 
 def reference_scores(rec: Recommender, nb: ItemNeighbours, history: dict[str, float], w: BlendWeights) -> np.ndarray:
-    """The blend over ALL items, written out with loops and np.std (independent of engine.blend)."""
+    """The blend over ALL items, written out with loops and np.std (independent of engine.serving.blend)."""
     x = rec.fold_in(history)
     Y = np.asarray(rec.bundle.item_factors, dtype=np.float64)
     has = rec.arrays.has_factors
@@ -97,11 +100,11 @@ def test_blend_equals_brute_force_reference(blended, nb) -> None:
     ref[~blended.arrays.has_factors] = -np.inf
     ref[blended.index_of(list(HISTORY))] = -np.inf
     expected = np.argsort(-ref, kind="stable")[:25]
-    out = blended.recommend(HISTORY, k=25, max_per_artist=None)
+    out = blended.recommend(HISTORY, Options(k=25, max_per_artist=None))
     assert out.path == "als" and blended.blend is not None
     assert list(out.indices) == expected.tolist()
     np.testing.assert_allclose(out.scores, ref[expected], rtol=1e-6)  # gram.npy is float32
-    many = blended.recommend_many([HISTORY, {tid(1): 3.0}], k=25, max_per_artist=None)
+    many = blended.recommend_many([HISTORY, {tid(1): 3.0}], Options(k=25, max_per_artist=None))
     assert many[0].track_ids == out.track_ids and np.allclose(many[0].scores, out.scores)
 
 
@@ -110,11 +113,11 @@ def test_weight_zero_and_old_bundles_serve_exactly_als(tmp_path, nb) -> None:
     zero = publish(tmp_path / "zero", blend=ALS_ONLY, neighbours=nb)
     no_params = publish(tmp_path / "noparams", blend=None, neighbours=nb)
     no_arrays = publish(tmp_path / "noarrays", blend=WEIGHTS, neighbours=None)
-    base = als.recommend(HISTORY, k=30)
+    base = als.recommend(HISTORY, Options(k=30))
     assert als.blend is None and base.path == "als" and len(base) == 30
     for rec in (zero, no_params, no_arrays):
         assert rec.blend is None
-        got = rec.recommend(HISTORY, k=30)
+        got = rec.recommend(HISTORY, Options(k=30))
         assert got.track_ids == base.track_ids and np.array_equal(got.scores, base.scores)
     x = als.fold_in_many([HISTORY])
     Y = np.asarray(als.bundle.item_factors)
@@ -159,8 +162,8 @@ def test_recommendation_reached_through_neighbours_explains_with_that_history_it
     w = BlendWeights(neighbours=3.0, neighbour_pop_exponent=0.0, popularity=0.0)
     rec = publish(tmp_path, blend=w, neighbours=strong)
     history = {tid(0): 50.0, tid(3): 1.0, tid(6): 1.0}
-    als_only = publish(tmp_path / "als", blend=None, neighbours=None).recommend(history, k=10)
-    out = rec.recommend(history, k=10)
+    als_only = publish(tmp_path / "als", blend=None, neighbours=None).recommend(history, Options(k=10))
+    out = rec.recommend(history, Options(k=10))
     assert tid(target) not in als_only.track_ids and tid(target) in out.track_ids
     why = out.explanations[out.track_ids.index(tid(target))]
     assert why.because[0].track_id == tid(0)
@@ -170,7 +173,7 @@ def test_recommendation_reached_through_neighbours_explains_with_that_history_it
 
 
 def test_popularity_prior_is_a_reason_and_scores_still_add_up(blended) -> None:
-    out = blended.recommend(HISTORY, k=5)
+    out = blended.recommend(HISTORY, Options(k=5))
     e = out.explanations[0]
     pop = [r for r in e.reasons if r.kind == "popularity"]
     assert len(pop) == 1
@@ -192,18 +195,18 @@ def test_evaluation_scorer_equals_serving(blended, nb) -> None:
                          epsilon=blended.epsilon, clip=blended.clip)
     S = scorer.scores(np.array([0, 1]))
     for u, h in enumerate(histories):
-        out = blended.recommend(h, k=20, max_per_artist=None)
+        out = blended.recommend(h, Options(k=20, max_per_artist=None))
         np.testing.assert_allclose(S[u, out.indices], out.scores, rtol=1e-6)
 
 
 @pytest.mark.slow
 def test_blend_is_not_worse_than_als_on_planted_data(spark) -> None:
     """6 taste groups but rank 2: ALS cannot separate them all, the neighbours can."""
-    from engine.evaluate import fit_als_scorer, index_split
-    from engine.neighbours import item_neighbours
-    from engine.scoring import build_eval_data, evaluate_model
-    from engine.splits import holdout_split, prepare_interactions
-    from engine.train import AlsParams, index_interactions
+    from engine.evaluation.datasets import fit_als_scorer, index_split
+    from engine.evaluation.scoring import build_eval_data, evaluate_model
+    from engine.evaluation.splits import holdout_split, prepare_interactions
+    from engine.training.als import AlsParams, index_interactions
+    from engine.training.neighbours import item_neighbours
     from tests.engine.test_evaluate import planted_rows
 
     df = spark.createDataFrame(planted_rows(), "user_id string, artist_id string, weight double")
@@ -231,3 +234,76 @@ def test_score_items_equals_the_served_scores(blended, nb) -> None:
     np.testing.assert_allclose(got[0], reference_scores(blended, nb, HISTORY, WEIGHTS)[rows], rtol=1e-5, atol=1e-6)
     als_only = blended.fold_in(HISTORY) @ np.asarray(blended.bundle.item_factors, dtype=np.float64)[rows].T
     assert not np.allclose(got[0], als_only)  # the neighbour term is really there
+
+
+def test_several_components_and_an_als_weight_equal_brute_force(tmp_path, nb) -> None:
+    """ALS at half weight + the first lists + a second set of lists with its own discount + the
+    prior: served scores, explanations and the evaluation scorer all equal the loop reference."""
+    from engine.serving.blend import Component
+
+    other = planted_neighbours(seed=11)
+    other = ItemNeighbours(other.indptr, other.indices, other.scores, nb.listeners)  # one listeners array
+    w = BlendWeights(neighbours=0.5, neighbour_pop_exponent=0.3, popularity=-0.1, als=0.5,
+                     components=(Component("rp3beta", 1.5, 0.8),))
+    parts = random_bundle_parts(n_items=N_ITEMS, rank=8, seed=0)
+    parts["params"] = {**parts["params"], "blend": w.to_dict()}
+    parts["extra"] = {**nb.to_extra(), **other.to_extra("rp3beta")}
+    rec = Recommender(load_bundle(tmp_path / publish_bundle(tmp_path, **parts)))
+    assert BlendWeights.from_dict(rec.bundle.params["blend"]) == w
+
+    x = rec.fold_in(HISTORY)
+    Y = np.asarray(rec.bundle.item_factors, dtype=np.float64)
+    has = rec.arrays.has_factors
+    a = Y @ x
+    listeners = nb.listeners.astype(np.float64)
+    terms = []
+    for lists, beta in ((nb, 0.3), (other, 0.8)):
+        t = np.zeros(len(Y))
+        for tr, r in HISTORY.items():
+            j = int(rec.index_of([tr])[0])
+            wj = transform_weights(np.array([r]), rec.transform, epsilon=rec.epsilon, clip=rec.clip)[0]
+            for i, s in zip(*lists.row(j)):
+                t[i] += wj * s * listeners[i] ** -beta
+        terms.append(t / t[has].std())
+    prior = np.log1p(listeners)
+    sa = a[has].std()
+    ref = 0.5 * a + sa * (0.5 * terms[0] + 1.5 * terms[1] - 0.1 * prior / prior[has].std())
+    ref[~has] = -np.inf
+    ref[rec.index_of(list(HISTORY))] = -np.inf
+    expected = np.argsort(-ref, kind="stable")[:20]
+    out = rec.recommend(HISTORY, Options(k=20, max_per_artist=None))
+    assert list(out.indices) == expected.tolist()
+    np.testing.assert_allclose(out.scores, ref[expected], rtol=1e-5)
+    for e, score in zip(out.explanations, out.scores):
+        pop = sum(float(r.detail) for r in e.reasons if r.kind == "popularity")
+        # the popularity reason's detail is printed to 3 decimals: that is the tolerance
+        assert abs(sum(c.value for c in e.because) + e.rest + pop - score) < 5e-4 + 1e-6 * abs(score)
+
+    train = sp.csr_matrix((list(HISTORY.values()), ([0] * len(HISTORY), rec.index_of(list(HISTORY)))), shape=(1, N_ITEMS))
+    scorer = BlendScorer(rec.fold_in_many([HISTORY]), Y, {"neighbours": nb, "rp3beta": other}, train,
+                         weights=w, transform=rec.transform, epsilon=rec.epsilon, clip=rec.clip)
+    got = scorer.scores(np.array([0]))[0]
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-5, atol=1e-9)
+
+    # a term naming lists the bundle lacks is a clear bundle error, not a silent ALS fallback
+    parts["extra"] = nb.to_extra()
+    with pytest.raises(BundleError, match="rp3beta"):
+        Recommender(load_bundle(tmp_path / "x" / publish_bundle(tmp_path / "x", **parts)))
+
+
+def test_component_alone_ranks_like_the_item_item_scores(tmp_path, nb) -> None:
+    """ALS weight 0 and one term: the served order is the item–item score order alone."""
+    w = BlendWeights(neighbours=1.0, neighbour_pop_exponent=0.0, als=0.0)
+    rec = publish(tmp_path, blend=w, neighbours=nb)
+    scores = np.zeros(N_ITEMS)
+    for tr, r in HISTORY.items():
+        j = int(rec.index_of([tr])[0])
+        wj = transform_weights(np.array([r]), rec.transform, epsilon=rec.epsilon, clip=rec.clip)[0]
+        for i, s in zip(*nb.row(j)):
+            scores[i] += wj * s
+    scores[~rec.arrays.has_factors] = -np.inf
+    scores[rec.index_of(list(HISTORY))] = -np.inf
+    top = np.flatnonzero(scores > 0)
+    out = rec.recommend(HISTORY, Options(k=len(top), max_per_artist=None))
+    assert list(out.indices) == sorted(top.tolist(), key=lambda i: (-scores[i], i))

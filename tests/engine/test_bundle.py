@@ -3,16 +3,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import bundle as B
-from engine.errors import BundleError
+from engine.bundle import publish
+from engine.bundle.layout import current_version, list_versions
+from engine.bundle.load import load_bundle, load_current
+from engine.bundle.publish import publish_bundle, write_bundle
+from engine.core.errors import BundleError
 from tests.factories import random_bundle_parts
 
 
 def test_round_trip_memory_maps_and_derives_gram(tmp_path: Path) -> None:
     parts = random_bundle_parts(n_items=50, rank=4)
-    version = B.publish_bundle(tmp_path, **parts)
-    assert B.current_version(tmp_path) == version
-    b = B.load_current(tmp_path)
+    version = publish_bundle(tmp_path, **parts)
+    assert current_version(tmp_path) == version
+    b = load_current(tmp_path)
     assert b.version == version and b.n_items == 50 and b.rank == 4
     assert isinstance(b.item_factors, np.memmap)
     y = parts["item_factors"].astype(np.float64)
@@ -28,23 +31,23 @@ def test_extra_arrays_and_tables_round_trip(tmp_path: Path) -> None:
 
     parts = random_bundle_parts(n_items=20)
     listeners = pd.DataFrame({"user_id": ["demo:001"], "name": ["Soul & jazz"]})
-    B.write_bundle(tmp_path / "b", extra={"neighbours": np.arange(6).reshape(3, 2)}, tables={"demo_listeners": listeners}, **parts)
-    b = B.load_bundle(tmp_path / "b")
+    write_bundle(tmp_path / "b", extra={"neighbours": np.arange(6).reshape(3, 2)}, tables={"demo_listeners": listeners}, **parts)
+    b = load_bundle(tmp_path / "b")
     assert b.extra["neighbours"].tolist() == [[0, 1], [2, 3], [4, 5]]
     pd.testing.assert_frame_equal(b.tables["demo_listeners"], listeners)
 
 
 def test_corrupted_npy_is_refused_and_previous_version_serves(tmp_path: Path) -> None:
-    v1 = B.publish_bundle(tmp_path, **random_bundle_parts(seed=1))
-    v2 = B.publish_bundle(tmp_path, **random_bundle_parts(seed=2))
-    assert v1 != v2 and B.current_version(tmp_path) == v2
+    v1 = publish_bundle(tmp_path, **random_bundle_parts(seed=1))
+    v2 = publish_bundle(tmp_path, **random_bundle_parts(seed=2))
+    assert v1 != v2 and current_version(tmp_path) == v2
     path = tmp_path / v2 / "item_factors.npy"
     data = bytearray(path.read_bytes())
     data[-5] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(BundleError, match="item_factors.npy: contents do not match"):
-        B.load_bundle(tmp_path / v2)
-    served = B.load_current(tmp_path)
+        load_bundle(tmp_path / v2)
+    served = load_current(tmp_path)
     assert served.version == v1
     assert any(v2 in note for note in served.notes)
 
@@ -53,18 +56,18 @@ def test_corrupted_npy_is_refused_and_previous_version_serves(tmp_path: Path) ->
 def test_publish_interrupted_at_each_step_leaves_a_complete_current(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    v1 = B.publish_bundle(tmp_path, **random_bundle_parts(seed=1))
+    v1 = publish_bundle(tmp_path, **random_bundle_parts(seed=1))
 
     def crash(at: str) -> None:
         if at == step:
             raise RuntimeError(f"simulated crash after {at}")
 
-    monkeypatch.setattr(B, "_checkpoint", crash)
+    monkeypatch.setattr(publish, "_checkpoint", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        B.publish_bundle(tmp_path, **random_bundle_parts(seed=2))
-    current = B.current_version(tmp_path)
-    assert current in (v1, *B.list_versions(tmp_path))
-    b = B.load_bundle(tmp_path / current)  # complete and verified
+        publish_bundle(tmp_path, **random_bundle_parts(seed=2))
+    current = current_version(tmp_path)
+    assert current in (v1, *list_versions(tmp_path))
+    b = load_bundle(tmp_path / current)  # complete and verified
     assert b.n_items == 300
     # only "current" crashes after CURRENT was swapped; before that v1 must still serve
     if step != "current":
@@ -75,25 +78,25 @@ def test_publish_interrupted_at_each_step_leaves_a_complete_current(
 def test_prune_keeps_newest_and_current(tmp_path: Path) -> None:
     versions = []
     for seed in range(4):
-        versions.append(B.publish_bundle(tmp_path, keep=2, **random_bundle_parts(n_items=20, seed=seed)))
-    assert B.list_versions(tmp_path) == versions[-2:]
-    assert B.current_version(tmp_path) == versions[-1]
+        versions.append(publish_bundle(tmp_path, keep=2, **random_bundle_parts(n_items=20, seed=seed)))
+    assert list_versions(tmp_path) == versions[-2:]
+    assert current_version(tmp_path) == versions[-1]
 
 
 def test_wrong_schema_version_is_refused(tmp_path: Path) -> None:
     import json
 
-    v = B.publish_bundle(tmp_path, **random_bundle_parts(n_items=20))
+    v = publish_bundle(tmp_path, **random_bundle_parts(n_items=20))
     mpath = tmp_path / v / "manifest.json"
     m = json.loads(mpath.read_text())
     m["schema_version"] = 999
     mpath.write_text(json.dumps(m))
     with pytest.raises(BundleError, match="schema_version 999"):
-        B.load_bundle(tmp_path / v)
+        load_bundle(tmp_path / v)
 
 
 def test_missing_items_column_is_named(tmp_path: Path) -> None:
     parts = random_bundle_parts(n_items=20)
     parts["items"] = parts["items"].drop(columns=["cluster"])
     with pytest.raises(BundleError, match="cluster"):
-        B.write_bundle(tmp_path / "b", **parts)
+        write_bundle(tmp_path / "b", **parts)

@@ -1,7 +1,7 @@
 """MODEL_BUNDLE_URL: pack a bundle, serve it from a real local HTTP server, fetch, verify, cache.
 
-No mocks: ``http.server`` on 127.0.0.1 serves the archives ``engine.pack`` writes, and
-``engine.bundle_fetch`` downloads them with urllib like a hosted app would.
+No mocks: ``http.server`` on 127.0.0.1 serves the archives ``engine.bundle.pack`` writes, and
+``engine.bundle.fetch`` downloads them with urllib like a hosted app would.
 """
 
 from __future__ import annotations
@@ -11,18 +11,24 @@ import hashlib
 import io
 import tarfile
 import threading
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import streamlit as st
 
 from engine.__main__ import main as cli
-from engine.bundle import load_bundle, publish_bundle, write_bundle
-from engine.bundle_fetch import DOWNLOAD_DIR, BundleFetchError, fetch_bundle, serving_bundle
-from engine.config import Settings
-from engine.pack import pack_bundle
+from engine.bundle.fetch import (
+    DOWNLOAD_DIR,
+    BundleFetchError,
+    fetch_bundle,
+    serving_bundle,
+)
+from engine.bundle.load import load_bundle
+from engine.bundle.pack import pack_bundle
+from engine.bundle.publish import publish_bundle, write_bundle
+from engine.core.config import Settings
 from tests.factories import random_bundle_parts
 
 

@@ -7,6 +7,7 @@ the tests then look at their outputs.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -15,11 +16,18 @@ import pytest
 from pyspark.sql import functions as F
 
 from engine.__main__ import main as cli_main
-from engine.catalog import CatalogReport, ingest_catalog, ingest_sample
-from engine.catalog_parse import parse_list_literal, plausible_year, release_year, to_double, to_integral
-from engine.config import ROOT, Settings
-from engine.errors import InputError
-from engine.schemas import SPOTIFY_ID_PATTERN, SYNTHETIC_ID_PREFIX, TRACK_COLUMNS, artists_schema, tracks_schema
+from engine.core.config import ROOT, Settings
+from engine.core.errors import InputError
+from engine.core.schemas import SPOTIFY_ID_PATTERN, SYNTHETIC_ID_PREFIX, TRACK_COLUMNS
+from engine.ingest.catalog import CatalogReport, ingest_catalog, ingest_sample
+from engine.ingest.catalog_parse import (
+    parse_list_literal,
+    plausible_year,
+    release_year,
+    to_double,
+    to_integral,
+)
+from engine.spark.schemas import artists_schema, tracks_schema
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "catalog"
 T = lambda n: f"Trk{n:019d}"  # noqa: E731  (ids of tests/data/catalog/tracks_tricky.csv)
@@ -321,7 +329,7 @@ def test_shipped_sample_is_the_real_random_sample(shared_data) -> None:
 
 
 def test_sample_script_rebuilds_the_shipped_files_byte_for_byte(shared_data, tmp_path) -> None:
-    from engine.sample import build_sample
+    from engine.ingest.sample import build_sample
 
     counts = build_sample(shared_data, tmp_path)
     assert counts == {"tracks": 10_000, "artists": 66, "genres": 4_010}
@@ -331,12 +339,13 @@ def test_sample_script_rebuilds_the_shipped_files_byte_for_byte(shared_data, tmp
     assert "yamaerenay" in readme and "Spotify Web API" in readme
 
 
-def test_progress_reports_while_spark_works(spark, capsys) -> None:
-    from engine.catalog_io import Progress
+def test_progress_reports_while_spark_works(spark, caplog) -> None:
+    from engine.core.progress import Progress
 
-    progress = Progress(heartbeat_s=0.05)
+    caplog.set_level(logging.INFO, logger="engine")
+    progress = Progress("ingest-catalog", heartbeat_s=0.05)
     with progress.working(spark, "checking tracks"):
         spark.range(1000).selectExpr("sum(id)").collect()
         time.sleep(0.3)
-    out = capsys.readouterr().out
+    out = "\n".join(caplog.messages)
     assert "[ingest-catalog] checking tracks: still running, " in out

@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bundle import load_current
-from engine.demo import make_demo_listeners
-from engine.recommender import Recommender
-from engine.schemas import AUDIO_FEATURES
+from engine.bundle.load import load_current
+from engine.core.schemas import AUDIO_FEATURES
+from engine.ingest.demo_listeners import make_demo_listeners
+from engine.serving.options import Options
+from engine.serving.recommender import Recommender
 
 pytestmark = pytest.mark.slow
 
@@ -143,4 +144,4 @@ def test_training_on_a_standalone_cluster_matches_local_mode(data: Path, tmp_pat
     history = pd.read_parquet(data / "interactions")
     for user, rows_u in list(history.groupby("user_id"))[:20]:
         h = dict(zip(rows_u["track_id"], rows_u["weight"]))
-        assert ra.recommend(h, 10).track_ids == rb.recommend(h, 10).track_ids, user
+        assert ra.recommend(h, Options(k=10)).track_ids == rb.recommend(h, Options(k=10)).track_ids, user

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, Settings
+from engine.core.config import ConfigError, Settings
 
 
 def test_env_values_are_typed_and_override_defaults(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_overrides_win_over_env() -> None:
 def test_env_example_documents_every_setting() -> None:
     from dataclasses import fields
 
-    from engine.config import ROOT
+    from engine.core.config import ROOT
 
     text = (ROOT / ".env.example").read_text()
     documented = {line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")}

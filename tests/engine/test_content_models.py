@@ -1,4 +1,4 @@
-"""Spark ML content models (engine.content_models): Word2Vec, TF-IDF, LDA, BRP LSH neighbours."""
+"""Spark ML content models (engine.similarity.content_models): Word2Vec, TF-IDF, LDA, BRP LSH neighbours."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import content_models as cm
-from engine.errors import InputError
+from engine.core.errors import InputError
+from engine.similarity import content_models as cm
 
 
 def cluster_listening(seed: int = 5) -> pd.DataFrame:

@@ -10,10 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import demo
-from engine.demo import make_demo_listeners, make_synthetic_interactions, synthesize_catalog
-from engine.demo_synthetic import KAGGLE_TRACK_COLUMNS
-from engine.schemas import INTERACTION_COLUMNS, SYNTHETIC_ID_PREFIX, interactions_schema
+from engine.commands.demo import add_arguments, main
+from engine.core.schemas import INTERACTION_COLUMNS, SYNTHETIC_ID_PREFIX
+from engine.ingest.demo_listeners import _taste_space, make_demo_listeners
+from engine.ingest.synthetic import (
+    KAGGLE_TRACK_COLUMNS,
+    make_synthetic_interactions,
+    synthesize_catalog,
+)
+from engine.spark.schemas import interactions_schema
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
@@ -71,7 +76,7 @@ def test_demo_listeners_have_clustered_tastes(tracks, listeners):
     """A listener's held-out plays sit closer to its other plays than random tracks do."""
     inter, _ = listeners
     ordered = tracks.sort_values("track_id").reset_index(drop=True)
-    x = demo._taste_space(ordered)
+    x = _taste_space(ordered)
     row = pd.Series(np.arange(len(ordered)), index=ordered["track_id"])
     rng = np.random.default_rng(0)
     held_d, rand_d = [], []
@@ -82,7 +87,7 @@ def test_demo_listeners_have_clustered_tastes(tracks, listeners):
         held, train = rows[:n_held], rows[n_held:]
         random_rows = rng.integers(0, len(ordered), size=n_held)
 
-        def nearest(rs):
+        def nearest(rs, train=train):
             return np.sqrt(((x[rs, None, :] - x[None, train, :]) ** 2).sum(axis=2)).min(axis=1)
 
         held_d.append(nearest(held).mean())
@@ -154,8 +159,8 @@ def test_demo_cli_writes_listeners_and_catalogue(settings, tracks, tmp_path, cap
     settings.parquet_dir.mkdir(parents=True)
     tracks.to_parquet(settings.parquet_dir / "tracks", index=False)
     parser = argparse.ArgumentParser()
-    demo.add_arguments(parser)
-    assert demo.main(parser.parse_args(["--listeners", "40"]), settings) == 0
+    add_arguments(parser)
+    assert main(parser.parse_args(["--listeners", "40"]), settings) == 0
     assert "SYNTHETIC demo listeners" in capsys.readouterr().out
     written = spark.read.parquet(str(settings.parquet_dir / "interactions_demo"))
     assert [(f.name, f.dataType) for f in written.schema] == [(f.name, f.dataType) for f in interactions_schema()]
@@ -164,7 +169,7 @@ def test_demo_cli_writes_listeners_and_catalogue(settings, tracks, tmp_path, cap
 
     out = tmp_path / "synthetic.csv.gz"
     args = parser.parse_args(["--tracks", "3000", "--out", str(out), "--catalog", str(SAMPLE / "tracks.csv.gz")])
-    assert demo.main(args, settings) == 0
+    assert main(args, settings) == 0
     assert "SYNTHETIC catalogue of 3,000 tracks" in capsys.readouterr().out
     back = pd.read_csv(out)
     assert len(back) == 3000 and back["id"].str.startswith("syn:").all()

@@ -9,14 +9,24 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine import bundle as bundle_io
-from engine import tuning
-from engine.baselines import FactorScorer
-from engine.eval_report import store_metrics, write_report
-from engine.evaluate import Dataset, evaluate, fit_als_scorer, index_split
-from engine.scoring import build_eval_data, evaluate_model, metric_keys
-from engine.splits import holdout_split, prepare_interactions
-from engine.train import AlsParams, index_interactions
+from engine.bundle.load import load_current, verify_bundle_dir
+from engine.bundle.publish import publish_bundle, write_bundle
+from engine.evaluation.datasets import Dataset, fit_als_scorer, index_split
+from engine.evaluation.protocol import evaluate
+from engine.evaluation.report import store_metrics, write_report
+from engine.evaluation.scorers import FactorScorer
+from engine.evaluation.scoring import build_eval_data, evaluate_model, metric_keys
+from engine.evaluation.search_space import GridSpec
+from engine.evaluation.splits import holdout_split, prepare_interactions
+from engine.evaluation.tuning import (
+    _edges,
+    _key,
+    _widened,
+    select_kmeans_k,
+)
+from engine.serving.blend import BlendWeights
+from engine.training.als import AlsParams, index_interactions
+from engine.training.params import load_best_params, write_best_params
 from tests.factories import random_bundle_parts
 
 SMALL_ALS = AlsParams(rank=6, max_iter=8, reg_param=0.1, alpha=5.0, weight_transform="binary", seed=1)
@@ -56,14 +66,15 @@ def test_als_scores_clearly_above_random_factors(planted) -> None:
 
 
 def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_path) -> None:
-    spec = tuning.GridSpec(
+    spec = GridSpec(
         rank=(6,), reg_param=(0.1,), alpha={"binary": (1.0, 5.0), "log1p": (5.0,)}, max_iter=(6,),
         ease_lambda=(1.0, 10.0), max_widen=1, blend_neighbours=(0.5, 1.0), blend_exponent=(0.0, 0.5),
-        blend_popularity=(0.0,), blend_top_n=(20,),
+        blend_popularity=(0.0,), blend_top_n=(20,), knn_shrink=(0.0, 5.0), rp3_alpha=(0.5,), rp3_beta=(0.0, 0.5),
+        rp3_top_n=(20,), ease_top_n=(20,), first_pass_users=40, first_pass_keep=2,
     )
     report = evaluate(
         spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted groups"),
-        params=SMALL_ALS, ease_max_items=40, grid=spec, echo=lambda _: None,
+        params=SMALL_ALS, ease_max_items=40, grid=spec,
     )
     d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert {"dataset", "description", "protocol", "data", "params", "rows", "grid", "notes", "timings_s", "created_at"} <= set(d)
@@ -78,6 +89,13 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
     assert any("EASE ranks only the 40" in n for n in report.notes)
     grid = d["grid"]
     assert len(grid["rows"]) >= 3 and grid["best"]["alpha"] in {r["alpha"] for r in grid["rows"]}
+    # the first pass fitted every point on 40 listeners; its best two were fitted on all of them
+    sample_rows = [r for r in grid["rows"] if r["stage"] == "sample"]
+    full_rows = [r for r in grid["rows"] if r["stage"] == "validation"]
+    assert len(sample_rows) == 3 and {r["n_eval_users"] for r in sample_rows} == {40}
+    assert len(full_rows) >= 2 and all(r["n_eval_users"] > 40 for r in full_rows)
+    best_two = sorted(sample_rows, key=lambda r: -r["ndcg@10"])[:2]
+    assert {(r["alpha"], r["weight_transform"]) for r in best_two} <= {(r["alpha"], r["weight_transform"]) for r in full_rows}
     assert grid["best_ease_lambda"] in {r["lambda"] for r in grid["ease_rows"]}
     # the blend was chosen on the validation split and the served row uses it
     assert grid["best_blend"]["neighbours"] in {r["neighbours"] for r in grid["blend_rows"]}
@@ -92,22 +110,27 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
     json_path, md_path = write_report(report, tmp_path / "reports")
     assert json.loads(json_path.read_text())["dataset"] == "planted" and md_path.read_text() == md
 
-    path = tuning.write_best_params(settings, als=report.params, kmeans_k=7, meta={"dataset": "planted"},
-                                    blend=report.params["blend"], neighbours=report.params["neighbours"])
-    saved = tuning.load_best_params(settings)
+    path = write_best_params(settings, als=report.params, kmeans_k=7, meta={"dataset": "planted"},
+                             blend=report.params["blend"], neighbours=report.params["neighbours"],
+                             components=report.params["components"], selection=report.served_selection())
+    saved = load_best_params(settings)
     assert path.name == "best_params.json" and saved["kmeans_k"] == 7 and saved["rank"] == report.params["rank"]
     assert AlsParams.from_settings(settings, **saved).rank == report.params["rank"]
     # ... and training picks them up from the file
-    from engine.train import resolve_blend, resolve_params
+    from engine.training.params import resolve_params, resolve_served
 
     assert resolve_params(settings, params_file=path).rank == report.params["rank"]
-    blend, neighbours = resolve_blend(path)
-    assert blend.to_dict() == report.params["blend"] and neighbours.top_n == 20
+    served_choice = resolve_served(path)
+    assert served_choice.blend.to_dict() == report.params["blend"] and served_choice.neighbours.top_n == 20
+    selection = served_choice.selection
+    assert selection and selection["validation"] and selection["dataset"] == "planted"
+    assert selection["model"] == BlendWeights.from_dict(report.params["blend"]).label
+    assert selection["validation"][0]["ndcg@10"] == max(r["ndcg@10"] for r in selection["validation"])
 
     bundle_dir = tmp_path / "bundle"
-    bundle_io.write_bundle(bundle_dir, **random_bundle_parts(n_items=30))
+    write_bundle(bundle_dir, **random_bundle_parts(n_items=30))
     store_metrics(bundle_dir, {"evaluation": report.summary()})
-    manifest = bundle_io.verify_bundle_dir(bundle_dir)  # still verifies
+    manifest = verify_bundle_dir(bundle_dir)  # still verifies
     assert manifest["metrics"]["evaluation"]["models"]["als"]["ndcg@10"] == pytest.approx(report.row("als")["ndcg@10"])
     assert manifest["metrics"]["evaluation"]["models"]["served"]["ndcg@10"] == pytest.approx(served["ndcg@10"])
 
@@ -115,37 +138,26 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
 def test_grid_widens_past_an_edge_and_warns() -> None:
     base = AlsParams(rank=8, reg_param=0.1, alpha=1.0, weight_transform="log1p", max_iter=10)
     tried = {
-        tuning._key(replace(base, rank=r)): {"rank": r, "reg_param": 0.1, "alpha": 1.0, "weight_transform": "log1p", "max_iter": 10}
+        _key(replace(base, rank=r)): {"rank": r, "reg_param": 0.1, "alpha": 1.0, "weight_transform": "log1p", "max_iter": 10}
         for r in (8, 16)
     }
     best = replace(base, rank=16)
     # iterations were tried at one value only: that counts as an edge (more are tried)
-    assert tuning._edges(best, tried) == [("rank", 16, "high"), ("max_iter", 10, "high")]
-    assert [(p.rank, p.max_iter) for p in tuning._widened(best, tried)] == [(32, 10), (16, 20)]
-    assert tuning._widened(replace(base, rank=8), tried)[0].rank == 4
-    tried[tuning._key(replace(base, rank=16, max_iter=20))] = {**tried[tuning._key(best)], "rank": 16, "max_iter": 20}
-    assert tuning._edges(best, tried) == [("rank", 16, "high"), ("max_iter", 10, "low")]
-
-
-def test_blend_grid_widens_past_an_edge() -> None:
-    from engine.blend import BlendWeights
-
-    row = {"neighbours": 0.4, "neighbour_pop_exponent": 0.7, "popularity": 0.0, "top_n": 100}
-    tried = {i: {**row, "neighbours": w} for i, w in enumerate((0.2, 0.4))}
-    best = BlendWeights(0.4, 0.7, 0.0)
-    assert tuning._blend_edges(best, 100, tried) == [("neighbours", "high")]
-    assert tuning._blend_step(best, "neighbours", "high").neighbours == 0.8
-    assert tuning._blend_step(BlendWeights(0.4, 0.0, 0.0), "neighbour_pop_exponent", "low") is None  # β >= 0
+    assert _edges(best, tried) == [("rank", 16, "high"), ("max_iter", 10, "high")]
+    assert [(p.rank, p.max_iter) for p in _widened(best, tried)] == [(32, 10), (16, 20)]
+    assert _widened(replace(base, rank=8), tried)[0].rank == 4
+    tried[_key(replace(base, rank=16, max_iter=20))] = {**tried[_key(best)], "rank": 16, "max_iter": 20}
+    assert _edges(best, tried) == [("rank", 16, "high"), ("max_iter", 10, "low")]
 
 
 def test_kmeans_k_by_silhouette(spark) -> None:
-    from engine.schemas import CLUSTER_FEATURES
+    from engine.core.schemas import CLUSTER_FEATURES
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, len(CLUSTER_FEATURES))) * 10
     rows = [tuple(float(v) for v in centres[i % 3] + rng.normal(size=len(CLUSTER_FEATURES)) * 0.1) for i in range(90)]
     tracks = spark.createDataFrame(rows, ", ".join(f"{c} double" for c in CLUSTER_FEATURES))
-    sel = tuning.select_kmeans_k(tracks, k_values=range(2, 6), echo=lambda _: None)
+    sel = select_kmeans_k(tracks, k_values=range(2, 6))
     assert sel["best_k"] == 3 and sel["k_values"] == [2, 3, 4, 5]
     assert sel["training_cost"][0] > sel["training_cost"][1]  # the elbow
     assert sel["warning"] is None
@@ -156,7 +168,7 @@ def test_cli_writes_report_and_stores_in_current_bundle(spark, planted, settings
 
     path = tmp_path / "interactions"
     planted.write.parquet(str(path))
-    version = bundle_io.publish_bundle(settings.models_dir, **random_bundle_parts(n_items=30))
+    version = publish_bundle(settings.models_dir, **random_bundle_parts(n_items=30))
     monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("SPARK_MASTER", "local[2]")
@@ -166,18 +178,18 @@ def test_cli_writes_report_and_stores_in_current_bundle(spark, planted, settings
     assert code == 0
     report = json.loads((out / "eval-interactions.json").read_text())
     assert report["params"]["rank"] == 6 and [r["model"] for r in report["rows"]][:2] == ["served", "als"]
-    manifest = bundle_io.load_current(settings.models_dir).manifest
+    manifest = load_current(settings.models_dir).manifest
     assert manifest["version"] == version
     assert manifest["metrics"]["evaluation"]["dataset"] == "interactions"
     assert main(["evaluate", "--data", str(tmp_path / "missing")]) == 2
 
 
 def test_book_reproduction_protocol(spark, planted, settings) -> None:
-    from engine.reproduction import reproduce_book
+    from engine.evaluation.reproduction import reproduce_book
 
     grids = (("test", 6, (6,), (0.01,), (1.0,), "–", "–"),)
     out = reproduce_book(
-        spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted"), grids=grids, echo=lambda _: None
+        spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted"), grids=grids
     )
     assert len(out["rows"]) == 1 and out["best"]["auc"] > 0.8
     assert 0.0 <= out["most_listened"]["auc"] <= 1.0

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bundle import load_bundle, publish_bundle
-from engine.recommender import Recommender
-from engine.train import AlsParams, als_factors, fit_als
+from engine.bundle.load import load_bundle
+from engine.bundle.publish import publish_bundle
+from engine.serving.options import Options
+from engine.serving.recommender import Recommender
+from engine.training.als import AlsParams, fit_als, item_factors, user_factors
 from tests.factories import random_bundle_parts
 
 N_USERS, N_ITEMS, N_GROUPS = 60, 80, 4
@@ -41,20 +43,20 @@ def test_fold_in_reproduces_spark_user_factors(spark, tmp_path) -> None:
                        weight_epsilon=2.0, seed=3, num_blocks=2)
     schema = "user_idx int, item_idx int, weight double"
     model = fit_als(spark.createDataFrame(ratings, schema=schema), params)
-    user_factors, item_factors = als_factors(model, N_USERS, N_ITEMS)
-    assert np.abs(item_factors).sum(axis=1).min() > 0
+    U, Y = user_factors(model, N_USERS), item_factors(model, N_ITEMS)
+    assert np.abs(Y).sum(axis=1).min() > 0
 
     parts = random_bundle_parts(n_items=N_ITEMS, rank=params.rank, n_groups=N_GROUPS, n_without_factors=0)
-    parts.update(item_factors=item_factors, params=params.to_dict())
+    parts.update(item_factors=Y, params=params.to_dict())
     rec = Recommender(load_bundle(tmp_path / publish_bundle(tmp_path, **parts)))
     track_ids = parts["items"]["track_id"].to_numpy()
 
-    y = item_factors.astype(np.float64)
+    y = Y.astype(np.float64)
     rel_errors = []
     for u, rows in ratings.groupby("user_idx"):
         history = dict(zip(track_ids[rows["item_idx"]], rows["weight"]))
         x = rec.fold_in(history)
-        spark_x = user_factors[u].astype(np.float64)
+        spark_x = U[u].astype(np.float64)
         cosine = x @ spark_x / (np.linalg.norm(x) * np.linalg.norm(spark_x))
         assert cosine > 0.999, f"user {u}: cosine {cosine:.6f}"
         rel_errors.append(np.linalg.norm(x - spark_x) / np.linalg.norm(spark_x))
@@ -62,7 +64,7 @@ def test_fold_in_reproduces_spark_user_factors(spark, tmp_path) -> None:
         # And the served list (known items excluded) is Spark's own ranking of the rest.
         spark_scores = y @ spark_x
         spark_scores[rows["item_idx"].to_numpy()] = -np.inf
-        served = rec.recommend(history, 10, max_per_artist=None, explain=False)
+        served = rec.recommend(history, Options(k=10, max_per_artist=None, explain=False))
         assert [int(t) for t in served.track_ids] == list(np.argsort(-spark_scores)[:10]), f"user {u}"
     # Spark keeps factors in float32 and the bundle stores YᵀY in float32; measured 8.5e-8.
     assert max(rel_errors) < 1e-5, f"largest relative error {max(rel_errors):.2e}"

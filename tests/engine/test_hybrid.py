@@ -1,4 +1,4 @@
-"""The cold-track hybrid (engine.hybrid) and its serving path (engine.similar, Recommender.similar)."""
+"""The cold-track hybrid (engine.serving.hybrid) and its serving path (engine.serving.similar_songs, Recommender.similar)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bundle import publish_bundle
-from engine.errors import InputError
-from engine.hybrid import (
-    HybridWeights,
+from engine.bundle.publish import publish_bundle
+from engine.core.errors import InputError
+from engine.evaluation.cold_items import (
     cold_split,
     content_for_items,
     evaluate_cold_items,
     fit_split_factors,
 )
-from engine.recommender import Recommender
-from engine.similar import merge_neighbours
-from engine.train import AlsParams
+from engine.serving.hybrid import HybridWeights
+from engine.serving.recommender import Recommender
+from engine.serving.similar_songs import merge_neighbours
+from engine.training.als import AlsParams
 from tests.factories import random_bundle_parts
 
 N_GROUPS, PER_GROUP, N_USERS = 4, 30, 240
@@ -47,10 +47,10 @@ def test_hybrid_improves_recall_on_cold_items(spark) -> None:
     assert not set(split.heldout) - set(split.kept)
     kept = split.train[split.train["item"].isin(list(split.kept))].groupby("item").size()
     assert kept.max() <= 2 and sum(v == 0 for v in split.kept.values()) == 24
-    factors, has = fit_split_factors(spark, split, len(items), AlsParams(rank=8, max_iter=5, weight_transform="binary"))
+    factors, has = fit_split_factors(spark, split, len(items), AlsParams(rank=8, max_iter=5, reg_param=0.1, alpha=10.0, weight_transform="binary"))
     grid = [HybridWeights(factor_weight=b, shrink=s) for b in (0.5, 0.9) for s in (5.0, 20.0)]
     report = evaluate_cold_items(split, factors=factors, has_factors=has, content=content_for_items(items, audio),
-                                 n_users=N_USERS, grid=grid, echo=lambda _: None)
+                                 n_users=N_USERS, grid=grid)
     new, few = report.recall["new"], report.recall["few"]
     assert report.n_test["new"] > 5 and report.n_test["few"] > 5
     assert new["als"] == 0.0  # no factors for a brand-new track: ALS alone finds nothing

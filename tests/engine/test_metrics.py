@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from engine import metrics as M
+from engine.evaluation import metrics as M
 
 RANKED = np.array([1, 2, 3, 4])
 RELEVANT = np.array([2, 4])
@@ -70,8 +70,8 @@ def test_auc_ties_wrong_and_half() -> None:
 
 
 def test_coverage_novelty_diversity() -> None:
-    assert M.catalogue_coverage([np.array([0, 1]), np.array([1, 2])], 10) == pytest.approx(0.3)
-    assert M.catalogue_coverage([], 10) == 0.0
+    assert M.catalog_coverage([np.array([0, 1]), np.array([1, 2])], 10) == pytest.approx(0.3)
+    assert M.catalog_coverage([], 10) == 0.0
     rank = np.array([1, 2, 3, 4, 5])
     assert M.novelty(np.array([0, 4]), rank) == pytest.approx(3.0)
     # A 3-4-5 triangle: pairwise distances 3, 4, 5.

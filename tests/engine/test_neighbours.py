@@ -1,11 +1,12 @@
-"""Item neighbours on Spark (engine.neighbours) against exact cosine in numpy; CSR helpers."""
+"""Item neighbours on Spark (engine.serving.neighbours) against exact cosine in numpy; CSR helpers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine.neighbours import ItemNeighbours, NeighbourParams, item_neighbours
+from engine.serving.neighbours import ItemNeighbours, NeighbourParams
+from engine.training.neighbours import item_neighbours
 
 
 def planted_interactions(n_users: int = 60, n_items: int = 40, seed: int = 3) -> list[tuple[int, int, float]]:
@@ -87,3 +88,39 @@ def test_truncate_remap_and_extra_round_trip() -> None:
         ItemNeighbours.from_extra(moved.to_extra(), 6)
     with pytest.raises(ValueError, match="top_n"):
         NeighbourParams(top_n=0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        NeighbourParams(top_n=6, shrink=4.0),  # item-kNN with shrinkage
+        NeighbourParams(top_n=6, user_exponent=0.7, source_exponent=0.7, target_exponent=0.3),  # RP3beta
+        NeighbourParams(top_n=6, max_user_items=5, min_common=2, user_exponent=1.0, source_exponent=1.0, target_exponent=0.0),
+        NeighbourParams(top_n=5, kind="ease", ease_lambda=20.0, ease_items=30),
+    ],
+    ids=["knn-shrink", "rp3beta", "rp3-capped-min2", "ease"],
+)
+def test_spark_components_equal_the_numpy_lists(spark, planted, params: NeighbourParams) -> None:
+    """What train ships (Spark, or EASE on the driver) is what the evaluation's numpy search scores."""
+    import scipy.sparse as sp
+
+    from engine.training.cooccurrence import cooccurrence_neighbours
+    from engine.training.ease import ease_neighbours
+    from engine.training.neighbours import component_neighbours
+
+    rows, df = planted
+    n_users = max(r[0] for r in rows) + 1
+    X = sp.csr_matrix(([w for *_, w in rows], ([u for u, *_ in rows], [i for _, i, _ in rows])), shape=(n_users, 42))
+    if params.kind == "ease":
+        X.sum_duplicates()
+        want = ease_neighbours(X > 0, lam=params.ease_lambda, max_items=params.ease_items, top_n=params.top_n)
+    else:
+        want = cooccurrence_neighbours(X, params)
+    got = component_neighbours(df, 42, params=params)
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_allclose(got.scores, want.scores, rtol=1e-5)
+    # the same targets, allowing ties (equal scores) to be listed in either order
+    for i in range(42):
+        (gi, gs), (wi, ws) = got.row(i), want.row(i)
+        assert sorted(zip(np.round(gs, 5), gi)) == sorted(zip(np.round(ws, 5), wi)), f"item {i}"
+    assert got.indices.max() < 42 and len(got.indices) > 0

@@ -7,6 +7,7 @@ events stream, ALS training at rank 4 on the tiny planted data of test_train.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -21,18 +22,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import bundle as B
-from engine.errors import InputError
-from engine.locking import FileLock, LockHeld, LockInfo, process_start, read_lock
-from engine.refresh import LOCK_FILE, RefreshOptions, parse_duration, refresh_once, run_loop
-from engine.refresh_log import read_log
-from engine.refresh_gate import compare
-from engine.schemas import tracks_schema
-from engine.train import AlsParams, train
+from engine.bundle.layout import current_version, list_versions
+from engine.bundle.load import load_current
+from engine.core.errors import InputError
+from engine.core.locking import FileLock, LockHeld, LockInfo, process_start, read_lock
+from engine.refresh.gate import compare
+from engine.refresh.loop import parse_duration, run_loop
+from engine.refresh.round import LOCK_FILE, RefreshOptions, refresh_once
+from engine.spark.schemas import tracks_schema
+from engine.state.refresh_log import read_log
+from engine.training.als import AlsParams
+from engine.training.run import train
 from tests.engine.test_train import tiny_interactions, tiny_tracks
 
 ROOT = Path(__file__).resolve().parents[2]
-QUIET = lambda _: None  # noqa: E731
 
 
 # -- the lock (no Spark) -------------------------------------------------------------------------
@@ -112,9 +115,10 @@ def test_durations_and_gate_rule() -> None:
     assert not compare({"ndcg@10": None, "recall@50": 0.5}, {"ndcg@10": 0.2, "recall@50": 0.5})[0]
 
 
-def test_loop_survives_a_failing_round_and_stops_on_request() -> None:
+def test_loop_survives_a_failing_round_and_stops_on_request(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="engine")
     stop = threading.Event()
-    calls, errors, lines = [], [], []
+    calls, errors = [], []
 
     def round_fn():
         calls.append(1)
@@ -123,9 +127,9 @@ def test_loop_survives_a_failing_round_and_stops_on_request() -> None:
         if len(calls) == 3:
             stop.set()
 
-    n = run_loop(round_fn, every_s=0.0, stop=stop, echo=lines.append, on_error=errors.append)
+    n = run_loop(round_fn, every_s=0.0, stop=stop, on_error=errors.append)
     assert n == 3 and len(errors) == 1
-    assert any("round 2 failed: RuntimeError: the JVM died" in line for line in lines)
+    assert any("round 2 failed: RuntimeError: the JVM died" in line for line in caplog.messages)
 
 
 # -- rounds with Spark ---------------------------------------------------------------------------
@@ -134,7 +138,7 @@ def test_loop_survives_a_failing_round_and_stops_on_request() -> None:
 @pytest.fixture(scope="module")
 def world_template(spark, tmp_path_factory) -> tuple[Path, str]:
     """Catalogue, old listening and a model published on it, built once per module."""
-    from engine.config import Settings
+    from engine.core.config import Settings
 
     root = tmp_path_factory.mktemp("world")
     s = Settings.from_env({}, env_file=None).with_overrides(data_dir=root / "data", models_dir=root / "models")
@@ -143,7 +147,7 @@ def world_template(spark, tmp_path_factory) -> tuple[Path, str]:
     report, _ = train(
         spark, s, interactions=spark.read.parquet(str(s.parquet_dir / "interactions_demo")),
         tracks=spark.read.parquet(str(s.parquet_dir / "tracks")),
-        params=AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0), k=3, publish_to=s.models_dir, echo=QUIET,
+        params=AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0, weight_transform="log1p"), k=3, publish_to=s.models_dir,
     )
     return root, report.version
 
@@ -187,11 +191,11 @@ def test_a_worse_candidate_is_refused_and_the_current_model_stays(spark, setting
     new_listening(settings)
     record = refresh_once(
         settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5),
-        train_fn=randomized_train, echo=QUIET,
+        train_fn=randomized_train,
     )
     assert record.decision == "kept", record.reason
-    assert B.current_version(settings.models_dir) == v0 == record.serving_version
-    assert B.list_versions(settings.models_dir) == [v0]
+    assert current_version(settings.models_dir) == v0 == record.serving_version
+    assert list_versions(settings.models_dir) == [v0]
     assert not list(settings.models_dir.glob(".tmp-*"))  # the candidate's scratch copy is gone
     cand, cur = record.metrics["candidate"], record.metrics["current"]
     assert cand["ndcg@10"] < 0.95 * cur["ndcg@10"] and cur["n_eval_users"] == record.data["n_test_users"] == 30
@@ -204,29 +208,29 @@ def test_a_worse_candidate_is_refused_and_the_current_model_stays(spark, setting
 def test_a_good_candidate_is_published_and_then_nothing_is_new(spark, settings, world) -> None:
     v0 = world
     n_events = new_listening(settings)
-    record = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5, tolerance=0.5), echo=QUIET)
+    record = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5, tolerance=0.5))
     assert record.decision == "published", record.reason
     v1 = record.published_version
-    assert B.current_version(settings.models_dir) == v1 != v0
+    assert current_version(settings.models_dir) == v1 != v0
     assert record.ingest["written"] == n_events
-    manifest = B.load_current(settings.models_dir).manifest
+    manifest = load_current(settings.models_dir).manifest
     assert manifest["data"]["arrival_watermark_us"] > 0 and "refresh_gate" in manifest["metrics"]
     assert manifest["data"]["sources"]["stream"] > 0
 
-    again = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5), echo=QUIET)
+    again = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5))
     assert again.decision == "skipped" and "no new interactions" in again.reason
 
     new_listening(settings, users=range(2), seed=9)  # two listeners only: too little to judge
-    few = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5), echo=QUIET)
+    few = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5))
     assert few.decision == "skipped" and "too little new listening" in few.reason
-    assert B.current_version(settings.models_dir) == v1
+    assert current_version(settings.models_dir) == v1
     assert [r["decision"] for r in read_log(settings.models_dir)] == ["published", "skipped", "skipped"]
 
 
 CRASHY_REFRESH = """
 import os, sys, time
 from pathlib import Path
-import engine.bundle as bundle
+import engine.bundle.publish as bundle
 
 def pause(step):
     if step == os.environ.get("PAUSE_AT"):
@@ -262,14 +266,14 @@ def test_two_refreshers_one_trains_and_a_crash_mid_publish_recovers(spark, setti
         deadline = time.monotonic() + 900
         while not (list(pause_dir.iterdir()) and any(p.poll() is not None for p in procs)):
             if time.monotonic() > deadline or all(p.poll() is not None for p in procs):
-                pytest.fail("refreshers did not reach the expected state:\n" + "\n".join(l.read_text()[-3000:] for l in logs))
+                pytest.fail("refreshers did not reach the expected state:\n" + "\n".join(log.read_text()[-3000:] for log in logs))
             time.sleep(0.5)
         (marker,) = pause_dir.iterdir()
         winner = next(p for p in procs if p.pid == int(marker.stem))
         loser = next(p for p in procs if p is not winner)
         assert loser.returncode == 75
         assert "another refresh holds the lock" in logs[procs.index(loser)].read_text()
-        assert winner.poll() is None and B.current_version(settings.models_dir) == v0
+        assert winner.poll() is None and current_version(settings.models_dir) == v0
 
         os.killpg(winner.pid, signal.SIGKILL)  # the refresher dies between writing and publishing
         winner.wait(timeout=60)
@@ -279,15 +283,15 @@ def test_two_refreshers_one_trains_and_a_crash_mid_publish_recovers(spark, setti
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=60)
 
-    assert B.current_version(settings.models_dir) == v0
-    assert B.load_current(settings.models_dir).version == v0  # CURRENT names a complete, verified bundle
+    assert current_version(settings.models_dir) == v0
+    assert load_current(settings.models_dir).version == v0  # CURRENT names a complete, verified bundle
     assert list(settings.models_dir.glob(".tmp-*"))  # the half-published candidate it left behind
     assert read_lock(settings.models_dir / LOCK_FILE).pid == winner.pid
 
-    record = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5, tolerance=0.9), echo=QUIET)
+    record = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5, tolerance=0.9))
     assert record.lock["took_over"]["pid"] == winner.pid
     assert record.decision == "published", record.reason
-    assert B.current_version(settings.models_dir) == record.published_version != v0
+    assert current_version(settings.models_dir) == record.published_version != v0
     assert not (settings.models_dir / LOCK_FILE).exists()
     log = read_log(settings.models_dir)
     assert [r["decision"] for r in log] == ["skipped", "published"]  # the killed round wrote nothing

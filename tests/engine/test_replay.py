@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from engine import replay as R
-from engine.errors import InputError
-from engine.events import KIND_WEIGHTS, read_events
+from engine.commands.replay import add_arguments, main
+from engine.core.errors import InputError
+from engine.state.events import KIND_WEIGHTS, read_events
+from engine.streaming.replay import (
+    EventGenerator,
+    demo_history,
+    dir_writer,
+    parse_rate,
+    playlist_history,
+    replay,
+)
 from spotify.playlists import tracks_to_csv
 
 
@@ -26,16 +33,16 @@ def history() -> pd.DataFrame:
 
 
 def test_parse_rate() -> None:
-    assert R.parse_rate("50/s") == 50 and R.parse_rate("120/m") == 2 and R.parse_rate("0") == 0
-    assert R.parse_rate("7") == 7 and R.parse_rate("3600/h") == 1
+    assert parse_rate("50/s") == 50 and parse_rate("120/m") == 2 and parse_rate("0") == 0
+    assert parse_rate("7") == 7 and parse_rate("3600/h") == 1
     with pytest.raises(InputError, match="--rate"):
-        R.parse_rate("fast")
+        parse_rate("fast")
 
 
 def test_events_are_realistic_and_reproducible() -> None:
     h = history()
     known = set(zip(h["user_id"], h["track_id"]))
-    gen = R.EventGenerator(h, seed=7, explore=0.4)
+    gen = EventGenerator(h, seed=7, explore=0.4)
     evs = [gen.next_event() for _ in range(2000)]
     assert {e.kind for e in evs} <= set(KIND_WEIGHTS)  # the app's own vocabulary
     assert sum(e.kind == gen.kinds[0] for e in evs) > len(evs) / 2  # mostly plays
@@ -45,17 +52,17 @@ def test_events_are_realistic_and_reproducible() -> None:
     # discoveries go through co-listeners: they stay inside the listener's community
     assert all((int(t[1:]) < 10) == (int(u.split(":")[1]) < 4) for u, t in new)
     assert len({e.event_id for e in evs}) == len(evs)
-    again = R.EventGenerator(h, seed=7, explore=0.4)
+    again = EventGenerator(h, seed=7, explore=0.4)
     assert [(e.user_id, e.track_id, e.kind) for e in (again.next_event() for _ in range(2000))] == [
         (e.user_id, e.track_id, e.kind) for e in evs
     ]
-    only_replays = R.EventGenerator(h, seed=7, explore=0.0)
+    only_replays = EventGenerator(h, seed=7, explore=0.0)
     assert all((e.user_id, e.track_id) in known for e in (only_replays.next_event() for _ in range(500)))
 
 
 def test_replay_to_dir_writes_batches_the_stream_can_read(tmp_path) -> None:
     out = tmp_path / "events"
-    report = R.replay(iter(R.EventGenerator(history(), seed=1)), R.dir_writer(out), target=str(out), limit=250, batch_size=100)
+    report = replay(iter(EventGenerator(history(), seed=1)), dir_writer(out), target=str(out), limit=250, batch_size=100)
     files = sorted(out.glob("*.jsonl"))
     assert report.events == 250 and report.flushes == len(files) == 3
     evs = list(read_events(out))
@@ -72,21 +79,21 @@ def test_playlist_files(tmp_path) -> None:
     js = tmp_path / "pl.json"
     js.write_text(json.dumps({"items": [{"track": {"id": ids[0]}}, {"item": {"id": ids[1]}}, {"track": {"uri": f"spotify:track:{ids[2]}"}}]}))
     for path in (csv_path, txt, js):
-        h = R.playlist_history(path, user_id="me")
+        h = playlist_history(path, user_id="me")
         assert list(h["track_id"]) == ids and set(h["user_id"]) == {"me"}
     bad = tmp_path / "empty.txt"
     bad.write_text("nothing here\n")
     with pytest.raises(InputError, match="no Spotify track ids"):
-        R.playlist_history(bad)
+        playlist_history(bad)
 
 
 def test_cli_replays_a_playlist_into_the_events_dir(settings, tmp_path, capsys) -> None:
     txt = tmp_path / "list.txt"
     txt.write_text("4uLU6hMCjMI75M1A2tKUQC\n7ouMYWpwJ422jRcDASZB7P\n")
     parser = argparse.ArgumentParser()
-    R.add_arguments(parser)
+    add_arguments(parser)
     args = parser.parse_args(["--from", str(txt), "--user", "me", "--rate", "0", "--limit", "40"])
-    assert R.main(args, settings) == 0
+    assert main(args, settings) == 0
     evs = list(read_events(settings.events_dir))
     assert len(evs) == 40 and {e.user_id for e in evs} == {"me"}
     assert {e.track_id for e in evs} == {"4uLU6hMCjMI75M1A2tKUQC", "7ouMYWpwJ422jRcDASZB7P"}
@@ -95,4 +102,4 @@ def test_cli_replays_a_playlist_into_the_events_dir(settings, tmp_path, capsys) 
 
 def test_no_demo_listeners_is_one_clear_line(settings) -> None:
     with pytest.raises(InputError, match="no demo listeners"):
-        R.demo_history(settings)
+        demo_history(settings)

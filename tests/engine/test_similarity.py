@@ -1,4 +1,4 @@
-"""MinHash LSH similar tracks (engine.similarity): agreement with exact Jaccard, the SQLite table,
+"""MinHash LSH similar tracks (engine.similarity.run): agreement with exact Jaccard, the SQLite table,
 lookup by name, and the bundle arrays."""
 
 from __future__ import annotations
@@ -7,20 +7,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bundle import load_current, publish_bundle
-from engine.errors import InputError
-from engine.matching import CatalogIndex
-from engine.similar import similar_by_name, stored_neighbours
-from engine.similarity import (
+from engine.bundle.load import load_current
+from engine.bundle.publish import publish_bundle
+from engine.core.errors import InputError
+from engine.core.matching import CatalogIndex
+from engine.serving.similar_songs import similar_by_name, stored_neighbours
+from engine.similarity.common import lsh_recall
+from engine.similarity.minhash import (
     exact_neighbours,
     listener_pairs,
     listener_sets,
     minhash_neighbours,
-    recall_at_k,
-    republish_with_tables,
-    run_similarity,
 )
-from engine.store import Store
+from engine.similarity.run import republish_with_tables, run_similarity
+from engine.state.store import Store
 from tests.factories import random_bundle_parts
 
 N_USERS = 60
@@ -75,15 +75,15 @@ def test_minhash_top1_equals_exact_jaccard(spark) -> None:
     # Scores are exact Jaccard (distance recomputed for every candidate), not estimates.
     twin = lsh[(lsh.track_id == "a0") & (lsh.other_id == "b0")]["score"].iloc[0]
     assert twin == pytest.approx(0.6)
-    assert recall_at_k(lsh, exact, ["a0", "b3", "r1"], k=5) > 0.9
+    assert lsh_recall(lsh, exact, ["a0", "b3", "r1"], k=5) > 0.9
 
 
 def test_recall_counts_ties_as_hits() -> None:
     exact = pd.DataFrame({"track_id": ["q"] * 3, "other_id": ["x", "y", "z"], "score": [0.5, 0.2, 0.2]})
     approx = pd.DataFrame({"track_id": ["q", "q"], "other_id": ["x", "z"], "score": [0.5, 0.2]})
-    assert recall_at_k(approx, exact, ["q"], k=2) == 1.0  # z ties y at the cut
-    assert recall_at_k(approx.iloc[1:], exact, ["q"], k=2) == 0.5
-    assert np.isnan(recall_at_k(approx, exact, ["nobody"], k=2))
+    assert lsh_recall(approx, exact, ["q"], k=2) == 1.0  # z ties y at the cut
+    assert lsh_recall(approx.iloc[1:], exact, ["q"], k=2) == 0.5
+    assert np.isnan(lsh_recall(approx, exact, ["nobody"], k=2))
 
 
 def planted_catalogue(df: pd.DataFrame) -> pd.DataFrame:
@@ -102,7 +102,7 @@ def test_store_table_is_complete_deduplicated_and_queryable_by_name(spark, tmp_p
     store.put_similar([("a0", "stale", 0.99)], method="minhash")  # a previous run's row
     interactions = spark.createDataFrame(df)
     report, tables = run_similarity(spark, interactions=interactions, tracks=None, store=store,
-                                    methods=("minhash",), num_hash_tables=20, top=3, echo=lambda _: None)
+                                    methods=("minhash",), num_hash_tables=20, top=3)
     import sqlite3
 
     with sqlite3.connect(store.path) as con:

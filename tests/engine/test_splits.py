@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from engine.splits import holdout_split, prepare_interactions, random_row_split, time_split, validation_split
+from engine.evaluation.splits import (
+    holdout_split,
+    prepare_interactions,
+    random_row_split,
+    time_split,
+    validation_split,
+)
 
 
 def _interactions(spark):

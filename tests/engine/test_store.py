@@ -1,16 +1,22 @@
-"""engine.store (SQLite app state) and engine.events (JSON-lines events), on real files."""
+"""engine.state.store (SQLite app state) and engine.state.events (JSON-lines events), on real files."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from engine.events import KIND_WEIGHTS, ListeningEvent, forget_user, read_events, write_events
-from engine.store import Event, Store
+from engine.state.events import (
+    KIND_WEIGHTS,
+    ListeningEvent,
+    forget_user,
+    read_events,
+    write_events,
+)
+from engine.state.store import Event, Store
 
 
 @pytest.fixture()
@@ -84,7 +90,7 @@ def test_similar_table_orders_by_score(store: Store) -> None:
 
 def test_events_files_roundtrip_and_forget(tmp_path: Path) -> None:
     events_dir = tmp_path / "events"
-    now = datetime(2026, 1, 31, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 31, 12, tzinfo=UTC)
     first = write_events(events_dir, [ListeningEvent.new("u1", "t1", "like", now=now),
                                       ListeningEvent.new("u2", "t2", "save", now=now)])
     write_events(events_dir, [ListeningEvent.new("u1", "t3", "recommended")])
@@ -104,8 +110,8 @@ def test_events_files_roundtrip_and_forget(tmp_path: Path) -> None:
 
 
 def test_event_vocabulary_matches_the_engines_reader() -> None:
-    """The app writes what ``engine.readers_events`` reads: same kinds, same default weights."""
-    from engine import readers_events
+    """The app writes what ``engine.ingest.readers.events`` reads: same kinds, same default weights."""
+    from engine.ingest.readers import events as readers_events
 
     assert set(KIND_WEIGHTS) == set(readers_events.POSITIVE_KINDS) | set(readers_events.NON_POSITIVE_KINDS) - {"skip"}
     for kind, weight in readers_events.POSITIVE_KINDS.items():
@@ -116,7 +122,7 @@ def test_event_vocabulary_matches_the_engines_reader() -> None:
 @pytest.mark.slow
 def test_app_event_files_are_read_by_the_engine(spark, settings, tmp_path: Path) -> None:
     """Files written by write_events go through the engine's Spark reader without rejects."""
-    from engine.readers_events import read_app_events
+    from engine.ingest.readers.events import read_app_events
 
     events_dir = settings.events_dir
     write_events(events_dir, [ListeningEvent.new("u1", "t1", "play"), ListeningEvent.new("u1", "t1", "like"),

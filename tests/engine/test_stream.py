@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.locking import FileLock, LockHeld
-from engine.readers_events import read_app_events
-from engine.stream import (
+from engine.core.locking import FileLock, LockHeld
+from engine.ingest.readers.events import read_app_events
+from engine.streaming.stream import (
     EventSink,
     StreamPaths,
     StreamReport,
@@ -54,10 +54,9 @@ def output_ids(spark, settings) -> list[str]:
 
 def test_events_appended_while_running_are_ingested_once_across_a_restart(spark, settings) -> None:
     paths = StreamPaths.of(settings)
-    lines: list[str] = []
     report = StreamReport()
     query = start_query(
-        file_source(spark, paths.events), EventSink(paths, report, echo=lines.append),
+        file_source(spark, paths.events), EventSink(paths, report),
         checkpoint=paths.checkpoints / "stream-files", once=False, trigger_seconds=0.2,
     )
     try:
@@ -79,7 +78,7 @@ def test_events_appended_while_running_are_ingested_once_across_a_restart(spark,
     # While the stream is down, more events arrive, again with re-sent ones.
     write_file(paths.events, "events-c.jsonl", [event(i) for i in range(60, 90)] + [event(i) for i in range(40, 45)])
 
-    again = run_stream(spark, settings, once=True, echo=lines.append)
+    again = run_stream(spark, settings, once=True)
     assert again.batches == 2  # the uncommitted batch ran again, then the new file
     ids = output_ids(spark, settings)
     assert len(ids) == len(set(ids)) == 90
@@ -103,7 +102,7 @@ def test_malformed_events_are_quarantined_and_the_stream_goes_on(spark, settings
             event(2, kind="liked"),
         ],
     )
-    report = run_stream(spark, settings, once=True, echo=lambda _: None)
+    report = run_stream(spark, settings, once=True)
     assert report.rejected == {
         "invalid JSON": 1, "missing user_id": 1, "unknown kind": 1, "bad weight": 1, "bad ts": 1,
     }
@@ -117,21 +116,21 @@ def test_malformed_events_are_quarantined_and_the_stream_goes_on(spark, settings
     assert any(r["raw"] == "not json at all" for r in rejects)
 
     write_file(paths.events, "events-later.jsonl", [event(3)])
-    later = run_stream(spark, settings, once=True, echo=lambda _: None)
+    later = run_stream(spark, settings, once=True)
     assert later.written == 1 and later.n_rejected == 0
 
 
 def test_stream_and_batch_reader_agree_on_the_interactions(spark, settings) -> None:
     paths = StreamPaths.of(settings)
     write_file(paths.events, "events.jsonl", (DATA / "events.jsonl").read_text(encoding="utf-8").splitlines())
-    report = run_stream(spark, settings, once=True, echo=lambda _: None)
+    report = run_stream(spark, settings, once=True)
     batch, batch_report = read_app_events(spark, DATA / "events.jsonl", settings=settings)
     assert report.n_rejected == batch_report.n_rejected
     assert report.rejected == batch_report.rejected
     streamed = events_to_interactions(spark.read.parquet(str(paths.output)))
     key = lambda r: (r["user_id"], r["track_id"])  # noqa: E731
-    got = sorted(((*key(r), round(r["weight"], 9), r["ts"]) for r in streamed.collect()))
-    want = sorted(((*key(r), round(r["weight"], 9), r["ts"]) for r in batch.collect()))
+    got = sorted((*key(r), round(r["weight"], 9), r["ts"]) for r in streamed.collect())
+    want = sorted((*key(r), round(r["weight"], 9), r["ts"]) for r in batch.collect())
     assert got == want and len(got) > 0
 
 
@@ -140,6 +139,6 @@ def test_one_stream_per_data_dir(spark, settings) -> None:
     write_file(paths.events, "events-a.jsonl", [event(1)])
     with FileLock(paths.lock, purpose="stream", heartbeat_s=0):
         with pytest.raises(LockHeld):
-            run_stream(spark, settings, once=True, echo=lambda _: None)
-        assert ingest_pending(spark, settings, echo=lambda _: None) is None  # left to the running stream
-    assert ingest_pending(spark, settings, echo=lambda _: None).written == 1
+            run_stream(spark, settings, once=True)
+        assert ingest_pending(spark, settings) is None  # left to the running stream
+    assert ingest_pending(spark, settings).written == 1

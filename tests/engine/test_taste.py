@@ -1,11 +1,11 @@
-"""engine.taste: taste profile, cluster descriptions and the map sample on a synthetic bundle."""
+"""engine.serving.taste: taste profile, cluster descriptions and the map sample on a synthetic bundle."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine.taste import describe_clusters, map_sample, raw_audio, taste_profile
+from engine.serving.taste import describe_clusters, map_sample, raw_audio, taste_profile
 from tests.factories import random_bundle_parts
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from engine import bundle as B
-from engine.schemas import AUDIO_FEATURES, tracks_schema
-from engine.train import AlsParams, assemble_items, fit_kmeans, index_interactions, train
-from engine.weights import transform_weights, transform_weights_col
+from engine.bundle.load import load_current
+from engine.core.schemas import AUDIO_FEATURES
+from engine.core.weights import transform_weights, transform_weights_col
+from engine.spark.schemas import tracks_schema
+from engine.training.als import AlsParams, index_interactions
+from engine.training.assemble import assemble_items
+from engine.training.kmeans import fit_kmeans
+from engine.training.run import train
 
 
 def tiny_tracks(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -88,16 +94,17 @@ def test_kmeans_finds_the_planted_styles(spark, frames) -> None:
     assert np.isfinite(km.assignments[["x", "y"]].to_numpy()).all()
 
 
-def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings) -> None:
+def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings, caplog) -> None:
     tracks, inter = frames
-    params = AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0)
-    lines: list[str] = []
+    params = AlsParams(rank=4, max_iter=5, reg_param=0.05, alpha=5.0, weight_transform="log1p")
+    caplog.set_level(logging.INFO, logger="engine")
     report, parts = train(
         spark, settings, interactions=inter, tracks=tracks, params=params, k=3,
-        publish_to=settings.models_dir, echo=lines.append,
+        publish_to=settings.models_dir,
     )
-    assert [l.split("]")[1].split(":")[0].strip() for l in lines][:3] == ["read", "index", "als"]
-    b = B.load_current(settings.models_dir)
+    lines = caplog.messages
+    assert [line.split("]")[1].split(":")[0].strip() for line in lines][:3] == ["read", "index", "als"]
+    b = load_current(settings.models_dir)
     assert b.version == report.version
     assert b.n_items == 61 and b.rank == 4  # 60 catalogue tracks + 1 played track the catalogue lacks
     items = b.items.set_index("track_id")
@@ -119,7 +126,7 @@ def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings)
 
 
 def test_assemble_keeps_unplayed_catalog_tracks_reachable_by_content() -> None:
-    from engine.train import KMeansResult
+    from engine.training.kmeans import KMeansResult
 
     cat = tiny_tracks(6)[["track_id", "name", "artist_names", "artist_ids", "release_year", "popularity", "explicit", "energy", "genres"]]
     km = KMeansResult(
@@ -141,7 +148,7 @@ def test_cli_keeps_object_store_urls_intact() -> None:
     """pathlib would fold ``s3a://bucket/x`` into ``s3a:/bucket/x`` and lose the bucket."""
     import argparse
 
-    from engine.train import add_arguments
+    from engine.commands.train import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

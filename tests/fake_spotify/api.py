@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from tests.fake_spotify import objects
 from tests.fake_spotify.seed import TIME_RANGES, SeedPlaylist, Track, User, iso
@@ -283,7 +284,7 @@ def add_items(fake: "FakeSpotify", req: Request, caller: Caller, params: dict[st
         raise ApiError(400, "No uris provided")
     _check_uris(uris)
     raw_pos = req.arg("position") or (body.get("position") if isinstance(body, dict) else None)
-    added = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    added = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     new = [(u, added, caller.need_user().id) for u in uris]
     with fake.lock:
         pos = len(pl.items) if raw_pos in (None, "") else int(raw_pos)
@@ -310,7 +311,7 @@ def replace_items(fake: "FakeSpotify", req: Request, caller: Caller, params: dic
             at = before if before <= start else before - length
             pl.items = rest[:at] + moved + rest[at:]
         elif uris is not None:
-            added = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            added = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             pl.items = [(u, added, caller.need_user().id) for u in _check_uris(uris)]
         else:
             raise ApiError(400, "No uris provided")
@@ -338,7 +339,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 
 def dispatch(fake: "FakeSpotify", req: Request) -> Response:
     """Route, apply scripted failures, check the bearer token, then run the handler."""
-    for method, pattern, handler in ROUTES:
+    for method, pattern, handler in ROUTES:  # noqa: B007 (handler is used after the break)
         match = pattern.match(req.path)
         if match and method == req.method:
             break

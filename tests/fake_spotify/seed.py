@@ -25,10 +25,10 @@ import hashlib
 import random
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE_CANDIDATES = (
@@ -128,7 +128,7 @@ class Seed:
 
 def iso(ms: int) -> str:
     """Epoch milliseconds -> Spotify's ISO-8601 timestamp with milliseconds and ``Z``."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
@@ -301,7 +301,7 @@ def build_seed(*, catalogue: Path | str | None = "auto", seed: int = 7,
         base = list(generate_catalogue(seed=seed))
         source = "generated"
     rng = random.Random(seed)
-    now_ms = now_ms if now_ms is not None else int(datetime.now(timezone.utc).timestamp() * 1000)
+    now_ms = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
     tracks = {t.id: t for t in base}
     recent_pool = [t for t in base if t.year >= 2000]
     older_pool = [t for t in base if t.year < 2000]

@@ -23,7 +23,14 @@ from typing import Any
 from tests.fake_spotify import accounts, api
 from tests.fake_spotify.seed import SeedPlaylist, build_seed, spotify_id
 from tests.fake_spotify.state import (
-    ACCESS_TTL_S, DEFAULT_CLIENTS, KNOWN_SCOPES, AuthCode, Injected, RecordedRequest, State, Token,
+    ACCESS_TTL_S,
+    DEFAULT_CLIENTS,
+    KNOWN_SCOPES,
+    AuthCode,
+    Injected,
+    RecordedRequest,
+    State,
+    Token,
 )
 from tests.fake_spotify.wire import ApiError, OAuthError, Request, Response
 

@@ -8,7 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from spotify.auth import (
-    SCOPES, TOKEN_KEY, AuthConfig, PendingVerifiers, SpotifyAuth, sign_state, verify_state,
+    SCOPES,
+    TOKEN_KEY,
+    AuthConfig,
+    PendingVerifiers,
+    SpotifyAuth,
+    sign_state,
+    verify_state,
 )
 from spotify.errors import AuthError
 from tests.fake_spotify import FakeSpotify

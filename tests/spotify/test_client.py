@@ -8,10 +8,9 @@ from email.utils import formatdate
 
 import pytest
 import requests
-from spotipy.exceptions import SpotifyException
 
 from spotify.client import make_client, parse_retry_after
-from spotify.errors import SpotifyUnavailable
+from spotify.errors import SpotifyRefused, SpotifyUnavailable
 from tests.fake_spotify import FakeSpotify
 
 
@@ -84,11 +83,18 @@ def test_persistent_5xx_gives_a_sentence_after_the_retry_budget(fake: FakeSpotif
     assert len(fake.requests_to("/v1/me")) == 3
 
 
-def test_other_errors_pass_through_as_spotify_exceptions(fake: FakeSpotify) -> None:
+def test_other_errors_become_spotify_refused_with_the_status(fake: FakeSpotify) -> None:
     sp = token_client(fake)
-    with pytest.raises(SpotifyException) as info:
+    with pytest.raises(SpotifyRefused) as info:
         sp.search("robyn", limit=11, type="track")  # the 2026 dev-mode limit is 10
-    assert info.value.http_status == 400
+    assert info.value.status == 400
+    assert str(info.value) == "Spotify answered with an error (HTTP 400); please try again in a moment."
+    fake.fail_next(1, 403, path_prefix="/v1/me")
+    with pytest.raises(SpotifyRefused, match=r"refused access \(HTTP 403\)") as info:
+        sp.me()
+    assert info.value.status == 403
+    with pytest.raises(SpotifyRefused, match="cannot use 'spotify:album:x' as a track id"):
+        sp.track("spotify:album:x")  # refused by spotipy before any request: still ours
 
 
 def test_unreachable_spotify_is_a_clear_error() -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
 from spotify.client import make_client
 from spotify.history import (
-    RANGE_WEIGHT, SAVED_WEIGHT, fetch_history, fetch_recently_played, fetch_saved_tracks,
-    fetch_top_tracks, track_info,
+    RANGE_WEIGHT,
+    SAVED_WEIGHT,
+    fetch_history,
+    fetch_recently_played,
+    fetch_saved_tracks,
+    fetch_top_tracks,
+    track_info,
 )
 from tests.fake_spotify import FakeSpotify
 
@@ -42,7 +47,7 @@ def test_paging_collects_every_item(fake: FakeSpotify) -> None:
 
 def test_fetch_history_merges_sources_with_documented_weights(fake: FakeSpotify) -> None:
     alice = fake.seed.users["alice"]
-    newest_play = datetime.fromtimestamp(alice.recent[0].played_at_ms / 1000, tz=timezone.utc)
+    newest_play = datetime.fromtimestamp(alice.recent[0].played_at_ms / 1000, tz=UTC)
     history = fetch_history(client_for(fake, "alice"), now=newest_play)
 
     assert history.origin == "spotify_api"
@@ -68,7 +73,7 @@ def test_fetch_history_merges_sources_with_documented_weights(fake: FakeSpotify)
 def test_recent_plays_decay_with_age(fake: FakeSpotify) -> None:
     alice = fake.seed.users["alice"]
     sp = client_for(fake, "alice", scope="user-read-recently-played")
-    newest = datetime.fromtimestamp(alice.recent[0].played_at_ms / 1000, tz=timezone.utc)
+    newest = datetime.fromtimestamp(alice.recent[0].played_at_ms / 1000, tz=UTC)
     fresh = fetch_history(sp, now=newest)
     later = fetch_history(sp, now=newest + timedelta(days=14))
     assert later.total_weight == pytest.approx(fresh.total_weight / 2, rel=1e-6)

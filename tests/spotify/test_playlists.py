@@ -78,11 +78,11 @@ def test_resaving_to_someone_elses_or_a_deleted_playlist_creates_a_new_one(fake:
 def test_fake_refuses_more_than_100_uris_per_request(fake: FakeSpotify) -> None:
     sp = client_for(fake, "alice")
     playlist = sp.current_user_playlist_create("raw", public=False)
-    from spotipy.exceptions import SpotifyException
+    from spotify.errors import SpotifyRefused
 
-    with pytest.raises(SpotifyException) as info:
+    with pytest.raises(SpotifyRefused) as info:
         sp.playlist_add_items(playlist["id"], ids(101))
-    assert info.value.http_status == 400
+    assert info.value.status == 400
 
 
 def test_track_uri_accepts_ids_uris_and_urls_and_names_bad_values() -> None:

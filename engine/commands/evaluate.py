@@ -1,0 +1,114 @@
+"""``python -m engine evaluate``: the served model, ALS and the baselines on one held-out split.
+
+``--grid`` tunes first and writes ``models/best_params.json``; the work is done by :mod:`engine.evaluation.protocol`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.core.config import WEIGHT_TRANSFORMS, Settings
+from engine.core.errors import InputError
+from engine.evaluation.datasets import load_dataset
+from engine.evaluation.protocol import evaluate
+from engine.evaluation.report import store_in_current_bundle, write_report
+from engine.evaluation.reproduction import reproduce_book
+from engine.evaluation.search_space import GridSpec
+from engine.evaluation.tuning import save_kmeans_selection, select_kmeans_k
+from engine.serving.blend import BlendWeights
+from engine.spark.session import get_spark
+from engine.training.als import AlsParams
+from engine.training.params import BEST_PARAMS_FILE, ServedChoice, load_best_params, write_best_params
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``python -m engine evaluate``."""
+    parser.add_argument("--data", default=None, help="hetrec | audioscrobbler | demo | PATH to interactions parquet "
+                        "(default: data/parquet/interactions if present, else demo)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the raw datasets (default data/raw, then ../shared/data)")
+    parser.add_argument("--split", choices=("holdout", "time"), default="holdout", help="per-listener random or time split")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--k", type=int, default=10, help="list length for NDCG/precision/MAP/coverage")
+    parser.add_argument("--grid", action="store_true", help="tune ALS (+ EASE λ, KMeans k) on a validation split first")
+    parser.add_argument("--max-widen", type=int, default=6, help="rounds of widening a grid whose best point is on its edge")
+    parser.add_argument("--parallelism", type=int, default=1, help="grid points fitted at once")
+    parser.add_argument("--kmeans-k", default="4:24:2", help="KMeans k range start:stop:step for the silhouette search")
+    parser.add_argument("--reproduce-book", action="store_true", help="also run the Advanced Analytics with Spark ch. 3 protocol")
+    parser.add_argument("--out", type=Path, default=None, help="report directory (default data/reports)")
+    parser.add_argument("--store", action="store_true", help="store the summary in the current bundle's manifest")
+    for flag, typ in (("--rank", int), ("--reg-param", float), ("--alpha", float), ("--max-iter", int)):
+        parser.add_argument(flag, type=typ, default=None, help="ALS override")
+    parser.add_argument("--weight-transform", choices=WEIGHT_TRANSFORMS, default=None, help="ALS override")
+    parser.add_argument("--ease-lambda", type=float, default=100.0)
+    parser.add_argument("--ease-items", type=int, default=8000, help="EASE's item subset size N")
+    parser.add_argument("--neighbours", type=int, default=100, help="item-kNN neighbours per item")
+    parser.add_argument("--blend-neighbours", type=float, default=None,
+                        help="served blend: weight of the neighbour score (0: ALS alone); default: tuned or built in")
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the evaluation and write the report."""
+
+    spark = get_spark(settings, app_name="evaluate")
+    name = args.data or (
+        str(settings.parquet_dir / "interactions") if (settings.parquet_dir / "interactions").exists() else "demo"
+    )
+    dataset = load_dataset(spark, settings, name, data_dir=args.data_dir)
+    saved = load_best_params(settings) or {}
+    if saved.get("meta", {}).get("dataset") != dataset.name:
+        saved = {}  # tuned on other data: start from the settings instead
+    overrides = {k: getattr(args, k) for k in ("rank", "reg_param", "alpha", "max_iter", "weight_transform")}
+    params = AlsParams.from_settings(settings, **{**saved, **{k: v for k, v in overrides.items() if v is not None}})
+    try:
+        served = ServedChoice.from_params(saved)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{settings.models_dir / BEST_PARAMS_FILE}: {exc}") from None
+    blend, neighbour_params = served.blend, served.neighbours
+    if args.blend_neighbours is not None:
+        blend = BlendWeights(args.blend_neighbours, blend.neighbour_pop_exponent, blend.popularity)
+    grid = GridSpec(max_widen=args.max_widen, parallelism=args.parallelism) if args.grid else None
+    report = evaluate(
+        spark,
+        settings,
+        dataset=dataset,
+        params=params,
+        split=args.split,
+        seed=args.seed,
+        k=args.k,
+        ease_lambda=args.ease_lambda,
+        ease_max_items=args.ease_items,
+        knn_neighbours=args.neighbours,
+        grid=grid,
+        blend=blend,
+        neighbour_params=neighbour_params,
+        components=served.components,
+    )
+    if args.grid:
+        kmeans = None
+        tracks = settings.parquet_dir / "tracks"
+        if tracks.exists():
+            start, stop, step = (int(v) for v in args.kmeans_k.split(":"))
+            kmeans = select_kmeans_k(spark.read.parquet(str(tracks)), k_values=range(start, stop + 1, step))
+            save_kmeans_selection(settings, kmeans)
+            report.kmeans = kmeans
+        else:
+            report.notes.append(f"KMeans k not searched: no tracks parquet at {tracks}")
+        path = write_best_params(
+            settings, als=report.params, kmeans_k=kmeans["best_k"] if kmeans else None,
+            meta={"dataset": report.dataset, "split": report.protocol["split"], "metric": "ndcg@10"},
+            blend=report.params["blend"], neighbours=report.params["neighbours"],
+            components=report.params.get("components", {}), selection=report.served_selection(),
+        )
+        print(f"[evaluate] chosen parameters written to {path}")
+    if args.reproduce_book:
+
+        report.book = reproduce_book(spark, settings, dataset=dataset, seed=args.seed)
+    json_path, md_path = write_report(report, args.out or settings.data_dir / "reports")
+    print(report.to_markdown())
+    print(f"[evaluate] report written to {json_path} and {md_path}")
+    if args.store:
+        print(f"[evaluate] stored in bundle {store_in_current_bundle(settings, report)}")
+    return 0

@@ -1,0 +1,215 @@
+"""The evaluation protocol: the served model, ALS and the baselines on one split (``engine evaluate``).
+
+Data flow of :func:`evaluate`::
+
+    interactions (hetrec | audioscrobbler | demo | a parquet path)       engine.evaluation.datasets
+      -> one row per (user, item), items with < 2 listeners dropped      engine.evaluation.splits
+      -> integer ids (engine.training.als.index_interactions), per-listener holdout (or time split)
+      -> [--grid: validation split carved from training -> ALS / blend / EASE search]  engine.evaluation.tuning
+      -> ALS fitted with Spark on the training part (engine.training.als.fit_als)
+      -> every model scored in numpy on the held-out part                  engine.evaluation.scoring
+      -> EvalReport -> JSON + markdown under --out, optionally the bundle manifest's metrics   engine.evaluation.report
+
+Models: the served blend (ALS + item neighbours, engine.serving.blend, scored by
+engine.evaluation.scorers.BlendScorer), ALS alone, most-popular, random, EASE and item-kNN
+(engine.evaluation.baselines), all on the same split and the same candidates. The served
+model's neighbours are computed with Spark on the training part
+(engine.training.neighbours.item_neighbours), exactly as ``python -m engine train`` computes
+them for a bundle. With a grid, the best ALS of each other weight transform gets a row too.
+``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3 protocol
+(engine.evaluation.reproduction). The CLI is :mod:`engine.commands.evaluate`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from engine.core.config import Settings
+from engine.core.errors import InputError
+from engine.core.progress import Progress
+from engine.evaluation.baselines import Ease, ItemKnn, MostPopular, RandomScores
+from engine.evaluation.datasets import (
+    Dataset,
+    fit_als_scorer,
+    index_split,
+    item_features,
+)
+from engine.evaluation.report import EvalReport, params_text
+from engine.evaluation.scorers import BlendScorer
+from engine.evaluation.scoring import build_eval_data, evaluate_model
+from engine.evaluation.splits import has_timestamps, make_split, prepare_interactions
+from engine.evaluation.tuning import grid_search
+from engine.serving.blend import BlendWeights
+from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
+from engine.training.als import AlsParams, index_interactions
+from engine.training.neighbours import component_neighbours, item_neighbours
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+BASELINES = ("most-popular", "random", "ease", "item-knn")
+#: The row of the model the app serves.
+SERVED = "served"
+
+
+def evaluate(
+    spark: "SparkSession",
+    settings: Settings,
+    *,
+    dataset: Dataset,
+    params: "AlsParams | None" = None,
+    split: str = "holdout",
+    seed: int = 42,
+    k: int = 10,
+    k_recall: int = 50,
+    baselines: tuple[str, ...] = BASELINES,
+    ease_lambda: float = 100.0,
+    ease_max_items: int = 8000,
+    knn_neighbours: int = 100,
+    grid: "Any | None" = None,
+    blend: BlendWeights | None = None,
+    neighbour_params: NeighbourParams | None = None,
+    components: Mapping[str, NeighbourParams] | None = None,
+    served: bool = True,
+) -> EvalReport:
+    """Evaluate the served blend, ALS and the baselines on one split of ``dataset`` (DESIGN.md §9).
+
+    With ``grid`` (an ``engine.evaluation.tuning.GridSpec``), ALS, blend and EASE hyperparameters are first
+    chosen on a validation split carved from training, then refit on all training data; the
+    table then also lists the best ALS of each weight transform. Without it the blend uses
+    ``blend`` / ``neighbour_params`` (default: the engine.serving.blend / engine.serving.neighbours defaults).
+    """
+
+    progress = Progress("evaluate")
+    params = params or AlsParams.from_settings(settings)
+    if split == "time" and not has_timestamps(dataset.df):
+        raise InputError(f"{dataset.name}: --split time needs timestamps (column ts), and these interactions have none")
+    prepared = prepare_interactions(dataset.df, item_col=dataset.item_col).cache()
+    n_rows = prepared.count()
+    if n_rows == 0:
+        raise InputError(f"{dataset.name}: no interactions left after dropping items with fewer than 2 listeners")
+    indexed = index_interactions(prepared, item_col=dataset.item_col)
+    sp_split = make_split(prepared, item_col=dataset.item_col, kind=split, seed=seed)
+    train_s = sp_split.train.cache()
+    data_split = index_split(
+        train_s, sp_split.test, user_ids=indexed.user_ids, item_ids=indexed.item_ids, item_col=dataset.item_col
+    )
+    n_users, n_items = len(indexed.user_ids), len(indexed.item_ids)
+    progress("split", f"{n_rows:,} interactions, {n_users:,} listeners x {n_items:,} items, {split} split")
+
+    grid_result = None
+    notes: list[str] = []
+    if grid is not None:
+
+        grid_result = grid_search(
+            spark,
+            train_s,
+            item_col=dataset.item_col,
+            user_ids=indexed.user_ids,
+            item_ids=indexed.item_ids,
+            base=params,
+            spec=grid,
+            split=split,
+            seed=seed,
+            k=k,
+            k_recall=k_recall,
+            ease_max_items=ease_max_items,
+        )
+        params = grid_result.best
+        ease_lambda = grid_result.best_ease_lambda or ease_lambda
+        blend = grid_result.best_blend or blend
+        neighbour_params = grid_result.best_neighbours or neighbour_params
+        components = grid_result.best_components if grid_result.best_blend else components
+        notes += grid_result.warnings
+        progress("grid", f"{len(grid_result.rows)} points, best {params_text(params.to_dict())}")
+
+    data = build_eval_data(
+        data_split.train, data_split.test, seed=seed, features=item_features(dataset.features, indexed.item_ids)
+    )
+    rows: list[dict[str, Any]] = []
+    blend = blend or BlendWeights()
+    neighbour_params = neighbour_params or NeighbourParams()
+    components = dict(components or {})
+    used = [c.name for c in blend.components if c.weight]
+    if [n for n in used if n not in components]:
+        raise InputError(f"the blend weighs {', '.join(n for n in used if n not in components)} but no lists are configured for them")
+    served_params = {**params.to_dict(), "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict(),
+                     "components": {n: components[n].to_dict() for n in used}}
+    fitted: dict[str, Any] = {}
+
+    def run(name: str, fit: Callable[[], Any], model_params: dict[str, Any]) -> None:
+        start = time.perf_counter()
+        model = fitted[name] = fit()
+        fit_s = time.perf_counter() - start
+        row = {"model": name, **evaluate_model(model, data, k=k, k_recall=k_recall)}
+        row.update(fit_seconds=round(fit_s, 2), params=model_params)
+        rows.append(row)
+        progress(name, f"ndcg@{k} {row[f'ndcg@{k}']:.3f}, recall@{k_recall} {row[f'recall@{k_recall}']:.3f}, "
+                       f"coverage@{k} {row[f'coverage@{k}']:.3f}")
+
+    def fit_served() -> BlendScorer:
+        als = fitted["als"]
+        # the lists as `train` builds them for a bundle: Spark for co-occurrence, EASE on the driver
+        lists = {NEIGHBOURS: item_neighbours(data_split.train_df, n_items, params=neighbour_params)}
+        for name in used:
+            lists[name] = component_neighbours(data_split.train_df, n_items, params=components[name])
+        return BlendScorer(
+            als.U, als.Y, lists, data.train, weights=blend, transform=params.weight_transform,
+            epsilon=params.weight_epsilon, clip=params.weight_clip,
+        )
+
+    als_variants = [("als", params)]
+    if grid_result is not None:
+        als_variants += [
+            (f"als ({p.weight_transform})", p)
+            for t, p in grid_result.best_by_transform.items()
+            if t != params.weight_transform
+        ]
+    for name, p in als_variants:
+        run(name, lambda p=p: fit_als_scorer(data_split.train_df, p, n_users=n_users, n_items=n_items), p.to_dict())
+    if served:
+        # The served row's fit time is the neighbour computation (ALS is the "als" row's).
+        run(SERVED, fit_served, served_params)
+        rows.insert(0, rows.pop())
+    makers: dict[str, tuple[Callable[[], Any], dict[str, Any]]] = {
+        "most-popular": (lambda: MostPopular().fit(data.train), {}),
+        "random": (lambda: RandomScores(seed=seed).fit(data.train), {"seed": seed}),
+        "ease": (
+            lambda: Ease(lam=ease_lambda, max_items=ease_max_items).fit(data.train),
+            {"lambda": ease_lambda, "max_items": min(ease_max_items, int(data.candidates.sum()))},
+        ),
+        "item-knn": (lambda: ItemKnn(neighbours=knn_neighbours).fit(data.train), {"neighbours": knn_neighbours}),
+    }
+    for name in baselines:
+        fit, model_params = makers[name]
+        run(name, fit, model_params)
+    if "ease" in baselines and ease_max_items < int(data.candidates.sum()):
+        notes.append(
+            f"EASE ranks only the {ease_max_items:,} most-listened of {int(data.candidates.sum()):,} candidate items"
+        )
+    data_split.train_df.unpersist()
+    train_s.unpersist()
+    prepared.unpersist()
+    report = EvalReport(
+        dataset=dataset.name,
+        description=dataset.description,
+        protocol={
+            "split": split,
+            "seed": seed,
+            "k": k,
+            "k_recall": k_recall,
+            "test_fraction": 0.2,
+            "min_items_to_hide": 5,
+            "min_listeners_per_item": 2,
+            "auc_negatives": "as many as positives, sampled from the candidates",
+            "candidates": "items with training interactions, minus the listener's training items",
+        },
+        data=data.stats,
+        params=served_params,
+        rows=rows,
+        grid=grid_result.to_dict() if grid_result is not None else None,
+        notes=notes,
+    )
+    report.timings_s = {**{s: round(v, 2) for s, v in progress.timings.items()}, "total": round(progress.elapsed, 2)}
+    return report

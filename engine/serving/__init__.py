@@ -1,0 +1,18 @@
+"""Serving a bundle in numpy: what the app calls to recommend, explain and find similar songs (app-side).
+
+- ``recommender``    — :class:`~engine.serving.recommender.Recommender`: fold-in, recommend, explain, similar, cold start
+- ``options``        — validation of history weights, k and request options
+- ``results``        — the frozen dataclasses the recommender returns
+- ``foldin``         — exact implicit-ALS fold-in and per-history-item contributions
+- ``rerank``         — candidate selection, filters, novelty/freshness and the per-artist cap
+- ``explain``        — scores turned into "because you played …" reasons
+- ``blend``          — the served score: ALS + item neighbours + popularity prior
+- ``neighbours``     — the item–item neighbour lists as the bundle stores them
+- ``content``        — audio, genre and artist signals; cold-start scoring
+- ``hybrid``         — similar songs: ALS cosine blended with content by trust in the factors
+- ``similar_songs``  — live and stored similar-song lists merged; lookup by artist and title
+- ``taste``          — a listener's taste profile, cluster descriptions, the map sample
+
+Imports: :mod:`engine.core`, :mod:`engine.bundle`, :mod:`engine.state`; never pyspark,
+streamlit or spotipy. Layer rules: docs/ARCHITECTURE.md.
+"""

@@ -1,0 +1,501 @@
+"""numpy serving of a model bundle: fold-in, recommend, explain, similar, cold start.
+
+The app process imports this module; it (and everything it imports) uses numpy/pandas only —
+no pyspark (no Java where the app runs), no streamlit. Usage::
+
+    rec = Recommender.load(settings.models_dir, fallback_dir=ROOT / "models" / "demo")
+    out = rec.recommend({"4uLU6hMCjMI75M1A2tKUQC": 12.0, ...}, Options(k=20, novelty=0.2))
+    out.path, out.track_ids, out.explanations[0].because, out.unknown_ids
+
+Paths (``Recommendations.path``):
+
+- ``als``: at least one history track has ALS factors. The listener is folded in exactly
+  (:mod:`engine.serving.foldin`), every item is scored with one ``Y @ x`` pass, and the re-ranker works
+  on a small candidate set (:mod:`engine.serving.rerank`). Explanations list the history tracks that
+  contribute most to each score (:mod:`engine.serving.explain`). When the bundle carries item
+  neighbours and ``params["blend"]`` (bundles from ``engine train`` do), the served score is
+  the blend of :mod:`engine.serving.blend`: the ALS score plus the standardised neighbour score of the
+  history (and optionally a popularity prior), still in ALS units; each history track's
+  contribution then includes its neighbour part. Older bundles serve ALS alone.
+- ``cold-start:seeds``: no history track has factors, but the listener chose tracks, artists,
+  genres or clusters on the page (known history tracks without factors count as chosen
+  tracks); items are scored by :mod:`engine.serving.content`. To fold chosen songs into the ALS model
+  instead, pass them as a history (e.g. weight 1 each).
+- ``cold-start:popularity``: nothing usable at all — the bundle's popularity prior.
+
+Weights are raw (play counts, recency-weighted counts, ...); fold-in applies the bundle's
+training transform (``engine.core.weights``). They must be finite, > 0 and at most
+``MAX_WEIGHT``; anything else raises ``ValueError`` naming the track and the value
+(:mod:`engine.serving.options`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.bundle.load import Bundle, load_current
+from engine.core.errors import BundleError
+from engine.core.weights import transform_weights
+from engine.serving.blend import Blend, UserBlend
+from engine.serving.content import ColdStartWeights, ContentIndex, SeedScores
+from engine.serving.explain import (
+    als_explanations,
+    cluster_of,
+    content_explanation,
+    recommendations_frame,
+)
+from engine.serving.foldin import FoldIn, contributions, one_blas_thread, solve_batch
+from engine.serving.hybrid import factor_trust, similar_items
+from engine.serving.options import MAX_K, MAX_WEIGHT, Options, check_k, check_weights
+from engine.serving.rerank import ItemArrays, Ranked, mask_positions, rerank
+from engine.serving.results import (
+    PATH_ALS,
+    PATH_POPULARITY,
+    PATH_SEEDS,
+    Explanation,
+    Reason,
+    Recommendations,
+    SimilarSongs,
+)
+
+__all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
+
+#: Below this share of items with factors, serving keeps a compact in-memory copy of those
+#: rows rather than scanning the (memory-mapped) full matrix of mostly zero rows.
+_COMPACT_BELOW = 0.5
+#: Bound on the score block of recommend_many (users × items float32), in elements.
+_BLOCK_ELEMENTS = 1 << 24
+#: The request of a bare ``recommend(history)``: 20 tracks, default re-ranking.
+DEFAULT_OPTIONS = Options()
+
+
+def _checked(options: Options) -> Options:
+    """``options`` itself; a TypeError for anything else (e.g. a stale ``recommend(history, 20)``)."""
+    if not isinstance(options, Options):
+        raise TypeError(f"options must be an engine.serving.options.Options, got {type(options).__name__} "
+                        f"(write recommend(history, Options(k=..., ...)))")
+    return options
+
+
+@dataclass(frozen=True)
+class _History:
+    """A validated history: known item indices with raw weights, split by ALS membership."""
+
+    als_items: np.ndarray
+    als_weights: np.ndarray
+    content_items: np.ndarray
+    known_items: np.ndarray
+    unknown: tuple[str, ...] = ()
+    without_factors: tuple[str, ...] = ()
+
+
+class Recommender:
+    """Serve one bundle; construction precomputes per-item arrays (a few seconds for 600k items).
+
+    Thread-safe for concurrent requests (nothing is mutated after construction except lazily
+    built lookup tables). One interface for every path: :meth:`recommend`, :meth:`similar`,
+    :meth:`explain`.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        A loaded bundle (``engine.bundle.load.load_bundle`` / ``load_current``).
+    cold_start_weights : ColdStartWeights
+        How the cold-start score mixes audio, genre, artist, cluster and popularity.
+    similar_factor_weight : float
+        β of the similar-songs blend (:mod:`engine.serving.similar_songs`).
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        cold_start_weights: ColdStartWeights = ColdStartWeights(),
+        similar_factor_weight: float = 0.7,
+    ) -> None:
+        params = bundle.params
+        for key in ("alpha", "reg_param"):
+            if key not in params:
+                raise BundleError(f"{bundle.path}: manifest params lack {key!r}; fold-in needs the training values")
+        self.bundle = bundle
+        self.alpha = float(params["alpha"])
+        self.reg_param = float(params["reg_param"])
+        self.transform = str(params.get("weight_transform", "raw"))
+        self.epsilon = float(params.get("weight_epsilon", 1.0))
+        self.clip = float(params.get("weight_clip", 100.0))
+        self.cold_start_weights = cold_start_weights
+        self.similar_factor_weight = float(similar_factor_weight)
+        items = bundle.items
+        self._track_ids = items["track_id"].to_numpy(dtype=object)
+        self._index = pd.Index(self._track_ids)
+        if not self._index.is_unique:
+            raise BundleError(f"{bundle.path}: items.parquet has duplicate track_id values")
+        self._index.get_indexer(self._track_ids[:1])  # build the hash table now, not on the first request
+        self.arrays = ItemArrays.from_items(items, bundle.popularity)
+        self.content = ContentIndex(items, np.asarray(bundle.audio_features), self.arrays, bundle.kmeans)
+        self._gram = np.asarray(bundle.gram, dtype=np.float64)
+        self._factors = np.asarray(bundle.item_factors)  # plain ndarray view of the memory map
+        self._trust = factor_trust(self.arrays.has_factors, bundle.extra.get("item_listeners"))
+        self._setup_scan()
+        self._setup_blend()
+
+    def _setup_scan(self) -> None:
+        """Choose the matrix the ``Y @ x`` pass scans (see ``_COMPACT_BELOW``)."""
+        has = self.arrays.has_factors
+        n, n_f = len(has), int(has.sum())
+        self._pos2item: np.ndarray | None = None
+        self._item2pos: np.ndarray | None = None
+        self._require_factors = False
+        self._scan = self._factors
+        if n_f == n:
+            return
+        if n_f < _COMPACT_BELOW * n:
+            rows = np.flatnonzero(has)
+            self._scan = np.ascontiguousarray(self._factors[rows])
+            self._pos2item = rows
+            self._item2pos = np.full(n, -1, dtype=np.int64)
+            self._item2pos[rows] = np.arange(n_f)
+        else:
+            self._require_factors = True  # zero rows score 0: drop them among the candidates
+
+    def _setup_blend(self) -> None:
+        """The served blend (:mod:`engine.serving.blend`); None serves ALS alone (older bundles)."""
+        try:
+            self._blend = Blend.from_bundle_parts(
+                self.bundle.params, self.bundle.extra, factors=self._factors, gram=self._gram,
+                scored=self.arrays.has_factors,
+            )
+        except ValueError as exc:
+            raise BundleError(f"{self.bundle.path}: {exc}") from None
+        self._prior_scan: np.ndarray | None = None
+        if self._blend is not None and self._blend.weights.popularity:
+            prior = self._blend.prior if self._pos2item is None else self._blend.prior[self._pos2item]
+            self._prior_scan = np.ascontiguousarray(prior, dtype=np.float32)
+
+    @property
+    def blend(self) -> Blend | None:
+        """The blend this bundle serves (None: ALS alone)."""
+        return self._blend
+
+    @classmethod
+    def load(cls, models_dir: Path, *, fallback_dir: Path | None = None, **kwargs: Any) -> "Recommender":
+        """The recommender of the serving bundle (``models/CURRENT``, else older, else fallback)."""
+        return cls(load_current(models_dir, fallback_dir=fallback_dir), **kwargs)
+
+    @property
+    def version(self) -> str:
+        """The bundle version being served."""
+        return self.bundle.version
+
+    @property
+    def rank(self) -> int:
+        """Number of latent factors."""
+        return self.bundle.rank
+
+    def index_of(self, track_ids: Sequence[str]) -> np.ndarray:
+        """Item indices (rows of the items table) of ``track_ids``; -1 for unknown ids."""
+        return self._index.get_indexer(list(track_ids))
+
+    # -- fold-in ----------------------------------------------------------------------------
+
+    def _parse(self, history: Mapping[str, float] | None) -> _History:
+        if history is None:
+            history = {}
+        if not hasattr(history, "items"):
+            raise TypeError(f"history must be a mapping track_id -> weight, got {type(history).__name__}")
+        ids = [str(t) for t in history.keys()]
+        weights = check_weights(ids, list(history.values()))
+        idx = self._index.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
+        known = idx >= 0
+        unknown = tuple(t for t, ok in zip(ids, known) if not ok)
+        idx, weights = idx[known], weights[known]
+        has = self.arrays.has_factors[idx]
+        return _History(
+            idx[has], weights[has], idx[~has], idx, unknown, tuple(self._track_ids[idx[~has]].tolist())
+        )
+
+    def _solve(self, histories: Sequence[_History]) -> list[FoldIn]:
+        rows = [np.asarray(self._factors[h.als_items], dtype=np.float64) for h in histories]
+        conf = [
+            1.0 + self.alpha * transform_weights(h.als_weights, self.transform, epsilon=self.epsilon, clip=self.clip)
+            for h in histories
+        ]
+        return solve_batch(self._gram, rows, conf, reg_param=self.reg_param)
+
+    def fold_in(self, history: Mapping[str, float]) -> np.ndarray:
+        """The exact implicit-ALS user vector (float64 ``[rank]``) of ``history`` (track_id -> raw weight).
+
+        Unknown ids and tracks without factors do not enter the solve; a history with none
+        left gives the zero vector. Raises ``ValueError`` for a bad weight.
+        """
+        return self._solve([self._parse(history)])[0].x
+
+    def fold_in_indices(self, indices: Sequence[int] | np.ndarray, weights: Sequence[float] | np.ndarray) -> np.ndarray:
+        """:meth:`fold_in` for item indices (rows of the items table) and raw weights."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.ndim != 1 or len(idx) != len(weights):
+            raise ValueError(f"indices and weights must be 1-D of equal length, got {idx.shape} and {len(weights)}")
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self._track_ids)):
+            raise ValueError(f"item index out of range 0..{len(self._track_ids) - 1}")
+        if len(np.unique(idx)) != len(idx):
+            raise ValueError("duplicate item indices in the history; sum their weights first")
+        w = check_weights([f"#{i}" for i in idx.tolist()], list(weights))
+        has = self.arrays.has_factors[idx]
+        return self._solve([_History(idx[has], w[has], idx[~has], idx)])[0].x
+
+    def fold_in_many(self, histories: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """User vectors ``[len(histories), rank]`` from one batched solve (the values of fold_in)."""
+        folds = self._solve([self._parse(h) for h in histories])
+        return np.stack([f.x for f in folds]) if folds else np.zeros((0, self.rank))
+
+    def score_items(self, histories: Sequence[Mapping[str, float]], rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Served scores ``[len(histories), len(rows)]`` of the bundle items ``rows``.
+
+        The numbers :meth:`recommend` ranks by before re-ranking: ``Y @ x`` from the exact
+        fold-in, plus the item-neighbour blend when the bundle serves one. For evaluating a
+        bundle as it is served (the refresh quality gate); rows must have factors.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        hists = [self._parse(h) for h in histories]
+        folds = self._solve(hists)
+        x = np.stack([f.x for f in folds]) if folds else np.zeros((0, self.rank))
+        out = x @ np.asarray(self._factors[rows], dtype=np.float64).T
+        if self._blend is not None and len(rows):
+            item2pos = np.full(self._factors.shape[0], -1, dtype=np.int64)
+            item2pos[rows] = np.arange(len(rows))
+            prior = self._blend.prior[rows]
+            for r, (fold, hist) in enumerate(zip(folds, hists)):
+                user = self._user_blend(fold, hist)
+                if user is not None:
+                    self._blend.add_to(out[r], user, item2pos=item2pos, prior_scan=prior)
+        return out
+
+    # -- recommend --------------------------------------------------------------------------
+
+    def recommend(
+        self, history: Mapping[str, float] | None = None, options: Options = DEFAULT_OPTIONS
+    ) -> Recommendations:
+        """Recommend ``options.k`` tracks for a listener's ``history`` (track_id -> raw weight).
+
+        Parameters
+        ----------
+        history : mapping, optional
+            Raw weights (play counts, ...). Unknown ids come back in ``unknown_ids``.
+        options : Options
+            The request: k, filters, exclusions, re-ranking and seeds (see
+            :class:`~engine.serving.options.Options`, which validates them when built).
+
+        Returns
+        -------
+        Recommendations
+            Fewer than ``k`` tracks only when the filters leave fewer. The list equals what a
+            full pass over all items with the same filters and cap would return.
+
+        Examples
+        --------
+        >>> out = rec.recommend({"4uLU6hMCjMI75M1A2tKUQC": 3.0}, Options(k=10, year_range=(1990, 2010)))
+        >>> out.path, out.track_ids[0], out.explanations[0].because[0].track_id
+        """
+        opts = _checked(options)
+        hist = self._parse(history)
+        excluded = self._excluded(opts)
+        if not len(hist.als_items):
+            return self._cold_start(hist, opts, excluded)
+        fold = self._solve([hist])[0]
+        scores = self._scan @ fold.x.astype(np.float32)
+        return self._finish_als(scores, fold, hist, opts, excluded)
+
+    def recommend_many(
+        self, histories: Sequence[Mapping[str, float] | None], options: Options = DEFAULT_OPTIONS
+    ) -> list[Recommendations]:
+        """:meth:`recommend` for many listeners: one batched fold-in, matrix-matrix scoring.
+
+        Takes one :class:`~engine.serving.options.Options` (the same for every listener) and
+        returns the lists the single calls would return.
+        """
+        opts = _checked(options)
+        parsed = [self._parse(h) for h in histories]
+        excluded = self._excluded(opts)
+        out: list[Recommendations | None] = [None] * len(parsed)
+        warm = [u for u, h in enumerate(parsed) if len(h.als_items)]
+        folds = dict(zip(warm, self._solve([parsed[u] for u in warm])))
+        block = max(1, _BLOCK_ELEMENTS // max(1, self._scan.shape[0]))
+        for start in range(0, len(warm), block):
+            users = warm[start : start + block]
+            scores = np.stack([folds[u].x for u in users]).astype(np.float32) @ self._scan.T  # [users, positions]
+            for row, u in zip(scores, users):
+                out[u] = self._finish_als(row, folds[u], parsed[u], opts, excluded)
+        for u, h in enumerate(parsed):
+            if out[u] is None:
+                out[u] = self._cold_start(h, opts, excluded)
+        return out  # type: ignore[return-value]
+
+    def _excluded(self, opts: Options) -> np.ndarray:
+        """Item indices the request excludes by id or by artist."""
+        parts = [np.zeros(0, dtype=np.int64)]
+        if opts.exclude_ids:
+            parts.append(self.index_of(opts.exclude_ids))
+        if opts.exclude_artists:
+            parts.append(self.content.items_of_artists(self.content.artist_codes(opts.exclude_artists)[0]))
+        found = np.concatenate(parts).astype(np.int64)
+        return found[found >= 0]
+
+    def _rerank(self, scores: np.ndarray, opts: Options, **kwargs: Any) -> Ranked:
+        return rerank(
+            scores, self.arrays, k=opts.k, filters=opts.filters, max_per_artist=opts.max_per_artist,
+            novelty=opts.novelty, freshness=opts.freshness, **kwargs,
+        )
+
+    def _finish_als(
+        self, scores: np.ndarray, fold: FoldIn, hist: _History, opts: Options, excluded: np.ndarray
+    ) -> Recommendations:
+        """Mask, re-rank and explain one listener's ``Y @ x`` scores (``scores`` is modified)."""
+        user = self._user_blend(fold, hist)
+        if user is not None:
+            self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
+        # Masking writes only the listed positions: no full-size boolean pass.
+        if opts.exclude_known:
+            mask_positions(scores, hist.known_items, self._item2pos)
+        mask_positions(scores, excluded, self._item2pos)
+        scan, x, pos2item = self._scan, fold.x, self._pos2item
+
+        def rescore(pos: np.ndarray) -> np.ndarray:
+            exact = np.asarray(scan[pos], dtype=np.float64) @ x
+            if user is not None:
+                exact = user.score(exact, pos if pos2item is None else pos2item[pos])
+            return exact
+
+        with one_blas_thread():  # only small products from here on
+            ranked = self._rerank(
+                scores, opts, pos2item=pos2item, require_factors=self._require_factors, rescore=rescore,
+            )
+            explanations: tuple[Explanation, ...] = ()
+            if opts.explain:
+                explanations = self._explain_als(fold, hist, ranked.items, top=3, user=user)
+        return self._result(ranked, explanations, PATH_ALS, hist)
+
+    def _user_blend(self, fold: FoldIn, hist: _History) -> UserBlend | None:
+        if self._blend is None:
+            return None
+        weights = transform_weights(hist.als_weights, self.transform, epsilon=self.epsilon, clip=self.clip)
+        return self._blend.for_user(fold.x, hist.als_items, weights)
+
+    def _explain_als(
+        self, fold: FoldIn, hist: _History, items: np.ndarray, *, top: int | None, user: UserBlend | None = None
+    ) -> tuple[Explanation, ...]:
+        """Per-history-item contributions: ALS (Hu–Koren–Volinsky) plus, when blended, the
+        neighbour part; a popularity prior's part becomes a ``popularity`` reason."""
+        contrib = contributions(fold, np.asarray(self._factors[items], dtype=np.float64))
+        if user is None:
+            return als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
+        contrib = user.als_weight * contrib + user.contributions(items, len(hist.als_items))
+        out = als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
+        if not user.pop_coef:
+            return out
+        prior = user.popularity_part(items)
+        return tuple(
+            dataclasses.replace(e, reasons=e.reasons + (Reason("popularity", f"{p:.3f}"),)) for e, p in zip(out, prior.tolist())
+        )
+
+    def _cold_start(self, hist: _History, opts: Options, excluded: np.ndarray) -> Recommendations:
+        seed_idx = self.index_of(opts.seed_tracks) if opts.seed_tracks else np.zeros(0, dtype=np.int64)
+        unknown_seed_tracks = tuple(t for t, i in zip(opts.seed_tracks, seed_idx) if i < 0)
+        chosen = np.unique(np.concatenate([hist.content_items, seed_idx[seed_idx >= 0]]).astype(np.int64))
+        seeds = self.content.resolve_seeds(
+            tracks=chosen, artists=opts.seed_artists, genres=opts.seed_genres, clusters=opts.seed_clusters,
+        )
+        seed_scores: SeedScores | None = None
+        if seeds:
+            seed_scores = self.content.seed_scores(seeds, self.cold_start_weights)
+            scores, path = seed_scores.total, PATH_SEEDS
+        else:
+            scores, path = self.arrays.popularity.astype(np.float64), PATH_POPULARITY
+        if opts.exclude_known:
+            mask_positions(scores, np.concatenate([hist.known_items, chosen]), None)
+        mask_positions(scores, excluded, None)
+        ranked = self._rerank(scores, opts)
+        explanations: tuple[Explanation, ...] = ()
+        if opts.explain:
+            explanations = tuple(
+                content_explanation(i, seed_scores, self.arrays, self.content) for i in ranked.items.tolist()
+            )
+        return self._result(
+            ranked, explanations, path, hist, unknown_extra=unknown_seed_tracks, unknown_seeds=seeds.unknown
+        )
+
+    def _result(
+        self,
+        ranked: Ranked,
+        explanations: tuple[Explanation, ...],
+        path: str,
+        hist: _History,
+        *,
+        unknown_extra: tuple[str, ...] = (),
+        unknown_seeds: tuple[str, ...] = (),
+    ) -> Recommendations:
+        return Recommendations(
+            track_ids=tuple(self._track_ids[ranked.items].tolist()),
+            scores=ranked.scores,
+            rank_scores=ranked.rank_scores,
+            explanations=explanations,
+            path=path,
+            unknown_ids=hist.unknown + unknown_extra,
+            without_factors=hist.without_factors,
+            unknown_seeds=unknown_seeds,
+            indices=ranked.items,
+        )
+
+    # -- explain, similar, display -----------------------------------------------------------
+
+    def explain(self, history: Mapping[str, float], track_id: str, *, top: int | None = None) -> Explanation:
+        """Every history track's contribution to ``track_id``'s ALS score (all when ``top`` is None).
+
+        ``sum(c.value for c in because) + rest`` equals ``y_iᵀx`` (for a blended bundle: the
+        served score minus a popularity reason's part, see :mod:`engine.serving.blend`). Raises ``ValueError`` for an
+        unknown track; a track without factors (or a history without any) gets no contributions.
+        """
+        item = self._lookup(track_id)
+        hist = self._parse(history)
+        if not self.arrays.has_factors[item] or not len(hist.als_items):
+            return Explanation(cluster=cluster_of(self.arrays, item))
+        fold = self._solve([hist])[0]
+        return self._explain_als(fold, hist, np.array([item]), top=top, user=self._user_blend(fold, hist))[0]
+
+    def similar(self, track_id: str, k: int = 10) -> SimilarSongs:
+        """Tracks most similar to ``track_id``: factor cosine blended with audio cosine.
+
+        See :mod:`engine.serving.similar_songs` for the blend. Raises ``ValueError`` for an unknown track.
+        """
+        k = check_k(k)
+        q = self._lookup(track_id)
+        found = similar_items(
+            q, k, factors=self._factors, scan=self._scan, pos2item=self._pos2item,
+            item_norms=self.bundle.item_norms, has_factors=self.arrays.has_factors, trust=self._trust,
+            content=self.content, factor_weight=self.similar_factor_weight,
+        )
+        return SimilarSongs(
+            query=str(track_id),
+            track_ids=tuple(self._track_ids[found["items"]].tolist()),
+            scores=found["scores"],
+            signals=tuple("factors" if f else "audio" for f in found["by_factors"].tolist()),
+            factor_sims=found["factor_sims"],
+            audio_sims=found["audio_sims"],
+            indices=found["items"],
+        )
+
+    def _lookup(self, track_id: str) -> int:
+        idx = int(self._index.get_indexer([str(track_id)])[0])
+        if idx < 0:
+            raise ValueError(f"unknown track id {track_id!r}: not in model bundle {self.version}")
+        return idx
+
+    def frame(self, recs: Recommendations) -> pd.DataFrame:
+        """Recommendations joined with the items table (see ``engine.serving.explain.recommendations_frame``)."""
+        return recommendations_frame(self.bundle.items, self._index, recs)

@@ -1,0 +1,163 @@
+"""A training run on Spark: implicit-feedback ALS, item neighbours, KMeans, and the bundle they make.
+
+Data flow of :func:`train`::
+
+    interactions parquet (user_id, track_id, weight, source)             engine.training.inputs
+      -> sum weights per (user, item) -> StringIndexer ids -> confidence transform (engine.core.weights)
+      -> ALS(implicitPrefs=True) -> item factors                         engine.training.als
+      -> top-N item–item cosine neighbours on the same interactions      engine.training.neighbours
+    tracks parquet (canonical catalogue)
+      -> VectorAssembler -> StandardScaler -> KMeans(k), PCA(2) for the cluster map   engine.training.kmeans
+    both -> items table (catalogue ∪ played tracks), popularity prior    engine.training.assemble
+      -> bundle parts (+ params, blend weights, data stats, metrics, tables)
+      -> engine.bundle.publish.publish_bundle (when ``publish_to`` is given)
+
+Each stage prints a progress line with counts and elapsed time (:class:`engine.core.progress.Progress`)
+and the timings go into :class:`TrainReport`. Integer ids are assigned once per run by
+``StringIndexer`` (never hashed: collisions) and the id lists go into the bundle. Only item
+factors are collected: listeners are folded in at serving time. The parameters come from
+:mod:`engine.training.params`; ``python -m engine train`` (:mod:`engine.commands.train`),
+``prepare`` and the refresh round call :func:`train`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import functions as F
+
+from engine.bundle.publish import publish_bundle
+from engine.core.config import Settings
+from engine.core.errors import InputError
+from engine.core.progress import Progress
+from engine.serving.blend import BlendWeights
+from engine.serving.neighbours import NeighbourParams
+from engine.training.als import AlsParams, fit_als, index_interactions, item_factors
+from engine.training.assemble import assemble_items
+from engine.training.kmeans import fit_kmeans
+from engine.training.neighbours import component_neighbours, item_neighbours
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass
+class TrainReport:
+    """What a training run did; printed by the CLI and stored in the manifest's ``data``."""
+
+    n_users: int = 0
+    n_items_with_factors: int = 0
+    n_catalog_tracks: int = 0
+    n_items: int = 0
+    n_interactions: int = 0
+    sources: dict[str, int] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    version: str | None = None
+
+
+def train(
+    spark: "SparkSession",
+    settings: Settings,
+    *,
+    interactions: "DataFrame",
+    tracks: "DataFrame",
+    params: AlsParams,
+    k: int | None = None,
+    publish_to: Path | None = None,
+    metrics: dict[str, Any] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+    blend: "BlendWeights | None" = None,
+    neighbour_params: "NeighbourParams | None" = None,
+    components: Mapping[str, NeighbourParams] | None = None,
+    selection: Mapping[str, Any] | None = None,
+) -> tuple[TrainReport, dict[str, Any]]:
+    """Train ALS + KMeans and assemble the bundle parts; publish them when ``publish_to`` is set.
+
+    ``tables`` (small pandas tables, e.g. the demo listeners) are shipped inside the bundle.
+    Item neighbours (engine.serving.neighbours) are computed on the same interactions and shipped as
+    ``extra`` arrays, and so are the lists of every further blend term (``components``: name ->
+    NeighbourParams, e.g. RP3beta or EASE, :func:`engine.training.neighbours.component_neighbours`);
+    ``blend`` (default: engine.serving.blend.BlendWeights()) is recorded as ``params["blend"]``,
+    which serving applies, and ``selection`` (the validation table the served model was chosen
+    from) as ``params["served_selection"]``.
+
+    Returns the report and the bundle parts (keyword arguments of ``engine.bundle.publish.write_bundle``).
+    """
+
+
+    blend = blend or BlendWeights()
+    neighbour_params = neighbour_params or NeighbourParams()
+    progress = Progress("train")
+    report = TrainReport()
+    interactions = interactions.cache()
+    report.n_interactions = interactions.count()
+    if report.n_interactions == 0:
+        raise InputError("no interactions to train on")
+    report.sources = {r["source"]: int(r["count"]) for r in interactions.groupBy("source").count().collect()}
+    progress("read", f"{report.n_interactions:,} interactions from {', '.join(sorted(report.sources))}")
+
+    indexed = index_interactions(interactions)
+    indexed.df.cache()
+    report.n_users, n_als_items = len(indexed.user_ids), len(indexed.item_ids)
+    progress("index", f"{report.n_users:,} listeners x {n_als_items:,} tracks")
+
+    model = fit_als(indexed.df, params)
+    als_y = item_factors(model, n_als_items)
+    progress("als", f"rank {params.rank}, {params.max_iter} iterations, {params.weight_transform} weights")
+
+    neighbours = item_neighbours(indexed.df, n_als_items, params=neighbour_params)
+    progress("neighbours", f"{neighbour_params.label} for {n_als_items:,} tracks ({len(neighbours.indices):,} pairs)")
+    components = dict(components or {})
+    missing = [c.name for c in blend.components if c.weight and c.name not in components]
+    if missing:
+        raise InputError(f"the blend weighs {', '.join(missing)} but no lists are configured for them")
+    extra_lists = {}
+    for c in blend.components:
+        if c.weight:
+            extra_lists[c.name] = component_neighbours(indexed.df, n_als_items, params=components[c.name])
+            progress(c.name, f"{components[c.name].label} ({len(extra_lists[c.name].indices):,} pairs)")
+
+    km = fit_kmeans(tracks, k=k or settings.kmeans_k, seed=settings.kmeans_seed)
+    progress("kmeans", f"k={km.kmeans['k']} over {len(km.assignments):,} tracks")
+
+    listeners = (
+        interactions.groupBy("track_id").agg(F.countDistinct("user_id").alias("listeners")).toPandas()
+    )
+    catalog = tracks.select(
+        "track_id", "name", "artist_names", "artist_ids", "release_year", "popularity", "explicit", "energy", "genres"
+    ).toPandas()
+    report.n_catalog_tracks = len(catalog)
+    parts = assemble_items(
+        catalog=catalog, als_item_ids=indexed.item_ids, als_item_factors=als_y, kmeans=km, listeners=listeners
+    )
+    report.n_items = len(parts["items"])
+    row_of = pd.Series(np.arange(report.n_items), index=parts["items"]["track_id"])
+    rows = row_of.loc[indexed.item_ids].to_numpy()
+    parts["extra"] = neighbours.remap(rows, report.n_items).to_extra()
+    for name, found in extra_lists.items():
+        parts["extra"].update(found.remap(rows, report.n_items).to_extra(name))
+    report.n_items_with_factors = int(parts["items"]["has_factors"].sum())
+    progress("assemble", f"{report.n_items:,} items ({report.n_items_with_factors:,} with factors)")
+    report.timings_s = dict(progress.timings)
+    parts.update(
+        params={
+            **params.to_dict(), "kmeans_k": km.kmeans["k"], "item_kind": "track",
+            "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict(),
+            "components": {n: components[n].to_dict() for n in extra_lists},
+            **({"served_selection": dict(selection)} if selection else {}),
+        },
+        data_stats={k: v for k, v in asdict(report).items() if k not in ("version", "timings_s")},
+        metrics=metrics or {},
+        tables=tables or {},
+    )
+    if publish_to is not None:
+        report.version = publish_bundle(publish_to, keep=settings.keep_versions, **parts)
+        progress("publish", f"version {report.version} in {publish_to}")
+    indexed.df.unpersist()
+    interactions.unpersist()
+    return report, parts

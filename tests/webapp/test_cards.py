@@ -1,0 +1,49 @@
+"""webapp.cards: escaping, reasons as sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.serving.results import Reason
+from webapp.cards import (
+    card_html,
+    join_names,
+    md_escape,
+    placeholder_html,
+    reason_lines,
+    sign_in_html,
+)
+
+EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+
+
+def test_card_html_escapes_everything_from_the_catalogue() -> None:
+    out = card_html(title=EVIL, artists=[EVIL, "A & B"], year=1999, lines=[f"Because you played {EVIL}"],
+                    url="https://open.spotify.com/track/" + "a" * 22)
+    assert "<script>" not in out and "<img" not in out and "onerror=\"" not in out
+    assert "&lt;script&gt;" in out and "A &amp; B" in out and "· 1999" in out
+    assert placeholder_html(EVIL, 3).count("<") == 2  # only the div's own tags
+    assert ">♪<" in placeholder_html("<<", None)  # no letters: a note, not the raw text
+    assert "&quot;" in sign_in_html('https://x/authorize?a=1&state="><script>')
+
+
+def test_md_escape_neutralizes_markdown() -> None:
+    assert md_escape("![x](http://evil/p.png) *a* :red[b]") == r"\!\[x\]\(http\://evil/p\.png\) \*a\* \:red\[b\]"
+
+
+def test_reasons_read_like_sentences() -> None:
+    row = {"because": ["Song A", "Song B", "Song C", "Song D"],
+           "reasons": [Reason("genre", "rock"), Reason("artist", "Nina"), Reason("audio", "0.9")]}
+    assert reason_lines(row, verb="played", cluster_label="high energy") == [
+        "Because you played Song A, Song B and Song C",
+        "Genre you like: rock",
+        "By Nina, an artist you picked",
+        "Sounds like your picks",
+        "Sound: high energy",
+    ]
+    assert join_names(["A", "B"]) == "A and B" and join_names([]) == ""
+
+
+@pytest.mark.parametrize("cluster", [None, float("nan"), -1, 4])
+def test_placeholder_handles_missing_clusters(cluster) -> None:
+    assert "hsl(" in placeholder_html("Blue Moon", cluster) and ">BM<" in placeholder_html("Blue Moon", cluster)

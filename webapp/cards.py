@@ -1,0 +1,109 @@
+"""The text of the app's cards and links, escaped (no Streamlit).
+
+Everything that reaches HTML goes through :func:`html.escape`; everything Streamlit renders as
+Markdown (labels, captions, toasts) through :func:`md_escape`. Links and players come from
+:mod:`spotify.ids`, which builds them only from ids of the Spotify shape.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from engine.serving.results import Reason
+
+
+def join_names(names: Sequence[str], *, limit: int = 3) -> str:
+    """``"A"``, ``"A and B"``, ``"A, B and C"`` (at most ``limit`` names)."""
+    names = [n for n in names if n][:limit]
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None) -> list[str]:
+    """Plain-text reasons of one recommendation (a ``Recommender.frame`` row, or a
+    ``webapp.catalog.neighbours_frame`` row): ``because`` names, then each
+    :class:`~engine.serving.results.Reason` of ``reasons`` in words."""
+    lines = []
+    because = [str(b) for b in (row.get("because") or [])]
+    if because:
+        lines.append(f"Because you {verb} {join_names(because)}")
+    reasons: Iterable[Reason] = row.get("reasons") or []
+    for kind, detail in reasons:
+        if kind == "artist":
+            lines.append(f"By {detail}, an artist you picked")
+        elif kind == "genre":
+            lines.append(f"Genre you like: {detail}")
+        elif kind == "audio":
+            lines.append("Sounds like your picks")
+        elif kind == "popularity":
+            lines.append("Popular with listeners")
+        elif detail:
+            lines.append(detail)
+    if cluster_label:
+        lines.append(f"Sound: {cluster_label}")
+    return list(dict.fromkeys(lines))
+
+
+def card_html(*, title: str, artists: Sequence[str], year: object, lines: Iterable[str], url: str | None) -> str:
+    """The text block of a card; every value is escaped."""
+    esc = html.escape
+    year_text = f" · {int(year)}" if isinstance(year, (int, float)) and year == year and year > 0 else ""
+    name = esc(str(title))
+    if url:
+        name = f'<a href="{esc(url)}" target="_blank" rel="noopener">{name}</a>'
+    reasons = "".join(f'<li>{esc(str(line))}</li>' for line in lines)
+    return (
+        f'<div class="rec-card"><div class="rec-title">{name}</div>'
+        f'<div class="rec-meta">{esc(", ".join(map(str, artists)))}{esc(year_text)}</div>'
+        f'<ul class="rec-reasons">{reasons}</ul></div>'
+    )
+
+
+def placeholder_html(title: str, cluster: object) -> str:
+    """A square cover placeholder: the title's initials on a colour chosen by the cluster."""
+    words = [w for w in re.split(r"\W+", str(title)) if w]
+    initials = "".join(w[0] for w in words[:2]).upper() or "♪"
+    hue = 220
+    if isinstance(cluster, (int, float)) and cluster == cluster and cluster >= 0:  # NaN != NaN
+        hue = (int(cluster) * 47 + 200) % 360
+    return (
+        f'<div class="rec-cover" style="background:hsl({hue},45%,42%)">'
+        f"{html.escape(initials)}</div>"
+    )
+
+
+CARD_CSS = """<style>
+.rec-card .rec-title{font-weight:600;font-size:1.05rem;line-height:1.3}
+.rec-card .rec-title a{color:inherit;text-decoration:none}
+.rec-card .rec-meta{opacity:.75;margin:.1rem 0 .3rem 0}
+.rec-card .rec-reasons{margin:0;padding-left:1.1rem;font-size:.9rem;opacity:.9}
+.rec-cover{width:100%;aspect-ratio:1/1;border-radius:8px;display:flex;align-items:center;
+justify-content:center;color:#fff;font-weight:700;font-size:1.6rem;letter-spacing:.05em}
+</style>"""
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+
+
+def md_escape(text: object) -> str:
+    """``text`` with Markdown syntax escaped, for labels, captions and toasts (which Streamlit
+    renders as Markdown: a track called ``![x](http://…)`` must not load an image)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def sign_in_html(url: str) -> str:
+    """The "Sign in with Spotify" link, opening in the same tab so the redirect back lands in it.
+
+    (``st.link_button`` opens a new tab, which would leave this one signed out.)
+    """
+    return (
+        '<style>.signin{display:inline-block;background:#1db954;color:#fff!important;font-weight:600;'
+        'padding:.55rem 1.2rem;border-radius:999px;text-decoration:none!important}'
+        '.signin:hover{background:#1ed760}</style>'
+        f'<a class="signin" href="{html.escape(url)}">Sign in with Spotify</a>'
+    )
+

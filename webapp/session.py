@@ -1,0 +1,151 @@
+"""The one owner of this app's ``st.session_state`` keys, behind small typed accessors.
+
+Per browser session: the :class:`~webapp.listeners.Listener`, the listener's storage key,
+the Recommendations controls, the list last shown (and last logged), the track whose player
+is open, a sign-in error waiting to be shown, the songs picked on the Home page, and the
+Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
+mapping). Pages index ``st.session_state`` only for their own widget keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any, cast
+
+import pandas as pd
+import streamlit as st
+
+from engine.state.store import Store
+from spotify.auth import AuthConfig, SpotifyAuth
+from webapp import resources
+from webapp.listeners import Listener, RecControls
+
+K_LISTENER = "listener"
+K_USER_KEY = "user_key"
+K_CONTROLS = "rec_controls"
+K_SHOWN = "shown_recs"
+K_LOGGED = "logged_recs"
+K_PLAYING = "playing"
+K_SIGNIN_ERROR = "signin_error"
+K_SEED_PICKS = "seed_picks"
+
+
+# -- who is listening ---------------------------------------------------------------------
+
+
+def user_key() -> str:
+    """This session's storage key: a salted hash for Spotify listeners, else a random id."""
+    if K_USER_KEY not in st.session_state:
+        st.session_state[K_USER_KEY] = Store.new_session_key()
+    return str(st.session_state[K_USER_KEY])
+
+
+def set_user_key(key: str) -> None:
+    """Store what follows under ``key`` (a Spotify account's salted hash)."""
+    st.session_state[K_USER_KEY] = key
+
+
+def new_user_key() -> None:
+    """Start a fresh random storage key (after signing out)."""
+    st.session_state[K_USER_KEY] = Store.new_session_key()
+
+
+def listener() -> Listener | None:
+    """The session's listener, if one was chosen on the Home page."""
+    return st.session_state.get(K_LISTENER)
+
+
+def set_listener(value: Listener | None) -> None:
+    """Switch listener: the shown list and the playing preview start over."""
+    st.session_state[K_LISTENER] = value
+    for key in (K_SHOWN, K_LOGGED, K_PLAYING):
+        st.session_state.pop(key, None)
+
+
+def spotify_auth() -> SpotifyAuth | None:
+    """This session's Spotify sign-in, or None when no Spotify client id is configured."""
+
+    s = resources.settings()
+    if not s.spotify_client_id:
+        return None
+    # The token lives in this session's state (spotify.auth's own "spotify_" keys); the proxy
+    # is typed MutableMapping[str | int, Any], the keys used are strings.
+    return SpotifyAuth(AuthConfig.from_settings(s), cast(MutableMapping[str, Any], st.session_state))
+
+
+def set_signin_error(text: str) -> None:
+    """Keep a sign-in failure for the Home page to show."""
+    st.session_state[K_SIGNIN_ERROR] = text
+
+
+def pop_signin_error() -> str | None:
+    """The sign-in failure waiting to be shown (once), if any."""
+    return st.session_state.pop(K_SIGNIN_ERROR, None)
+
+
+def seed_picks() -> list[str]:
+    """The songs picked on the Home page so far (a copy)."""
+    return list(st.session_state.get(K_SEED_PICKS, []))
+
+
+def add_seed_pick(track_id: str) -> None:
+    """Add one song to the picks (kept once)."""
+    picks = seed_picks()
+    if track_id not in picks:
+        st.session_state[K_SEED_PICKS] = [*picks, track_id]
+
+
+def set_seed_picks(track_ids: list[str]) -> None:
+    """Replace the picks (the ones kept when the listener is made of them)."""
+    st.session_state[K_SEED_PICKS] = list(track_ids)
+
+
+# -- recommendations --------------------------------------------------------------------
+
+
+def controls() -> RecControls:
+    """The Recommendations controls of this session (defaults until changed)."""
+    return st.session_state.get(K_CONTROLS) or RecControls()
+
+
+def set_controls(value: RecControls) -> None:
+    """Remember the Recommendations controls between pages."""
+    st.session_state[K_CONTROLS] = value
+
+
+def shown() -> pd.DataFrame | None:
+    """The recommendations table last shown in this session (None before the first)."""
+    return st.session_state.get(K_SHOWN)
+
+
+def set_shown(frame: pd.DataFrame) -> None:
+    st.session_state[K_SHOWN] = frame
+
+
+def shown_track_ids() -> list[str]:
+    """The recommendations last shown in this session (empty before the first)."""
+    frame = shown()
+    return [] if frame is None else frame["track_id"].tolist()
+
+
+def mark_logged(track_ids: tuple[str, ...]) -> bool:
+    """Remember ``track_ids`` as the list last logged; False when it already was (no new event)."""
+    if st.session_state.get(K_LOGGED) == track_ids:
+        return False
+    st.session_state[K_LOGGED] = track_ids
+    return True
+
+
+def forget_shown() -> None:
+    """Drop the shown and logged lists (after "Forget me")."""
+    for key in (K_SHOWN, K_LOGGED):
+        st.session_state.pop(key, None)
+
+
+def playing() -> str | None:
+    """The track whose player is open on the cards, if any."""
+    return st.session_state.get(K_PLAYING)
+
+
+def set_playing(track_id: str) -> None:
+    st.session_state[K_PLAYING] = track_id
