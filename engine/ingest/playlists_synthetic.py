@@ -127,8 +127,9 @@ def generate_playlists(
 
     # -- the catalogue: scenes -> albums, genres, appeal ---------------------------------------
     n_scenes = max(3, round(n_playlists * s.scenes_per_playlist))
-    sizes = np.clip(np.round(rng.lognormal(np.log(s.scene_median), s.scene_sigma, n_scenes)), s.scene_min, s.scene_max)
-    sizes = sizes.astype(np.int64)
+    sizes = np.clip(
+        np.round(rng.lognormal(np.log(s.scene_median), s.scene_sigma, n_scenes)), s.scene_min, s.scene_max
+    ).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)])
     n_tracks = int(starts[-1])
     scene_of = np.repeat(np.arange(n_scenes), sizes)
