@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "interactions parquet (default: data/parquet/interactions if present, else demo)")
     parser.add_argument("--playlists", type=int, default=DEFAULT_PLAYLISTS,
                         help=f"size of --data playlists (default {DEFAULT_PLAYLISTS:,} playlists, ~550k pairs)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the raw datasets (default data/raw, then ../shared/data)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the raw datasets (default: data/raw, then SHARED_DATA_DIR)")
     parser.add_argument("--split", choices=("holdout", "time"), default="holdout", help="per-listener random or time split")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--k", type=int, default=10, help="list length for NDCG/precision/MAP/coverage")
