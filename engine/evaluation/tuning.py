@@ -204,7 +204,7 @@ def grid_search(
     best = _best(tried, base, spec.metric)
     for _ in range(spec.max_widen):
         # an edge is judged against every value tried, the first pass's included
-        extra = [p for p in _widened(best, {**first, **tried}) if _key(p) not in tried]
+        extra = [p for p in _widened(best, {**first, **tried}) if _key(p) not in tried and p.rank <= max(spec.max_rank, *spec.rank)]
         if not extra:
             break
         logger.info(f"[grid] best point on the grid's edge ({_point_text(best)}): widening with {len(extra)} points")
