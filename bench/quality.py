@@ -2,7 +2,7 @@
 
     python bench/quality.py [--data hetrec|audioscrobbler|demo|PATH] [--rank 64] [--alpha 10] ...
 
-Both models see the same training matrix (DESIGN.md §9 split, seed 42), the same confidence
+Both models see the same training matrix (the evaluation's per-listener split, seed 42), the same confidence
 ``c = 1 + α·transform(r)`` (implicit receives c itself, with its own ``alpha=1``) and the same
 rank and iterations, and are scored by the same numpy evaluation. One difference cannot be
 removed: Spark multiplies regParam by each user's/item's number of ratings (ALS-WR), implicit

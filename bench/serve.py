@@ -1,4 +1,4 @@
-"""Serving latency vs one bare ``Y @ x`` pass, on a catalogue of the real size (DESIGN.md §5, §10).
+"""Serving latency vs one bare ``Y @ x`` pass, on a catalogue of the real size.
 
 Writes a bundle of ~600k items with random factors (rank 64 and 128) and a realistic items
 table (22-char ids, Zipf-distributed artists with 1–3 per track, genres, years, explicit,

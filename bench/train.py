@@ -5,7 +5,7 @@
 Data (SYNTHETIC, cached under ``data/raw/bench_train/``): a catalogue of ``--tracks`` tracks
 synthesized from the real sample's distributions (``engine.ingest.synthetic``) and
 ``--interactions`` clustered, popularity-biased listening rows over it. The evaluation protocol
-of DESIGN.md §9 (``engine.evaluation.splits``: items with < 2 listeners dropped, per-listener 20% holdout,
+of the evaluation protocol (``engine.evaluation.splits``: items with < 2 listeners dropped, per-listener 20% holdout,
 seed 42) gives one training matrix that both libraries fit with the same rank, iterations and
 confidence ``c = 1 + α·transform(r)`` (implicit receives c itself, with its own ``alpha=1``);
 the parameters are the shipped ones (Settings, ``ALS_*``) unless flags override them.
@@ -135,7 +135,7 @@ class PeakRss(threading.Thread):
 
 
 def worker_prep(work: Path, *, tracks: int, interactions: int, seed: int) -> dict[str, Any]:
-    """Synthesize the catalogue and listeners, split them (DESIGN.md §9) and write
+    """Synthesize the catalogue and listeners, split them and write
     ``train.parquet`` (Spark input), ``train.npz`` / ``test.npz`` (csr) and ``meta.json``."""
     import pandas as pd
 

@@ -30,7 +30,7 @@ Decisions:
   state's TTL, and is taken out (used once) by the callback.
 - **Refresh**: spotipy refreshes a token that is within 60 s of expiry; the client from
   :mod:`spotify.client` also refreshes once on a 401. A refused refresh signs the session out.
-- **Scopes**: exactly :data:`SCOPES` (DESIGN.md §6).
+- **Scopes**: exactly :data:`SCOPES`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Weighting of the Web API history (each contribution adds to the track's ``weight
 
 Entries of the same track add up: keyed by Spotify track id, or by the case-folded
 artist + title when there is no id (local files, the account-data export). These weights are
-the raw ``r`` of DESIGN.md §5; the serving side applies the bundle's confidence transform.
+the raw ``r`` of the fold-in; the serving side applies the bundle's confidence transform.
 :mod:`spotify.export_import` produces the same :class:`History` from a data export.
 
 Missing fields are read with defaults (the 2026 development-mode rules drop ``popularity``,

@@ -16,6 +16,7 @@ from engine.evaluation.report import store_in_current_bundle, write_report
 from engine.evaluation.reproduction import reproduce_book
 from engine.evaluation.search_space import GridSpec
 from engine.evaluation.tuning import save_kmeans_selection, select_kmeans_k
+from engine.ingest.playlists_synthetic import DEFAULT_PLAYLISTS
 from engine.serving.blend import BlendWeights
 from engine.spark.session import get_spark
 from engine.training.als import AlsParams
@@ -26,9 +27,12 @@ from engine.training.params import BEST_PARAMS_FILE, ServedChoice, load_best_par
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m engine evaluate``."""
-    parser.add_argument("--data", default=None, help="hetrec | audioscrobbler | demo | PATH to interactions parquet "
-                        "(default: data/parquet/interactions if present, else demo)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the raw datasets (default data/raw, then ../shared/data)")
+    parser.add_argument("--data", default=None, help="hetrec | hetrec-binary (HetRec, every weight 1.0) | audioscrobbler | "
+                        "demo | playlists (synthetic playlist-shaped benchmark, generated on the fly) | PATH to "
+                        "interactions parquet (default: data/parquet/interactions if present, else demo)")
+    parser.add_argument("--playlists", type=int, default=DEFAULT_PLAYLISTS,
+                        help=f"size of --data playlists (default {DEFAULT_PLAYLISTS:,} playlists, ~550k pairs)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder of the raw datasets (default: data/raw, then SHARED_DATA_DIR)")
     parser.add_argument("--split", choices=("holdout", "time"), default="holdout", help="per-listener random or time split")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--k", type=int, default=10, help="list length for NDCG/precision/MAP/coverage")
@@ -56,7 +60,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     name = args.data or (
         str(settings.parquet_dir / "interactions") if (settings.parquet_dir / "interactions").exists() else "demo"
     )
-    dataset = load_dataset(spark, settings, name, data_dir=args.data_dir)
+    dataset = load_dataset(spark, settings, name, data_dir=args.data_dir, n_playlists=args.playlists)
     saved = load_best_params(settings) or {}
     if saved.get("meta", {}).get("dataset") != dataset.name:
         saved = {}  # tuned on other data: start from the settings instead

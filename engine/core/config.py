@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 
 from engine.core.errors import EngineError
 
-#: Confidence transforms accepted for ALS input weights (DESIGN.md §3).
+#: Confidence transforms accepted for ALS input weights.
 WEIGHT_TRANSFORMS = ("raw", "log1p", "binary", "clip")
 
 #: The repository root (engine/core/config.py -> three levels up).

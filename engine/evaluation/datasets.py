@@ -2,8 +2,11 @@
 
 - :func:`load_dataset` resolves ``--data``: ``hetrec`` and ``audioscrobbler`` (artist level,
   read by :mod:`engine.ingest.readers.artists` from ``--data-dir``, else ``data/raw`` then
-  ``SHARED_DATA_DIR``, looked up file by file so an empty ``data/raw`` hides nothing), ``demo``
-  (``data/parquet/interactions_demo``) or any interactions parquet path, as a :class:`Dataset`.
+  ``SHARED_DATA_DIR``, looked up file by file so an empty ``data/raw`` hides nothing),
+  ``hetrec-binary`` (HetRec with every weight set to 1.0), ``demo``
+  (``data/parquet/interactions_demo``), ``playlists`` (the **synthetic** playlist-shaped
+  benchmark of :mod:`engine.ingest.playlists_synthetic`) or any interactions parquet path, as a
+  :class:`Dataset`.
 - :func:`item_features`: the continuous audio features (:data:`DIVERSITY_FEATURES`) per item
   index, standardized over the whole catalogue, for intra-list diversity.
 - :func:`index_split` / :func:`to_index`: a string-id train/test pair in the integer ids of the
@@ -29,8 +32,10 @@ from engine.core.errors import InputError
 from engine.core.schemas import AUDIO_FEATURES, INT_AUDIO_FEATURES
 from engine.evaluation.scorers import FactorScorer
 from engine.evaluation.scoring import to_csr
+from engine.ingest.playlists_synthetic import DEFAULT_PLAYLISTS, make_playlists
 from engine.ingest.readers.artists import read_audioscrobbler, read_hetrec
 from engine.spark.io import read_parquet
+from engine.spark.schemas import interactions_schema
 from engine.training.als import fit_als, item_factors, user_factors
 from engine.training.inputs import drop_forgotten
 
@@ -59,16 +64,47 @@ class Dataset:
 # -- data ------------------------------------------------------------------------------------
 
 
+#: ``--data`` names (besides a parquet path).
+DATASET_NAMES = ("hetrec", "hetrec-binary", "audioscrobbler", "demo", "playlists")
+
+
 def load_dataset(
-    spark: "SparkSession", settings: Settings, name: str, *, data_dir: Path | None = None
+    spark: "SparkSession",
+    settings: Settings,
+    name: str,
+    *,
+    data_dir: Path | None = None,
+    n_playlists: int = DEFAULT_PLAYLISTS,
+    seed: int = 42,
 ) -> Dataset:
-    """Resolve ``--data``: ``hetrec``, ``audioscrobbler``, ``demo`` or a parquet path."""
+    """Resolve ``--data``: one of :data:`DATASET_NAMES` or a parquet path.
+
+    - ``hetrec-binary``: the HetRec play counts "treated as binary" — every weight set to 1.0,
+      so every model (not only ALS with binary confidence) sees membership, as on playlists.
+    - ``playlists``: :func:`engine.ingest.playlists_synthetic.make_playlists` (``n_playlists``,
+      ``seed``), **generated on the fly** (about a second at the default 7,000 playlists) and
+      handed to Spark as a DataFrame, never written. It is deliberately not cached as
+      ``data/parquet/interactions_playlists``: ``train`` and ``refresh`` union every
+      ``interactions*`` dataset under ``data/parquet``, and synthetic playlists must not end up
+      in the served model.
+    """
 
     dirs = _data_dirs(settings, data_dir)
-    if name == "hetrec":
+    if name in ("hetrec", "hetrec-binary"):
         path = _need(dirs, "hetrec2011_user_artists.dat.gz", "hetrec2011_user_artists.dat")
         df, _, report = read_hetrec(spark, path, settings=settings)
+        if name == "hetrec-binary":
+            df = df.withColumn("weight", F.lit(1.0).cast("double"))
+            what = f"Last.fm HetRec 2011 artists treated as binary: every weight 1.0 ({path.name})"
+            return Dataset(name, df, "artist_id", what)
         return Dataset("hetrec", df, "artist_id", f"Last.fm HetRec 2011 artist play counts ({path.name})")
+    if name == "playlists":
+        pdf = make_playlists(n_playlists=n_playlists, seed=seed)
+        df = spark.createDataFrame(pdf, schema=interactions_schema("track_id"))
+        df, _ = drop_forgotten(df, settings)
+        what = (f"synthetic playlists: {n_playlists:,} lists over small scenes (engine.ingest.playlists_synthetic, "
+                f"seed {seed}), binary membership")
+        return Dataset(name, df, "track_id", what)
     if name == "audioscrobbler":
         plays = _need(dirs, "audioscrobbler_user_artist_data_small.txt.gz", "user_artist_data.txt")
         alias = _find(dirs, "audioscrobbler_artist_alias_small.txt.gz", "artist_alias.txt")
@@ -82,7 +118,7 @@ def load_dataset(
         return _parquet_dataset(spark, settings, path, "demo", "synthetic demo listeners")
     path = Path(name)
     if not path.exists():
-        raise InputError(f"--data {name!r} is neither hetrec, audioscrobbler, demo nor an existing parquet path")
+        raise InputError(f"--data {name!r} is neither one of {', '.join(DATASET_NAMES)} nor an existing parquet path")
     return _parquet_dataset(spark, settings, path, path.name, f"interactions parquet {path}")
 
 

@@ -35,7 +35,7 @@ def precision_at_k(ranked: np.ndarray, relevant: np.ndarray, k: int) -> float:
 
 
 def recall_at_k(ranked: np.ndarray, relevant: np.ndarray, k: int) -> float:
-    """hits@k / min(k, |relevant|) (DESIGN.md §9). Range [0, 1]; ``nan`` when ``relevant`` is empty."""
+    """hits@k / min(k, |relevant|). Range [0, 1]; ``nan`` when ``relevant`` is empty."""
     if len(relevant) == 0:
         return float("nan")
     return float(_hits(ranked, relevant, k).sum()) / min(k, len(relevant))

@@ -73,7 +73,7 @@ def evaluate(
     components: Mapping[str, NeighbourParams] | None = None,
     served: bool = True,
 ) -> EvalReport:
-    """Evaluate the served blend, ALS and the baselines on one split of ``dataset`` (DESIGN.md §9).
+    """Evaluate the served blend, ALS and the baselines on one split of ``dataset`` (the protocol: README, "How good is it?").
 
     With ``grid`` (an ``engine.evaluation.tuning.GridSpec``), ALS, blend and EASE hyperparameters are first
     chosen on a validation split carved from training, then refit on all training data; the

@@ -24,6 +24,10 @@ class GridSpec:
     """The search space. ``alpha`` maps each weight transform to its alpha values."""
 
     rank: tuple[int, ...] = (32, 64, 128)
+    #: Widening never goes past this rank: Spark's ALS solves a rank×rank system per row and
+    #: iteration, so on 2 cores a rank-256 fit on 550k pairs takes over 20 minutes (raise it
+    #: on a cluster). A best point at the cap is reported as a warning.
+    max_rank: int = 128
     reg_param: tuple[float, ...] = (0.03, 0.3)
     alpha: Mapping[str, tuple[float, ...]] = field(default_factory=_default_alpha)
     max_iter: tuple[int, ...] = (10,)

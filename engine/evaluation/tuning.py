@@ -152,12 +152,17 @@ def grid_search(
     logger.info(f"[grid] validation: {vs.train.nnz:,} training / {vs.test.nnz:,} held-out interactions")
     tried: dict[tuple, dict[str, Any]] = {}
 
+    #: the fitted factors of the best full-validation point so far (reused by the served search)
+    kept: dict[str, Any] = {}
+
     def scorer_on(train_df: "DataFrame", eval_data: EvalData, stage: str) -> Any:
         def score(p: "AlsParams") -> dict[str, Any]:
             t = time.perf_counter()
             scorer = fit_als_scorer(train_df, p, n_users=n_users, n_items=n_items)
             fit_s = time.perf_counter() - t
             m = evaluate_model(scorer, eval_data, k=k, k_recall=k_recall)
+            if stage == "validation" and m[spec.metric] > kept.get("metric", -1.0):
+                kept.update(metric=m[spec.metric], key=_key(p), scorer=scorer)
             row = {key: getattr(p, key) for key in ("rank", "reg_param", "alpha", "weight_transform", "max_iter")}
             row.update({key: m[key] for key in (f"ndcg@{k}", f"recall@{k_recall}", "auc")}, fit_seconds=round(fit_s, 2),
                        stage=stage, n_eval_users=m["n_eval_users"])
@@ -184,10 +189,10 @@ def grid_search(
         sample = np.sort(rng.choice(users_with_test, size=spec.first_pass_users, replace=False))
         keep = spark.createDataFrame([(int(u),) for u in sample], "user_idx int")
         sample_df = vs.train_df.join(F.broadcast(keep), on="user_idx", how="left_semi").cache()
+        on_sample = scorer_on(sample_df, replace(data, test_users=sample), "sample")
         ranks = sorted(spec.rank)
         middle = ranks[len(ranks) // 2]
-        run([p for p in points if p.rank == middle], first, scorer_on(sample_df, replace(data, test_users=sample), "sample"))
-        sample_df.unpersist()
+        run([p for p in points if p.rank == middle], first, on_sample)
         ranked = sorted(first.values(), key=lambda r: -r[spec.metric])[: spec.first_pass_keep]
         seeds = [_best({0: r}, base, spec.metric) for r in ranked]
         run(seeds, tried, full)
@@ -199,12 +204,22 @@ def grid_search(
     best = _best(tried, base, spec.metric)
     for _ in range(spec.max_widen):
         # an edge is judged against every value tried, the first pass's included
-        extra = [p for p in _widened(best, {**first, **tried}) if _key(p) not in tried]
+        extra = [p for p in _widened(best, {**first, **tried}) if _key(p) not in tried and p.rank <= max(spec.max_rank, *spec.rank)]
         if not extra:
             break
         logger.info(f"[grid] best point on the grid's edge ({_point_text(best)}): widening with {len(extra)} points")
+        if first:
+            # screen the steps past the edge on the sample: only those that beat the best point
+            # there (a point of rank 256 or 512 costs minutes on all listeners) are fitted on all
+            run([best, *extra], first, on_sample)
+            bar = first[_key(best)][spec.metric]
+            extra = [p for p in extra if first[_key(p)][spec.metric] > bar]
+            if not extra:
+                break
         run(extra, tried, full)
         best = _best(tried, base, spec.metric)
+    if first:
+        sample_df.unpersist()
     for axis, value, _ in _edges(best, {**first, **tried}):
         warnings.append(
             f"ALS {axis}={value} is on the edge of the searched values after {spec.max_widen} widening rounds: "
@@ -228,7 +243,8 @@ def grid_search(
     blend_rows: list[dict[str, Any]] = []
     best_blend, best_nb, best_components = None, None, None
     if spec.blend_neighbours:
-        scorer = fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
+        scorer = kept["scorer"] if kept.get("key") == _key(best) else fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
+        kept.clear()
         found = search_served(scorer.U, scorer.Y, data, als=best, spec=spec, ease_lambda=best_lam,
                               ease_max_items=ease_max_items, k=k, k_recall=k_recall, seed=seed)
         blend_rows, best_blend, best_nb, best_components = found.rows, found.best, found.neighbours, found.components

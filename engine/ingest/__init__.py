@@ -8,6 +8,7 @@
 - ``readers``         — one module per family of listening sources (see :mod:`engine.ingest.readers`)
 - ``demo_listeners``  — the deterministic synthetic demo listeners (pandas/numpy)
 - ``synthetic``       — full-size synthetic catalogues and interactions for performance work
+- ``playlists_synthetic`` — synthetic playlist-shaped interactions: the ``evaluate --data playlists`` benchmark
 - ``sample``          — building the shipped ``data/sample/`` slice (``scripts/build_sample.py``)
 
 Imports: :mod:`engine.core`, :mod:`engine.state`, :mod:`engine.spark`. Layer rules:

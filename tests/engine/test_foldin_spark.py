@@ -1,4 +1,4 @@
-"""The numpy fold-in reproduces Spark's implicit ALS user factors (DESIGN.md §5).
+"""The numpy fold-in reproduces Spark's implicit ALS user factors.
 
 Spark's last half-iteration solves every user's normal equations against the final item
 factors, so folding a training user's own rows into those item factors must give back that

@@ -1,4 +1,4 @@
-"""The evaluation splits follow DESIGN.md §9: counts, no leakage, reproducible."""
+"""The evaluation splits follow the evaluation protocol: counts, no leakage, reproducible."""
 
 from __future__ import annotations
 

@@ -218,7 +218,7 @@ def finish_report(df: "DataFrame", report: ReadReport, *, item_col: str) -> "Dat
 
 
 def require_usable(report: ReadReport, what: str) -> None:
-    """Raise InputError when nothing usable is left (DESIGN.md §2: then exit non-zero)."""
+    """Raise InputError when nothing usable is left (the CLI then exits non-zero)."""
     if report.kept == 0:
         detail = ", ".join(f"{r} {n:,}" for r, n in sorted(report.rejected.items())) or "no records"
         raise InputError(f"{what}: nothing usable (read {report.read:,}; {detail})")
