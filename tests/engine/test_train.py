@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from engine.bundle.load import load_current
+from engine.core.errors import InputError
 from engine.core.schemas import AUDIO_FEATURES
 from engine.core.weights import transform_weights, transform_weights_col
 from engine.spark.schemas import tracks_schema
@@ -154,3 +155,36 @@ def test_cli_keeps_object_store_urls_intact() -> None:
     add_arguments(parser)
     args = parser.parse_args(["--interactions", "s3a://bucket/music/a", "hdfs:///music/b", "--tracks", "s3a://bucket/t"])
     assert args.interactions == ["s3a://bucket/music/a", "hdfs:///music/b"] and args.tracks == "s3a://bucket/t"
+
+
+def test_train_ships_the_lists_of_every_blend_term_and_serves_them(spark, frames, settings) -> None:
+    """A served model chosen as RP3beta + EASE (ALS weight 0): train builds both lists on
+    Spark / the driver, the bundle carries them and the choice, and serving uses them."""
+    from engine.serving.blend import BlendWeights, Component
+    from engine.serving.neighbours import ItemNeighbours, NeighbourParams
+    from engine.serving.options import Options
+    from engine.serving.recommender import Recommender
+
+    tracks, inter = frames
+    blend = BlendWeights(neighbours=0.0, neighbour_pop_exponent=0.0, als=0.0,
+                         components=(Component("rp3beta", 1.0), Component("ease", 0.5)))
+    components = {"rp3beta": NeighbourParams(top_n=10, user_exponent=0.7, source_exponent=0.7, target_exponent=0.2),
+                  "ease": NeighbourParams(top_n=10, kind="ease", ease_lambda=5.0, ease_items=40)}
+    selection = {"dataset": "tiny", "validation": [{"model": blend.label, "ndcg@10": 0.5}]}
+    report, _ = train(spark, settings, interactions=inter, tracks=tracks,
+                      params=AlsParams(rank=4, max_iter=3, reg_param=0.05, alpha=5.0), k=3,
+                      publish_to=settings.models_dir, blend=blend, components=components, selection=selection)
+    bundle = load_current(settings.models_dir)
+    assert bundle.params["components"] == {n: p.to_dict() for n, p in components.items()}
+    assert bundle.params["served_selection"] == selection
+    for name in ("neighbours", "rp3beta", "ease"):
+        lists = ItemNeighbours.from_extra(bundle.extra, bundle.n_items, name)
+        assert lists is not None and len(lists.indices) > 0, name
+    rec = Recommender(bundle)
+    assert rec.blend is not None and [c.name for c in rec.blend.weights.terms] == ["rp3beta", "ease"]
+    history = {f"{i:022d}": 1.0 for i in (0, 3, 6, 9)}  # style 0 (index % 3)
+    out = rec.recommend(history, Options(k=5, max_per_artist=None))
+    assert len(out) == 5 and all(int(t) % 3 == 0 for t in out.track_ids)  # the lists keep to the style
+    with pytest.raises(InputError, match="rp3beta"):
+        train(spark, settings, interactions=inter, tracks=tracks, params=AlsParams(rank=4, max_iter=2), k=3,
+              blend=blend, components={"ease": components["ease"]})
