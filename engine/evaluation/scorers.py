@@ -90,12 +90,7 @@ class BlendScorer:
         #: per term: (weight, S) with S[j, i] = s(j, i) · discount_i, so (W_u S)_i is the term's n_i
         self.terms: list[tuple[float, sp.csr_matrix]] = []
         for c in weights.terms:
-            nb = self.blend.lists[c.name]
-            disc = self.blend.discounts[c.name][np.asarray(nb.indices, dtype=np.int64)]
-            S = sp.csr_matrix(
-                (np.asarray(nb.scores, dtype=np.float64) * disc, np.asarray(nb.indices), np.asarray(nb.indptr)), shape=(n, n)
-            )
-            self.terms.append((c.weight, S))
+            self.terms.append((c.weight, term_matrix(self.blend.lists[c.name], self.blend.discounts[c.name], n)))
 
     def fit(self, X: Any) -> "BlendScorer":
         """Nothing to fit (the parts come fitted)."""
@@ -120,6 +115,14 @@ class BlendScorer:
         if w.popularity:
             A += (sigma_a * w.popularity / b.prior_std)[:, None] * b.prior[None, :]
         return A
+
+
+def term_matrix(lists: ItemNeighbours, discount: np.ndarray, n: int) -> sp.csr_matrix:
+    """``S[j, i] = s(j, i) · discount_i`` over ``n`` items, so ``(W_u S)_i`` is a term's ``n_i``."""
+    disc = discount[np.asarray(lists.indices, dtype=np.int64)]
+    return sp.csr_matrix(
+        (np.asarray(lists.scores, dtype=np.float64) * disc, np.asarray(lists.indices), np.asarray(lists.indptr)), shape=(n, n)
+    )
 
 
 class BundleScorer:

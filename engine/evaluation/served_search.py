@@ -35,12 +35,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.core.weights import transform_weights
-from engine.evaluation.scorers import BlendScorer
+from engine.evaluation.scorers import BlendScorer, term_matrix
 from engine.evaluation.scoring import EvalData, evaluate_model
-from engine.serving.blend import BlendWeights, Component, als_std, sparse_std
+from engine.serving.blend import BlendWeights, Component, als_std, pop_discount, sparse_std
 from engine.serving.neighbours import NEIGHBOURS, ItemNeighbours, NeighbourParams
 from engine.training.cooccurrence import CooccurrenceBasis
-from engine.training.ease import ease_weights, weights_to_neighbours
+from engine.training.ease import ease_neighbours
 
 if TYPE_CHECKING:
     from engine.evaluation.search_space import GridSpec
@@ -90,15 +90,7 @@ class TermCache:
         """The standardised term of ``lists`` with discount ``β`` (cached by ``(key, β)``)."""
         cache_key = (key, round(pop_exponent, 9))
         if cache_key not in self._terms:
-            listeners = np.asarray(lists.listeners, dtype=np.float64)
-            disc = np.zeros(len(listeners))
-            played = listeners > 0
-            disc[played] = listeners[played] ** -pop_exponent
-            n = len(listeners)
-            S = sp.csr_matrix(
-                (np.asarray(lists.scores, dtype=np.float64) * disc[np.asarray(lists.indices, dtype=np.int64)],
-                 np.asarray(lists.indices), np.asarray(lists.indptr)), shape=(n, n),
-            )
+            S = term_matrix(lists, pop_discount(lists.listeners, pop_exponent), len(lists.listeners))
             NB = sp.csr_matrix(self.W @ S)
             for r in range(NB.shape[0]):
                 lo, hi = NB.indptr[r], NB.indptr[r + 1]
@@ -171,7 +163,7 @@ def search_served(
             lkey = tuple(sorted(longest.to_dict().items()))
             if lkey not in lists:
                 if p.kind == "ease":
-                    lists[lkey] = _ease_lists(data.train, longest)
+                    lists[lkey] = ease_neighbours(data.train, lam=longest.ease_lambda, max_items=longest.ease_items, top_n=longest.top_n)
                 else:
                     lists[lkey] = basis.neighbours(longest)
             lists[key] = lists[lkey].truncate(p.top_n)
@@ -332,14 +324,6 @@ def _top_ns(spec: "GridSpec", kind: str, p: NeighbourParams) -> tuple[int, ...]:
     if p.user_exponent == 0 and p.source_exponent == p.target_exponent == 0.5:
         return tuple(spec.blend_top_n) + (p.top_n,)
     return tuple(spec.rp3_top_n) + (p.top_n,)
-
-
-def _ease_lists(train: sp.csr_matrix, p: NeighbourParams) -> ItemNeighbours:
-    B = sp.csr_matrix(train, copy=True)
-    B.eliminate_zeros()
-    items, Wt = ease_weights(B, lam=p.ease_lambda, max_items=p.ease_items)
-    listeners = np.asarray((B > 0).sum(axis=0), dtype=np.float32).ravel()
-    return weights_to_neighbours(items, Wt, n_items=B.shape[1], top_n=p.top_n, listeners=listeners)
 
 
 def _row(w: BlendWeights, lp: dict[str, NeighbourParams], m: dict[str, float], *, metric: str, k: int, k_recall: int, stage: str) -> dict[str, Any]:

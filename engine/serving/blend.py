@@ -150,6 +150,15 @@ def als_std(x: np.ndarray, gram: np.ndarray, factor_sum: np.ndarray, n: int) -> 
     return np.where(var > 1e-24, np.sqrt(np.maximum(var, 0.0)), 1.0)
 
 
+def pop_discount(listeners: np.ndarray, exponent: float) -> np.ndarray:
+    """``listeners^(−β)`` per item, 0 for items nobody played (a term's target discount)."""
+    listeners = np.asarray(listeners, dtype=np.float64)
+    out = np.zeros(len(listeners))
+    played = listeners > 0
+    out[played] = listeners[played] ** -exponent
+    return out
+
+
 def sparse_std(values: np.ndarray, n: int) -> float:
     """Standard deviation over ``n`` items of a vector that is ``values`` on a few and 0 elsewhere."""
     n = max(1, n)
@@ -251,13 +260,8 @@ class Blend:
         self.factor_sum = np.asarray(factor_sum, dtype=np.float64)
         self.n_scored = int(np.count_nonzero(scored))
         listeners = np.asarray(next(iter(self.lists.values())).listeners, dtype=np.float64)
-        played = listeners > 0
         #: each term's discount listeners^(−β) of the target item
-        self.discounts: dict[str, np.ndarray] = {}
-        for c in weights.terms:
-            d = np.zeros(len(listeners))
-            d[played] = listeners[played] ** -c.pop_exponent
-            self.discounts[c.name] = d
+        self.discounts = {c.name: pop_discount(listeners, c.pop_exponent) for c in weights.terms}
         self.prior = np.log1p(listeners)
         self.prior_std = float(self.prior[scored].std()) if self.n_scored else 1.0
         if not self.prior_std > 0:
