@@ -64,6 +64,40 @@ def item_neighbours(
         Rows sorted by similarity (ties: lower index first); items nobody played have empty rows.
     """
 
+    x = binary_capped(interactions, max_user_items=params.max_user_items, user_col=user_col, item_col=item_col).cache()
+    both, listeners = cooccurrence_pairs(x, params)
+    indptr, indices, scores = collect_top_rows(both, n_items, top_n=params.top_n)
+    counts = listeners.toPandas()
+    x.unpersist()
+    listeners_arr = np.zeros(n_items, dtype=np.float32)
+    listeners_arr[counts["i"].to_numpy(dtype=np.int64)] = counts["n"].to_numpy(dtype=np.float32)
+    return ItemNeighbours(indptr, indices, scores, listeners_arr)
+
+
+def collect_top_rows(pairs: "DataFrame", n_rows: int, *, top_n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``top_n`` best ``j`` of every ``i`` of ``pairs`` ``(i, j, s)``, chosen inside Spark (a
+    window) and collected as CSR arrays: int64 indptr ``[n_rows + 1]``, int32 indices, float32
+    scores, each row best first (ties: lower ``j`` first); rows without pairs are empty."""
+    by_row = Window.partitionBy("i").orderBy(F.desc("s"), F.asc("j"))
+    top = pairs.withColumn("_r", F.row_number().over(by_row)).where(F.col("_r") <= top_n)
+    pdf = top.select("i", "j", "s").toPandas()
+    i = pdf["i"].to_numpy(dtype=np.int64)
+    j = pdf["j"].to_numpy(dtype=np.int64)
+    s = pdf["s"].to_numpy(dtype=np.float64)
+    if len(i) and (i.max() >= n_rows or j.max() >= n_rows or min(i.min(), j.min()) < 0):
+        raise ValueError(f"indices outside 0..{n_rows - 1} in the neighbour input")
+    order = np.lexsort((j, -s, i))  # by row, then best first, ties by lower neighbour index
+    i, j, s = i[order], j[order], s[order]
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(i, minlength=n_rows), out=indptr[1:])
+    return indptr, j.astype(np.int32), s.astype(np.float32)
+
+
+def binary_capped(
+    interactions: "DataFrame", *, max_user_items: int, user_col: str = "user_idx", item_col: str = "item_idx"
+) -> "DataFrame":
+    """One row ``(u, i)`` per listener and item with a positive summed weight, each listener keeping
+    only their ``max_user_items`` highest-weighted items (ties: lower item index; 0 keeps all)."""
     for col in (user_col, item_col, "weight"):
         if col not in interactions.columns:
             raise ValueError(f"neighbour input lacks column {col!r} (have {', '.join(interactions.columns)})")
@@ -72,10 +106,16 @@ def item_neighbours(
         .groupBy(F.col(user_col).alias("u"), F.col(item_col).alias("i"))
         .agg(F.sum("weight").alias("w"))
     )
-    if params.max_user_items:
+    if max_user_items:
         by_user = Window.partitionBy("u").orderBy(F.desc("w"), F.asc("i"))
-        x = x.withColumn("_r", F.row_number().over(by_user)).where(F.col("_r") <= params.max_user_items)
-    x = x.select("u", "i").cache()
+        x = x.withColumn("_r", F.row_number().over(by_user)).where(F.col("_r") <= max_user_items)
+    return x.select("u", "i")
+
+
+def cooccurrence_pairs(x: "DataFrame", params: NeighbourParams) -> tuple["DataFrame", "DataFrame"]:
+    """Every directed pair ``(i, j, s)`` with ``s(i, j) = Σ_u |I_u|^(−γ) / (n_i^a · n_j^b + h)`` over
+    the listeners both have (at least ``min_common``), before any top-N, and the listeners per item
+    ``(i, n)``. ``x`` is :func:`binary_capped`'s output (cache it: it is read four times)."""
     listeners = x.groupBy("i").agg(F.count("*").alias("n"))
     # a listener's weight |I_u|^(-γ) (1 for cosine / item-kNN)
     users = x.groupBy("u").agg(F.pow(F.count("*").cast("double"), -float(params.user_exponent)).alias("wu"))
@@ -99,25 +139,7 @@ def item_neighbours(
 
     # s(i, j) normalises by the source's and the target's listeners with different exponents,
     # so the two directions of a pair are two rows with (in general) different scores
-    both = directed("i", "j", "ni", "nj").unionByName(directed("j", "i", "nj", "ni"))
-    by_item = Window.partitionBy("i").orderBy(F.desc("s"), F.asc("j"))
-    top = both.withColumn("_r", F.row_number().over(by_item)).where(F.col("_r") <= params.top_n)
-    pdf = top.select("i", "j", "s").toPandas()
-    counts = listeners.toPandas()
-    x.unpersist()
-
-    i = pdf["i"].to_numpy(dtype=np.int64)
-    j = pdf["j"].to_numpy(dtype=np.int64)
-    s = pdf["s"].to_numpy(dtype=np.float64)
-    if len(i) and (i.max() >= n_items or j.max() >= n_items or min(i.min(), j.min()) < 0):
-        raise ValueError(f"item indices outside 0..{n_items - 1} in the neighbour input")
-    order = np.lexsort((j, -s, i))  # by item, then best first, ties by lower neighbour index
-    i, j, s = i[order], j[order], s[order]
-    indptr = np.zeros(n_items + 1, dtype=np.int64)
-    np.cumsum(np.bincount(i, minlength=n_items), out=indptr[1:])
-    listeners_arr = np.zeros(n_items, dtype=np.float32)
-    listeners_arr[counts["i"].to_numpy(dtype=np.int64)] = counts["n"].to_numpy(dtype=np.float32)
-    return ItemNeighbours(indptr, j.astype(np.int32), s.astype(np.float32), listeners_arr)
+    return directed("i", "j", "ni", "nj").unionByName(directed("j", "i", "nj", "ni")), listeners
 
 
 def component_neighbours(
