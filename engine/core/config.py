@@ -61,6 +61,12 @@ class Settings:
     als_weight_epsilon: float = 1.0
     als_weight_clip: float = 100.0
     als_seed: int = 42
+    # Artist model (engine.training.artists): similar artists per artist and the weights of the
+    # blend of co-listening, shared genres and collaborations (normalised by their sum)
+    artist_similar_n: int = 50
+    artist_weight_colistening: float = 0.6
+    artist_weight_genres: float = 0.25
+    artist_weight_collaborations: float = 0.15
     # KMeans over audio features
     kmeans_k: int = 12
     kmeans_seed: int = 42
@@ -153,6 +159,14 @@ class Settings:
         for name in ("als_reg_param", "als_alpha", "als_weight_epsilon", "als_weight_clip"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name.upper()}={getattr(self, name)} must be > 0")
+        if self.artist_similar_n < 1:
+            raise ConfigError(f"ARTIST_SIMILAR_N={self.artist_similar_n} must be at least 1")
+        artist_weights = ("artist_weight_colistening", "artist_weight_genres", "artist_weight_collaborations")
+        for name in artist_weights:
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name.upper()}={getattr(self, name)} must be >= 0")
+        if not sum(getattr(self, name) for name in artist_weights) > 0:
+            raise ConfigError("ARTIST_WEIGHT_COLISTENING, _GENRES and _COLLABORATIONS are all 0: one must be > 0")
 
 
 def _convert(var: str, raw: Any, default: Any) -> Any:

@@ -4,7 +4,8 @@ The canonical tables are what every pipeline stage exchanges as parquet: ``track
 (:data:`TRACK_COLUMNS`), ``artists`` (:data:`ARTIST_COLUMNS`) and the interactions
 (:data:`INTERACTION_COLUMNS`; :data:`ARTIST_INTERACTION_COLUMNS` for artist-level sources).
 Also here: the audio features (:data:`AUDIO_FEATURES`, :data:`CLUSTER_FEATURES` for KMeans),
-the bundle's :data:`BUNDLE_ITEM_COLUMNS`, and the id conventions (:data:`SPOTIFY_ID_PATTERN`,
+the bundle's :data:`BUNDLE_ITEM_COLUMNS`, the names of the artist model's arrays
+(:data:`ARTIST_IDS`, ...), and the id conventions (:data:`SPOTIFY_ID_PATTERN`,
 :data:`SYNTHETIC_ID_PREFIX`). Constants are plain Python so the app (which never imports
 pyspark) can use them; the Spark schemas are built in :mod:`engine.spark.schemas`.
 """
@@ -92,3 +93,12 @@ SPOTIFY_ID_PATTERN = r"^[0-9A-Za-z]{22}$"
 #: Synthetic ids (generated catalogues, demo data) carry this prefix so they can never be
 #: mistaken for Spotify ids (which are exactly 22 base-62 characters).
 SYNTHETIC_ID_PREFIX = "syn:"
+
+#: The artist model's bundle ``extra`` arrays (written by engine.training.artists, row a =
+#: artist_ids[a]): the sorted artist ids (unicode), float32 ALS factors [n_artists, rank] (zero
+#: rows: nobody listened), float32 listeners per artist, and the similar artists as CSR (int64
+#: indptr, int32 indices into artist_ids, float32 scores in [0, 1], best first, no self-pairs).
+ARTIST_IDS, ARTIST_FACTORS, ARTIST_LISTENERS = "artist_ids", "artist_factors", "artist_listeners"
+ARTIST_SIMILAR_INDPTR, ARTIST_SIMILAR_INDICES, ARTIST_SIMILAR_SCORES = (
+    "artist_similar_indptr", "artist_similar_indices", "artist_similar_scores",
+)
