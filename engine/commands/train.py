@@ -1,4 +1,7 @@
-"""``python -m engine train``: train ALS, item neighbours and KMeans on Spark and publish a model bundle.
+"""``python -m engine train``: train ALS, item neighbours, the artist model and KMeans on Spark and publish a model bundle.
+
+Track-level and artist-level interactions datasets (``interactions_lastfm`` from
+``ingest-interactions --format hetrec``) are both read; artist-level ones feed the artist model.
 
 The work is done by :mod:`engine.training.run`.
 """
@@ -12,7 +15,7 @@ from engine.core.config import Settings
 from engine.core.errors import InputError
 from engine.spark.io import read_parquet
 from engine.spark.session import get_spark
-from engine.training.inputs import default_interaction_paths, read_interactions
+from engine.training.inputs import default_interaction_paths, read_interaction_sets
 from engine.training.params import resolve_params, resolve_served
 from engine.training.run import train
 
@@ -50,15 +53,18 @@ def main(args: Any, settings: Settings) -> int:
     )
     spark = get_spark(settings, app_name="train")
     tracks = read_parquet(spark, tracks_path, "tracks")
+    sets = read_interaction_sets(spark, paths, settings)
     report, _ = train(
-        spark, settings, interactions=read_interactions(spark, paths, settings), tracks=tracks, params=params,
+        spark, settings, interactions=sets.tracks, artist_interactions=sets.artists, tracks=tracks, params=params,
         k=args.k, publish_to=None if args.no_publish else (args.models_dir or settings.models_dir),
         blend=served.blend, neighbour_params=served.neighbours, components=served.components,
         selection=served.selection,
     )
     print(
-        f"trained on {report.n_interactions:,} interactions: {report.n_users:,} listeners, "
-        f"{report.n_items:,} items ({report.n_items_with_factors:,} with factors)"
+        f"trained on {report.n_interactions:,} track and {report.n_artist_interactions:,} artist interactions: "
+        f"{report.n_users:,} listeners, "
+        f"{report.n_items:,} items ({report.n_items_with_factors:,} with factors), "
+        f"{report.n_artists:,} artists ({report.n_artists_with_factors:,} with factors)"
         + (f"; published {report.version}" if report.version else "")
     )
     return 0
