@@ -117,6 +117,21 @@ def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings,
     assert np.all(np.asarray(b.item_factors)[unplayed] == 0)
     assert b.params["weight_transform"] == "log1p" and b.params["rank"] == 4
     assert b.manifest["data"]["n_users"] == 30 and b.manifest["data"]["sources"] == {"demo": 240, "app": 1}
+    # the artist model's arrays, listed in the manifest like every extra, and its params block
+    ids = b.extra["artist_ids"]
+    assert ids.dtype.kind == "U" and ids.tolist() == [f"a{i}" for i in range(10)]
+    assert b.extra["artist_factors"].dtype == np.float32 and b.extra["artist_factors"].shape == (10, 4)
+    assert np.abs(np.asarray(b.extra["artist_factors"])).sum(axis=1).min() > 0  # everyone was played
+    indptr, indices = b.extra["artist_similar_indptr"], b.extra["artist_similar_indices"]
+    assert indptr.dtype == np.int64 and len(indptr) == 11 and indices.dtype == np.int32 and indptr[-1] == len(indices)
+    assert b.extra["artist_similar_scores"].dtype == np.float32 and len(b.extra["artist_similar_scores"]) == len(indices)
+    for name in ("artist_ids", "artist_factors", "artist_similar_indptr", "artist_similar_indices", "artist_similar_scores"):
+        assert set(b.manifest["files"][f"extra/{name}.npy"]) == {"sha256", "bytes"}
+    artists = b.params["artists"]
+    assert artists["n_artists"] == 10 and artists["N"] == 50 and artists["method"] and artists["aggregation"] == "split"
+    assert artists["weights"] == {"colistening": 0.6, "genres": 0.25, "collaborations": 0.15}
+    assert artists["als"]["weight_transform"] == "log1p" and artists["als"]["rank"] == 4
+    assert b.manifest["data"]["n_artists"] == 10 and b.manifest["data"]["n_artists_with_factors"] == 10
     # a listener's own style scores higher than the other styles on average
     y = np.asarray(b.item_factors)
     style = np.array([int(t[-2:]) % 3 if t.isdigit() else -1 for t in b.items["track_id"]])
