@@ -112,15 +112,37 @@ def binary_capped(
     return x.select("u", "i")
 
 
+#: Listener pairs (rows of the self-join) one task makes on average at most. Each task's partial
+#: aggregation holds the distinct item pairs it has seen in a hash map (~50 bytes each), which
+#: Spark spills too late for local mode's shared heap: at 1M interactions over a 600k catalogue,
+#: 8 tasks of ~7M pairs ran a 4 GB driver out of heap (bench/artists.py).
+PAIRS_PER_TASK = 2_000_000
+
+
+def _spread_for_pairs(x: "DataFrame", users: "DataFrame") -> "DataFrame":
+    """``x`` (listener rows) hash-partitioned by listener into enough partitions that the
+    self-join's tasks make about :data:`PAIRS_PER_TASK` pairs each (unchanged when the shuffle
+    partitions suffice). Both sides of the self-join are taken from the result, so they share
+    its partitioning and the join adds no shuffle of its own."""
+    pairs = users.agg(F.sum(F.col("n_u") * (F.col("n_u") - 1) / 2)).first()[0] or 0
+    wanted = int(np.ceil(pairs / PAIRS_PER_TASK))
+    if wanted <= int(x.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1):
+        return x
+    return x.repartition(wanted, "u")
+
+
 def cooccurrence_pairs(x: "DataFrame", params: NeighbourParams) -> tuple["DataFrame", "DataFrame"]:
     """Every directed pair ``(i, j, s)`` with ``s(i, j) = Σ_u |I_u|^(−γ) / (n_i^a · n_j^b + h)`` over
     the listeners both have (at least ``min_common``), before any top-N, and the listeners per item
     ``(i, n)``. ``x`` is :func:`binary_capped`'s output (cache it: it is read four times)."""
     listeners = x.groupBy("i").agg(F.count("*").alias("n"))
     # a listener's weight |I_u|^(-γ) (1 for cosine / item-kNN)
-    users = x.groupBy("u").agg(F.pow(F.count("*").cast("double"), -float(params.user_exponent)).alias("wu"))
-    left = x.join(users, on="u").alias("a")
-    right = x.select("u", F.col("i").alias("j"))
+    users = x.groupBy("u").agg(
+        F.pow(F.count("*").cast("double"), -float(params.user_exponent)).alias("wu"), F.count("*").alias("n_u")
+    )
+    weighted = _spread_for_pairs(x.join(users.select("u", "wu"), on="u"), users)
+    left = weighted.alias("a")
+    right = weighted.select("u", F.col("i").alias("j"))
     pairs = (
         left.join(right, on="u")
         .where(F.col("i") < F.col("j"))
