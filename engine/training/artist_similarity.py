@@ -181,17 +181,22 @@ def _both_directions(pairs: "DataFrame") -> "DataFrame":
 
 def blend_pairs(parts: Mapping[str, "DataFrame"], weights: Mapping[str, float]) -> "DataFrame":
     """``(i, j, s)`` with ``s = Σ_part weights[part] · s_part(i, j)`` (a missing pair scores 0 in
-    that part), the terms added in :data:`PARTS` order, capped at 1 against rounding."""
+    that part), the terms added in :data:`PARTS` order, capped at 1 against rounding.
+
+    Each part's rows carry their score in the part's own column (null elsewhere: compact rows,
+    no part label), so one aggregation per pair finds every part's score, and the fixed order
+    of the sum makes the result the same on any partitioning.
+    """
     names = [name for name in PARTS if name in parts]
     if not names:
         raise ValueError("no similarity part to blend")
+    null = F.lit(None).cast("double")
     rows = reduce(
         lambda x, y: x.unionByName(y),
-        [parts[name].select("i", "j", F.lit(name).alias("part"), "s") for name in names],
+        [parts[name].select("i", "j", *[(F.col("s") if other == name else null).alias(other) for other in names])
+         for name in names],
     )
-    by_pair = rows.groupBy("i", "j").agg(
-        *[F.max(F.when(F.col("part") == name, F.col("s"))).alias(name) for name in names]
-    )
+    by_pair = rows.groupBy("i", "j").agg(*[F.max(name).alias(name) for name in names])
     terms: list["Column"] = [F.lit(float(weights[name])) * F.coalesce(F.col(name), F.lit(0.0)) for name in names]
     score = reduce(lambda x, y: x + y, terms)
     return by_pair.select("i", "j", F.least(score, F.lit(1.0)).alias("s")).where(F.col("s") > 0)
