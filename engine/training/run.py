@@ -197,7 +197,8 @@ def train(
             **params.to_dict(), "kmeans_k": km.kmeans["k"], "item_kind": "track",
             "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict(),
             "components": {n: components[n].to_dict() for n in extra_lists},
-            "artists": artists.info,
+            # with_track_model false: artist-level data only, the artist model is the model
+            "artists": {**artists.info, "with_track_model": interactions is not None},
             **({"served_selection": dict(selection)} if selection else {}),
         },
         data_stats={k: v for k, v in asdict(report).items() if k not in ("version", "timings_s")},

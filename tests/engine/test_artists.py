@@ -274,6 +274,23 @@ def test_fit_artist_model_blends_the_parts_and_recovers_the_communities(spark, p
     assert same > across + 0.2 and (own > other).sum() >= 10, (same, across, own - other)
 
 
+def test_without_listening_the_artists_keep_their_content_neighbours(spark, planted) -> None:
+    """Plays of tracks the catalogue does not credit reach no artist: zero factors, and the
+    genre and collaboration parts still give every artist with a shared genre or track its list."""
+    stray = spark.createDataFrame([("u1", "notInCatalog0000000000", 2.0, "app")], "user_id string, track_id string, weight double, source string")
+    p = ArtistSimilarityParams(top_n=3, **CAPS)
+    model = fit_artist_model(spark, tracks=planted["tracks"], interactions=stray, als=ALS, similarity=p)
+    ids = model.artist_ids.tolist()
+    assert ids == sorted(GENRES) and not model.factors.any() and not model.listeners.any()
+    assert model.info["n_listeners"] == 0 and model.info["n_track_rows_without_artists"] == 1
+    w = p.weights()
+    content = (w["genres"] * brute_genres(planted["tracks_pdf"], ids, p)
+               + w["collaborations"] * brute_collaborations(planted["tracks_pdf"], ids, p))
+    full = brute_top(content, len(ids))
+    assert_rows_match((model.similar_indptr, model.similar_indices, model.similar_scores),
+                      [dict(list(row.items())[:3]) for row in full])
+
+
 # -- training and the bundle ----------------------------------------------------------------------
 
 
@@ -317,5 +334,6 @@ def test_train_on_artist_level_data_only_makes_the_artist_model_the_model(spark,
     listened = {"x1", "x2", "a0", "a1", "b1"}
     factors = np.asarray(bundle.extra["artist_factors"])
     assert {a for a, f in zip(ids, factors) if np.abs(f).sum() > 0} == listened
+    assert bundle.params["artists"]["with_track_model"] is False
     assert bundle.params["artists"]["n_listeners"] == 9 and bundle.manifest["data"]["n_artist_interactions"] == 23
     assert Recommender(bundle).recommend({planted["tracks_pdf"]["track_id"][0]: 1.0}, Options(k=3)) is not None

@@ -130,7 +130,7 @@ def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings,
     artists = b.params["artists"]
     assert artists["n_artists"] == 10 and artists["N"] == 50 and artists["method"] and artists["aggregation"] == "split"
     assert artists["weights"] == {"colistening": 0.6, "genres": 0.25, "collaborations": 0.15}
-    assert artists["als"]["weight_transform"] == "log1p" and artists["als"]["rank"] == 4
+    assert artists["als"]["weight_transform"] == "log1p" and artists["als"]["rank"] == 4 and artists["with_track_model"]
     assert b.manifest["data"]["n_artists"] == 10 and b.manifest["data"]["n_artists_with_factors"] == 10
     # a listener's own style scores higher than the other styles on average
     y = np.asarray(b.item_factors)
