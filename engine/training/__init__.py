@@ -1,10 +1,12 @@
 """Training on Spark: from the interactions and the catalogue to a published bundle (pipeline stage).
 
-- ``run``         — a training run: ALS, item neighbours, KMeans, the items table, publishing
-- ``inputs``      — which interactions datasets are read; dropping forgotten listeners
+- ``run``         — a training run: ALS, item neighbours, the artist model, KMeans, the items table, publishing
+- ``inputs``      — which interactions datasets are read (track- and artist-level); dropping forgotten listeners
 - ``params``      — which parameters a run uses; ``models/best_params.json``
 - ``als``         — implicit ALS: parameters, integer ids, the fit, the factors
 - ``neighbours``  — top-N item–item cosine neighbours computed on Spark
+- ``artists``     — the artist model: ALS over listener × artist, the bundle's artist arrays
+- ``artist_similarity`` — similar artists: co-listening, genres and collaborations blended on Spark
 - ``kmeans``      — the audio-feature KMeans clusterer and the 2-D PCA map
 - ``assemble``    — the bundle's item rows and the popularity prior (numpy/pandas)
 
