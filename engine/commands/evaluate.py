@@ -1,6 +1,10 @@
 """``python -m engine evaluate``: the served model, ALS and the baselines on one held-out split.
 
-``--grid`` tunes first and writes ``models/best_params.json``; the work is done by :mod:`engine.evaluation.protocol`.
+The served model is chosen on a validation split carved from the training part (ALS as
+configured; the item–item terms and blend weights searched), unless ``models/best_params.json``
+already holds this dataset's choice or ``--no-search`` is given. ``--grid`` also tunes ALS and
+EASE λ and writes the choice to ``models/best_params.json``, which ``train`` serves. The work is
+done by :mod:`engine.evaluation.protocol`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--k", type=int, default=10, help="list length for NDCG/precision/MAP/coverage")
     parser.add_argument("--grid", action="store_true", help="tune ALS (+ EASE λ, KMeans k) on a validation split first")
+    parser.add_argument("--no-search", action="store_true",
+                        help="evaluate the configured served model as it is (default: choose it on a validation split "
+                             "unless best_params.json holds this dataset's choice)")
     parser.add_argument("--max-widen", type=int, default=6, help="rounds of widening a grid whose best point is on its edge")
     parser.add_argument("--parallelism", type=int, default=1, help="grid points fitted at once")
     parser.add_argument("--kmeans-k", default="4:24:2", help="KMeans k range start:stop:step for the silhouette search")
@@ -71,8 +78,12 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     except (TypeError, ValueError) as exc:
         raise InputError(f"{settings.models_dir / BEST_PARAMS_FILE}: {exc}") from None
     blend, neighbour_params = served.blend, served.neighbours
+    # the served model is chosen on validation unless it was chosen for this data already
+    # (best_params.json) or is given on the command line
+    search = not (args.no_search or "blend" in saved)
     if args.blend_neighbours is not None:
         blend = BlendWeights(args.blend_neighbours, blend.neighbour_pop_exponent, blend.popularity)
+        search = False
     grid = GridSpec(max_widen=args.max_widen, parallelism=args.parallelism) if args.grid else None
     report = evaluate(
         spark,
@@ -89,6 +100,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         blend=blend,
         neighbour_params=neighbour_params,
         components=served.components,
+        search=search,
     )
     if args.grid:
         kmeans = None

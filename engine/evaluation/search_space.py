@@ -60,9 +60,14 @@ class GridSpec:
     metric: str = "ndcg@10"
     max_widen: int = 6
     parallelism: int = 1
+    #: False: ALS is not searched (the given parameters are fitted once on the validation
+    #: split) and only the served model is chosen, what ``evaluate`` does without ``--grid``.
+    als_grid: bool = True
 
     def points(self, base: "AlsParams") -> list["AlsParams"]:
-        """Every grid point as AlsParams (other fields from ``base``)."""
+        """Every grid point as AlsParams (other fields from ``base``); just ``base`` without an ALS grid."""
+        if not self.als_grid:
+            return [base]
         out = []
         for transform, alphas in self.alpha.items():
             for rank, reg, alpha, iters in itertools.product(self.rank, self.reg_param, alphas, self.max_iter):
