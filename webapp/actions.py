@@ -111,7 +111,9 @@ def load_spotify_listener(auth: SpotifyAuth) -> Listener:
         history = fetch_history(sp)
         listener = listener_from_history(history, resources.catalog_index(), kind=KIND_SPOTIFY,
                                          label=me.get("display_name") or "Spotify listener")
-    session.set_user_key(resources.store().user_key_for(str(me["id"])))
+    # Salted with APP_STATE_SECRET when set, so the key survives a lost app.sqlite (ephemeral disks).
+    key = resources.store().user_key_for(str(me["id"]), secret=resources.settings().app_state_secret)
+    session.set_user_key(key)
     session.set_listener(listener)
     return listener
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from engine.core.config import Settings
@@ -87,7 +88,7 @@ def test_sign_in_loads_and_matches_the_spotify_history(signed_in_env: Settings, 
     assert "code" not in at.query_params and "state" not in at.query_params  # one-time code dropped
     key = at.session_state["user_key"]
     assert key.startswith("sp:") and "alice" not in key
-    assert key == Store(signed_in_env.store_path).user_key_for("alice")
+    assert key == Store(signed_in_env.store_path).user_key_for("alice", secret=signed_in_env.app_state_secret)
     assert fake.requests_to("/v1/me/top/tracks") and fake.requests_to("/v1/me/tracks")
     assert [b.label for b in at.button][:2] == ["Reload my Spotify history", "Sign out"]
 
@@ -216,6 +217,15 @@ def test_confirming_a_sign_in_from_another_session_signs_in(signed_in_env: Setti
     run(at)
     assert not at.warning and "Listening as **Alice Andersson**" in at.success[0].value
     assert at.session_state["user_key"].startswith("sp:")
+
+
+def test_the_listener_key_survives_a_lost_database(signed_in_env: Settings) -> None:
+    key = sign_in().session_state["user_key"]
+    for path in signed_in_env.store_path.parent.glob(signed_in_env.store_path.name + "*"):
+        path.unlink()  # an ephemeral disk: the SQLite file (and its random salt) is gone
+    st.cache_resource.clear()  # ... and the app restarted
+    assert sign_in().session_state["user_key"] == key
+    assert key != Store(signed_in_env.store_path).user_key_for("alice")  # not the new file's random salt
 
 
 def test_a_localhost_redirect_uri_is_a_sentence(signed_in_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
