@@ -448,7 +448,8 @@ class SpotifyAuth:
         if nonce in self._seen:
             raise AuthError("This sign-in link was already used; please sign in again.")
         own = self.session.get(NONCE_KEY)
-        bound = any(isinstance(v, str) and hmac.compare_digest(v, nonce) for v in (own, browser_nonce))
+        bound = any(isinstance(v, str) and _NONCE.match(v) and hmac.compare_digest(v, nonce)
+                    for v in (own, browser_nonce))  # compare_digest refuses non-ASCII text: match first
         self.discard_pending()
         token = self._exchange(code, nonce, key=TOKEN_KEY if bound else PENDING_KEY)
         self._seen.add(nonce, ttl_s=self.config.state_ttl_s + 60)

@@ -172,6 +172,14 @@ def test_an_unbound_sign_in_is_used_only_once_confirmed(fake: FakeSpotify, seen:
         fresh.confirm_pending()
 
 
+def test_a_garbage_cookie_is_no_binding_and_no_crash(fake: FakeSpotify, seen: SeenNonces) -> None:
+    started = SpotifyAuth(auth_config(fake), {}, seen=seen)
+    query = approve(fake, started.authorize_url(), "alice")
+    landed = SpotifyAuth(auth_config(fake), {}, seen=seen)
+    assert landed.handle_callback(query, browser_nonce="ünïcode; not a nonce") is False
+    assert not landed.is_signed_in() and landed.pending_account()
+
+
 def test_the_browser_cookie_binds_a_callback_in_a_new_session(fake: FakeSpotify, seen: SeenNonces) -> None:
     # Spotify's redirect opens a new session; the cookie the link's click wrote carries the nonce.
     started = SpotifyAuth(auth_config(fake, pkce=True), {}, seen=seen)
