@@ -34,6 +34,7 @@ from spotify.errors import AuthError, SpotifyError
 from spotify.history import fetch_history
 from spotify.playlists import save_playlist
 from webapp import catalog, resources, session
+from webapp.cards import sign_in_html
 from webapp.listeners import (
     KIND_SPOTIFY,
     Listener,
@@ -54,8 +55,11 @@ logger = logging.getLogger(__name__)
 def finish_sign_in() -> None:
     """Complete a Spotify redirect, if this run is one: token, storage key, history, listener.
 
-    Errors are kept for the Home page to show as a sentence; the query string is cleared
-    either way so a reload does not replay a used code.
+    The redirect back opens a new session, so the browser's binding cookie (written by the
+    sign-in link's click) is what shows the sign-in started here; without it (a forwarded link,
+    cookies blocked) nothing is signed in until the listener confirms the account on the Home
+    page (:func:`confirm_sign_in`). Errors are kept for the Home page to show as a sentence;
+    the query string is cleared either way so a reload does not replay a used code.
     """
 
     auth = session.spotify_auth()
@@ -64,10 +68,38 @@ def finish_sign_in() -> None:
     params = st.query_params.to_dict()
     st.query_params.clear()
     try:
-        auth.handle_callback(params)
-        load_spotify_listener(auth)
+        if auth.handle_callback(params, browser_nonce=st.context.cookies.get(auth.config.binding_cookie)):
+            load_spotify_listener(auth)
     except SpotifyError as exc:
         session.set_signin_error(str(exc))
+
+
+def sign_in_link(auth: SpotifyAuth) -> str:
+    """The HTML of the "Sign in with Spotify" link (with its binding cookie; see cards.sign_in_html).
+
+    Raises :class:`spotify.errors.AuthError` with a sentence when Spotify would refuse the
+    configured redirect URI (``localhost``, plain http on a public host).
+    """
+    return sign_in_html(auth.authorize_url(), cookie=auth.config.binding_cookie, nonce=auth.binding_nonce(),
+                        max_age=int(auth.config.state_ttl_s))
+
+
+def confirm_sign_in() -> None:
+    """Button callback: "Continue as <name>": the held-back sign-in becomes this session's."""
+    auth = session.spotify_auth()
+    try:
+        if auth is not None:
+            auth.confirm_pending()
+            load_spotify_listener(auth)
+    except SpotifyError as exc:
+        session.set_signin_error(str(exc))
+
+
+def decline_sign_in() -> None:
+    """Button callback: "Not me": forget the held-back sign-in; nothing of it was used."""
+    auth = session.spotify_auth()
+    if auth is not None:
+        auth.discard_pending()
 
 
 def load_spotify_listener(auth: SpotifyAuth) -> Listener:
@@ -79,7 +111,9 @@ def load_spotify_listener(auth: SpotifyAuth) -> Listener:
         history = fetch_history(sp)
         listener = listener_from_history(history, resources.catalog_index(), kind=KIND_SPOTIFY,
                                          label=me.get("display_name") or "Spotify listener")
-    session.set_user_key(resources.store().user_key_for(str(me["id"])))
+    # Salted with APP_STATE_SECRET when set, so the key survives a lost app.sqlite (ephemeral disks).
+    key = resources.store().user_key_for(str(me["id"]), secret=resources.settings().app_state_secret)
+    session.set_user_key(key)
     session.set_listener(listener)
     return listener
 

@@ -95,15 +95,26 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
-def sign_in_html(url: str) -> str:
+def sign_in_html(url: str, *, cookie: str, nonce: str, max_age: int) -> str:
     """The "Sign in with Spotify" link, opening in the same tab so the redirect back lands in it.
 
-    (``st.link_button`` opens a new tab, which would leave this one signed out.)
+    (``st.link_button`` opens a new tab, which would leave this one signed out.) Its click writes
+    ``cookie=nonce`` (first-party, ``SameSite=Lax``, ``Secure`` on https, ``max_age`` seconds):
+    the redirect back opens a new Streamlit session, and this cookie is how that session knows
+    the sign-in started in this browser (see :mod:`spotify.auth`). Render it with
+    ``st.html(..., unsafe_allow_javascript=True)``; every value is escaped into attributes and
+    the script reads them from there, so no text reaches the script itself.
     """
     return (
         '<style>.signin{display:inline-block;background:#1db954;color:#fff!important;font-weight:600;'
         'padding:.55rem 1.2rem;border-radius:999px;text-decoration:none!important}'
         '.signin:hover{background:#1ed760}</style>'
-        f'<a class="signin" href="{html.escape(url)}">Sign in with Spotify</a>'
+        f'<a class="signin" href="{html.escape(url)}" data-cookie="{html.escape(cookie)}" '
+        f'data-binding="{html.escape(nonce)}" data-max-age="{int(max_age)}">Sign in with Spotify</a>'
+        "<script>document.querySelectorAll('a.signin[data-binding]').forEach(function (a) {"
+        "if (a.dataset.armed) return; a.dataset.armed = '1';"
+        "a.addEventListener('click', function () {"
+        "if (!/^[A-Za-z0-9_-]+$/.test(a.dataset.binding)) return;"
+        "document.cookie = a.dataset.cookie + '=' + a.dataset.binding + '; Path=/; Max-Age=' + a.dataset.maxAge"
+        " + '; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');});});</script>"
     )
-

@@ -6,8 +6,9 @@ short-lived connection: Streamlit runs every session in its own thread and ``sql
 connections must not cross threads, and an open/close costs microseconds next to a page run.
 
 Listeners are identified only by a ``user_key`` the app derives (never the Spotify account id
-itself): a salted hash of the account id (:meth:`Store.user_key_for`, salt kept in this
-database) or a random session id for demo sessions. :meth:`Store.forget` deletes everything kept for one key.
+itself): a salted hash of the account id (:meth:`Store.user_key_for`: salt derived from
+``APP_STATE_SECRET``, else kept in this database) or a random session id for demo sessions.
+:meth:`Store.forget` deletes everything kept for one key.
 
 Tables
 ------
@@ -147,8 +148,8 @@ class Store:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(STORE_SCHEMA_VERSION),),
             )
-            # A random per-installation salt: the stored keys cannot be reversed to account
-            # ids by anyone without this file, and rotating app secrets does not orphan data.
+            # A random per-installation salt, used when APP_STATE_SECRET is unset (user_key_for):
+            # the stored keys cannot be reversed to account ids by anyone without this file.
             con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)", (secrets.token_hex(16),))
 
     @contextmanager
@@ -162,10 +163,19 @@ class Store:
             con.close()
 
     # -- identity ------------------------------------------------------------------------
-    def user_key_for(self, account_id: str) -> str:
-        """The stored key of a Spotify account: ``sp:`` + HMAC-SHA256(salt, id), 32 hex chars."""
-        with self._connect() as con:
-            salt = con.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
+    def user_key_for(self, account_id: str, *, secret: str = "") -> str:
+        """The stored key of a Spotify account: ``sp:`` + HMAC-SHA256(salt, id), 32 hex chars.
+
+        With ``secret`` (``APP_STATE_SECRET``) the salt is derived from it, so keys stay the same
+        when this database is lost (an ephemeral disk, a new replica) and the account id still
+        cannot be recovered without the secret; rotating the secret starts new keys. Without a
+        secret, the random salt kept in this database.
+        """
+        if secret:
+            salt = hmac.new(secret.encode("utf-8"), b"music-recommender/listener-id-salt", hashlib.sha256).hexdigest()
+        else:
+            with self._connect() as con:
+                salt = con.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
         digest = hmac.new(salt.encode(), account_id.encode("utf-8"), hashlib.sha256).hexdigest()
         return f"sp:{digest[:32]}"
 

@@ -132,3 +132,11 @@ def test_app_event_files_are_read_by_the_engine(spark, settings, tmp_path: Path)
     rows = {(r["user_id"], r["track_id"]): r["weight"] for r in interactions.collect()}
     assert rows == {("u1", "t1"): KIND_WEIGHTS["play"] + KIND_WEIGHTS["like"]}  # u2's save was disliked later
     assert report.n_rejected == 0
+
+
+def test_user_key_salted_with_the_app_secret_survives_a_new_database(tmp_path: Path) -> None:
+    a, b = Store(tmp_path / "a.sqlite"), Store(tmp_path / "b.sqlite")
+    key = a.user_key_for("alice", secret="app-secret")
+    assert key == b.user_key_for("alice", secret="app-secret")  # a lost file (ephemeral disk), a replica
+    assert key != a.user_key_for("alice", secret="other-secret") and key != a.user_key_for("alice")
+    assert key.startswith("sp:") and "alice" not in key and len(key) == 3 + 32

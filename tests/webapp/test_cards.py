@@ -24,7 +24,10 @@ def test_card_html_escapes_everything_from_the_catalogue() -> None:
     assert "&lt;script&gt;" in out and "A &amp; B" in out and "· 1999" in out
     assert placeholder_html(EVIL, 3).count("<") == 2  # only the div's own tags
     assert ">♪<" in placeholder_html("<<", None)  # no letters: a note, not the raw text
-    assert "&quot;" in sign_in_html('https://x/authorize?a=1&state="><script>')
+    link = sign_in_html('https://x/authorize?a=1&state="><script>', cookie='c"><script>', nonce='n"><script>',
+                        max_age=600)
+    assert link.count("&quot;&gt;&lt;script&gt;") == 3 and link.count("<script>") == 1  # only the cookie writer
+    assert 'data-binding="n&quot;' in link and "Max-Age=" in link and "SameSite=Lax" in link
 
 
 def test_md_escape_neutralizes_markdown() -> None:
