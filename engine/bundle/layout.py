@@ -64,10 +64,13 @@ def list_versions(models_dir: Path) -> list[str]:
 
 
 def current_version(models_dir: Path) -> str | None:
-    """The version named in ``models_dir/CURRENT``, or None (cheap: used as a cache key)."""
+    """The version named in ``models_dir/CURRENT``, or None (cheap: used as a cache key).
+
+    An unreadable ``CURRENT`` (a folder, not UTF-8) counts as none; :func:`load_current` says so.
+    The text is returned as written: :func:`version_dir` decides whether it names a version."""
     try:
         text = (Path(models_dir) / CURRENT_FILE).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    except (OSError, ValueError):  # FileNotFoundError, IsADirectoryError, UnicodeDecodeError, ...
         return None
     return text or None
 

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from pyarrow import ArrowException
 
 from engine.bundle.layout import (
     ARRAY_FILES,
+    CURRENT_FILE,
     MANIFEST,
     SCHEMA_VERSION,
     VERSION_NAME,
@@ -102,7 +104,7 @@ class Bundle:
 #: header numpy's literal_eval chokes on, a truncated parquet footer, an mmap longer than the
 #: file). Each becomes a BundleError naming the file.
 _UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OSError, EOFError, OverflowError, SyntaxError,
-               MemoryError, RecursionError, ArrowException)
+               TokenError, MemoryError, RecursionError, ArrowException)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -209,6 +211,9 @@ def load_current(models_dir: Path, *, fallback_dir: Path | None = None) -> Bundl
     models_dir = Path(models_dir)
     notes: list[str] = []
     current = current_version(models_dir)
+    if current is None and (models_dir / CURRENT_FILE).exists():
+        notes.append(f"refused {CURRENT_FILE}: {models_dir / CURRENT_FILE} is not a readable text file")
+        logger.warning("model bundle %s", notes[-1])
     names = ([current] if current else []) + [v for v in reversed(list_versions(models_dir)) if v != current]
     candidates: list[tuple[str, Path | None]] = [(name, None) for name in names]
     if fallback_dir is not None:
