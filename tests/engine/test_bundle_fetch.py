@@ -36,6 +36,8 @@ from engine.bundle.publish import publish_bundle, write_bundle
 from engine.core.config import Settings
 from tests.factories import random_bundle_parts
 
+SECRET = "s3cr3t-t0ken"  # a credential in MODEL_BUNDLE_URL: it must never be shown or logged
+
 
 class _Handler(SimpleHTTPRequestHandler):
     requests: list[str] = []
@@ -205,7 +207,8 @@ def test_app_model_page_says_why_it_serves_the_demo(www: dict, server: str, mode
     monkeypatch.setenv("MODELS_DIR", str(models))
     monkeypatch.setenv("DEMO_BUNDLE_DIR", str(models / "demo"))
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MODEL_BUNDLE_URL", f"{server}/{www['archive'].name}")
+    host = server.removeprefix("http://")
+    monkeypatch.setenv("MODEL_BUNDLE_URL", f"http://me:{SECRET}@{host}/{www['archive'].name}?sig={SECRET}")
     monkeypatch.setenv("MODEL_BUNDLE_SHA256", "f" * 64)
     monkeypatch.setenv("APP_STATE_SECRET", "test-state-secret")
     for var in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"):
@@ -214,8 +217,11 @@ def test_app_model_page_says_why_it_serves_the_demo(www: dict, server: str, mode
     st.cache_data.clear()
     try:
         at = run(start().switch_page("pages/model.py"))
-        warnings = " ".join(w.value for w in at.warning)
+        warnings = " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown escapes
         assert "MODEL_BUNDLE_URL refused" in warnings and "f" * 64 in warnings
+        assert f"http://***@{host}/{www['archive'].name}?sig=***" in warnings  # which URL, secrets masked
+        page = " ".join(str(getattr(e, "value", "")) for e in (*at.main, *at.sidebar))
+        assert SECRET not in page and str(models) not in page
         assert any("built-in demo bundle" in i.value for i in at.info)
     finally:
         st.cache_resource.clear()
@@ -223,9 +229,6 @@ def test_app_model_page_says_why_it_serves_the_demo(www: dict, server: str, mode
 
 
 # -- hardening: secrets in the URL, malformed URLs, the deadline, the unpacked size -------------
-
-SECRET = "s3cr3t-t0ken"
-
 
 class _Tricky(BaseHTTPRequestHandler):
     """``/auth/<file>`` needs Basic auth ``me:SECRET``; ``/drip`` trickles a byte every 20 ms."""
