@@ -268,6 +268,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"good": good, "candidate": root / "candidate", "demo": root / "demo", "root": root}
 
 
+@pytest.mark.slow
 def test_every_mutated_bundle_loads_or_falls_back(sources: dict[str, Path], caplog: pytest.LogCaptureFixture) -> None:
     good_version = (sources["good"] / CURRENT_FILE).read_text().strip()
     uncaught: list[str] = []
