@@ -13,12 +13,14 @@ from webapp.listeners import (
     listener_from_history,
     listener_from_seeds,
 )
+from webapp.model_info import about_bundle, model_sentence
 
 actions.finish_sign_in()
 listener = widgets.page_setup()
 auth = session.spotify_auth()
 st.title("Your music, your next songs")
-st.write("Recommendations from a model trained on hundreds of thousands of tracks, folded onto your own listening.")
+bundle = resources.recommender().bundle  # what the serving bundle holds, from its manifest
+st.write(md_escape(model_sentence(about_bundle(bundle, demo_dir=resources.settings().demo_bundle_dir))))
 if error := session.pop_signin_error():
     st.error(md_escape(error))  # may quote the query string: never render it as Markdown
 if auth and (account := auth.pending_account()):

@@ -57,7 +57,7 @@ for position, row in enumerate(rows):
     if position % 2 == 0:  # one row of two cards at a time keeps reading (and DOM) order = rank order
         grid = st.columns(2)
     with grid[position % 2]:
-        widgets.track_card(row, verb=listener.verb, cluster_label=labels.get(row["cluster"]),
-                           image=images.get(row["track_id"]), position=position, show_player=show_players)
+        widgets.track_card(row, verb=listener.verb, image=images.get(row["track_id"]), position=position,
+                           show_player=show_players)
 if len(frame):
     st.page_link("pages/playlists.py", label="Save these as a playlist", icon=":material/queue_music:")

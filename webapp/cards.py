@@ -23,10 +23,11 @@ def join_names(names: Sequence[str], *, limit: int = 3) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None) -> list[str]:
+def reason_lines(row: Mapping[str, Any], *, verb: str, sound: str | None) -> list[str]:
     """Plain-text reasons of one recommendation (a ``Recommender.frame`` row, or a
     ``webapp.catalog.neighbours_frame`` row): ``because`` names, then each
-    :class:`~engine.serving.results.Reason` of ``reasons`` in words."""
+    :class:`~engine.serving.results.Reason` of ``reasons`` in words, then ``sound``: the
+    track's own features in words (``webapp.catalog.track_sound``), never its cluster's."""
     lines = []
     because = [str(b) for b in (row.get("because") or [])]
     if because:
@@ -43,8 +44,8 @@ def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None
             lines.append("Popular with listeners")
         elif detail:
             lines.append(detail)
-    if cluster_label:
-        lines.append(f"Sound: {cluster_label}")
+    if sound:
+        lines.append(f"This song: {sound}")
     return list(dict.fromkeys(lines))
 
 

@@ -23,6 +23,7 @@ from webapp.cards import (
     placeholder_html,
     reason_lines,
 )
+from webapp.catalog import track_sound
 from webapp.listeners import Listener
 
 EMBED_HEIGHT = 152  # Spotify's compact player
@@ -48,13 +49,13 @@ def track_card(
     row: Mapping[str, Any],
     *,
     verb: str,
-    cluster_label: str | None,
     image: str | None,
     position: int,
     feedback_buttons: bool = True,
     show_player: bool = False,
 ) -> None:
-    """One recommendation (a ``Recommender.frame`` row): cover, text, reasons, buttons, player."""
+    """One recommendation (a ``Recommender.frame`` row): cover, text, reasons (with the track's
+    own sound, ``catalog.track_sound``), buttons, player."""
     track_id = str(row["track_id"])
     title = str(row.get("name") or "")
     artists = list(row.get("artists") or [])
@@ -66,7 +67,7 @@ def track_card(
             else:
                 st.html(placeholder_html(title, row.get("cluster")))
         with body:
-            lines = reason_lines(row, verb=verb, cluster_label=cluster_label)
+            lines = reason_lines(row, verb=verb, sound=track_sound(resources.recommender(), track_id))
             st.html(card_html(title=title, artists=artists, year=row.get("year"), lines=lines,
                               url=track_url(track_id)))
             url = embed_url(track_id)
@@ -109,7 +110,7 @@ def page_setup() -> Listener | None:
         else:
             st.caption(f"Listening as **{md_escape(listener.label)}**"
                        + (" (synthetic demo listener)" if listener.synthetic else ""))
-        st.caption(f"Model: {current_version(settings.models_dir) or 'built-in demo bundle'}")
+        st.caption(f"Model: {md_escape(current_version(settings.models_dir) or 'built-in demo bundle')}")
     return listener
 
 

@@ -37,13 +37,14 @@ def test_md_escape_neutralizes_markdown() -> None:
 def test_reasons_read_like_sentences() -> None:
     row = {"because": ["Song A", "Song B", "Song C", "Song D"],
            "reasons": [Reason("genre", "rock"), Reason("artist", "Nina"), Reason("audio", "0.9")]}
-    assert reason_lines(row, verb="played", cluster_label="high energy") == [
+    assert reason_lines(row, verb="played", sound="older, high energy") == [
         "Because you played Song A, Song B and Song C",
         "Genre you like: rock",
         "By Nina, an artist you picked",
         "Sounds like your picks",
-        "Sound: high energy",
+        "This song: older, high energy",
     ]
+    assert reason_lines({}, verb="played", sound=None) == []  # no audio for the track: no sound line
     assert join_names(["A", "B"]) == "A and B" and join_names([]) == ""
 
 
