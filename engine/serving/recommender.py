@@ -461,12 +461,22 @@ class Recommender:
         served score minus a popularity reason's part, see :mod:`engine.serving.blend`). Raises ``ValueError`` for an
         unknown track; a track without factors (or a history without any) gets no contributions.
         """
-        item = self._lookup(track_id)
+        return self.explain_many(history, [track_id], top=top)[0]
+
+    def explain_many(
+        self, history: Mapping[str, float], track_ids: Sequence[str], *, top: int | None = None
+    ) -> tuple[Explanation, ...]:
+        """:meth:`explain` for several tracks with one fold-in (e.g. every card of a page)."""
+        items = np.array([self._lookup(t) for t in track_ids], dtype=np.int64)
         hist = self._parse(history)
-        if not self.arrays.has_factors[item] or not len(hist.als_items):
-            return Explanation(cluster=cluster_of(self.arrays, item))
-        fold = self._solve([hist])[0]
-        return self._explain_als(fold, hist, np.array([item]), top=top, user=self._user_blend(fold, hist))[0]
+        out = [Explanation(cluster=cluster_of(self.arrays, int(i))) for i in items.tolist()]
+        scored = np.flatnonzero(self.arrays.has_factors[items]) if len(hist.als_items) else np.zeros(0, dtype=np.int64)
+        if len(scored):
+            fold = self._solve([hist])[0]
+            found = self._explain_als(fold, hist, items[scored], top=top, user=self._user_blend(fold, hist))
+            for at, explanation in zip(scored.tolist(), found):
+                out[at] = explanation
+        return tuple(out)
 
     def similar(self, track_id: str, k: int = 10) -> SimilarSongs:
         """Tracks most similar to ``track_id``: factor cosine blended with audio cosine.
