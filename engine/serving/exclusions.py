@@ -35,8 +35,9 @@ from engine.core.matching import CatalogIndex, match_history
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
 
-#: A weight at or below this after a time range is taken out is zero (float residue): the track leaves.
-MIN_WEIGHT = 1e-9
+#: A weight at or below this after a time range is taken out is zero, and the track leaves: a
+#: millionth of a play is rounding (``spotify.history`` rounds weights to 6 decimals), not taste.
+MIN_WEIGHT = 1e-6
 
 
 class TimedItem(Protocol):

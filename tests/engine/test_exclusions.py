@@ -104,12 +104,13 @@ def test_a_time_range_takes_out_exactly_the_plays_inside_it(rec: Recommender, in
         item(1, weight=2.0, times=(T0 + DAY, T0 + 2 * DAY), timed=(1.25, 0.75)),  # all timed, all inside
         item(2, weight=1.0, times=(T0 + 3 * DAY,), timed=(1.5,)),  # a skip elsewhere made it 1.0
         item(5, weight=4.0),  # untimed
+        item(6, weight=0.123457, times=(T0 + DAY,), timed=(0.1234567,)),  # the weight rounded to 6 decimals
     ]
-    history = {tid(i): it.weight for i, it in zip((0, 1, 2, 5), items)}
+    history = {tid(i): it.weight for i, it in zip((0, 1, 2, 5, 6), items)}
     timeline = Timeline.from_items(items, index)
     august = Exclusions(periods=[(T0, T0 + 5 * DAY)])
     edit = apply_exclusions(rec, history, august, timeline=timeline)
-    assert edit.removed == (tid(1), tid(2))  # 2.0 - 2.0 = 0 and 1.0 - 1.5 < 0
+    assert edit.removed == (tid(1), tid(2), tid(6))  # 2.0 - 2.0 = 0, 1.0 - 1.5 < 0, rounding left
     assert edit.history == pytest.approx({tid(0): 2.0, tid(5): 4.0})
     assert edit.lowered == (tid(0),)
     # Without a timeline, or a range with no play in it, nothing changes.
