@@ -1,6 +1,6 @@
 """The listens behind a recommendation: which history tracks and artists its score comes from.
 
-:meth:`Recommender.explain_many` splits a recommendation's score into one contribution per history
+:meth:`Recommender.contributions` splits a recommendation's score into one contribution per history
 track (Hu, Koren & Volinsky 2008 §5, plus the neighbour part of a blended bundle;
 :mod:`engine.serving.explain`). :func:`listens_behind` lists the largest of them with the
 listener's own numbers (the track's raw weight and, when the source has times, its plays), and
@@ -9,7 +9,7 @@ values add up too. For every :class:`Listens`::
 
     sum(t.value for t in tracks) + other_tracks == total == sum(a.value for a in artists) + other_artists
 
-and ``total`` is the explanation's ``sum(because) + rest`` — the recommendation's score (minus the
+and ``total`` is :meth:`Recommender.explain`'s ``sum(because) + rest`` — the recommendation's score (minus the
 popularity prior's part of a blended bundle, which no listen explains).
 """
 
@@ -74,36 +74,50 @@ def listens_behind(
     ...); ``plays`` maps history track ids to play counts (``Timeline.plays()``). Raises
     ``ValueError`` for a track id the bundle does not know.
     """
-    explanations = rec.explain_many(history, track_ids, top=None)
+    ids, contrib = rec.contributions(history, track_ids)
+    if not ids:
+        return tuple(Listens(str(t), 0.0) for t in track_ids)
+    history_ids = np.asarray(ids, dtype=object)
+    totals = contrib.sum(axis=1)
+    # Each history track's main (first) artist; tracks without one count in ``other_artists``.
     arrays = rec.arrays
+    rows = rec.index_of(ids)
+    starts, ends = arrays.artist_ptr[rows], arrays.artist_ptr[rows + 1]
+    credited = np.flatnonzero(ends > starts)
+    main = arrays.artist_codes[starts[credited]].astype(np.int64)
+    artist_codes, artist_of = np.unique(main, return_inverse=True)
+    n_tracks = np.bincount(artist_of, minlength=len(artist_codes))
+    by_artist = np.zeros((len(track_ids), len(artist_codes)))
+    for r in range(len(track_ids)):  # one bincount per card (20 on a page)
+        by_artist[r] = np.bincount(artist_of, weights=contrib[r, credited], minlength=len(artist_codes))
+    width_t, width_a = min(top, len(ids)), min(top, len(artist_codes))
     out = []
-    for track_id, explanation in zip(track_ids, explanations):
-        contribs = explanation.because
-        total = float(sum(c.value for c in contribs) + explanation.rest)
-        if not contribs:
+    for r, track_id in enumerate(track_ids):
+        total = float(totals[r])
+        if not contrib[r].any():
             out.append(Listens(str(track_id), total))
             continue
-        ids = [c.track_id for c in contribs]
-        values = np.array([c.value for c in contribs], dtype=np.float64)
+        best = _largest(contrib[r], width_t)
         tracks = tuple(
-            TrackListen(t, float(v), float(history[t]), None if plays is None else int(plays.get(t, 0)) or None)
-            for t, v in zip(ids[:top], values[:top].tolist())  # ``because`` is sorted, largest first
+            TrackListen(t, v, float(history[t]), None if plays is None else int(plays.get(t, 0)) or None)
+            for t, v in zip(history_ids[best].tolist(), contrib[r, best].tolist())
         )
-        rows = rec.index_of(ids)
-        starts, ends = arrays.artist_ptr[rows], arrays.artist_ptr[rows + 1]
-        credited = ends > starts
-        main = arrays.artist_codes[starts[credited]]
-        by_artist = np.bincount(main, weights=values[credited], minlength=len(arrays.artist_ids))
-        n_tracks = np.bincount(main, minlength=len(arrays.artist_ids))
-        present = np.flatnonzero(n_tracks)
-        order = present[np.lexsort((present, -by_artist[present]))][:top]
+        best_a = _largest(by_artist[r], width_a)
         artists = tuple(
-            ArtistListen(str(arrays.artist_ids[a]), str(arrays.artist_names[a]), float(by_artist[a]), int(n_tracks[a]))
-            for a in order.tolist()
+            ArtistListen(str(arrays.artist_ids[c]), str(arrays.artist_names[c]), v, int(n))
+            for c, v, n in zip(artist_codes[best_a].tolist(), by_artist[r, best_a].tolist(), n_tracks[best_a].tolist())
         )
         out.append(Listens(
             track_id=str(track_id), total=total, tracks=tracks, artists=artists,
-            other_tracks=total - float(sum(t.value for t in tracks)),
-            other_artists=total - float(sum(a.value for a in artists)),
+            other_tracks=total - float(contrib[r, best].sum()),
+            other_artists=total - float(by_artist[r, best_a].sum()),
         ))
     return tuple(out)
+
+
+def _largest(values: np.ndarray, width: int) -> np.ndarray:
+    """Positions of the ``width`` largest values, largest first (ties: lower position first)."""
+    if width <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-values, width - 1)[:width] if width < len(values) else np.arange(len(values))
+    return part[np.lexsort((part, -values[part]))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.bundle.load import load_bundle
@@ -91,3 +92,16 @@ def test_explain_many_equals_explain_one_by_one(rec: Recommender) -> None:
         assert [c.value for c in together.because] == pytest.approx([c.value for c in alone.because])
         assert together.rest == pytest.approx(alone.rest) and together.cluster == alone.cluster
     assert many[-1].because == ()
+
+
+def test_the_kept_fold_in_never_answers_for_another_history(rec: Recommender) -> None:
+    """recommend() keeps its fold-in for the "Why this?" that follows; a changed weight solves again."""
+    target = rec.recommend(HISTORY, Options(k=1)).track_ids[0]
+    _, first = rec.contributions(HISTORY, [target])
+    heavier = {**HISTORY, tid(0): HISTORY[tid(0)] + 5.0}
+    rec.recommend(heavier, Options(k=1))
+    _, second = rec.contributions(HISTORY, [target])
+    _, changed = rec.contributions(heavier, [target])
+    assert np.array_equal(first, second) and not np.allclose(first, changed)
+    assert changed.sum() == pytest.approx(sum(c.value for c in rec.explain(heavier, target).because)
+                                          + rec.explain(heavier, target).rest)
