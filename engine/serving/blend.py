@@ -228,6 +228,15 @@ class UserBlend:
         out = np.zeros((len(items), n_history))
         if not len(self.tgt) or not len(items):
             return out
+        if len(self.tgt) * 4 >= len(self.prior):
+            # Many entries for the catalogue (a long history): a dense item -> row map instead
+            # of a binary search per entry; the first of repeated items gets the part, as below.
+            row = np.full(len(self.prior), -1, dtype=np.int64)
+            row[items[::-1]] = np.arange(len(items) - 1, -1, -1)
+            at = row[self.tgt]
+            hit = at >= 0
+            np.add.at(out, (at[hit], self.src[hit]), self.val[hit])
+            return out
         order = np.argsort(items, kind="stable")
         at = np.searchsorted(items[order], self.tgt)
         at_c = np.minimum(at, len(items) - 1)

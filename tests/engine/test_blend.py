@@ -4,6 +4,8 @@ evaluation scorer equal to serving, and on a planted dataset not worse than ALS 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -319,3 +321,17 @@ def test_sum_by_item_is_bit_for_bit_unique_then_bincount(n_items: int, n_entries
     got_items, got_sums = sum_by_item(items, values, n_items)
     assert np.array_equal(got_items, uniq)
     assert np.array_equal(got_sums, np.bincount(inv, weights=values, minlength=len(uniq)))  # exact, not approx
+
+
+def test_contributions_are_the_same_for_long_and_short_histories(blended) -> None:
+    """UserBlend.contributions maps entries to rows two ways (dense for many entries, a binary
+    search for few); on the same user both give the same matrix, repeated items included."""
+    history = {tid(i): 1.0 + i % 5 for i in range(120)}
+    idx = blended.index_of(list(history))
+    user = blended.blend.for_user(blended.fold_in(history), idx, np.ones(len(idx)))
+    assert len(user.tgt) * 4 >= len(user.prior)  # this user takes the dense way...
+    items = np.array([user.tgt[0], user.tgt[1], user.tgt[0], 299])
+    dense = user.contributions(items, len(idx))
+    sparse = dataclasses.replace(user, prior=np.zeros(len(user.tgt) * 4 + 1)).contributions(items, len(idx))
+    assert np.array_equal(dense, sparse)  # ...this copy the search
+    assert dense[0].any() and dense[1].any() and not dense[2].any() and not dense[3].any()
