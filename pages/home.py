@@ -106,7 +106,8 @@ with st.expander("Your data and privacy"):
     st.write(
         "Your Spotify sign-in and history stay in this browser session only and are gone when you close the tab. "
         "The app keeps, under a salted hash of your Spotify account id (or a random id for demo sessions): your "
-        "likes and dislikes, which songs it recommended, previewed and saved, and the playlists it saved for you. "
+        "likes and dislikes, which songs it recommended, previewed and saved, the songs you left out of your taste, "
+        "and the playlists it saved for you. "
         "These help the next model refresh. Nothing else is stored. \"Forget me\" deletes them now; events the "
         "engine already copied are left out of every model trained from the next refresh on."
     )

@@ -1,4 +1,5 @@
-"""Recommendations: cards with reasons, previews and like/dislike; controls in the sidebar."""
+"""Recommendations: cards with reasons, "Why this?", previews and like/dislike; controls in the
+sidebar; "Edit your taste" above the cards."""
 
 import streamlit as st
 
@@ -49,6 +50,8 @@ elif result.path == PATH_SEEDS:
     st.caption("Based on the songs and artists you picked.")
 if not len(frame):
     st.warning("No songs pass these filters. Widen the era or energy range, or clear the sound filter.")
+widgets.taste_editor(listener)
+why = actions.listens(listener, frame["track_id"].tolist())
 
 widgets.card_styles()
 images = actions.artwork(frame["track_id"].tolist(), listener)
@@ -58,6 +61,6 @@ for position, row in enumerate(rows):
         grid = st.columns(2)
     with grid[position % 2]:
         widgets.track_card(row, verb=listener.verb, image=images.get(row["track_id"]), position=position,
-                           show_player=show_players)
+                           show_player=show_players, why=why.get(row["track_id"]))
 if len(frame):
     st.page_link("pages/playlists.py", label="Save these as a playlist", icon=":material/queue_music:")

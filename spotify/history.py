@@ -48,6 +48,11 @@ class HistoryItem:
     """One track of a listener's history with its summed weight.
 
     ``track_id``, ``title``, ``artist`` and ``weight`` are what ``engine.core.matching`` reads.
+    ``play_times`` / ``play_weights`` are the timed part of ``weight``: one entry per
+    contribution that has a time (a recently played entry, an export's play or skip), as
+    epoch seconds (UTC) and the signed weight it added, in the order read. Untimed parts (top
+    lists, saved tracks) are ``weight - sum(play_weights)``. Leaving out a time range of
+    listening subtracts the entries inside it.
     """
 
     track_id: str | None
@@ -66,6 +71,8 @@ class HistoryItem:
     plays: int = 0
     skips: int = 0
     last_played: datetime | None = None
+    play_times: tuple[float, ...] = ()
+    play_weights: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,13 +193,16 @@ class HistoryBuilder:
         row = self._rows.get(info.key)
         if row is None:
             row = self._rows[info.key] = {"info": info, "weight": 0.0, "sources": {}, "plays": 0,
-                                          "skips": 0, "last": None}
+                                          "skips": 0, "last": None, "times": [], "timed": []}
         row["weight"] += weight
         row["sources"][source] = None
         row["plays"] += int(play)
         row["skips"] += int(skip)
-        if played_at is not None and (row["last"] is None or played_at > row["last"]):
-            row["last"] = played_at
+        if played_at is not None:
+            row["times"].append(played_at.timestamp())
+            row["timed"].append(weight)
+            if row["last"] is None or played_at > row["last"]:
+                row["last"] = played_at
 
     def build(self) -> History:
         items = []
@@ -203,7 +213,8 @@ class HistoryBuilder:
                 weight=round(row["weight"], 6), sources=tuple(row["sources"]), artist_ids=info.artist_ids,
                 album=info.album, release_date=info.release_date, duration_ms=info.duration_ms,
                 popularity=info.popularity, preview_url=info.preview_url, image_url=info.image_url,
-                plays=row["plays"], skips=row["skips"], last_played=row["last"]))
+                plays=row["plays"], skips=row["skips"], last_played=row["last"],
+                play_times=tuple(row["times"]), play_weights=tuple(row["timed"])))
         items.sort(key=lambda i: (-i.weight, i.artist.casefold(), i.title.casefold()))
         return History(items=tuple(i for i in items if i.weight > 0), origin=self.origin,
                        counts=dict(self.counts), negative=tuple(i for i in items if i.weight <= 0),

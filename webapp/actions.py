@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
+from engine.serving.exclusions import Exclusions
+from engine.serving.listens import Listens, listens_behind
 from engine.serving.results import Recommendations
 from engine.serving.similar_songs import stored_neighbours
 from engine.serving.similar_songs import topic_labels as labels
 from engine.state.events import (
     DISLIKE,
+    EXCLUDE,
     LIKE,
     PLAY,
     RECOMMENDED,
@@ -41,6 +44,7 @@ from webapp.listeners import (
     listener_from_history,
     recommend_request,
 )
+from webapp.taste_edit import newly_removed, taste_request
 
 if TYPE_CHECKING:
     from engine.state.store import SavedPlaylist as SavedRecord
@@ -143,6 +147,7 @@ def forget_me() -> dict[str, int]:
     counts = resources.store().forget(key)
     counts["event_lines"] = forget_user(resources.settings().events_dir, key)
     session.forget_shown()
+    session.forget_exclusions()
     return counts
 
 
@@ -189,9 +194,9 @@ def block_artist(artist: str) -> None:
 
 
 def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
-    """Recommend with the session's controls and feedback; remember and log what is shown."""
+    """Recommend with the session's controls, feedback and exclusions; remember and log what is shown."""
     rec = resources.recommender()
-    history, options = recommend_request(listener, session.controls(), feedback())
+    history, options, _ = taste_request(rec, listener, session.controls(), feedback(), session.exclusions())
     result = rec.recommend(history, options)
     frame = rec.frame(result)
     session.set_shown(frame)
@@ -201,9 +206,50 @@ def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
 
 
 def effective_history(listener: Listener) -> dict[str, float]:
-    """The weights recommendations use: history plus picks and likes, minus dislikes."""
+    """The weights recommendations use: history plus picks and likes, minus dislikes and exclusions."""
+    history, _, _ = taste_request(resources.recommender(), listener, session.controls(), feedback(),
+                                  session.exclusions())
+    return history
+
+
+# -- the editable taste ---------------------------------------------------------------------
+
+
+def taste_base(listener: Listener) -> dict[str, float]:
+    """The history the listener can untick from: :func:`effective_history` before exclusions."""
     history, _ = recommend_request(listener, session.controls(), feedback())
     return history
+
+
+def listens(listener: Listener, track_ids: list[str]) -> dict[str, Listens]:
+    """The listens behind each recommended track ("Why this?"), from the history it was made of."""
+    rec = resources.recommender()
+    history = effective_history(listener)
+    plays = listener.timeline.plays() if listener.timeline is not None else None
+    return {lst.track_id: lst for lst in listens_behind(rec, history, track_ids, plays=plays)}
+
+
+def set_exclusions(listener: Listener, value: Exclusions) -> None:
+    """Store what the listener left out; each history track that leaves is logged as ``exclude``.
+
+    Putting something back logs nothing (as clearing a dislike does): a later play or like of
+    the track outweighs the exclusion in training.
+    """
+    rec, controls, fb = resources.recommender(), session.controls(), feedback()
+    _, _, before = taste_request(rec, listener, controls, fb, session.exclusions())
+    _, _, after = taste_request(rec, listener, controls, fb, value)
+    session.set_exclusions(value)
+    log_events(EXCLUDE, newly_removed(before, after))
+
+
+def keep_track(listener: Listener, track_id: str, keep: bool) -> None:
+    """Tick (``keep``) or untick one history track."""
+    set_exclusions(listener, session.exclusions().with_track(track_id, keep=keep))
+
+
+def keep_artist(listener: Listener, artist_id: str, keep: bool) -> None:
+    """Tick (``keep``) or untick one artist of the history."""
+    set_exclusions(listener, session.exclusions().with_artist(artist_id, keep=keep))
 
 
 def artwork(track_ids: list[str], listener: Listener, *, limit: int = 12) -> dict[str, str]:

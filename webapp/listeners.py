@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engine.core.matching import CatalogIndex, MatchResult, match_history
+from engine.serving.exclusions import Timeline
 from engine.serving.options import Options
 from engine.state.events import KIND_WEIGHTS, LIKE
 from engine.state.store import Feedback
@@ -65,6 +66,8 @@ class Listener:
     ``history`` maps catalogue track ids to raw weights; ``seed_tracks``/``seed_artists`` are
     choices made on the Home page (used when the history gives the model nothing).
     ``images`` maps track ids to album-art URLs Spotify returned with the history.
+    ``timeline`` is the timed part of ``history`` (data exports, recently played), which lets
+    the listener leave out a time range; None when the source has no times.
     """
 
     kind: str
@@ -75,6 +78,7 @@ class Listener:
     match: MatchSummary | None = None
     images: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    timeline: Timeline | None = field(default=None, compare=False, repr=False)
 
     @property
     def synthetic(self) -> bool:
@@ -103,7 +107,8 @@ def listener_from_history(history: History, index: CatalogIndex, *, kind: str, l
         if item.image_url and item.track_id and item.track_id in index
     }
     return Listener(kind=kind, label=label, history=result.positive_weights(),
-                    match=MatchSummary.from_result(result), images=images, notes=tuple(history.warnings))
+                    match=MatchSummary.from_result(result), images=images, notes=tuple(history.warnings),
+                    timeline=Timeline.from_items(history.items, index) or None)
 
 
 def listener_from_seeds(track_ids: Sequence[str], artists: Sequence[str] = ()) -> Listener:

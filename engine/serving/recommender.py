@@ -32,6 +32,7 @@ training transform (``engine.core.weights``). They must be finite, > 0 and at mo
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,7 @@ class Recommender:
         self._gram = np.asarray(bundle.gram, dtype=np.float64)
         self._factors = np.asarray(bundle.item_factors)  # plain ndarray view of the memory map
         self._trust = factor_trust(self.arrays.has_factors, bundle.extra.get("item_listeners"))
+        self._last = threading.local()  # the last listener solved per thread (see _listener)
         self._setup_scan()
         self._setup_blend()
 
@@ -308,9 +310,9 @@ class Recommender:
         excluded = self._excluded(opts)
         if not len(hist.als_items):
             return self._cold_start(hist, opts, excluded)
-        fold = self._solve([hist])[0]
+        fold, user = self._listener(hist)
         scores = self._scan @ fold.x.astype(np.float32)
-        return self._finish_als(scores, fold, hist, opts, excluded)
+        return self._finish_als(scores, fold, hist, opts, excluded, user)
 
     def recommend_many(
         self, histories: Sequence[Mapping[str, float] | None], options: Options = DEFAULT_OPTIONS
@@ -331,7 +333,8 @@ class Recommender:
             users = warm[start : start + block]
             scores = np.stack([folds[u].x for u in users]).astype(np.float32) @ self._scan.T  # [users, positions]
             for row, u in zip(scores, users):
-                out[u] = self._finish_als(row, folds[u], parsed[u], opts, excluded)
+                out[u] = self._finish_als(row, folds[u], parsed[u], opts, excluded,
+                                          self._user_blend(folds[u], parsed[u]))
         for u, h in enumerate(parsed):
             if out[u] is None:
                 out[u] = self._cold_start(h, opts, excluded)
@@ -354,10 +357,10 @@ class Recommender:
         )
 
     def _finish_als(
-        self, scores: np.ndarray, fold: FoldIn, hist: _History, opts: Options, excluded: np.ndarray
+        self, scores: np.ndarray, fold: FoldIn, hist: _History, opts: Options, excluded: np.ndarray,
+        user: UserBlend | None,
     ) -> Recommendations:
         """Mask, re-rank and explain one listener's ``Y @ x`` scores (``scores`` is modified)."""
-        user = self._user_blend(fold, hist)
         if user is not None:
             self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
         # Masking writes only the listed positions: no full-size boolean pass.
@@ -381,6 +384,19 @@ class Recommender:
                 explanations = self._explain_als(fold, hist, ranked.items, top=3, user=user)
         return self._result(ranked, explanations, PATH_ALS, hist)
 
+    def _listener(self, hist: _History) -> tuple[FoldIn, UserBlend | None]:
+        """The fold-in and blend terms of one history. The last ones are kept per thread, so a
+        page that recommends and then explains every card ("Why this?") solves the history once;
+        the key is the exact history, so a changed weight solves again."""
+        key = (hist.als_items.tobytes(), hist.als_weights.tobytes())
+        last = getattr(self._last, "entry", None)
+        if last is not None and last[0] == key:
+            return last[1], last[2]
+        fold = self._solve([hist])[0]
+        user = self._user_blend(fold, hist)
+        self._last.entry = (key, fold, user)
+        return fold, user
+
     def _user_blend(self, fold: FoldIn, hist: _History) -> UserBlend | None:
         if self._blend is None:
             return None
@@ -392,17 +408,21 @@ class Recommender:
     ) -> tuple[Explanation, ...]:
         """Per-history-item contributions: ALS (Hu–Koren–Volinsky) plus, when blended, the
         neighbour part; a popularity prior's part becomes a ``popularity`` reason."""
-        contrib = contributions(fold, np.asarray(self._factors[items], dtype=np.float64))
-        if user is None:
-            return als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
-        contrib = user.als_weight * contrib + user.contributions(items, len(hist.als_items))
+        contrib = self._contributions(fold, hist, items, user)
         out = als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
-        if not user.pop_coef:
+        if user is None or not user.pop_coef:
             return out
         prior = user.popularity_part(items)
         return tuple(
             dataclasses.replace(e, reasons=e.reasons + (Reason("popularity", f"{p:.3f}"),)) for e, p in zip(out, prior.tolist())
         )
+
+    def _contributions(self, fold: FoldIn, hist: _History, items: np.ndarray, user: UserBlend | None) -> np.ndarray:
+        """``[len(items), len(hist.als_items)]``: each history item's part in each item's score."""
+        contrib = contributions(fold, np.asarray(self._factors[items], dtype=np.float64))
+        if user is None:
+            return contrib
+        return user.als_weight * contrib + user.contributions(items, len(hist.als_items))
 
     def _cold_start(self, hist: _History, opts: Options, excluded: np.ndarray) -> Recommendations:
         seed_idx = self.index_of(opts.seed_tracks) if opts.seed_tracks else np.zeros(0, dtype=np.int64)
@@ -461,12 +481,42 @@ class Recommender:
         served score minus a popularity reason's part, see :mod:`engine.serving.blend`). Raises ``ValueError`` for an
         unknown track; a track without factors (or a history without any) gets no contributions.
         """
-        item = self._lookup(track_id)
+        return self.explain_many(history, [track_id], top=top)[0]
+
+    def contributions(
+        self, history: Mapping[str, float], track_ids: Sequence[str]
+    ) -> tuple[tuple[str, ...], np.ndarray]:
+        """Every history track's part in each of ``track_ids``' scores, from one fold-in.
+
+        Returns the history track ids that enter the fold-in (known, with factors) and a float64
+        matrix ``[len(track_ids), len(those ids)]`` whose rows sum to :meth:`explain`'s
+        ``sum(because) + rest`` (rows of tracks without factors are 0). For callers that need
+        all of them as numbers (``engine.serving.listens``) rather than as reasons.
+        """
+        items = np.array([self._lookup(t) for t in track_ids], dtype=np.int64)
         hist = self._parse(history)
-        if not self.arrays.has_factors[item] or not len(hist.als_items):
-            return Explanation(cluster=cluster_of(self.arrays, item))
-        fold = self._solve([hist])[0]
-        return self._explain_als(fold, hist, np.array([item]), top=top, user=self._user_blend(fold, hist))[0]
+        ids = tuple(self._track_ids[hist.als_items].tolist())
+        out = np.zeros((len(items), len(ids)))
+        scored = np.flatnonzero(self.arrays.has_factors[items]) if len(ids) else np.zeros(0, dtype=np.int64)
+        if len(scored):
+            fold, user = self._listener(hist)
+            out[scored] = self._contributions(fold, hist, items[scored], user)
+        return ids, out
+
+    def explain_many(
+        self, history: Mapping[str, float], track_ids: Sequence[str], *, top: int | None = None
+    ) -> tuple[Explanation, ...]:
+        """:meth:`explain` for several tracks with one fold-in (e.g. every card of a page)."""
+        items = np.array([self._lookup(t) for t in track_ids], dtype=np.int64)
+        hist = self._parse(history)
+        out = [Explanation(cluster=cluster_of(self.arrays, int(i))) for i in items.tolist()]
+        scored = np.flatnonzero(self.arrays.has_factors[items]) if len(hist.als_items) else np.zeros(0, dtype=np.int64)
+        if len(scored):
+            fold, user = self._listener(hist)
+            found = self._explain_als(fold, hist, items[scored], top=top, user=user)
+            for at, explanation in zip(scored.tolist(), found):
+                out[at] = explanation
+        return tuple(out)
 
     def similar(self, track_id: str, k: int = 10) -> SimilarSongs:
         """Tracks most similar to ``track_id``: factor cosine blended with audio cosine.

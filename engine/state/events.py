@@ -8,8 +8,9 @@ Each line is one event::
 ``user_id`` is the app's privacy-preserving key (a salted hash of the Spotify account, or a
 random demo-session id), never an account id. ``kind`` is one of :data:`KIND_WEIGHTS` — the
 vocabulary ``engine.ingest.readers.events`` reads (``play``, ``save``, ``like`` add interactions;
-``dislike`` cancels the pair; ``recommended`` records exposure only) — and ``weight`` is the
-evidence the event adds (the reader's defaults; negative for a dislike, 0 for an exposure).
+``dislike`` cancels the pair; ``recommended`` records exposure only; ``exclude``, a history
+track the listener unticked, cancels the pair like a dislike) — and ``weight`` is the evidence
+the event adds (the reader's defaults; negative for a dislike or an exclusion, 0 for an exposure).
 
 Every call of :func:`write_events` creates one new file ``events-<utc>-<random>.jsonl``, written
 under a dot-name and renamed into place: Spark's file source (batch or Structured Streaming)
@@ -33,6 +34,11 @@ RECOMMENDED, PLAY, LIKE, DISLIKE, SAVE = "recommended", "play", "like", "dislike
 #: Evidence per event kind, in the units of one play (``engine.ingest.readers.events`` uses the same
 #: defaults for the positive kinds; a test keeps the two in step).
 KIND_WEIGHTS: dict[str, float] = {RECOMMENDED: 0.0, PLAY: 1.0, LIKE: 3.0, DISLIKE: -3.0, SAVE: 2.0}
+#: A history track the listener unticked ("not my taste", engine.serving.exclusions): evidence
+#: against the pair, a third of a dislike's (it judges a listen, not the song), and like a
+#: dislike it cancels the (user, track) pair in training when it is the pair's latest event.
+EXCLUDE = "exclude"
+KIND_WEIGHTS[EXCLUDE] = -1.0
 EVENT_FIELDS: tuple[str, ...] = ("event_id", "user_id", "track_id", "kind", "weight", "ts")
 
 

@@ -1,7 +1,7 @@
 """End to end: ``streamlit run`` + the fake Spotify, driven by headless Debian Chromium.
 
-Sign in (through the fake's consent page) -> recommendations -> every other page -> save a
-playlist, waiting for elements (never fixed sleeps), asserting on page text and on what the
+Sign in (through the fake's consent page) -> recommendations -> untick an artist in "Why
+this?" (the list changes) -> every other page -> save a playlist, waiting for elements (never fixed sleeps), asserting on page text and on what the
 fake received. Screenshots of each page go to ``tests/artifacts/`` (gitignored); the
 recommendations one is copied to ``docs/screenshot-recommendations.png`` for the README.
 
@@ -157,6 +157,23 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
         recs_shot = shot("3-recommendations")
         if os.environ.get("UPDATE_README_SCREENSHOT"):  # a test run never dirties the work tree
             shutil.copyfile(recs_shot, _readme_shot())
+
+        # "Why this?" on the first card: untick its top artist, and the list re-folds without them.
+        page.get_by_test_id("stPopoverButton").first.click()
+        artist = page.get_by_test_id("stPopoverBody").get_by_test_id("stCheckbox").filter(has_text="of your songs").first
+        artist.wait_for()
+        shot("3a-why-this")
+        artist.click()
+        page.get_by_text("Edit your taste (1 artist left out)").wait_for()
+        page.wait_for_function(  # the cards re-render after the editor: wait for a different list
+            "old => { const ids = [...document.querySelectorAll('.rec-title a')].map(a => a.href.split('/').pop());"
+            " return ids.length >= 20 && ids.slice(0, 20).join() !== old.join(); }", arg=shown)
+        page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+        cards.nth(19).wait_for()
+        refolded = [h.rsplit("/", 1)[-1] for h in page.locator(".rec-title a").evaluate_all("els => els.map(e => e.href)")]
+        assert len(refolded) == 20 and refolded != shown
+        shot("3b-recommendations-edited")
+        shown = refolded  # the playlist below saves the list as it is now
 
         go("Your taste", "Your taste")
         page.locator(".js-plotly-plot").nth(4).wait_for()

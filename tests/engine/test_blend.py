@@ -4,6 +4,8 @@ evaluation scorer equal to serving, and on a planted dataset not worse than ALS 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,7 +15,7 @@ from engine.bundle.publish import publish_bundle
 from engine.core.errors import BundleError
 from engine.core.weights import transform_weights
 from engine.evaluation.scorers import BlendScorer
-from engine.serving.blend import ALS_ONLY, BlendWeights, als_std
+from engine.serving.blend import ALS_ONLY, BlendWeights, als_std, sum_by_item
 from engine.serving.neighbours import ItemNeighbours
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -307,3 +309,29 @@ def test_component_alone_ranks_like_the_item_item_scores(tmp_path, nb) -> None:
     top = np.flatnonzero(scores > 0)
     out = rec.recommend(HISTORY, Options(k=len(top), max_per_artist=None))
     assert list(out.indices) == sorted(top.tolist(), key=lambda i: (-scores[i], i))
+
+
+@pytest.mark.parametrize("n_items, n_entries", [(50, 400), (10_000, 200), (10_000, 0)])
+def test_sum_by_item_is_bit_for_bit_unique_then_bincount(n_items: int, n_entries: int) -> None:
+    """Both ways (dense count for many entries, sort for few) give np.unique + np.bincount exactly."""
+    rng = np.random.default_rng(n_items + n_entries)
+    items = rng.integers(0, n_items, n_entries)
+    values = rng.normal(size=n_entries) * 10.0 ** rng.integers(-8, 8, n_entries)
+    uniq, inv = np.unique(items, return_inverse=True)
+    got_items, got_sums = sum_by_item(items, values, n_items)
+    assert np.array_equal(got_items, uniq)
+    assert np.array_equal(got_sums, np.bincount(inv, weights=values, minlength=len(uniq)))  # exact, not approx
+
+
+def test_contributions_are_the_same_for_long_and_short_histories(blended) -> None:
+    """UserBlend.contributions maps entries to rows two ways (dense for many entries, a binary
+    search for few); on the same user both give the same matrix, repeated items included."""
+    history = {tid(i): 1.0 + i % 5 for i in range(120)}
+    idx = blended.index_of(list(history))
+    user = blended.blend.for_user(blended.fold_in(history), idx, np.ones(len(idx)))
+    assert len(user.tgt) * 4 >= len(user.prior)  # this user takes the dense way...
+    items = np.array([user.tgt[0], user.tgt[1], user.tgt[0], 299])
+    dense = user.contributions(items, len(idx))
+    sparse = dataclasses.replace(user, prior=np.zeros(len(user.tgt) * 4 + 1)).contributions(items, len(idx))
+    assert np.array_equal(dense, sparse)  # ...this copy the search
+    assert dense[0].any() and dense[1].any() and not dense[2].any() and not dense[3].any()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,8 @@ from engine.ingest.readers.artists import read_audioscrobbler, read_hetrec
 from engine.ingest.readers.events import read_app_events
 from engine.ingest.readers.playlists import read_mpd_json, read_playlists_csv
 from engine.spark.schemas import interactions_schema
+from engine.state.events import EXCLUDE, ListeningEvent, write_events
+from engine.streaming.stream import events_to_interactions
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "interactions"
 
@@ -169,6 +172,24 @@ def test_app_events_mapping_and_quarantine(spark, settings):
     assert len(reject_reasons(report)) == 7
     ts = {r["user_id"]: str(r["ts"]) for r in df.where("user_id = 'u:carol'").collect()}
     assert ts == {"u:carol": "2026-03-02 10:00:00"}  # epoch milliseconds
+
+
+def test_an_exclusion_cancels_the_pair_like_a_dislike(spark, settings, tmp_path):
+    """The app's "exclude" events (a history track unticked) are read, not rejected, and cancel
+    the pair when latest; a later play brings it back."""
+    at = [datetime(2026, 3, 1, h, tzinfo=UTC) for h in range(3)]
+    events = [ListeningEvent.new("u", "t1", "play", now=at[0]), ListeningEvent.new("u", "t1", EXCLUDE, now=at[1]),
+              ListeningEvent.new("u", "t2", "like", now=at[0]), ListeningEvent.new("u", "t2", EXCLUDE, now=at[1]),
+              ListeningEvent.new("u", "t2", "play", now=at[2])]
+    write_events(tmp_path / "ev", events)
+    df, report = read_app_events(spark, tmp_path / "ev", settings=settings)
+    assert as_dict(df) == {("u", "t2"): 4.0}
+    assert report.rejected == {} and report.ignored["exclude"] == 2
+    parsed = spark.createDataFrame([(e.user_id, e.track_id, e.kind, e.weight if e.weight > 0 else 0.0,
+                                     datetime.fromisoformat(e.ts)) for e in events],
+                                   "user_id string, track_id string, kind string, weight double, ts timestamp")
+    assert {(r["user_id"], r["track_id"]): r["weight"] for r in events_to_interactions(parsed).collect()} == {
+        ("u", "t2"): 4.0}
 
 
 def test_app_events_directory_and_all_bad(spark, settings, tmp_path):

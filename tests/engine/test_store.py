@@ -116,7 +116,8 @@ def test_event_vocabulary_matches_the_engines_reader() -> None:
     assert set(KIND_WEIGHTS) == set(readers_events.POSITIVE_KINDS) | set(readers_events.NON_POSITIVE_KINDS) - {"skip"}
     for kind, weight in readers_events.POSITIVE_KINDS.items():
         assert KIND_WEIGHTS[kind] == weight
-    assert all(KIND_WEIGHTS[k] <= 0 for k in ("dislike", "recommended"))
+    assert all(KIND_WEIGHTS[k] <= 0 for k in ("dislike", "recommended", "exclude"))
+    assert set(readers_events.CANCELLING_KINDS) == {k for k, w in KIND_WEIGHTS.items() if w < 0}
 
 
 @pytest.mark.slow

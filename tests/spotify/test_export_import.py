@@ -70,6 +70,12 @@ def test_weights_skips_duplicates_and_ids_across_both_formats() -> None:
     assert set(negative) == {"Call Your Girlfriend", "Some Song I Skip"}
     assert negative["Some Song I Skip"].skips == 2 and negative["Some Song I Skip"].weight < 0
     assert history.origin == "spotify_export"
+    # Every play and skip keeps its time and signed weight; together they are the weight.
+    domo = by_title["Dancing On My Own"]
+    assert len(domo.play_times) == 3 and sum(domo.play_weights) == pytest.approx(domo.weight, abs=1e-6)
+    skipped = negative["Some Song I Skip"]
+    assert len(skipped.play_weights) == 2 and all(w < 0 for w in skipped.play_weights)
+    assert max(domo.play_times) == domo.last_played.timestamp()
 
 
 def test_podcasts_and_null_rows_are_ignored_not_errors() -> None:
