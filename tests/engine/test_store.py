@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +19,7 @@ from engine.state.events import (
     read_events,
     write_events,
 )
-from engine.state.store import Event, Store
+from engine.state.store import STORE_SCHEMA_VERSION, Event, Store
 
 
 @pytest.fixture()
@@ -27,10 +30,11 @@ def store(tmp_path: Path) -> Store:
 def test_wal_mode_and_tables(store: Store) -> None:
     con = sqlite3.connect(store.path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"events", "feedback", "playlists", "similar_tracks", "meta"} <= tables
-    indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "similar_by_score" in indexes
+    kinds = dict(con.execute("SELECT name, type FROM sqlite_master"))
+    assert all(kinds.get(t) == "table" for t in ("events", "feedback", "playlists", "meta", "track_topics"))
+    assert kinds["similar_tracks"] == "view"  # over one table per method, none yet
+    assert con.execute("SELECT COUNT(*) FROM similar_tracks").fetchone()[0] == 0
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(STORE_SCHEMA_VERSION)
 
 
 def test_user_key_is_salted_stable_and_not_the_id(tmp_path: Path) -> None:
@@ -132,3 +136,118 @@ def test_app_event_files_are_read_by_the_engine(spark, settings, tmp_path: Path)
     rows = {(r["user_id"], r["track_id"]): r["weight"] for r in interactions.collect()}
     assert rows == {("u1", "t1"): KIND_WEIGHTS["play"] + KIND_WEIGHTS["like"]}  # u2's save was disliked later
     assert report.n_rejected == 0
+
+
+# -- concurrency: bulk writes, schema creation -------------------------------------------------
+
+
+def test_schema_1_similar_table_is_moved_to_one_table_per_method(tmp_path: Path) -> None:
+    path = tmp_path / "app.sqlite"
+    with sqlite3.connect(path) as con:  # the layout of schema version 1
+        con.execute("CREATE TABLE similar_tracks (track_id TEXT NOT NULL, other_id TEXT NOT NULL, score REAL NOT NULL, "
+                    "method TEXT NOT NULL, PRIMARY KEY (track_id, method, other_id))")
+        con.executemany("INSERT INTO similar_tracks VALUES (?, ?, ?, ?)",
+                        [("a", "b", 0.5, "minhash"), ("a", "c", 0.9, "minhash"), ("a", "d", 0.7, "word2vec")])
+    store = Store(path)
+    assert store.similar_methods() == ["minhash", "word2vec"]
+    assert store.similar_all("a") == [("c", 0.9, "minhash"), ("b", 0.5, "minhash"), ("d", 0.7, "word2vec")]
+    assert Store(path).similar("a", method="word2vec") == [("d", 0.7)]  # opening again changes nothing
+
+
+def test_replace_similar_writes_in_chunks_and_readers_see_the_old_rows_until_the_swap(store: Store) -> None:
+    store.replace_similar([("t", "old1", 0.9), ("t", "old2", 0.8)], method="minhash", pause_s=0)
+    store.put_similar([("t", "w2v", 0.5)], method="word2vec")
+    other = Store(store.path)
+    other.busy_timeout_s = 0.0  # an app write that would fail at once if the lock were held
+    seen: list[tuple] = []
+
+    def rows():
+        for i in range(10):
+            if i == 4:  # two chunks of 2 are committed; the bulk writer holds no lock between chunks
+                with sqlite3.connect(store.path) as con:
+                    staged = con.execute("SELECT COUNT(*) FROM similar_new__minhash").fetchone()[0]
+                seen.append((staged, other.similar("t", method="minhash"), other.similar_methods()))
+                other.set_feedback("u1", target="track", target_id="t", value=1)
+            yield ("t", f"new{i}", 1.0 - i / 100)
+
+    assert store.replace_similar(rows(), method="minhash", chunk_rows=2, pause_s=0) == 10
+    assert seen == [(4, [("old1", 0.9), ("old2", 0.8)], ["minhash", "word2vec"])]
+    assert [o for o, _ in store.similar("t", method="minhash", limit=50)] == [f"new{i}" for i in range(10)]
+    assert store.similar("t", method="word2vec") == [("w2v", 0.5)]  # other methods untouched
+    assert store.feedback("u1").liked_tracks == {"t"}
+    with sqlite3.connect(store.path) as con:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {n for n in names if n.startswith("similar")} == {"similar__minhash", "similar__word2vec"}
+
+
+def test_replace_similar_beside_app_writes_and_readers(store: Store) -> None:
+    """A real concurrent bulk write: every read sees the whole old list or the whole new one,
+    and app writes go through meanwhile."""
+    old = [("t", f"old{i}", 0.5) for i in range(3)]
+    new = [("t", f"new{i}", 0.9) for i in range(3)] + [(f"x{i}", "t", 0.1) for i in range(3000)]
+    store.replace_similar(old, method="minhash", pause_s=0)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def bulk() -> None:
+        try:
+            store.replace_similar(new, method="minhash", chunk_rows=300, pause_s=0.01)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=bulk)
+    worker.start()
+    reads, writes = set(), 0
+    while not done.is_set() or not writes:
+        reads.add(tuple(o for o, _ in store.similar("t", method="minhash")))
+        store.add_events([Event(f"e{writes}", "u1", "t", "play", 1.0, float(writes))])
+        writes += 1
+    worker.join()
+    reads.add(tuple(o for o, _ in store.similar("t", method="minhash")))
+    assert not errors
+    assert reads <= {("old0", "old1", "old2"), ("new0", "new1", "new2")}
+    assert ("new0", "new1", "new2") in reads
+    assert len(store.events("u1")) == writes
+
+
+def test_bulk_writers_of_one_method_take_turns(store: Store) -> None:
+    from engine.core.locking import FileLock, LockHeld
+
+    lock = FileLock(store.path.with_name(f".{store.path.name}.similar_new__minhash.lock"))
+    with lock, pytest.raises(LockHeld, match="is held by pid"):
+        store.replace_similar([("a", "b", 1.0)], method="minhash")
+    with pytest.raises(ValueError, match="method"):
+        store.replace_similar([("a", "b", 1.0)], method="Robert'); DROP TABLE events;--")
+
+
+def _open_fresh_stores(paths: list[str], barrier: Any, results: Any) -> None:
+    """One of several processes opening each fresh store at the same moment (spawned)."""
+    for path in paths:
+        barrier.wait()
+        try:
+            store = Store(path)
+            store.set_feedback("u", target="track", target_id="t", value=1)
+            results.put((path, store.user_key_for("alice")))
+        except Exception as exc:  # reported by the parent
+            results.put((path, f"error: {exc!r}"))
+
+
+def test_a_fresh_store_opened_by_8_processes_at_once(tmp_path: Path) -> None:
+    """Schema creation races: WAL switched once, tables under BEGIN IMMEDIATE, one salt."""
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold a JVM
+    paths = [str(tmp_path / f"app{i}.sqlite") for i in range(24)]
+    barrier, results = ctx.Barrier(8), ctx.Queue()
+    procs = [ctx.Process(target=_open_fresh_stores, args=(paths, barrier, results)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=120) for _ in range(8 * len(paths))]
+    for p in procs:
+        p.join(timeout=60)
+    assert [r for r in got if r[1].startswith("error")] == []
+    for path in paths:
+        assert len({key for p, key in got if p == path}) == 1  # every process got the same salt
+        with sqlite3.connect(path) as con:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert con.execute("SELECT COUNT(*) FROM meta WHERE key = 'salt'").fetchone()[0] == 1
