@@ -192,6 +192,8 @@ class Store:
         con = self._open()
         try:
             _ensure_wal(con, self.busy_timeout_s)
+            if _schema_version(con) == STORE_SCHEMA_VERSION:
+                return  # the usual case: nothing to create, so no write lock to wait for
             with self._transaction(con):
                 for statement in _SCHEMA:
                     con.execute(statement)
@@ -540,6 +542,15 @@ def _ensure_wal(con: sqlite3.Connection, timeout_s: float) -> None:
         if time.monotonic() >= deadline:
             raise sqlite3.OperationalError(f"cannot switch the store to WAL mode: {error}")
         time.sleep(0.01)
+
+
+def _schema_version(con: sqlite3.Connection) -> int | None:
+    """The file's schema version (None for a fresh file)."""
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table yet
+        return None
+    return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
 def _table_exists(con: sqlite3.Connection, name: str) -> bool:
