@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine.core.locking import FileLock, LockHeld, flock_exclusive
 from engine.state.events import (
+    COMPACT_MIN_AGE_S,
     KIND_WEIGHTS,
+    LOCK_FILE,
     ListeningEvent,
+    compact_events,
     forget_user,
     read_events,
     write_events,
@@ -213,8 +219,6 @@ def test_replace_similar_beside_app_writes_and_readers(store: Store) -> None:
 
 
 def test_bulk_writers_of_one_method_take_turns(store: Store) -> None:
-    from engine.core.locking import FileLock, LockHeld
-
     lock = FileLock(store.path.with_name(f".{store.path.name}.similar_new__minhash.lock"))
     with lock, pytest.raises(LockHeld, match="is held by pid"):
         store.replace_similar([("a", "b", 1.0)], method="minhash")
@@ -251,3 +255,72 @@ def test_a_fresh_store_opened_by_8_processes_at_once(tmp_path: Path) -> None:
         with sqlite3.connect(path) as con:
             assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert con.execute("SELECT COUNT(*) FROM meta WHERE key = 'salt'").fetchone()[0] == 1
+
+
+# -- events files: "Forget me" under a lock, compaction ----------------------------------------
+
+
+def _event_lines(events_dir: Path) -> list[str]:
+    return sorted(line for p in events_dir.glob("*.jsonl") for line in p.read_text(encoding="utf-8").splitlines())
+
+
+def _forget_after(events_dirs: list[str], user_id: str, barrier: Any, results: Any) -> None:
+    """One of two processes forgetting a listener at the same moment, in each dir (spawned)."""
+    for events_dir in events_dirs:
+        barrier.wait()
+        results.put((events_dir, forget_user(Path(events_dir), user_id)))
+
+
+def test_two_processes_forgetting_at_once_both_stay_forgotten(tmp_path: Path) -> None:
+    """Each rewrite reads a file and replaces it; without the lock the second rewrite would put
+    back the lines the first had just removed."""
+    dirs = [tmp_path / f"events{i}" for i in range(3)]
+    for events_dir in dirs:
+        for i in range(100):
+            write_events(events_dir, [ListeningEvent.new(u, f"t{i}", "play") for u in ("sp:aaaa", "sp:bbbb", "sp:cccc")])
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_forget_after, args=([str(d) for d in dirs], u, barrier, results))
+             for u in ("sp:aaaa", "sp:bbbb")]
+    for p in procs:
+        p.start()
+    removed = [results.get(timeout=120) for _ in range(2 * len(dirs))]
+    for p in procs:
+        p.join(timeout=60)
+    assert [n for _, n in removed] == [100] * len(removed)
+    for events_dir in dirs:
+        users = [json.loads(line)["user_id"] for line in _event_lines(events_dir)]
+        assert users == ["sp:cccc"] * 100  # both forgotten, nobody else touched
+
+
+def test_small_old_files_are_merged_line_for_line_and_forget_still_works(tmp_path: Path) -> None:
+    events_dir = tmp_path / "events"
+    for i in range(70):
+        write_events(events_dir, [ListeningEvent.new("sp:aaaa", f"t{i}", "play"), ListeningEvent.new("sp:bbbb", f"t{i}", "like")])
+    before = _event_lines(events_dir)
+    old = time.time() - 2 * COMPACT_MIN_AGE_S
+    for path in events_dir.glob("*.jsonl"):
+        os.utime(path, (old, old))
+    names = sorted(p.name for p in events_dir.glob("*.jsonl"))
+    young = write_events(events_dir, [ListeningEvent.new("sp:aaaa", "young", "save")])  # triggers compaction
+    assert young is not None and young.exists()  # too young to merge: a stream may be about to read it
+    files = sorted(events_dir.glob("*.jsonl"))
+    assert len(files) == 2 and files[0].name == names[0].removesuffix(".jsonl") + "-merged.jsonl"
+    assert _event_lines(events_dir) == sorted([*before, *young.read_text().splitlines()])  # byte for byte
+    assert [e.track_id for e in read_events(events_dir)][:3] == ["t0", "t0", "t1"]  # time order kept
+
+    assert forget_user(events_dir, "sp:aaaa") == 71
+    assert {e.user_id for e in read_events(events_dir)} == {"sp:bbbb"}
+    assert compact_events(events_dir, after_files=1) == 0  # one file left to merge: nothing to do
+
+
+def test_compaction_gives_way_to_a_forget_in_progress(tmp_path: Path) -> None:
+    events_dir = tmp_path / "events"
+    for i in range(3):
+        write_events(events_dir, [ListeningEvent.new("sp:aaaa", f"t{i}", "play")])
+    with flock_exclusive(events_dir / LOCK_FILE):  # what forget_user holds while it rewrites
+        with pytest.raises(LockHeld):
+            compact_events(events_dir, wait=False, after_files=2, min_age_s=0)
+        assert write_events(events_dir, [ListeningEvent.new("sp:aaaa", "t9", "play")]) is not None  # never waits
+    assert compact_events(events_dir, after_files=2, min_age_s=0) == 4
+    assert len(list(events_dir.glob("*.jsonl"))) == 1
