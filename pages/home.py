@@ -112,5 +112,6 @@ with st.expander("Your data and privacy"):
         "engine already copied are left out of every model trained from the next refresh on."
     )
     if st.button("Forget me", icon=":material/delete:"):
-        counts = actions.forget_me()
-        st.success(f"Deleted {sum(counts.values())} records: events, likes and saved-playlist records.")
+        counts = actions.forget_me()  # None: not deleted, and the page already says so
+        if counts is not None:
+            st.success(f"Deleted {sum(counts.values())} records: events, likes and saved-playlist records.")

@@ -4,12 +4,15 @@ Sign-in (finishing Spotify's redirect, reloading the history), sign-out and "For
 recording events and likes/dislikes; the recommendations with this session's controls and
 feedback; album art; saving playlists; catalogue and similar-songs lookups. Failures from
 Spotify arrive as :class:`spotify.errors.SpotifyError` (never a spotipy exception), whose
-text is a sentence to show.
+text is a sentence to show. When the SQLite store cannot be written (another process holds
+its lock past the busy timeout, a full disk), the click still works as far as it can and the
+page says in a sentence what was not saved (:func:`_not_saved`), never a traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -141,11 +144,18 @@ def sign_out() -> None:
     session.new_user_key()
 
 
-def forget_me() -> dict[str, int]:
-    """Delete this listener's events, feedback and playlist records (SQLite and event files)."""
+def forget_me() -> dict[str, int] | None:
+    """Delete this listener's events, feedback and playlist records (SQLite and event files);
+    None (and an error on the page) when the store or the files cannot be changed now."""
     key = session.user_key()
-    counts = resources.store().forget(key)
-    counts["event_lines"] = forget_user(resources.settings().events_dir, key)
+    try:
+        counts = resources.store().forget(key)
+        counts["event_lines"] = forget_user(resources.settings().events_dir, key)
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning("forget me failed: %s", exc)
+        st.error("Your data could not be deleted just now: the app's storage is busy or unavailable. "
+                 "Nothing was changed; please try again in a minute.")
+        return None
     session.forget_shown()
     session.forget_exclusions()
     return counts
@@ -153,18 +163,36 @@ def forget_me() -> dict[str, int]:
 
 # -- feedback and events --------------------------------------------------------------------
 
+#: What each kind of event is, in the sentence that says it was not saved.
+_EVENT_WORDS = {PLAY: "Your play", RECOMMENDED: "Which songs you were shown", LIKE: "Your like",
+                DISLIKE: "Your dislike", SAVE: "The saved songs"}
+
+
+def _not_saved(what: str, exc: BaseException) -> None:
+    """Say on the page that ``what`` was not stored (the store or the disk failed), and log why."""
+    logger.warning("%s was not saved: %s", what, exc)
+    st.warning(f"{what} could not be saved just now: the app's storage is busy or unavailable. "
+               "Everything else works; try again in a moment.")
+
 
 def log_events(kind: str, track_ids: list[str]) -> None:
-    """Record events in SQLite and as one JSON-lines file for the engine's next refresh."""
+    """Record events in SQLite and as one JSON-lines file for the engine's next refresh (each
+    on its own: one failing does not lose the other)."""
     if not track_ids:
         return
     events = [ListeningEvent.new(session.user_key(), t, kind) for t in track_ids]
+    failed: BaseException | None = None
     try:
         resources.store().add_events(Event(e.event_id, e.user_id, e.track_id, e.kind, e.weight, e.epoch)
                                      for e in events)
+    except sqlite3.Error as exc:  # a bulk writer holding the lock, a full disk
+        failed = exc
+    try:
         write_events(resources.settings().events_dir, events)
     except OSError as exc:  # a full or read-only disk must not break listening
-        logger.warning("could not record %s events: %s", kind, exc)
+        failed = exc
+    if failed is not None:
+        _not_saved(_EVENT_WORDS.get(kind, "The event"), failed)
 
 
 def play(track_id: str) -> None:
@@ -174,20 +202,35 @@ def play(track_id: str) -> None:
 
 
 def feedback() -> Feedback:
-    """The listener's likes and dislikes."""
-    return resources.store().feedback(session.user_key())
+    """The listener's likes and dislikes (none, with a note, when the store cannot be read)."""
+    try:
+        return resources.store().feedback(session.user_key())
+    except sqlite3.Error as exc:
+        logger.warning("feedback unreadable: %s", exc)
+        st.warning("Your likes and dislikes could not be read just now, so this list does not use them.")
+        return Feedback()
 
 
-def rate_track(track_id: str, value: int) -> None:
-    """Like (1), dislike (-1) or clear (0) a track, and log the event."""
-    resources.store().set_feedback(session.user_key(), target="track", target_id=track_id, value=value)
+def rate_track(track_id: str, value: int) -> bool:
+    """Like (1), dislike (-1) or clear (0) a track, and log the event; False when not saved."""
+    try:
+        resources.store().set_feedback(session.user_key(), target="track", target_id=track_id, value=value)
+    except sqlite3.Error as exc:
+        _not_saved(_EVENT_WORDS[LIKE if value > 0 else DISLIKE] if value else "Clearing your rating", exc)
+        return False
     if value:
         log_events(LIKE if value > 0 else DISLIKE, [track_id])
+    return True
 
 
-def block_artist(artist: str) -> None:
-    """Never recommend this artist (id or name) again for this listener."""
-    resources.store().set_feedback(session.user_key(), target="artist", target_id=artist, value=-1)
+def block_artist(artist: str) -> bool:
+    """Never recommend this artist (id or name) again for this listener; False when not saved."""
+    try:
+        resources.store().set_feedback(session.user_key(), target="artist", target_id=artist, value=-1)
+    except sqlite3.Error as exc:
+        _not_saved("Hiding this artist", exc)
+        return False
+    return True
 
 
 # -- recommendations --------------------------------------------------------------------
@@ -291,8 +334,11 @@ def save_to_spotify(track_ids: list[str], *, name: str, description: str, public
     with st.spinner("Saving to Spotify…"):
         saved = save_playlist(auth.client(), track_ids, name=name, description=description, public=public,
                               playlist_id=None if new or not previous else previous[0].playlist_id)
-    store.save_playlist(key, playlist_id=saved.id, name=saved.name, url=saved.url,
-                        n_tracks=saved.n_tracks, public=public)
+    try:
+        store.save_playlist(key, playlist_id=saved.id, name=saved.name, url=saved.url,
+                            n_tracks=saved.n_tracks, public=public)
+    except sqlite3.Error as exc:  # the playlist is on Spotify; only the app's note of it is missing
+        _not_saved("The app's record of this playlist", exc)
     log_events(SAVE, track_ids)
     return saved
 

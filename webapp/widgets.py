@@ -33,14 +33,15 @@ EMBED_HEIGHT = 152  # Spotify's compact player
 
 
 def _rate(track_id: str, value: int, title: str) -> None:
-    actions.rate_track(track_id, value)
+    if not actions.rate_track(track_id, value):
+        return  # not saved: actions said so on the page
     title = md_escape(title)
     st.toast(f"Liked “{title}”: it joins your taste." if value > 0 else f"“{title}” will not come back.")
 
 
 def _block(artist: str, name: str) -> None:
-    actions.block_artist(artist)
-    st.toast(f"No more {md_escape(name)}.")
+    if actions.block_artist(artist):
+        st.toast(f"No more {md_escape(name)}.")
 
 
 def card_styles() -> None:

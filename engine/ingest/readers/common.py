@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pyspark.errors import PythonException
 from pyspark.sql import functions as F
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
+from engine.spark.io import unreadable_file
 from engine.spark.schemas import interactions_schema
 
 if TYPE_CHECKING:
@@ -166,7 +168,15 @@ def split_rejects(
     """
 
     parsed = parsed.cache()
-    counts = {row["reason"]: int(row["count"]) for row in parsed.groupBy("reason").count().collect()}
+    try:  # the first Spark job over the input: where a truncated .gz or a broken file shows
+        counts = {row["reason"]: int(row["count"]) for row in parsed.groupBy("reason").count().collect()}
+    except PythonException:
+        raise  # an error inside a Python UDF is a bug, not bad input
+    except Exception as exc:  # Spark raises Java errors of many classes
+        error = unreadable_file(exc, report.files)
+        if error is None:
+            raise
+        raise error from None
     report.read += sum(counts.values())
     bad = {reason: n for reason, n in counts.items() if reason is not None}
     for reason, n in bad.items():
