@@ -15,9 +15,9 @@ Data flow of :func:`evaluate`::
 Models: the served blend (ALS + item neighbours, engine.serving.blend, scored by
 engine.evaluation.scorers.BlendScorer), ALS alone, most-popular, random, EASE and item-kNN
 (engine.evaluation.baselines), all on the same split and the same candidates. The served
-model's neighbours are computed with Spark on the training part
-(engine.training.neighbours.item_neighbours), exactly as ``python -m engine train`` computes
-them for a bundle. With a grid, the best ALS of each other weight transform gets a row too.
+model's lists are the ones ``python -m engine train`` ships for a bundle, computed in numpy on
+the training part (engine.training.cooccurrence, engine.training.ease; Spark's
+engine.training.neighbours is tested to give the same lists). With a grid, the best ALS of each other weight transform gets a row too.
 ``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3 protocol
 (engine.evaluation.reproduction). The CLI is :mod:`engine.commands.evaluate`.
 """
@@ -47,7 +47,8 @@ from engine.evaluation.tuning import grid_search
 from engine.serving.blend import BlendWeights
 from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
 from engine.training.als import AlsParams, index_interactions
-from engine.training.neighbours import component_neighbours, item_neighbours
+from engine.training.cooccurrence import CooccurrenceBasis, cooccurrence_neighbours
+from engine.training.ease import ease_neighbours
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -163,10 +164,19 @@ def evaluate(
 
     def fit_served() -> BlendScorer:
         als = fitted["als"]
-        # the lists as `train` builds them for a bundle: Spark for co-occurrence, EASE on the driver
-        lists = {NEIGHBOURS: item_neighbours(data_split.train_df, n_items, params=neighbour_params)}
+        # The lists `train` builds for a bundle, computed here in numpy: Spark's co-occurrence
+        # self-join (engine.training.neighbours) gives the same lists (tests/engine/test_neighbours.py)
+        # but takes minutes on 550k pairs where this takes seconds. EASE is on the driver in both.
+        basis = CooccurrenceBasis(data.train, max_user_items=neighbour_params.max_user_items)
+        lists = {NEIGHBOURS: basis.neighbours(neighbour_params)}
         for name in used:
-            lists[name] = component_neighbours(data_split.train_df, n_items, params=components[name])
+            p = components[name]
+            if p.kind == "ease":
+                lists[name] = ease_neighbours(data.train, lam=p.ease_lambda, max_items=p.ease_items, top_n=p.top_n)
+            elif p.max_user_items == basis.max_user_items:
+                lists[name] = basis.neighbours(p)
+            else:
+                lists[name] = cooccurrence_neighbours(data.train, p)
         return BlendScorer(
             als.U, als.Y, lists, data.train, weights=blend, transform=params.weight_transform,
             epsilon=params.weight_epsilon, clip=params.weight_clip,
