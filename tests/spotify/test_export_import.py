@@ -102,7 +102,7 @@ def test_folder_and_zip_path_sources(tmp_path: Path) -> None:
 
 
 def test_nothing_readable_is_an_error_naming_each_file() -> None:
-    data = make_zip({"StreamingHistory_music_0.json": b"{oops", "Streaming_History_Audio_1.json": b"\xff\xfe"})
+    data = make_zip({"StreamingHistory_music_0.json": b"[oops", "Streaming_History_Audio_1.json": b"\xff\xfe"})
     with pytest.raises(ExportError) as info:
         read_export(data, name="export.zip")
     message = str(info.value)
