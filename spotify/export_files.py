@@ -84,23 +84,36 @@ class BoundedStream:
         self._raw = raw
         self._budget = budget
         self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._over: Exception | None = None  # raised by the next read: a limit was reached
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
-        """Up to ``n`` bytes (``CHUNK_BYTES`` when ``n`` is negative)."""
+        """Up to ``n`` bytes (``CHUNK_BYTES`` when ``n`` is negative).
+
+        The bytes up to a limit are returned; the read after them raises.
+        """
         if n == 0:
             return b""
+        if self._over is not None:
+            raise self._over
         try:
             chunk = self._raw.read(CHUNK_BYTES if n < 0 else min(n, CHUNK_BYTES))
         except _DAMAGED as exc:
             raise FileRefused(damaged_sentence(exc)) from None
-        limit = self._budget.limits.max_member_bytes
-        if self.size + len(chunk) > limit:
-            raise FileRefused(f"unpacks to more than {size_text(limit)}, more than a streaming history file "
-                              f"holds (Spotify's are at most ~15 MB)")
+        limits = self._budget.limits
+        if self.size + len(chunk) > limits.max_member_bytes:
+            self._over = FileRefused(f"unpacks to more than {size_text(limits.max_member_bytes)}, more than a "
+                                     f"streaming history file holds (Spotify's are at most ~15 MB)")
+            chunk = chunk[:limits.max_member_bytes - self.size]
+        room = self._budget.bytes_left()
+        if len(chunk) > room:
+            self._over = self._budget.bytes_exhausted()
+            chunk = chunk[:room]
+        if not chunk and self._over is not None:
+            raise self._over
         start = self.size
         self.size += len(chunk)
-        self._budget.take_bytes(len(chunk))
+        self._budget.unpacked += len(chunk)
         try:
             self._decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
@@ -152,6 +165,7 @@ def _zip_candidates(name: str, data: bytes, budget: Budget, problems: list[FileP
                 continue
             if problem := _member_problem(info):
                 problems.append(FileProblem(info.filename, problem))
+                containers[name] = True  # it may hold a history: "holds no streaming history" would mislead
                 continue
             yield Candidate(info.filename, bool(HISTORY_NAME.match(base)), False, name,
                             partial(_open_member, archive, info))

@@ -268,8 +268,8 @@ def _settle(candidate: Candidate, read: _FileRead, counts: Counter[str], used: l
         if read.bad:
             warnings.append(f"{candidate.name}: {read.bad:,} unreadable rows skipped (first: {read.first_bad})")
         if read.problem:
-            problems.append(FileProblem(candidate.name, f"{read.problem}; the {read.plays:,} plays before that "
-                                                        f"point were kept"))
+            kept = "the play before that point was" if read.plays == 1 else f"the {read.plays:,} plays before that point were"
+            problems.append(FileProblem(candidate.name, f"{read.problem}; {kept} kept"))
     elif read.problem:
         problems.append(FileProblem(candidate.name, read.problem))
     elif read.bad and not stopped:

@@ -26,12 +26,13 @@ _STARTS = ("start_map", "start_array")
 _ENDS = ("end_map", "end_array")
 # yajl's messages (first line, prefix dropped) -> what they mean for a listener.
 _YAJL = {
-    "premature EOF": "the file ends in the middle",
-    "trailing garbage": "there is text after the end of the list",
-    "integer overflow": "a number has too many digits",
-    "numeric (floating point) overflow": "a number is too large",
-    "invalid char in json text.": "an unexpected character",
-    "invalid bytes in UTF8 string.": "text that is not UTF-8",
+    "premature EOF": "not valid JSON (the file ends in the middle)",
+    "trailing garbage": "not valid JSON (there is text after the end of the list)",
+    "invalid char in json text.": "not valid JSON (an unexpected character)",
+    "invalid bytes in UTF8 string.": "not UTF-8 text",
+    # yajl reads integers as 64-bit and floats as doubles: a longer number cannot be a play's.
+    "integer overflow": "holds a number too long to read (an integer of more than 18 digits)",
+    "numeric (floating point) overflow": "holds a number too large to read",
 }
 
 
@@ -49,7 +50,7 @@ def syntax_sentence(exc: BaseException) -> str:
     first = text.split("\\n", 1)[0].split("\n", 1)[0].strip()
     for prefix in ("parse error: ", "lexical error: "):
         first = first.removeprefix(prefix)
-    return f"not valid JSON ({_YAJL.get(first, first[:80])})"
+    return _YAJL.get(first) or f"not valid JSON ({first[:80]})"
 
 
 def json_rows(stream: Readable, wanted: frozenset[str], budget: Budget) -> Iterator[dict[str, Any] | None]:
@@ -82,6 +83,8 @@ def json_rows(stream: Readable, wanted: frozenset[str], budget: Budget) -> Itera
                     key = value
                 elif event == "end_map":
                     budget.take_row()
+                    budget.take_values(uncharged)
+                    uncharged = 0
                     yield row
                     row, depth = None, 1
                 elif event in _STARTS:

@@ -90,12 +90,14 @@ class Budget:
                               f"(a Spotify export has a few dozen)")
         self.files += n
 
-    def take_bytes(self, n: int) -> None:
-        """Count ``n`` more unpacked bytes; ImportStopped past ``max_unpacked_bytes``."""
-        self.unpacked += n
-        if self.unpacked > self.limits.max_unpacked_bytes:
-            raise ImportStopped(f"the export unpacks to more than {size_text(self.limits.max_unpacked_bytes)}, "
-                                f"the most one import reads")
+    def bytes_left(self) -> int:
+        """Unpacked bytes the import may still read."""
+        return max(0, self.limits.max_unpacked_bytes - self.unpacked)
+
+    def bytes_exhausted(self) -> ImportStopped:
+        """The stop for ``max_unpacked_bytes`` (the reader raises it once it has read the bytes left)."""
+        return ImportStopped(f"the export unpacks to more than {size_text(self.limits.max_unpacked_bytes)}, "
+                             f"the most one import reads")
 
     def take_values(self, n: int) -> None:
         """Count ``n`` more JSON tokens; ImportStopped past ``max_json_values``."""

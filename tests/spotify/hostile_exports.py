@@ -6,10 +6,14 @@ tests.spotify.hostile_exports PATH`` imports PATH as the page would (its bytes) 
 JSON line: the peak RSS over the process's RSS just before the import (``peak_mib``), its CPU
 seconds, and what the visitor sees (the error, or the warnings of a partial import). Used by
 ``tests/spotify/test_export_limits.py`` (the memory bound) and ``bench/upload.py`` (CPU).
+
+:data:`HOSTILE_FILES` are small files that must each give one sentence: deep nesting, a
+5,000-digit number, an encrypted zip, a Deflate64 zip, a corrupt deflate stream...
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -149,11 +153,89 @@ def measure(path: Path) -> dict[str, object]:
     try:
         result = read_export(data, name=path.name)
         seen = list(result.history.warnings)
-        plays = result.counts["plays"]
+        n_plays = result.counts["plays"]
     except ExportError as exc:
-        seen, plays = [str(exc)], 0
+        seen, n_plays = [str(exc)], 0
     return {"peak_mib": (_status("VmHWM") - before) / MiB, "cpu_s": time.process_time() - cpu,
-            "seen": seen, "plays": plays}
+            "seen": seen, "plays": n_plays}
+
+
+# -- small hostile files: one sentence each ---------------------------------------------------
+PLAY = {"endTime": "2024-01-01 10:00", "artistName": "Robyn", "trackName": "Dancing On My Own", "msPlayed": 200_000}
+NAME = ACCOUNT.format(0)
+
+
+def plays(n: int, **fields: object) -> bytes:
+    """``n`` distinct account-data plays (one a minute) as JSON."""
+    rows = [{**PLAY, "endTime": f"2024-01-01 {i // 60 % 24:02d}:{i % 60:02d}", "trackName": f"Song {i}", **fields}
+            for i in range(n)]
+    return json.dumps(rows).encode()
+
+
+def make_zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def deflate64_zip() -> bytes:
+    """A zip whose member says Deflate64 (method 9), which Python's zipfile cannot unpack."""
+    data = bytearray(make_zip({NAME: plays(2)}, zipfile.ZIP_STORED))
+    data[8:10] = (9).to_bytes(2, "little")  # the local header's method
+    central = data.index(b"PK\x01\x02")
+    data[central + 10:central + 12] = (9).to_bytes(2, "little")
+    return bytes(data)
+
+
+def encrypted_zip() -> bytes:
+    """A zip whose member is flagged as encrypted (traditional PKWARE encryption, bit 0)."""
+    data = bytearray(make_zip({NAME: plays(2)}))
+    data[6] |= 0x1  # the local header's flags
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 0x1
+    return bytes(data)
+
+
+def corrupt_deflate_zip() -> bytes:
+    """A zip whose member's deflate stream starts with a block of the reserved type 3."""
+    data = bytearray(make_zip({NAME: plays(50)}))
+    start = 30 + int.from_bytes(data[26:28], "little") + int.from_bytes(data[28:30], "little")
+    data[start] = 0xFF
+    return bytes(data)
+
+
+def bad_crc_zip() -> bytes:
+    """A zip whose stored member was changed after its checksum was written."""
+    data = bytearray(make_zip({NAME: plays(2)}, zipfile.ZIP_STORED))
+    at = data.index(b"Robyn")
+    data[at] = ord("r")
+    return bytes(data)
+
+
+HOSTILE_FILES = {
+    "deep nesting": (("deep.json", b"[" * 100_000), "deep.json: nested deeper than 16 levels, which no history file is"),
+    "deep in a row": ((NAME, b'[{"msPlayed": ' + b"[" * 20 + b"]" * 20 + b"}]"),
+                      f"{NAME}: nested deeper than 16 levels, which no history file is"),
+    "5,000-digit number": ((NAME, b'[{"endTime": "2024-01-01 10:00", "msPlayed": ' + b"9" * 5000 + b"}]"),
+                           f"{NAME}: holds a number too long to read (an integer of more than 18 digits)"),
+    "encrypted zip": (("export.zip", encrypted_zip()),
+                      f"{NAME}: is encrypted (password-protected); upload the export as Spotify sent it"),
+    "Deflate64 zip": (("export.zip", deflate64_zip()),
+                      f"{NAME}: is compressed with Deflate64, which this app cannot unpack; zip it again with "
+                      f"ordinary (deflate) compression"),
+    "corrupt deflate": (("export.zip", corrupt_deflate_zip()),
+                        f"{NAME}: is damaged (its compressed data cannot be unpacked); download the export again"),
+    "bad checksum": (("export.zip", bad_crc_zip()),
+                     f"{NAME}: is damaged (its checksum does not match); download the export again"),
+    "not a zip": (("export.zip", b"PK\x03\x04" + b"\x00" * 100), "export.zip: not a readable zip file"),
+    "UTF-16": ((NAME, "[]".encode("utf-16")), f"{NAME}: not UTF-8 text (byte 0)"),
+    "truncated": ((NAME, plays(3)[:20]), f"{NAME}: not valid JSON (the file ends in the middle)"),
+    "1,001 files": (("export.zip", make_zip({f"f{i}.json": b"" for i in range(1_001)})),
+                    "export.zip: has more than the 1,000 files one import may have (a Spotify export has a few "
+                    "dozen); nothing in it was read"),
+}
 
 
 if __name__ == "__main__":
