@@ -14,6 +14,7 @@ import io
 import lzma
 import os
 import re
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -127,6 +128,13 @@ class BoundedStream:
         self._raw.close()
 
 
+def shown_name(name: str, limit: int = 160) -> str:
+    """A file name fit for a one-line message: control and invisible characters become ``?``,
+    and a name longer than ``limit`` keeps its end (zip member names may be anything)."""
+    text = "".join("?" if unicodedata.category(c)[0] == "C" else c for c in name)
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+
+
 def damaged_sentence(exc: BaseException) -> str:
     """What to say of a zip member that fails while it is unpacked (bad CRC, corrupt deflate...)."""
     if isinstance(exc, zipfile.BadZipFile) and "CRC" in str(exc):
@@ -148,6 +156,7 @@ def _zip_candidates(name: str, data: bytes, budget: Budget, problems: list[FileP
                     containers: dict[str, bool]) -> Iterator[Candidate]:
     # Every entry of the zip's central directory starts with this signature, so counting it
     # bounds the ZipInfo objects zipfile would build before it builds any.
+    name = shown_name(name)
     try:
         budget.take_files(data.count(_CENTRAL_DIRECTORY_ENTRY), "has")
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -160,14 +169,14 @@ def _zip_candidates(name: str, data: bytes, budget: Budget, problems: list[FileP
     containers.setdefault(name, False)
     with archive:
         for info in archive.infolist():
-            base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
-            if info.is_dir() or not base.lower().endswith(".json") or NOT_MUSIC_NAME.match(base):
+            base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]  # "" for a folder (and for no name)
+            if not base.lower().endswith(".json") or NOT_MUSIC_NAME.match(base):
                 continue
             if problem := _member_problem(info):
-                problems.append(FileProblem(info.filename, problem))
+                problems.append(FileProblem(shown_name(info.filename), problem))
                 containers[name] = True  # it may hold a history: "holds no streaming history" would mislead
                 continue
-            yield Candidate(info.filename, bool(HISTORY_NAME.match(base)), False, name,
+            yield Candidate(shown_name(info.filename), bool(HISTORY_NAME.match(base)), False, name,
                             partial(_open_member, archive, info))
 
 
@@ -187,6 +196,8 @@ def _open_file(path: Path) -> IO[bytes]:
 def _data_candidates(name: str, data: bytes, budget: Budget, problems: list[FileProblem],
                      containers: dict[str, bool]) -> Iterator[Candidate]:
     """An uploaded file's candidates: the JSON members of a zip, or the file itself."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = shown_name(name)
     if len(data) > budget.limits.max_upload_bytes:
         problems.append(FileProblem(name, f"larger than {size_text(budget.limits.max_upload_bytes)}, "
                                           f"the largest file this app takes"))
@@ -199,23 +210,24 @@ def _data_candidates(name: str, data: bytes, budget: Budget, problems: list[File
     except FileRefused as exc:
         problems.append(FileProblem(name, str(exc)))
         return
-    yield Candidate(name, bool(HISTORY_NAME.match(name.rsplit("/", 1)[-1])), True, None,
+    yield Candidate(name, bool(HISTORY_NAME.match(base)), True, None,
                     lambda: io.BytesIO(data))
 
 
 def _folder_candidates(path: Path, budget: Budget, problems: list[FileProblem],
                        containers: dict[str, bool]) -> Iterator[Candidate]:
-    containers.setdefault(str(path), False)
+    folder = shown_name(str(path))
+    containers.setdefault(folder, False)
     for child in sorted(path.rglob("*.json")):
         if not child.is_file() or NOT_MUSIC_NAME.match(child.name):
             continue
-        name = str(child.relative_to(path))
+        name = shown_name(str(child.relative_to(path)))
         try:
-            budget.take_files(1, f"{path.name} has")
+            budget.take_files(1, f"{shown_name(path.name)} has")
         except FileRefused as exc:
             problems.append(FileProblem(name, f"{exc}; the rest of the folder was not read"))
             return
-        yield Candidate(name, bool(HISTORY_NAME.match(child.name)), False, str(path), partial(_open_file, child))
+        yield Candidate(name, bool(HISTORY_NAME.match(child.name)), False, folder, partial(_open_file, child))
 
 
 def _item_data(item: Any) -> tuple[str, bytes]:
@@ -240,12 +252,12 @@ def candidates(source: Source, name: str | None, budget: Budget, problems: list[
             yield from _folder_candidates(path, budget, problems, containers)
         elif path.is_file():
             if path.stat().st_size > budget.limits.max_upload_bytes:
-                problems.append(FileProblem(path.name, f"larger than {size_text(budget.limits.max_upload_bytes)}, "
+                problems.append(FileProblem(shown_name(path.name), f"larger than {size_text(budget.limits.max_upload_bytes)}, "
                                                        f"the largest file this app takes"))
                 return
             yield from _data_candidates(path.name, path.read_bytes(), budget, problems, containers)
         else:
-            raise ExportError(f"{path}: no such file or folder")
+            raise ExportError(f"{shown_name(str(path))}: no such file or folder")
     else:
         for item in source:
             item_name, data = _item_data(item)

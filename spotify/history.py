@@ -125,30 +125,41 @@ class TrackInfo:
             "\x1f" + " ".join(self.title.casefold().split())
 
 
+def _str(value: Any) -> str | None:
+    """``value`` when it is a non-blank string (stripped), else None: API fields may be anything."""
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list field (anything else reads as empty)."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
 def track_info(obj: Any) -> TrackInfo | None:
-    """Read a TrackObject, tolerating missing/null fields; None for episodes and empty entries."""
+    """Read a TrackObject, tolerating missing/null/mistyped fields; None for episodes and empty entries."""
     if not isinstance(obj, Mapping) or obj.get("type", "track") != "track":
         return None
-    title = (obj.get("name") or "").strip()
-    artist_objs = [a for a in (obj.get("artists") or []) if isinstance(a, Mapping)]
-    artists = tuple(a.get("name") or "" for a in artist_objs if a.get("name"))
+    title = _str(obj.get("name"))
+    artist_objs = _mappings(obj.get("artists"))
+    artists = tuple(name for a in artist_objs if (name := _str(a.get("name"))))
     if not title or not artists:
         return None
     album_obj = obj.get("album")
     album: Mapping[str, Any] = album_obj if isinstance(album_obj, Mapping) else {}
-    images = [i for i in (album.get("images") or []) if isinstance(i, Mapping) and i.get("url")]
+    images = [i for i in _mappings(album.get("images")) if _str(i.get("url"))]
     # Prefer a mid-size cover (~300 px): big enough for a card, small to load.
-    images.sort(key=lambda i: abs((i.get("width") or 300) - 300))
-    popularity = obj.get("popularity")
-    duration = obj.get("duration_ms")
-    track_id = obj.get("id") if not obj.get("is_local") else None
+    images.sort(key=lambda i: abs((_int(i.get("width")) or 300) - 300))
+    track_id = _str(obj.get("id")) if not obj.get("is_local") else None
     return TrackInfo(
-        track_id=track_id or None, title=title, artists=artists,
+        track_id=track_id, title=title, artists=artists,
         artist_ids=tuple(str(a["id"]) for a in artist_objs if a.get("id")),
-        album=album.get("name") or None, release_date=album.get("release_date") or None,
-        duration_ms=duration if isinstance(duration, int) else None,
-        popularity=popularity if isinstance(popularity, int) else None,
-        preview_url=obj.get("preview_url") or None, image_url=images[0]["url"] if images else None)
+        album=_str(album.get("name")), release_date=_str(album.get("release_date")),
+        duration_ms=_int(obj.get("duration_ms")), popularity=_int(obj.get("popularity")),
+        preview_url=_str(obj.get("preview_url")), image_url=_str(images[0]["url"]) if images else None)
 
 
 def entry_track(entry: Any) -> Any:
