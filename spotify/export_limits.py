@@ -110,5 +110,5 @@ class Budget:
         """Count one more JSON row; ImportStopped past ``max_rows``."""
         self.rows += 1
         if self.rows > self.limits.max_rows:
-            raise ImportStopped(f"the export holds more than {self.limits.max_rows:,} plays, "
+            raise ImportStopped(f"the export holds more than {self.limits.max_rows:,} entries (plays), "
                                 f"the most one import reads")

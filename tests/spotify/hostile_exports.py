@@ -90,6 +90,11 @@ def four_big_members(folder: Path) -> Path:
     return _zip(folder / "four.zip", members)
 
 
+def empty_rows(folder: Path) -> Path:
+    """280 MiB of ``{},``: 98 million empty rows (json.loads would build ~6 GB of dicts)."""
+    return _zip(folder / "rows.zip", iter([(AUDIO.format(0), _repeat(b"[", b"{}," * 349_525, 280, b"{}]"))]), level=9)
+
+
 def token_bomb(folder: Path) -> Path:
     """Three 30 MiB history files whose one row holds an array of 15 million zeros each."""
     members = ((AUDIO.format(i), _repeat(b'[{"ts": [', b"0," * (MiB // 2), 30, b'0]}]')) for i in range(3))
@@ -127,7 +132,8 @@ HOSTILE = (
     Hostile("zip bombs", zip_bombs, "the export unpacks to more than 512 MiB"),
     Hostile("many members", many_members, "has more than the 1,000 files one import may have"),
     Hostile("deep nesting", deep_nesting, "nested deeper than 16 levels"),
-    Hostile("four 50 MB members", four_big_members, "the export holds more than 500,000 plays"),
+    Hostile("four 50 MB members", four_big_members, "the export holds more than 500,000 entries (plays)"),
+    Hostile("empty rows", empty_rows, "the export holds more than 500,000 entries (plays)"),
     Hostile("token bomb", token_bomb, "the export holds more than 30,000,000 JSON values"),
     Hostile("long string", long_string, "add up to more than 16,000,000 characters"),
     Hostile("largest export", largest_export, ""),

@@ -81,7 +81,7 @@ def test_the_import_stops_at_its_unpacked_total_and_keeps_what_it_read() -> None
 
 
 @pytest.mark.parametrize(("limits", "sentence"), [
-    (ExportLimits(max_rows=5), "the export holds more than 5 plays, the most one import reads"),
+    (ExportLimits(max_rows=5), "the export holds more than 5 entries (plays), the most one import reads"),
     (ExportLimits(max_json_values=30), "the export holds more than 30 JSON values, the most one import reads"),
     (ExportLimits(max_tracks=5), "the export names more than 5 different tracks, the most one import keeps"),
     (ExportLimits(max_name_chars=100), "the names of the export's tracks add up to more than 100 characters, "
