@@ -23,6 +23,8 @@ from tests.conftest import ROOT
 from tests.spotify.hostile_exports import HOSTILE, HOSTILE_FILES, NAME, Hostile, make_zip, plays
 
 MEMORY_BOUND_MIB = 256
+
+
 def error_of(source: object, **kwargs: object) -> str:
     with pytest.raises(ExportError) as info:
         read_export(source, **kwargs)  # type: ignore[arg-type]
@@ -33,6 +35,7 @@ def error_of(source: object, **kwargs: object) -> str:
 
 # -- the memory bound ------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak RSS from /proc (Linux)")
 @pytest.mark.parametrize("hostile", HOSTILE, ids=[h.name for h in HOSTILE])
 def test_a_hostile_upload_stays_within_256_mib_and_says_why(hostile: Hostile, tmp_path: Path) -> None:
     path = hostile.build(tmp_path)
