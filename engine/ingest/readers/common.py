@@ -9,6 +9,7 @@ good ones, so no record ever disappears without being counted.
 
 from __future__ import annotations
 
+import reprlib
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,16 @@ def check_local_paths(paths: Sequence[str]) -> None:
                     fh.read(1)
             except OSError as exc:
                 raise InputError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 200
+
+
+def shown(text: str) -> str:
+    """``repr(text)`` cut to at most 200 characters (its middle elided): a file's first line
+    can be the whole file when it has no line breaks, and an error must stay one short line."""
+    return _SHOWN.repr(text)
 
 
 def file_col() -> "Column":
