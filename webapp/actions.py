@@ -169,7 +169,7 @@ def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
 def effective_history(listener: Listener) -> dict[str, float]:
     """The weights recommendations use: history plus picks and likes, minus dislikes."""
     history, _ = recommend_request(listener, session.controls(), feedback())
-    return history
+    return dict(history)
 
 
 def artwork(track_ids: list[str], listener: Listener, *, limit: int = 12) -> dict[str, str]:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from engine.core.matching import CatalogIndex, MatchResult, match_history
+from engine.core.matching import CatalogIndex, MatchResult
+from engine.serving.listening import Listening, artist_weights_of, listening_from_history
 from engine.serving.options import Options
 from engine.state.events import KIND_WEIGHTS, LIKE
 from engine.state.store import Feedback
@@ -94,15 +95,16 @@ class Listener:
 def listener_from_history(history: History, index: CatalogIndex, *, kind: str, label: str) -> Listener:
     """Match a ``spotify.history.History`` to the catalogue and make it a :class:`Listener`.
 
-    Non-positive matched totals are dropped (the recommender accepts positive weights only).
+    The matching and weighting are :func:`engine.serving.listening.listening_from_history`,
+    the step the real-listener evaluation measures; non-positive totals are dropped.
     """
-    result = match_history(history.items, index)
+    listening, result = listening_from_history(history.items, index)
     images = {
         item.track_id: item.image_url
         for item in history.items
         if item.image_url and item.track_id and item.track_id in index
     }
-    return Listener(kind=kind, label=label, history=result.positive_weights(),
+    return Listener(kind=kind, label=label, history=listening,
                     match=MatchSummary.from_result(result), images=images, notes=tuple(history.warnings))
 
 
@@ -148,13 +150,14 @@ class RecControls:
 
 def recommend_request(
     listener: Listener, controls: RecControls, feedback: Feedback
-) -> tuple[dict[str, float], Options]:
+) -> tuple[Listening, Options]:
     """The ``(history, options)`` of ``Recommender.recommend`` for this request.
 
     Likes join the history (``LIKED_WEIGHT`` each, and as seeds for the cold-start path);
     disliked tracks leave it and, with disliked artists, are excluded from the results, so a
     dislike never comes back. Seed songs also count as history (``SEED_WEIGHT``): when the
-    model has factors for them the listener gets the collaborative path at once.
+    model has factors for them the listener gets the collaborative path at once. Artist-only
+    matches travel with the history (:class:`~engine.serving.listening.Listening`).
     """
     history = {t: float(w) for t, w in listener.history.items() if w > 0}
     for track in listener.seed_tracks:
@@ -176,7 +179,7 @@ def recommend_request(
         seed_tracks=(*listener.seed_tracks, *sorted(feedback.liked_tracks - set(listener.seed_tracks))),
         seed_artists=listener.seed_artists,
     )
-    return history, options
+    return Listening(tracks=history, artists=artist_weights_of(listener.history)), options
 
 
 def full_range_is_none(value: tuple[float, float], bounds: tuple[float, float]) -> tuple[float, float] | None:

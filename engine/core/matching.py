@@ -187,11 +187,15 @@ class MatchResult:
         Items per path: ``track_id``, ``name``, ``artist``, ``unmatched``.
     unmatched
         The input items no path matched, in input order.
+    artist_weights
+        Catalogue artist key (the artist's id when the catalogue has ids, else its name as
+        the catalogue writes it) -> summed weight of the items matched by artist only.
     """
 
     weights: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {p: 0 for p in (*MATCH_PATHS, "unmatched")})
     unmatched: list[Any] = field(default_factory=list)
+    artist_weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
