@@ -76,7 +76,12 @@ class ExportResult:
 
 
 @dataclass(frozen=True)
-class _Play:
+class Play:
+    """One play of an export: when it ended, what it was, how long it ran.
+
+    ``extended`` marks rows of the extended streaming history (they carry the track id).
+    """
+
     end: datetime
     artist: str
     title: str
@@ -154,7 +159,7 @@ def _time(text: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _row(row: Any) -> _Play | str | None:
+def _row(row: Any) -> Play | str | None:
     """A play, None for rows to ignore (podcasts, nulls), or a string saying what is wrong."""
     if not isinstance(row, dict):
         return "not an object"
@@ -169,7 +174,7 @@ def _row(row: Any) -> _Play | str | None:
         if not title or not artist or not isinstance(uri, str) or not uri.startswith(TRACK_URI_PREFIX):
             return None
         track_id = track_id_of_uri(uri)
-        return _Play(end, str(artist), str(title), track_id, row.get("master_metadata_album_album_name") or None,
+        return Play(end, str(artist), str(title), track_id, row.get("master_metadata_album_album_name") or None,
                      ms, bool(row.get("skipped")), True)
     if "msPlayed" in row or "endTime" in row:  # account data
         ms, end = row.get("msPlayed"), _time(row.get("endTime"))
@@ -180,11 +185,11 @@ def _row(row: Any) -> _Play | str | None:
         title, artist = row.get("trackName"), row.get("artistName")
         if not title or not artist or (artist, title) == ("Unknown Artist", "Unknown Track"):
             return None
-        return _Play(end, str(artist), str(title), None, None, ms, False, False)
+        return Play(end, str(artist), str(title), None, None, ms, False, False)
     return "has neither 'ms_played'/'ts' nor 'msPlayed'/'endTime'"
 
 
-def _parse_file(name: str, data: bytes, counts: Counter[str], warnings: list[str]) -> list[_Play] | FileProblem:
+def _parse_file(name: str, data: bytes, counts: Counter[str], warnings: list[str]) -> list[Play] | FileProblem:
     try:
         rows = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -193,12 +198,12 @@ def _parse_file(name: str, data: bytes, counts: Counter[str], warnings: list[str
         return FileProblem(name, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
     if not isinstance(rows, list):
         return FileProblem(name, "expected a JSON list of plays")
-    plays: list[_Play] = []
+    plays: list[Play] = []
     bad: list[str] = []
     ignored = 0
     for index, row in enumerate(rows):
         result = _row(row)
-        if isinstance(result, _Play):
+        if isinstance(result, Play):
             plays.append(result)
         elif result is None:
             ignored += 1
@@ -218,7 +223,7 @@ def _key(artist: str, title: str) -> tuple[str, str]:
     return " ".join(artist.casefold().split()), " ".join(title.casefold().split())
 
 
-def _weigh(plays: list[_Play], counts: Counter[str]) -> HistoryBuilder:
+def _weigh(plays: list[Play], counts: Counter[str]) -> HistoryBuilder:
     builder = HistoryBuilder("spotify_export")
     plays.sort(key=lambda p: not p.extended)  # extended rows first: they win duplicates
     ids: dict[tuple[str, str], Counter[str]] = {}
@@ -245,6 +250,59 @@ def _weigh(plays: list[_Play], counts: Counter[str]) -> HistoryBuilder:
     return builder
 
 
+@dataclass(frozen=True)
+class PlayLog:
+    """Every readable play of an export, before weighting (see :func:`read_plays`)."""
+
+    plays: tuple[Play, ...]
+    files: tuple[str, ...]
+    problems: tuple[FileProblem, ...]
+    counts: dict[str, int]
+    warnings: tuple[str, ...]
+
+
+def read_plays(source: Source, *, name: str | None = None) -> PlayLog:
+    """The plays of a Spotify data export, unweighted (the first half of :func:`read_export`).
+
+    For callers that need the plays themselves, e.g. a time split of an export into a history
+    and a future (``scripts/evaluate_listeners.py``); :func:`history_from_plays` weighs any
+    subset into a :class:`History`. Same ``source`` forms and errors as :func:`read_export`.
+    """
+    problems: list[FileProblem] = []
+    warnings: list[str] = []
+    counts: Counter[str] = Counter()
+    plays: list[Play] = []
+    used: list[str] = []
+    for file_name, data in _files(source, name, problems):
+        parsed = _parse_file(file_name, data, counts, warnings)
+        if isinstance(parsed, FileProblem):
+            problems.append(parsed)
+            continue
+        used.append(file_name)
+        plays.extend(parsed)
+    if not used:
+        detail = "; ".join(str(p) for p in problems) or "no files given"
+        raise ExportError(f"Could not read any streaming history: {detail}")
+    return PlayLog(plays=tuple(plays), files=tuple(used), problems=tuple(problems), counts=dict(counts),
+                   warnings=tuple(warnings + [str(p) for p in problems]))
+
+
+def history_from_plays(plays: Iterable[Play], *, log: PlayLog | None = None) -> tuple[History, dict[str, int]]:
+    """Weigh ``plays`` into a :class:`History` (the second half of :func:`read_export`).
+
+    Returns the history and its counts (``plays``, ``full_plays``, ``short_or_skipped``,
+    ``duplicates``, plus ``ignored`` and ``bad_rows`` from ``log`` when given); the log's
+    warnings become the history's.
+    """
+    counts: Counter[str] = Counter(log.counts if log is not None else {})
+    builder = _weigh(list(plays), counts)
+    builder.warnings.extend(log.warnings if log is not None else ())
+    for key in ("plays", "full_plays", "short_or_skipped", "ignored", "duplicates", "bad_rows"):
+        counts.setdefault(key, 0)
+    builder.counts.update(counts)
+    return builder.build(), dict(counts)
+
+
 def read_export(source: Source, *, name: str | None = None) -> ExportResult:
     """Import a Spotify data export.
 
@@ -269,25 +327,6 @@ def read_export(source: Source, *, name: str | None = None) -> ExportResult:
     ExportError
         When no file could be read at all; the message names each file and its problem.
     """
-    problems: list[FileProblem] = []
-    warnings: list[str] = []
-    counts: Counter[str] = Counter()
-    plays: list[_Play] = []
-    used: list[str] = []
-    for file_name, data in _files(source, name, problems):
-        parsed = _parse_file(file_name, data, counts, warnings)
-        if isinstance(parsed, FileProblem):
-            problems.append(parsed)
-            continue
-        used.append(file_name)
-        plays.extend(parsed)
-    if not used:
-        detail = "; ".join(str(p) for p in problems) or "no files given"
-        raise ExportError(f"Could not read any streaming history: {detail}")
-    builder = _weigh(plays, counts)
-    builder.warnings.extend(warnings + [str(p) for p in problems])
-    for key in ("plays", "full_plays", "short_or_skipped", "ignored", "duplicates", "bad_rows"):
-        counts.setdefault(key, 0)
-    builder.counts.update(counts)
-    return ExportResult(history=builder.build(), files=tuple(used), problems=tuple(problems),
-                        counts=dict(counts))
+    log = read_plays(source, name=name)
+    history, counts = history_from_plays(log.plays, log=log)
+    return ExportResult(history=history, files=log.files, problems=log.problems, counts=counts)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from spotify.errors import ExportError
-from spotify.export_import import read_export
+from spotify.export_import import history_from_plays, read_export, read_plays
 from tests.conftest import TEST_DATA
 
 EXPORT = TEST_DATA / "spotify"
@@ -112,3 +112,12 @@ def test_nothing_readable_is_an_error_naming_each_file() -> None:
         read_export(make_zip({"Userdata.json": b"{}"}), name="export.zip")
     with pytest.raises(ExportError, match="not a readable zip"):
         read_export(b"PK\x03\x04garbage", name="broken.zip")
+
+
+def test_read_plays_then_weighing_equals_read_export_and_a_part_weighs_alone() -> None:
+    log = read_plays(EXPORT)
+    whole, counts = history_from_plays(log.plays, log=log)
+    assert whole.items == read_export(EXPORT).history.items and counts == read_export(EXPORT).counts
+    cut = sorted(p.end for p in log.plays)[len(log.plays) // 2]
+    early, _ = history_from_plays([p for p in log.plays if p.end <= cut])
+    assert 0 < len(early) < len(whole) + 1 and all(i.last_played <= cut for i in early.items)
