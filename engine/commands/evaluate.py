@@ -59,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", type=Path, default=None,
                         help="--listeners: the bundle to serve (default: the serving bundle, else models/demo)")
     parser.add_argument("--top", type=int, default=K, help=f"--listeners: list length (default {K})")
+    parser.add_argument("--dials", default="", help="--listeners: also the blend at these discovery settings, e.g. 0,0.2,0.6,1")
     parser.add_argument("--blend-neighbours", type=float, default=None,
                         help="served blend: weight of the neighbour score (0: ALS alone); default: tuned or built in")
 
@@ -132,9 +133,16 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 def _listeners(args: argparse.Namespace, settings: Settings) -> int:
     names = [n.strip() for n in args.listeners.split(",") if n.strip()]
     reports = run_listener_evaluation(settings, names, bundle_dir=args.bundle, data_dir=args.data_dir,
-                                      seed=args.seed, k=args.top)
+                                      seed=args.seed, k=args.top, dials=_dials(args.dials))
     for report in reports:
         print(report.to_markdown())
     json_path, md_path = write_listener_reports(reports, args.out or settings.data_dir / "reports")
     print(f"[evaluate] report written to {json_path} and {md_path}")
     return 0
+
+
+def _dials(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--dials {text!r}: expected numbers in [0, 1] separated by commas") from None

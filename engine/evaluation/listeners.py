@@ -6,6 +6,8 @@ title, by artist only) and ``Recommender.recommend(listening, Options(k=50))`` �
 request. Next to the served list, on the same candidates (the listener's known tracks left
 out, at most 2 tracks per artist, as the default request does):
 
+- **More from artists you love** / **New to you** — the two lists of the same request
+  (``Recommender.lists``), of which the served list is the blend at the default dial;
 - **content path** — the cold-start path with the listener's 5 top history artists as seeds;
 - **own artists, popular** — the most popular unheard tracks of the listener's own artists,
   top artists first (a baseline);
@@ -43,6 +45,7 @@ from engine.evaluation.listener_cases import Case, CaseSet, load_case_set
 from engine.serving.listening import Listening, listening_from_history
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
+from engine.serving.results import TasteLists
 
 K = 50
 #: Tracks per artist in every list (the default request's cap).
@@ -51,6 +54,8 @@ CAP = 2
 SEED_ARTISTS = 5
 
 SERVED = "served (recommend, default options)"
+FAMILIAR = "More from artists you love"
+NEW = "New to you"
 CONTENT = "content path (top history artists as seeds)"
 OWN_POPULAR = "own artists, popular (baseline)"
 MOST_POPULAR = "most popular (baseline)"
@@ -115,6 +120,7 @@ class Prepared:
     known: set[int]
     history_artists: set[str]
     top_artists: tuple[str, ...]
+    lists: TasteLists
 
     @property
     def future_new(self) -> frozenset[str]:
@@ -129,6 +135,25 @@ ListMaker = Callable[[Recommender, CatalogArtists, Prepared, int], np.ndarray]
 def served(rec: Recommender, cat: CatalogArtists, p: Prepared, k: int) -> np.ndarray:
     """``Recommender.recommend`` with the default options (only ``k`` set)."""
     return rec.recommend(p.listening, Options(k=k)).indices
+
+
+def familiar(rec: Recommender, cat: CatalogArtists, p: Prepared, k: int) -> np.ndarray:
+    """The "More from artists you love" list of the default request."""
+    return p.lists.familiar.indices
+
+
+def new_to_you(rec: Recommender, cat: CatalogArtists, p: Prepared, k: int) -> np.ndarray:
+    """The "New to you" list of the default request."""
+    return p.lists.new.indices
+
+
+def at_dial(discovery: float) -> ListMaker:
+    """The blended list at another dial setting."""
+    def make(rec: Recommender, cat: CatalogArtists, p: Prepared, k: int) -> np.ndarray:
+        return rec.recommend(p.listening, Options(k=k, discovery=discovery)).indices
+
+    make.__doc__ = f"The blended list at discovery {discovery:g}."
+    return make
 
 
 def content_path(rec: Recommender, cat: CatalogArtists, p: Prepared, k: int) -> np.ndarray:
@@ -152,14 +177,17 @@ def most_popular(rec: Recommender, cat: CatalogArtists, p: Prepared, k: int) -> 
 
 DEFAULT_LISTS: dict[str, ListMaker] = {
     SERVED: served,
+    FAMILIAR: familiar,
+    NEW: new_to_you,
     CONTENT: content_path,
     OWN_POPULAR: own_popular,
     MOST_POPULAR: most_popular,
 }
 
 
-def prepare(case: Case, rec: Recommender, index: CatalogIndex, cat: CatalogArtists) -> Prepared:
-    """Match the case's history as the app does and collect what the metrics need."""
+def prepare(case: Case, rec: Recommender, index: CatalogIndex, cat: CatalogArtists, *, k: int = K) -> Prepared:
+    """Match the case's history as the app does and collect what the metrics need (and the
+    two lists of the default request)."""
     listening, match = listening_from_history(case.items, index)
     rows = rec.index_of(list(listening.tracks))
     known = {int(r) for r in rows if r >= 0}
@@ -172,7 +200,8 @@ def prepare(case: Case, rec: Recommender, index: CatalogIndex, cat: CatalogArtis
         for a in cat.names[row]:
             weight.setdefault(a, 0.0)
     top = tuple(sorted(weight, key=lambda a: (-weight[a], a)))
-    return Prepared(case, listening, match, known, set(weight), top)
+    lists = rec.lists(listening, Options(k=k))
+    return Prepared(case, listening, match, known, set(weight), top, lists)
 
 
 def list_metrics(rows: np.ndarray, p: Prepared, cat: CatalogArtists, *, k: int) -> dict[str, float]:
@@ -250,15 +279,19 @@ def evaluate_listeners(
     *,
     k: int = K,
     lists: dict[str, ListMaker] | None = None,
+    dials: Sequence[float] = (),
 ) -> ListenerReport:
-    """Every list of ``lists`` (default :data:`DEFAULT_LISTS`) on every case, averaged."""
+    """Every list of ``lists`` (default :data:`DEFAULT_LISTS`, plus the blend at each of
+    ``dials``) on every case, averaged."""
     cat = CatalogArtists(rec)
-    lists = DEFAULT_LISTS if lists is None else lists
+    lists = dict(DEFAULT_LISTS if lists is None else lists)
+    for d in dials:
+        lists[f"blend, discovery {d:g}"] = at_dial(d)
     per_list: dict[str, list[dict[str, float]]] = {name: [] for name in lists}
     bounds: list[dict[str, float]] = []
     matching: dict[str, int] = defaultdict(int)
     for case in case_set.cases:
-        p = prepare(case, rec, index, cat)
+        p = prepare(case, rec, index, cat, k=k)
         for path, n in p.match.counts.items():
             matching[path] += n
         for name, make in lists.items():
@@ -281,6 +314,7 @@ def run_listener_evaluation(
     seed: int = 42,
     k: int = K,
     extra: Sequence[CaseSet] = (),
+    dials: Sequence[float] = (),
 ) -> list[ListenerReport]:
     """Load the bundle (``bundle_dir``, else the serving one), build the named case sets and
     ``extra`` ones, and evaluate each."""
@@ -289,7 +323,7 @@ def run_listener_evaluation(
     rec = Recommender(bundle)
     index = CatalogIndex.from_items(bundle.items)
     sets = [load_case_set(n, settings, bundle.items, tables=bundle.tables, data_dir=data_dir, seed=seed) for n in names]
-    return [evaluate_listeners(rec, index, s, k=k) for s in [*sets, *extra]]
+    return [evaluate_listeners(rec, index, s, k=k, dials=dials) for s in [*sets, *extra]]
 
 
 def write_listener_reports(reports: Sequence[ListenerReport], out_dir: Path) -> tuple[Path, Path]:
