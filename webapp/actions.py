@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from engine.serving.results import Recommendations
+from engine.serving.lists import FAMILIAR, NEW
+from engine.serving.results import Recommendations, TasteLists
 from engine.serving.similar_songs import stored_neighbours
 from engine.serving.similar_songs import topic_labels as labels
 from engine.state.events import (
@@ -154,15 +155,24 @@ def block_artist(artist: str) -> None:
 # -- recommendations --------------------------------------------------------------------
 
 
-def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
-    """Recommend with the session's controls and feedback; remember and log what is shown."""
+def taste_lists(listener: Listener) -> tuple[TasteLists, Recommendations, pd.DataFrame]:
+    """The lists for the session's controls and feedback, and the one the controls choose to
+    show (``RecControls.view``) with its frame; remember and log what is shown."""
     rec = resources.recommender()
-    history, options = recommend_request(listener, session.controls(), feedback())
-    result = rec.recommend(history, options)
+    controls = session.controls()
+    history, options = recommend_request(listener, controls, feedback())
+    lists = rec.lists(history, options)
+    result = {FAMILIAR: lists.familiar, NEW: lists.new}.get(controls.view, lists.blended)
     frame = rec.frame(result)
     session.set_shown(frame)
     if session.mark_logged(result.track_ids):
         log_events(RECOMMENDED, list(result.track_ids))
+    return lists, result, frame
+
+
+def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
+    """The list the Recommendations page shows (see :func:`taste_lists`) and its frame."""
+    _, result, frame = taste_lists(listener)
     return result, frame
 
 

@@ -16,7 +16,9 @@ import pandas as pd
 
 from engine.core.matching import CatalogIndex, MatchResult
 from engine.serving.listening import Listening, artist_weights_of, listening_from_history
-from engine.serving.options import Options
+from engine.serving.lists import BLENDED, FAMILIAR, LIST_TITLES, NEW
+from engine.serving.options import DEFAULT_DISCOVERY, Options
+from engine.serving.results import ListStats
 from engine.state.events import KIND_WEIGHTS, LIKE
 from engine.state.store import Feedback
 
@@ -32,6 +34,10 @@ LIKED_WEIGHT = KIND_WEIGHTS[LIKE]
 #: Chosen seed songs count like a few plays each when the bundle has factors for them.
 SEED_WEIGHT = 3.0
 EXPLICIT_CHOICES = {"Any": None, "Clean only": False, "Explicit only": True}
+#: The lists the Recommendations page offers, in its order (engine.serving.lists names).
+LIST_VIEWS = (BLENDED, FAMILIAR, NEW)
+#: How each match path is named in the match summary.
+MATCH_PATH_NAMES = {"track_id": "by id", "name": "by artist + title", "artist": "by artist only"}
 
 
 # -- listeners ---------------------------------------------------------------------------
@@ -57,6 +63,11 @@ class MatchSummary:
     def sentence(self) -> str:
         """``"412 of 480 tracks found in the catalogue"``."""
         return f"{self.matched:,} of {self.total:,} tracks found in the catalogue"
+
+    @property
+    def breakdown(self) -> str:
+        """``"30 by id, 2 by artist + title, 380 by artist only"`` (every path, zeros included)."""
+        return ", ".join(f"{self.by_path.get(path, 0):,} {name}" for path, name in MATCH_PATH_NAMES.items())
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,8 @@ class RecControls:
     energy_range: tuple[float, float] | None = None
     explicit: str = "Any"
     clusters: tuple[int, ...] = ()
+    discovery: float = DEFAULT_DISCOVERY
+    view: str = BLENDED
 
 
 def recommend_request(
@@ -178,6 +191,7 @@ def recommend_request(
         exclude_artists=tuple(sorted(feedback.disliked_artists)),
         seed_tracks=(*listener.seed_tracks, *sorted(feedback.liked_tracks - set(listener.seed_tracks))),
         seed_artists=listener.seed_artists,
+        discovery=float(controls.discovery),
     )
     return Listening(tracks=history, artists=artist_weights_of(listener.history)), options
 
@@ -186,3 +200,16 @@ def full_range_is_none(value: tuple[float, float], bounds: tuple[float, float]) 
     """A range slider at its full extent means "no filter" (so tracks with unknown values stay)."""
     lo, hi = value
     return None if lo <= bounds[0] and hi >= bounds[1] else (lo, hi)
+
+
+def list_title(view: str) -> str:
+    """The page's name of a list (:data:`LIST_VIEWS`)."""
+    return LIST_TITLES.get(view, view)
+
+
+def list_caption(stats: ListStats | None) -> str:
+    """``"40% new artists · popularity percentile 81"`` (what a list says about itself)."""
+    if stats is None or stats.share_new != stats.share_new:  # NaN: an empty list
+        return "No tracks in this list."
+    return (f"{stats.share_new:.0%} new artists · popularity percentile {stats.popularity_percentile:.0f} "
+            f"(its typical track is more popular than {stats.popularity_percentile:.0f}% of the catalogue)")
