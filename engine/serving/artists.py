@@ -42,6 +42,8 @@ from engine.serving.rerank import ItemArrays, list_codes
 ARTIST_IDS = "artist_ids"
 ARTIST_FACTORS = "artist_factors"
 ARTIST_SIMILAR = ("artist_similar_indptr", "artist_similar_indices", "artist_similar_scores")
+#: Artists per track read from a padded matrix by :meth:`ArtistSignals.item_max` (more: a loop).
+_PAD = 4
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,35 @@ class ArtistSignals:
         self.item_artist.data[:] = 1.0
         self.artist_items = self.item_artist.T.tocsr()
         self.n_tracks = np.diff(self.artist_items.indptr)
+        # Per-item reductions over the item's artists, and per-artist reductions over each
+        # artist's first-credited tracks, precomputed once: a request then costs one reduceat.
+        counts = np.diff(self.item_artist.indptr)
+        self._credited = counts > 0
+        # Items with up to _PAD artists (nearly all) read their artists from a padded code matrix
+        # (one fancy index + max per row); the few with more go through reduceat.
+        narrow = self._credited & (counts <= _PAD)
+        self._narrow = np.flatnonzero(narrow)
+        starts = self.item_artist.indptr[:-1][self._narrow]
+        offsets = np.arange(_PAD)[None, :]
+        padded = np.where(offsets < counts[self._narrow][:, None],
+                          self.item_artist.indices[np.minimum(starts[:, None] + offsets, len(self.item_artist.indices) - 1)],
+                          self.n_artists)
+        # one contiguous code array per column; columns holding only padding are dropped
+        self._pad_codes = [np.ascontiguousarray(padded[:, j], dtype=np.int64) for j in range(_PAD)
+                           if (padded[:, j] < self.n_artists).any()]
+        wide = self._credited & ~narrow
+        self._wide = np.flatnonzero(wide)
+        self._wide_starts = self.item_artist.indptr[:-1][wide]
+        self._wide_ends = self.item_artist.indptr[1:][wide]
+        firsts = np.diff(arrays.artist_ptr) > 0
+        self.primary = np.full(n_items, -1, dtype=np.int64)
+        self.primary[firsts] = arrays.artist_codes[arrays.artist_ptr[:-1][firsts]]
+        self._by_primary = np.flatnonzero(firsts)[np.argsort(self.primary[firsts], kind="stable")]
+        group_sizes = np.bincount(self.primary[firsts], minlength=self.n_artists)
+        self._primary_starts = np.concatenate([[0], np.cumsum(group_sizes)[:-1]])[group_sizes > 0]
+        self._primary_codes = np.flatnonzero(group_sizes > 0)
         self._genre, self._genre_names = _genre_profiles(self.artist_items, genres)
+        self._genre_self = np.asarray(self._genre.multiply(self._genre).sum(axis=1)).ravel()  # 1, or 0 without genres
         self._collab = _collaborations(self.artist_items, self.item_artist)
         self._row_of_bundle = self._bundle_rows(extra)
         self._colisten = self._colistening(extra)
@@ -138,21 +168,59 @@ class ArtistSignals:
 
     # -- per request -----------------------------------------------------------------------
 
+    def item_max(self, values: np.ndarray, *, fill: float, items: np.ndarray | None = None) -> np.ndarray:
+        """Per item (every item, or ``items``), the max of the artist ``values`` over its
+        credited artists (``fill`` for an item without artists)."""
+        padded = np.append(np.asarray(values, dtype=np.float64), -np.inf)  # the pad code reads -inf
+        if items is not None:
+            m = self.item_artist[np.asarray(items, dtype=np.int64)]
+            out = np.full(m.shape[0], fill, dtype=np.float64)
+            counts = np.diff(m.indptr)
+            if m.nnz:
+                out[counts > 0] = np.maximum.reduceat(padded[m.indices], m.indptr[:-1][counts > 0])
+            return out
+        out = np.full(len(self._credited), fill, dtype=np.float64)
+        if len(self._narrow) and self._pad_codes:
+            best = padded[self._pad_codes[0]]
+            for codes in self._pad_codes[1:]:
+                np.maximum(best, padded[codes], out=best)
+            out[self._narrow] = best
+        indices = self.item_artist.indices
+        for item, lo, hi in zip(self._wide.tolist(), self._wide_starts.tolist(), self._wide_ends.tolist()):
+            out[item] = padded[indices[lo:hi]].max()
+        return out
+
+    def best_per_artist(self, scores: np.ndarray) -> np.ndarray:
+        """Mask of the items scoring highest among their first-credited artist's tracks (ties kept)."""
+        best = np.full(self.n_artists, -np.inf)
+        if len(self._by_primary):
+            best[self._primary_codes] = np.maximum.reduceat(scores[self._by_primary], self._primary_starts)
+        keep = np.zeros(len(scores), dtype=bool)
+        has = self.primary >= 0
+        keep[has] = np.isfinite(scores[has]) & (scores[has] >= best[self.primary[has]])
+        return keep
+
     def spread(self, share: np.ndarray) -> np.ndarray:
         """Similarity of every artist to the listener's artists, weighted by ``share`` ([n_artists], sums to 1).
 
         ``Σ_a share_a · (w_c·colisten(a, b) + w_g·genre_cos(a, b) + w_k·collab(a, b))``; an artist
-        is not counted as similar to itself.
+        is not counted as similar to itself. Only the listener's rows of each matrix are read
+        (``Mᵀ share`` over the artists with a share), then one product over the genre matrix.
         """
         w = self.weights
         out = np.zeros(self.n_artists, dtype=np.float64)
+        own = np.flatnonzero(share)
+        if not len(own):
+            return out
+        weights = np.asarray(share, dtype=np.float64)[own]
         if w.genres and self._genre.nnz:
-            out += w.genres * (self._genre @ (self._genre.T @ share))
-            out -= w.genres * share * np.asarray(self._genre.multiply(self._genre).sum(axis=1)).ravel()
+            profile = self._genre[own].T @ weights
+            out += w.genres * (self._genre @ profile)
+            out[own] -= w.genres * weights * self._genre_self[own]
         if w.collaborations and self._collab.nnz:
-            out += w.collaborations * (self._collab @ share)
+            out += w.collaborations * (self._collab[own].T @ weights)  # symmetric
         if w.colistening and self._colisten is not None:
-            out += w.colistening * (self._colisten.T @ share)
+            out += w.colistening * (self._colisten[own].T @ weights)
         return out
 
     def fold_in(self, weights: np.ndarray) -> np.ndarray | None:
@@ -175,7 +243,7 @@ class ArtistSignals:
 
     def similarity_matrix(self, artists: np.ndarray, others: np.ndarray) -> np.ndarray:
         """The pairwise terms of :meth:`spread`, ``[len(artists), len(others)]`` (an artist is
-        not similar to itself)."""
+        not similar to itself). Reads only the rows of ``artists`` and ``others``."""
         artists, others = np.asarray(artists, dtype=np.int64), np.asarray(others, dtype=np.int64)
         w = self.weights
         out = np.zeros((len(artists), len(others)))
@@ -184,9 +252,9 @@ class ArtistSignals:
         if w.genres and self._genre.nnz:
             out += w.genres * (self._genre[artists] @ self._genre[others].T).toarray()
         if w.collaborations and self._collab.nnz:
-            out += w.collaborations * self._collab[artists][:, others].toarray()
+            out += w.collaborations * _columns(self._collab[artists], others, self.n_artists)
         if w.colistening and self._colisten is not None:
-            out += w.colistening * self._colisten[others][:, artists].toarray().T
+            out += w.colistening * _columns(self._colisten[others], artists, self.n_artists).T
         out[artists[:, None] == others[None, :]] = 0.0
         return out
 
@@ -200,6 +268,17 @@ class ArtistSignals:
             return []
         order = np.argsort(-g.data[a][at], kind="stable")[:limit]
         return [str(self._genre_names[c]) for c in common[order]]
+
+
+def _columns(rows: sp.csr_matrix, columns: np.ndarray, n_columns: int) -> np.ndarray:
+    """``rows[:, columns]`` as a dense array, without scipy's slow column fancy-indexing."""
+    at = np.full(n_columns, -1, dtype=np.int64)
+    at[columns] = np.arange(len(columns))
+    coo = rows.tocoo()
+    keep = at[coo.col] >= 0
+    out = np.zeros((rows.shape[0], len(columns)))
+    np.add.at(out, (coo.row[keep], at[coo.col[keep]]), coo.data[keep])
+    return out
 
 
 def _genre_profiles(artist_items: sp.csr_matrix, genres: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from engine.serving.artists import ArtistSignals
 from engine.serving.rerank import ItemArrays, Ranked
@@ -81,16 +80,6 @@ def _z(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _row_max(matrix: sp.csr_matrix, values: np.ndarray, *, fill: float) -> np.ndarray:
-    """Per row, the max of ``values`` over the row's nonzero columns (``fill`` for empty rows)."""
-    counts = np.diff(matrix.indptr)
-    out = np.full(matrix.shape[0], fill, dtype=np.float64)
-    nonempty = counts > 0
-    if nonempty.any():  # CSR rows are contiguous: one reduceat over the non-empty rows' starts
-        out[nonempty] = np.maximum.reduceat(values[matrix.indices], matrix.indptr[:-1][nonempty])
-    return out
-
-
 def list_scores(
     signals: ArtistSignals,
     popularity: np.ndarray,
@@ -108,26 +97,32 @@ def list_scores(
     popularity : numpy.ndarray
         ``[n_items]`` catalogue popularity in [0, 1].
     model : numpy.ndarray
-        ``[n_items]`` served model score (NaN for items the model cannot score).
+        ``[n_items]`` served model score, standardized over the items the model scores (0 for
+        the others, and everywhere without a fold-in).
     artist_weights : numpy.ndarray
         ``[n_artists]`` the listener's raw artist weights (their tracks' and artist-only matches).
     """
     share = artist_shares(artist_weights)
     own = share > 0
-    z_model = np.nan_to_num(_z(model), nan=0.0)
-    item_artist = signals.item_artist
+    z_model = model
+    # familiar: only the own artists' tracks are candidates (a few thousand, not the catalogue)
+    is_candidate = np.zeros(len(popularity), dtype=bool)
+    is_candidate[signals.artist_items[np.flatnonzero(own)].indices] = True
+    candidates = np.flatnonzero(is_candidate)
     log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
-    best_own = _row_max(item_artist, log_share, fill=-np.inf)
-    familiar = best_own + weights.familiar_popularity * popularity + weights.familiar_model * z_model
-    familiar[~np.isfinite(best_own)] = -np.inf
+    familiar = np.full(len(popularity), -np.inf)
+    familiar[candidates] = (signals.item_max(log_share, fill=-np.inf, items=candidates)
+                            + weights.familiar_popularity * popularity[candidates]
+                            + weights.familiar_model * z_model[candidates])
     spread = signals.spread(share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
-    artist_score += weights.new_factors * np.nan_to_num(_z(signals.factor_scores(artist_weights)), nan=0.0)
-    best_new = _row_max(item_artist, artist_score, fill=0.0)
-    new = best_new + weights.new_model * z_model + weights.new_popularity * popularity
-    has_own = (item_artist @ own.astype(np.float32)) > 0
-    new[has_own] = -np.inf
+    if weights.new_factors and signals.has_factors.any():
+        artist_score += weights.new_factors * np.nan_to_num(_z(signals.factor_scores(artist_weights)), nan=0.0)
+    new = signals.item_max(artist_score, fill=0.0)
+    new += weights.new_model * z_model
+    new += weights.new_popularity * popularity
+    new[candidates] = -np.inf
     return ListScores(familiar=familiar, new=new, own=own, share=share)
 
 

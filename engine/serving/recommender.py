@@ -67,7 +67,7 @@ from engine.serving.lists import (
     list_scores,
 )
 from engine.serving.options import MAX_K, MAX_WEIGHT, Options, check_k, check_weights
-from engine.serving.rerank import ItemArrays, Ranked, mask_positions, rerank
+from engine.serving.rerank import Filters, ItemArrays, Ranked, mask_positions, rerank
 from engine.serving.results import (
     PATH_ALS,
     PATH_ARTISTS,
@@ -426,34 +426,45 @@ class Recommender:
             np.add.at(weights, hist.artist_codes, hist.artist_values)
         return weights
 
-    def _model_scores(self, hist: _History) -> tuple[np.ndarray, FoldIn | None, UserBlend | None]:
-        """Served model scores of every item (NaN where the model has none) and the fold-in behind them."""
-        full = np.full(len(self._track_ids), np.nan)
+    def _model_scores(self, hist: _History) -> tuple[np.ndarray, np.ndarray, FoldIn | None, UserBlend | None]:
+        """Served model scores of every item (NaN where the model has none), the same
+        standardized over the scored items (0 elsewhere), and the fold-in behind them."""
+        n = len(self._track_ids)
+        full = np.full(n, np.nan)
         if not len(hist.als_items):
-            return full, None, None
+            return full, np.zeros(n), None, None
         fold = self._solve([hist])[0]
         scores = self._scan @ fold.x.astype(np.float32)
         user = self._user_blend(fold, hist)
         if user is not None:
             self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
-        if self._pos2item is not None:
-            full[self._pos2item] = scores
-        else:
-            full[:] = scores
-            full[~self.arrays.has_factors] = np.nan
-        return full, fold, user
+        scored = self._pos2item if self._pos2item is not None else np.flatnonzero(self.arrays.has_factors)
+        values = scores if self._pos2item is not None else scores[scored]
+        full[scored] = values
+        std = float(values.std()) if len(values) > 1 else 0.0
+        z = np.zeros(n)
+        if std > 0:
+            z[scored] = (values - float(values.mean())) / std
+        return full, z, fold, user
 
     def _lists(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float) -> TasteLists | None:
         """The lists, or None when the history names no artist of the bundle."""
         weights = self._artist_weights(hist)
         if not (weights > 0).any():
             return None
-        model, fold, user = self._model_scores(hist)
-        scored = list_scores(self.artists, self._catalog_popularity, model, weights, weights=self.list_weights)
+        model, z_model, fold, user = self._model_scores(hist)
+        scored = list_scores(self.artists, self._catalog_popularity, z_model, weights, weights=self.list_weights)
         for array in (scored.familiar, scored.new):
             if opts.exclude_known:
                 mask_positions(array, hist.known_items, None)
             mask_positions(array, excluded, None)
+        # The new list takes one track per artist: keep only each artist's best (after the
+        # filters and the re-ranking terms), so the re-ranker sees one candidate per artist
+        # instead of growing its candidate set through a prolific artist's catalogue.
+        if opts.filters != Filters():
+            scored.new[~opts.filters.mask(self.arrays, np.arange(len(scored.new)))] = -np.inf
+        ranking = scored.new - opts.novelty * self.arrays.popularity + opts.freshness * self.arrays.recency
+        scored.new[~self.artists.best_per_artist(ranking)] = -np.inf
         cap = opts.max_per_artist
         with one_blas_thread():
             fam = self._rerank(scored.familiar, opts)
