@@ -27,12 +27,15 @@ from engine.evaluation.listener_cases import (
 )
 from engine.evaluation.listeners import (
     MOST_POPULAR,
+    NEW,
     OWN_POPULAR,
     SERVED,
     UPPER_BOUND,
     CatalogArtists,
     evaluate_listeners,
     list_metrics,
+    most_popular,
+    new_to_you,
     prepare,
 )
 from engine.serving.listening import listening_from_history
@@ -182,3 +185,14 @@ def test_real_hetrec_users_map_onto_the_demo_catalogue(shared_data: Path, settin
     cases = load_case_set("hetrec", s, rec.bundle.items)
     assert cases.stats["artists_mapped"] > 1000 and len(cases.cases) > 1000
     assert all(c.future <= catalog_artist_names(rec.bundle.items) for c in cases.cases[:50])
+
+
+def test_new_to_you_beats_popularity_on_real_hetrec_listeners(shared_data: Path, settings, demo) -> None:
+    """Issue 17's "New to you" targets on 300 real HetRec users (the README has all of them)."""
+    rec, index = demo
+    cases = load_case_set("hetrec", settings.with_overrides(shared_data_dir=shared_data), rec.bundle.items)
+    subset = CaseSet(cases.name, cases.description, cases.cases[:300], cases.stats)
+    report = evaluate_listeners(rec, index, subset, lists={NEW: new_to_you, MOST_POPULAR: most_popular})
+    new, popular = report.row(NEW), report.row(MOST_POPULAR)
+    assert new["new_artist_hit"] >= 2 * popular["new_artist_hit"] > 0
+    assert new["new_artist_recall"] >= 0.25
