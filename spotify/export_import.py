@@ -186,6 +186,18 @@ class _Plays:
         """No more plays: drop the lookup table of tracks."""
         self._index.clear()
 
+    def until(self, end_us: int) -> "_Plays":
+        """A copy holding only the plays that ended at or before ``end_us`` (same tracks)."""
+        part = _Plays(self.limits)
+        part.tracks = self.tracks
+        for i in range(len(self)):
+            if self.end_us[i] <= end_us:
+                part.end_us.append(self.end_us[i])
+                part.ms.append(self.ms[i])
+                part.flags.append(self.flags[i])
+                part.track.append(self.track[i])
+        return part
+
     def add(self, play: _Play) -> None:
         """Keep ``play``; ImportStopped past ``max_tracks`` or ``max_name_chars``."""
         key = (play.artist, play.title, play.album, play.track_id)
@@ -343,32 +355,33 @@ def _weigh(plays: _Plays, counts: Counter[str]) -> HistoryBuilder:
     return builder
 
 
-def read_export(source: Source, *, name: str | None = None, limits: ExportLimits = LIMITS) -> ExportResult:
-    """Import a Spotify data export.
+@dataclass(frozen=True)
+class PlayLog:
+    """Every readable play of an export before weighting (:func:`read_plays`), for callers that
+    need the plays themselves, e.g. a time split of an export into a history and a future
+    (``scripts/evaluate_listeners.py``)."""
 
-    Parameters
-    ----------
-    source
-        A path (a ``.zip``, a ``.json`` or a folder), the bytes of a zip or JSON file (``name``
-        is used in messages), or an iterable of ``(name, bytes)`` pairs / uploaded files with
-        ``.name`` and ``.getvalue()`` (each may itself be a zip).
-    name
-        The display name of ``source`` when it is bytes.
-    limits
-        The bounds of this import (:data:`spotify.export_limits.LIMITS` by default).
+    plays: _Plays
+    files: tuple[str, ...]
+    problems: tuple[FileProblem, ...]
+    counts: Mapping[str, int]
+    warnings: tuple[str, ...]
 
-    Returns
-    -------
-    ExportResult
-        ``history`` (origin ``spotify_export``), the files used, the per-file problems, and
-        counts: ``plays``, ``full_plays``, ``short_or_skipped``, ``ignored`` (podcasts, nulls),
-        ``duplicates``, ``bad_rows``.
+    def span_us(self) -> tuple[int, int]:
+        """The first and last play's end, in microseconds since 1970 (UTC); (0, 0) without plays."""
+        ends = self.plays.end_us
+        return (min(ends), max(ends)) if len(ends) else (0, 0)
 
-    Raises
-    ------
-    ExportError
-        When no file could be read at all; the message names each file and its problem.
-    """
+    def full_play_artists(self, after_us: int) -> list[str]:
+        """The artist of every full play (≥ 30 s, not skipped) that ended after ``after_us``."""
+        p = self.plays
+        return [p.tracks[p.track[i]][0] for i in range(len(p))
+                if p.end_us[i] > after_us and p.ms[i] >= FULL_PLAY_MS and not p.flags[i] & _SKIPPED]
+
+
+def read_plays(source: Source, *, name: str | None = None, limits: ExportLimits = LIMITS) -> PlayLog:
+    """The plays of a Spotify data export, unweighted: the first half of :func:`read_export`
+    (same ``source`` forms, limits and errors)."""
     budget = Budget(limits)
     problems: list[FileProblem] = []
     warnings: list[str] = []
@@ -402,10 +415,53 @@ def read_export(source: Source, *, name: str | None = None, limits: ExportLimits
         raise ExportError(f"Could not read any streaming history: {detail or 'no files given'}.")
     if stopped:
         warnings.append(f"Stopped reading: {stopped}; what was read before that point was used.")
+    return PlayLog(plays=plays, files=tuple(used), problems=tuple(problems), counts=dict(counts),
+                   warnings=tuple(warnings + [str(p) for p in problems]))
+
+
+def history_from_plays(log: PlayLog, *, until_us: int | None = None) -> tuple[History, dict[str, int]]:
+    """Weigh the plays of ``log`` (only those that ended by ``until_us`` when given) into a
+    :class:`History`, as an upload of them would be: the second half of :func:`read_export`.
+
+    Returns the history and its counts (``plays``, ``full_plays``, ``short_or_skipped``,
+    ``ignored``, ``duplicates``, ``bad_rows``); the log's warnings become the history's.
+    """
+    counts: Counter[str] = Counter(log.counts)
+    plays = log.plays if until_us is None else log.plays.until(until_us)
     builder = _weigh(plays, counts)
-    builder.warnings.extend(warnings + [str(p) for p in problems])
+    builder.warnings.extend(log.warnings)
     for key in ("plays", "full_plays", "short_or_skipped", "ignored", "duplicates", "bad_rows"):
         counts.setdefault(key, 0)
     builder.counts.update(counts)
-    return ExportResult(history=builder.build(), files=tuple(used), problems=tuple(problems),
-                        counts=dict(counts))
+    return builder.build(), dict(counts)
+
+
+def read_export(source: Source, *, name: str | None = None, limits: ExportLimits = LIMITS) -> ExportResult:
+    """Import a Spotify data export.
+
+    Parameters
+    ----------
+    source
+        A path (a ``.zip``, a ``.json`` or a folder), the bytes of a zip or JSON file (``name``
+        is used in messages), or an iterable of ``(name, bytes)`` pairs / uploaded files with
+        ``.name`` and ``.getvalue()`` (each may itself be a zip).
+    name
+        The display name of ``source`` when it is bytes.
+    limits
+        The bounds of this import (:data:`spotify.export_limits.LIMITS` by default).
+
+    Returns
+    -------
+    ExportResult
+        ``history`` (origin ``spotify_export``), the files used, the per-file problems, and
+        counts: ``plays``, ``full_plays``, ``short_or_skipped``, ``ignored`` (podcasts, nulls),
+        ``duplicates``, ``bad_rows``.
+
+    Raises
+    ------
+    ExportError
+        When no file could be read at all; the message names each file and its problem.
+    """
+    log = read_plays(source, name=name, limits=limits)
+    history, counts = history_from_plays(log)
+    return ExportResult(history=history, files=log.files, problems=log.problems, counts=counts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -20,7 +21,8 @@ import streamlit as st
 
 from engine.serving.exclusions import Exclusions
 from engine.serving.listens import Listens, listens_behind
-from engine.serving.results import Recommendations
+from engine.serving.lists import FAMILIAR, NEW
+from engine.serving.results import Recommendations, TasteLists
 from engine.serving.similar_songs import stored_neighbours
 from engine.serving.similar_songs import topic_labels as labels
 from engine.state.events import (
@@ -236,19 +238,28 @@ def block_artist(artist: str) -> bool:
 # -- recommendations --------------------------------------------------------------------
 
 
-def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
-    """Recommend with the session's controls, feedback and exclusions; remember and log what is shown."""
+def taste_lists(listener: Listener) -> tuple[TasteLists, Recommendations, pd.DataFrame]:
+    """The lists for the session's controls, feedback and exclusions, and the one the controls
+    choose to show (``RecControls.view``) with its frame; remember and log what is shown."""
     rec = resources.recommender()
-    history, options, _ = taste_request(rec, listener, session.controls(), feedback(), session.exclusions())
-    result = rec.recommend(history, options)
+    controls = session.controls()
+    history, options, _ = taste_request(rec, listener, controls, feedback(), session.exclusions())
+    lists = rec.lists(history, options)
+    result = {FAMILIAR: lists.familiar, NEW: lists.new}.get(controls.view, lists.blended)
     frame = rec.frame(result)
     session.set_shown(frame)
     if session.mark_logged(result.track_ids):
         log_events(RECOMMENDED, list(result.track_ids))
+    return lists, result, frame
+
+
+def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
+    """The list the Recommendations page shows (see :func:`taste_lists`) and its frame."""
+    _, result, frame = taste_lists(listener)
     return result, frame
 
 
-def effective_history(listener: Listener) -> dict[str, float]:
+def effective_history(listener: Listener) -> Mapping[str, float]:
     """The weights recommendations use: history plus picks and likes, minus dislikes and exclusions."""
     history, _, _ = taste_request(resources.recommender(), listener, session.controls(), feedback(),
                                   session.exclusions())
@@ -261,7 +272,7 @@ def effective_history(listener: Listener) -> dict[str, float]:
 def taste_base(listener: Listener) -> dict[str, float]:
     """The history the listener can untick from: :func:`effective_history` before exclusions."""
     history, _ = recommend_request(listener, session.controls(), feedback())
-    return history
+    return dict(history)
 
 
 def listens(listener: Listener, track_ids: list[str]) -> dict[str, Listens]:

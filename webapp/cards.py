@@ -36,6 +36,10 @@ def reason_lines(row: Mapping[str, Any], *, verb: str, sound: str | None) -> lis
     for kind, detail in reasons:
         if kind == "artist":
             lines.append(f"By {detail}, an artist you picked")
+        elif kind == "your_artist":
+            lines.append(f"More from {detail}, whom you {verb}")
+        elif kind == "similar_artist":
+            lines.append(f"New to you: like {detail}, whom you {verb}")
         elif kind == "genre":
             lines.append(f"Genre you like: {detail}")
         elif kind == "audio":

@@ -22,7 +22,7 @@ from webapp.listeners import Listener, RecControls, recommend_request
 
 def taste_request(
     rec: Recommender, listener: Listener, controls: RecControls, feedback: Feedback, exclusions: Exclusions
-) -> tuple[dict[str, float], Options, TasteEdit]:
+) -> tuple[Mapping[str, float], Options, TasteEdit]:
     """``recommend_request`` with the listener's exclusions applied: the history left, the
     options (removed tracks stay out of the results too) and the edit itself."""
     history, options = recommend_request(listener, controls, feedback)

@@ -179,7 +179,7 @@ def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
     path = Path(path)
     manifest = verify_bundle_dir(path) if verify else read_manifest(path)
     arrays = {name: _npy(path, f"{name}.npy") for name in ARRAY_FILES}
-    extra = {Path(name).stem: _npy(path, name, numeric=True) for name in manifest["files"] if name.startswith("extra/")}
+    extra = {Path(name).stem: _npy(path, name, extra=True) for name in manifest["files"] if name.startswith("extra/")}
     tables = {Path(name).stem: _parquet(path, name) for name in manifest["files"] if name.startswith("tables/")}
     items = _parquet(path, "items.parquet")
     missing = [c for c in BUNDLE_ITEM_COLUMNS if c not in items.columns]
@@ -250,16 +250,17 @@ def _check_shapes(path: Path, n: int, arrays: dict[str, np.ndarray], kmeans: dic
         raise BundleError(f"{path / 'audio_features.npy'}: shape {audio.shape}, expected {(n, width)}")
 
 
-def _npy(path: Path, name: str, *, numeric: bool = False) -> np.ndarray:
-    """One ``.npy`` of the bundle, memory-mapped: floats (any numbers with ``numeric``), at least 1-D."""
+def _npy(path: Path, name: str, *, extra: bool = False) -> np.ndarray:
+    """One ``.npy`` of the bundle, memory-mapped, at least 1-D: floats; an ``extra`` array may
+    also hold integers, booleans or fixed-width text (e.g. ``extra/artist_ids``), never objects."""
     file = bundle_file(path, name)
     try:
         arr = np.load(file, mmap_mode="r", allow_pickle=False)
     except _UNREADABLE as exc:
         raise BundleError(f"{file}: not a readable .npy array ({type(exc).__name__})") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in ("biuf" if numeric else "f") or arr.ndim == 0:
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in ("biufU" if extra else "f") or arr.ndim == 0:
         what = f"{arr.dtype} of shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
-        raise BundleError(f"{file}: holds {what}, expected an array of {'numbers' if numeric else 'floats'}")
+        raise BundleError(f"{file}: holds {what}, expected an array of {'numbers or text' if extra else 'floats'}")
     return arr
 
 

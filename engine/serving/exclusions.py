@@ -32,6 +32,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from engine.core.matching import CatalogIndex, match_history
+from engine.serving.listening import Listening
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
 
@@ -193,7 +194,7 @@ class TasteEdit:
     """A history after :func:`apply_exclusions`: the weights that remain, the history tracks
     that left entirely, and those a time range only lowered."""
 
-    history: dict[str, float]
+    history: Mapping[str, float]
     removed: tuple[str, ...] = ()
     lowered: tuple[str, ...] = ()
 
@@ -202,6 +203,14 @@ class TasteEdit:
         if not self.removed:
             return options
         return dataclasses.replace(options, exclude_ids=tuple(dict.fromkeys([*options.exclude_ids, *self.removed])))
+
+
+def _keep_artists(history: Mapping[str, float], tracks: dict[str, float], exclusions: Exclusions) -> Mapping[str, float]:
+    """``tracks``, with the artist-only weights of a :class:`Listening` ``history`` carried over
+    (an unticked artist's dropped): an export matched mostly by artist keeps them."""
+    if not isinstance(history, Listening) or not history.artists:
+        return tracks
+    return Listening(tracks, {a: w for a, w in history.artists.items() if a not in exclusions.artists})
 
 
 def apply_exclusions(
@@ -220,7 +229,7 @@ def apply_exclusions(
     ids = list(history)
     weights = np.fromiter((float(history[t]) for t in ids), dtype=np.float64, count=len(ids))
     if not exclusions or not ids:
-        return TasteEdit(dict(zip(ids, weights.tolist())))
+        return TasteEdit(_keep_artists(history, dict(zip(ids, weights.tolist())), exclusions))
     drop = np.zeros(len(ids), dtype=bool)
     if exclusions.tracks:
         drop |= np.fromiter((t in exclusions.tracks for t in ids), dtype=bool, count=len(ids))
@@ -244,7 +253,7 @@ def apply_exclusions(
             drop |= weights <= MIN_WEIGHT
     kept = ~drop
     return TasteEdit(
-        history={t: w for t, w, k in zip(ids, weights.tolist(), kept.tolist()) if k},
+        history=_keep_artists(history, {t: w for t, w, k in zip(ids, weights.tolist(), kept.tolist()) if k}, exclusions),
         removed=tuple(sorted(t for t, d in zip(ids, drop.tolist()) if d)),
         lowered=tuple(sorted(t for t, lo, k in zip(ids, lowered.tolist(), kept.tolist()) if lo and k)),
     )

@@ -13,7 +13,7 @@ import pytest
 
 from engine.bundle.load import load_bundle
 from engine.bundle.publish import publish_bundle
-from engine.core.matching import ARTIST_FALLBACK_FACTOR, ARTIST_FALLBACK_TOP, CatalogIndex
+from engine.core.matching import CatalogIndex
 from engine.serving.exclusions import Exclusions, TasteEdit, Timeline, apply_exclusions, history_artists
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -56,7 +56,7 @@ def test_timeline_keeps_each_timed_part_through_matching(index: CatalogIndex) ->
         item(0, weight=3.0, times=(T0, T0 + DAY), timed=(1.0, 0.5)),  # 1.5 untimed (a top list)
         item(None, weight=2.0, title="Song 4", artist="Artist 1", times=(T0 + 2 * DAY,), timed=(2.0,)),  # by name
         item(None, weight=4.0, title="A Song Not There", artist="Artist 20", times=(T0, T0 + 5 * DAY),
-             timed=(3.0, 1.0)),  # by artist alone: spread over the artist's top tracks
+             timed=(3.0, 1.0)),  # by artist alone: its weight goes to the artist, no track's timeline
         item(12, weight=1.0),  # untimed only
         item(15, weight=-1.0, times=(T0,), timed=(-1.0,)),  # skipped more than played: not in the history
     ]
@@ -65,12 +65,9 @@ def test_timeline_keeps_each_timed_part_through_matching(index: CatalogIndex) ->
     for code, w in zip(timeline.codes.tolist(), timeline.weights.tolist()):
         per_track[timeline.track_ids[code]] += w
     assert per_track[tid(0)] == pytest.approx(1.5) and per_track[tid(4)] == pytest.approx(2.0)
-    fallback = index.artist_tracks("Artist 20")
-    assert len(fallback) == ARTIST_FALLBACK_TOP
-    for t in fallback:
-        assert per_track[t] == pytest.approx(4.0 * ARTIST_FALLBACK_FACTOR / ARTIST_FALLBACK_TOP)
+    assert not any(t in per_track for t in index.artist_tracks("Artist 20"))
     assert tid(12) not in per_track and tid(15) not in per_track
-    assert timeline.span() == (T0, T0 + 5 * DAY)
+    assert timeline.span() == (T0, T0 + 2 * DAY)  # the artist-only plays are not on it
     assert timeline.plays()[tid(0)] == 2
     assert timeline.codes.dtype == np.int32 and timeline.epochs.dtype == np.int64
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from spotify.errors import ExportError
-from spotify.export_import import read_export
+from spotify.export_import import history_from_plays, read_export, read_plays
 from tests.conftest import TEST_DATA
 
 EXPORT = TEST_DATA / "spotify"
@@ -165,3 +166,17 @@ def test_unrelated_json_is_refused_with_a_sentence() -> None:
     with pytest.raises(ExportError, match=r"export.zip: holds no streaming history \(expected"):
         read_export(make_zip({"Userdata.json": b"{}", "Playlist1.json": b'{"playlists": []}',
                               "SearchQueries.json": b'[{"searchQuery": "x"}]'}), name="export.zip")
+
+
+def test_read_plays_then_weighing_equals_read_export_and_a_part_weighs_alone() -> None:
+    log = read_plays(EXPORT)
+    whole, counts = history_from_plays(log)
+    export = read_export(EXPORT)
+    assert whole.items == export.history.items and counts == export.counts
+    start, end = log.span_us()
+    cut = start + (end - start) // 2
+    early, early_counts = history_from_plays(log, until_us=cut)
+    cut_time = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=cut)
+    assert 0 < len(early.items) <= len(whole.items) and early_counts["plays"] < counts["plays"]
+    assert all(i.last_played is not None and i.last_played <= cut_time for i in early.items)
+    assert log.full_play_artists(cut) and not log.full_play_artists(end)
