@@ -64,8 +64,8 @@ if isinstance(evaluation, dict) and isinstance(evaluation.get("models"), dict) a
     st.write(md_escape(
         f"Measured on {evaluation.get('dataset', '?')} ({evaluation.get('split', '?')} split, seed "
         f"{evaluation.get('seed', '?')}, {evaluation.get('n_test_users') or 0:,} test listeners): every model "
-        "ranks the same candidates for the same held-out listening.") + " **served** is what this app serves "
-        "(see above).")
+        "ranks the same candidates for the same held-out listening.") + " **served** is the model ranking this app serves "
+        "(see above); the lists and the dial are built on it.")
     names = {"served": f"served ({label})", "als": "ALS alone"}
     rows = sorted(evaluation["models"].items(), key=lambda kv: (kv[0] != "served", kv[0] != "als"))
     frame = pd.DataFrame(

@@ -167,7 +167,7 @@ def forget_me() -> dict[str, int] | None:
 
 #: What each kind of event is, in the sentence that says it was not saved.
 _EVENT_WORDS = {PLAY: "Your play", RECOMMENDED: "Which songs you were shown", LIKE: "Your like",
-                DISLIKE: "Your dislike", SAVE: "The saved songs"}
+                DISLIKE: "Your dislike", SAVE: "The saved songs", EXCLUDE: "What you left out of your taste"}
 
 
 def _not_saved(what: str, exc: BaseException) -> None:
@@ -341,7 +341,11 @@ def save_to_spotify(track_ids: list[str], *, name: str, description: str, public
     if auth is None or not auth.is_signed_in():
         raise AuthError("Sign in with Spotify on the Home page to save playlists.")
     store, key = resources.store(), session.user_key()
-    previous = store.playlists(key)
+    try:
+        previous = store.playlists(key)
+    except sqlite3.Error as exc:  # no record of an earlier one: save a new playlist
+        logger.warning("saved playlists could not be read: %s", exc)
+        previous = []
     with st.spinner("Saving to Spotify…"):
         saved = save_playlist(auth.client(), track_ids, name=name, description=description, public=public,
                               playlist_id=None if new or not previous else previous[0].playlist_id)
@@ -355,8 +359,14 @@ def save_to_spotify(track_ids: list[str], *, name: str, description: str, public
 
 
 def saved_playlists() -> list[SavedRecord]:
-    """Playlists the app saved for this listener, newest first."""
-    return resources.store().playlists(session.user_key())
+    """Playlists the app saved for this listener, newest first (none, with a warning, when the
+    app's storage cannot be read just now)."""
+    try:
+        return resources.store().playlists(session.user_key())
+    except sqlite3.Error as exc:
+        logger.warning("saved playlists could not be read: %s", exc)
+        st.warning("Your saved playlists could not be read just now: the app's storage is busy or unavailable.")
+        return []
 
 
 # -- catalogue lookups (webapp.catalog over the serving bundle) -------------------------------

@@ -153,8 +153,9 @@ def set_playing(track_id: str) -> None:
 
 
 # -- the editable taste -------------------------------------------------------------------
-# What the listener unticked (engine.serving.exclusions), in this session only, never on the
-# server. Kept with the listener it belongs to, so switching listener starts from nothing.
+# What the listener unticked (engine.serving.exclusions), for this app session only (never stored
+# as such; each track that leaves is logged as an exclude event). Kept with the listener it
+# belongs to, so switching listener starts from nothing.
 
 K_EXCLUSIONS = "taste_exclusions"
 

@@ -21,7 +21,7 @@ import logging
 import time
 from pathlib import Path
 
-from engine.bundle.layout import CURRENT_FILE, current_version, list_versions
+from engine.bundle.layout import CURRENT_FILE, VERSION_NAME, current_version, list_versions, version_dir
 from engine.bundle.load import verify_bundle_dir
 from engine.core.errors import BundleError
 from engine.core.files import atomic_write_text, fsync_dir
@@ -50,10 +50,11 @@ def rollback_target(models_dir: Path, version: str | None = None) -> tuple[str |
         if not older:
             raise BundleError(f"{current} is the oldest kept version in {models_dir}: nothing to roll back to")
         return current, older[-1]
-    if version in ("", ".", "..") or "/" in version or version.startswith(".") or version == "demo":
-        raise BundleError(f"{version!r} is not a version name (kept: {kept})")
-    if not (models_dir / version).is_dir():
-        raise BundleError(f"{models_dir / version}: no such version (kept: {kept})")
+    if not VERSION_NAME.match(version) or version == "demo":
+        raise BundleError(f"{version[:80]!r} is not a version name (kept: {kept})")
+    path = version_dir(models_dir, version)  # the loader's own check: no link out of models/
+    if not path.is_dir():
+        raise BundleError(f"{path}: no such version (kept: {kept})")
     if version == current:
         raise BundleError(f"{version} is already the serving version")
     return current, version

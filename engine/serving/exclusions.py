@@ -63,9 +63,9 @@ class Timeline:
     """The timed part of a history, in catalogue track ids: entry ``e`` added ``weights[e]`` to
     ``track_ids[codes[e]]`` at ``epochs[e]`` (seconds since the epoch, UTC).
 
-    About 20 bytes an entry; a 100,000-play export is 2 MB. Entries keep the matching's shares:
-    an item matched by its artist alone spreads over that artist's top tracks, and so do its
-    timed entries.
+    About 20 bytes an entry; a 100,000-play export is 2 MB. Entries keep the matching's shares.
+    An item matched by its artist alone counts for the artist (``Listening.artists``), not for a
+    track, so it has no entries here: leaving out a time range lowers track weights only.
     """
 
     track_ids: tuple[str, ...] = ()

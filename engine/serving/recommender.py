@@ -435,9 +435,8 @@ class Recommender:
         full = np.full(n, np.nan)
         if not len(hist.als_items):
             return full, np.zeros(n), None, None
-        fold = self._solve([hist])[0]
+        fold, user = self._listener(hist)  # kept per thread: "Why this?" reuses this solve
         scores = self._scan @ fold.x.astype(np.float32)
-        user = self._user_blend(fold, hist)
         if user is not None:
             self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
         scored = self._pos2item if self._pos2item is not None else np.flatnonzero(self.arrays.has_factors)
