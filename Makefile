@@ -10,11 +10,12 @@ APT_UPDATED := /tmp/.music-recommender-apt-updated
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test lint typecheck venv engine dev java openblas browser screenshot prepare demo-bundle bench clean help cluster-up cluster-down
+.PHONY: run test fuzz lint typecheck venv engine dev java openblas browser screenshot prepare demo-bundle bench clean help cluster-up cluster-down
 
 help:
 	@echo "make run    - set up everything and start the app on http://$(HOST):$(PORT)"
-	@echo "make test   - install test dependencies, then lint (ruff), type checks (mypy) and the test suite"
+	@echo "make test   - install test dependencies, then lint (ruff), type checks (mypy), the fuzz suite and the test suite"
+	@echo "make fuzz   - the fuzz suite alone (tests/fuzz: every reader, >= 10,000 generated inputs, counted per file)"
 	@echo "make bench  - run the benchmarks (print ratios)"
 	@echo "make demo-bundle - rebuild the committed demo bundle in models/demo"
 	@echo "make screenshot - retake docs/screenshot-recommendations.png from the demo bundle"
@@ -77,8 +78,14 @@ lint: dev
 typecheck: dev
 	$(PY) -m mypy
 
-test: dev java openblas browser lint typecheck
-	$(PY) -m pytest
+# Every test in tests/fuzz/ (a new file there is picked up), run once: here, not again in `test`.
+# The summary prints the inputs tried per file; fewer than FUZZ_MIN_INPUTS in all fails the run.
+FUZZ_MIN_INPUTS ?= 10000
+fuzz: dev
+	FUZZ_MIN_INPUTS=$(FUZZ_MIN_INPUTS) $(PY) -m pytest tests/fuzz -q
+
+test: dev java openblas browser lint typecheck fuzz
+	$(PY) -m pytest --ignore=tests/fuzz
 
 demo-bundle: engine java
 	$(PY) -m engine prepare --demo-bundle

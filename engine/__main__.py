@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "refresh": ("refresh", "retrain on new listening and publish if not worse (--every 6h repeats)"),
     "stream": ("stream", "ingest listening events (events dir or Kafka) into interactions_stream"),
     "replay": ("replay", "send realistic listening events to the events dir or Kafka"),
+    "rollback": ("rollback", "serve a kept model version again (default: the previous one); logged"),
     "pack-bundle": ("pack_bundle", "write the current bundle as a .tar.gz + sha256 for MODEL_BUNDLE_URL hosts"),
     "similarity": ("similarity", "similar tracks by MinHash LSH, Word2Vec, TF-IDF; LDA topics -> SQLite + bundle"),
 }

@@ -5,7 +5,7 @@ import streamlit as st
 from spotify.errors import SpotifyError
 from spotify.export_import import read_export
 from webapp import actions, resources, session, widgets
-from webapp.cards import md_escape, sign_in_html
+from webapp.cards import md_escape
 from webapp.listeners import (
     KIND_EXPORT,
     demo_label,
@@ -13,13 +13,25 @@ from webapp.listeners import (
     listener_from_history,
     listener_from_seeds,
 )
+from webapp.model_info import about_bundle, model_sentence
 
 actions.finish_sign_in()
 listener = widgets.page_setup()
+auth = session.spotify_auth()
 st.title("Your music, your next songs")
-st.write("Recommendations from a model trained on hundreds of thousands of tracks, folded onto your own listening.")
+bundle = resources.recommender().bundle  # what the serving bundle holds, from its manifest
+st.write(md_escape(model_sentence(about_bundle(bundle, demo_dir=resources.settings().demo_bundle_dir))))
 if error := session.pop_signin_error():
     st.error(md_escape(error))  # may quote the query string: never render it as Markdown
+if auth and (account := auth.pending_account()):
+    name = md_escape(account["display_name"])
+    st.warning(f"This Spotify sign-in did not start in this browser (or the browser blocked its sign-in cookie). "
+               f"Continue as **{name}** (Spotify account id {md_escape(account['id'])})? If you did not just click "
+               f"\"Sign in with Spotify\" yourself, someone may have sent you a link that signs you in to *their* "
+               f"account: choose \"Not me\".", icon=":material/warning:")
+    yes, no = st.columns(2)
+    yes.button(f"Continue as {name}", type="primary", on_click=actions.confirm_sign_in)
+    no.button("Not me", on_click=actions.decline_sign_in)
 if listener is not None:
     st.success(f"Listening as **{md_escape(listener.label)}**"
                + (f" — {listener.match.sentence}." if listener.match else "."))
@@ -27,7 +39,6 @@ if listener is not None:
         st.warning(md_escape(note))
     st.page_link("pages/recommendations.py", label="See your recommendations", icon=":material/recommend:")
 
-auth = session.spotify_auth()
 tabs = st.tabs((["Your Spotify"] if auth else []) + ["Try the demo", "Upload your data export"])
 if auth:
     with tabs[0]:
@@ -37,7 +48,12 @@ if auth:
         else:
             st.write("Sign in to use your top tracks, recent plays and saved songs. Nothing is posted to your account "
                      "unless you save a playlist.")
-            st.html(sign_in_html(auth.authorize_url()))
+            try:
+                link = actions.sign_in_link(auth)
+            except SpotifyError as exc:  # a redirect URI Spotify refuses: say so instead of a link
+                st.error(md_escape(exc))
+            else:
+                st.html(link, unsafe_allow_javascript=True)  # the click writes the binding cookie
 
 with tabs[-2]:
     st.info("Demo listeners are synthetic: generated from the catalogue to show how the app works. "
@@ -90,10 +106,12 @@ with st.expander("Your data and privacy"):
     st.write(
         "Your Spotify sign-in and history stay in this browser session only and are gone when you close the tab. "
         "The app keeps, under a salted hash of your Spotify account id (or a random id for demo sessions): your "
-        "likes and dislikes, which songs it recommended, previewed and saved, and the playlists it saved for you. "
+        "likes and dislikes, which songs it recommended, previewed and saved, the songs you left out of your taste, "
+        "and the playlists it saved for you. "
         "These help the next model refresh. Nothing else is stored. \"Forget me\" deletes them now; events the "
         "engine already copied are left out of every model trained from the next refresh on."
     )
     if st.button("Forget me", icon=":material/delete:"):
-        counts = actions.forget_me()
-        st.success(f"Deleted {sum(counts.values())} records: events, likes and saved-playlist records.")
+        counts = actions.forget_me()  # None: not deleted, and the page already says so
+        if counts is not None:
+            st.success(f"Deleted {sum(counts.values())} records: events, likes and saved-playlist records.")

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from webapp import actions, resources, widgets
+from webapp import actions, widgets
+from webapp.cards import md_escape
 
 listener = widgets.page_setup()
 st.title("Similar songs")
@@ -21,9 +22,7 @@ k = st.slider("How many", 5, 30, 10, key="similar_k")
 result = actions.similar(track_id, k)
 topic = actions.topic_labels([track_id]).get(track_id)
 methods = sorted({m for found in result["methods"] for m in found})
-st.caption(f"Found by: {', '.join(methods)}" + (f" · genre topic: {topic}" if topic else ""))
-cluster_labels = resources.cluster_labels()
+st.caption(f"Found by: {md_escape(', '.join(methods))}" + (f" · genre topic: {md_escape(topic)}" if topic else ""))
 widgets.card_styles()
 for position, row in enumerate(result.to_dict("records")):
-    widgets.track_card(row, verb="played", cluster_label=cluster_labels.get(row["cluster"]), image=None,
-                       position=position, feedback_buttons=listener is not None)
+    widgets.track_card(row, verb="played", image=None, position=position, feedback_buttons=listener is not None)

@@ -24,6 +24,7 @@ of ``track``). Nothing here knows the catalogue: ``engine.core.matching`` maps i
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,11 +44,16 @@ SAVED_WEIGHT = 1.0
 PAGE_SIZE = 50  # the API's maximum for these endpoints
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: an export can hold 100,000 tracks
 class HistoryItem:
     """One track of a listener's history with its summed weight.
 
     ``track_id``, ``title``, ``artist`` and ``weight`` are what ``engine.core.matching`` reads.
+    ``play_times`` / ``play_weights`` are the timed part of ``weight``: one entry per
+    contribution that has a time (a recently played entry, an export's play or skip), as
+    epoch seconds (UTC) and the signed weight it added, in the order read. Untimed parts (top
+    lists, saved tracks) are ``weight - sum(play_weights)``. Leaving out a time range of
+    listening subtracts the entries inside it.
     """
 
     track_id: str | None
@@ -66,6 +72,8 @@ class HistoryItem:
     plays: int = 0
     skips: int = 0
     last_played: datetime | None = None
+    play_times: tuple[float, ...] = ()
+    play_weights: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ class History:
         return list(self.items[:n])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrackInfo:
     """The fields of a TrackObject we keep."""
 
@@ -125,30 +133,41 @@ class TrackInfo:
             "\x1f" + " ".join(self.title.casefold().split())
 
 
+def _str(value: Any) -> str | None:
+    """``value`` when it is a non-blank string (stripped), else None: API fields may be anything."""
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list field (anything else reads as empty)."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
 def track_info(obj: Any) -> TrackInfo | None:
-    """Read a TrackObject, tolerating missing/null fields; None for episodes and empty entries."""
+    """Read a TrackObject, tolerating missing/null/mistyped fields; None for episodes and empty entries."""
     if not isinstance(obj, Mapping) or obj.get("type", "track") != "track":
         return None
-    title = (obj.get("name") or "").strip()
-    artist_objs = [a for a in (obj.get("artists") or []) if isinstance(a, Mapping)]
-    artists = tuple(a.get("name") or "" for a in artist_objs if a.get("name"))
+    title = _str(obj.get("name"))
+    artist_objs = _mappings(obj.get("artists"))
+    artists = tuple(name for a in artist_objs if (name := _str(a.get("name"))))
     if not title or not artists:
         return None
     album_obj = obj.get("album")
     album: Mapping[str, Any] = album_obj if isinstance(album_obj, Mapping) else {}
-    images = [i for i in (album.get("images") or []) if isinstance(i, Mapping) and i.get("url")]
+    images = [i for i in _mappings(album.get("images")) if _str(i.get("url"))]
     # Prefer a mid-size cover (~300 px): big enough for a card, small to load.
-    images.sort(key=lambda i: abs((i.get("width") or 300) - 300))
-    popularity = obj.get("popularity")
-    duration = obj.get("duration_ms")
-    track_id = obj.get("id") if not obj.get("is_local") else None
+    images.sort(key=lambda i: abs((_int(i.get("width")) or 300) - 300))
+    track_id = _str(obj.get("id")) if not obj.get("is_local") else None
     return TrackInfo(
-        track_id=track_id or None, title=title, artists=artists,
+        track_id=track_id, title=title, artists=artists,
         artist_ids=tuple(str(a["id"]) for a in artist_objs if a.get("id")),
-        album=album.get("name") or None, release_date=album.get("release_date") or None,
-        duration_ms=duration if isinstance(duration, int) else None,
-        popularity=popularity if isinstance(popularity, int) else None,
-        preview_url=obj.get("preview_url") or None, image_url=images[0]["url"] if images else None)
+        album=_str(album.get("name")), release_date=_str(album.get("release_date")),
+        duration_ms=_int(obj.get("duration_ms")), popularity=_int(obj.get("popularity")),
+        preview_url=_str(obj.get("preview_url")), image_url=_str(images[0]["url"]) if images else None)
 
 
 def entry_track(entry: Any) -> Any:
@@ -169,12 +188,28 @@ def parse_time(text: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+@dataclass(slots=True)
+class _Row:
+    """One track's running totals in a :class:`HistoryBuilder` (slots: ~150 bytes a track)."""
+
+    info: TrackInfo
+    weight: float = 0.0
+    sources: tuple[str, ...] = ()
+    plays: int = 0
+    skips: int = 0
+    last: datetime | None = None
+    #: the timed part of ``weight``: one entry per play (epoch seconds, its weight), as compact
+    #: float arrays (16 bytes a play; an export may hold 500,000 plays)
+    times: array[float] = field(default_factory=lambda: array("d"))
+    timed: array[float] = field(default_factory=lambda: array("d"))
+
+
 class HistoryBuilder:
     """Accumulates weighted contributions per track, then freezes them into a :class:`History`."""
 
     def __init__(self, origin: str) -> None:
         self.origin = origin
-        self._rows: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, _Row] = {}
         self.counts: dict[str, int] = {}
         self.warnings: list[str] = []
 
@@ -185,25 +220,29 @@ class HistoryBuilder:
             play: bool = False, skip: bool = False) -> None:
         row = self._rows.get(info.key)
         if row is None:
-            row = self._rows[info.key] = {"info": info, "weight": 0.0, "sources": {}, "plays": 0,
-                                          "skips": 0, "last": None}
-        row["weight"] += weight
-        row["sources"][source] = None
-        row["plays"] += int(play)
-        row["skips"] += int(skip)
-        if played_at is not None and (row["last"] is None or played_at > row["last"]):
-            row["last"] = played_at
+            row = self._rows[info.key] = _Row(info)
+        row.weight += weight
+        if source not in row.sources:
+            row.sources += (source,)
+        row.plays += int(play)
+        row.skips += int(skip)
+        if played_at is not None:
+            row.times.append(played_at.timestamp())
+            row.timed.append(weight)
+            if row.last is None or played_at > row.last:
+                row.last = played_at
 
     def build(self) -> History:
         items = []
         for row in self._rows.values():
-            info: TrackInfo = row["info"]
+            info = row.info
             items.append(HistoryItem(
                 track_id=info.track_id, title=info.title, artist=info.artists[0], artists=info.artists,
-                weight=round(row["weight"], 6), sources=tuple(row["sources"]), artist_ids=info.artist_ids,
+                weight=round(row.weight, 6), sources=row.sources, artist_ids=info.artist_ids,
                 album=info.album, release_date=info.release_date, duration_ms=info.duration_ms,
                 popularity=info.popularity, preview_url=info.preview_url, image_url=info.image_url,
-                plays=row["plays"], skips=row["skips"], last_played=row["last"]))
+                plays=row.plays, skips=row.skips, last_played=row.last,
+                play_times=tuple(row.times), play_weights=tuple(row.timed)))
         items.sort(key=lambda i: (-i.weight, i.artist.casefold(), i.title.casefold()))
         return History(items=tuple(i for i in items if i.weight > 0), origin=self.origin,
                        counts=dict(self.counts), negative=tuple(i for i in items if i.weight <= 0),

@@ -3,10 +3,15 @@
 ``random_bundle_parts`` returns the keyword arguments of ``engine.bundle.publish.write_bundle`` for a
 catalogue with planted structure: items belong to ``n_groups`` groups whose factor vectors
 point in distinct directions, so recommendations for a listener of one group stay in it.
+``rehash`` re-records one file's sha256 in a written bundle's manifest (tests that plant a
+readable-hash-but-broken file).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,3 +80,13 @@ def random_bundle_parts(
             "weight_epsilon": 1.0, "weight_clip": 100.0, "max_iter": 10},
         "data_stats": {"n_users": 0, "n_interactions": 0, "source": "synthetic test bundle"},
     }
+
+
+def rehash(bundle_dir: Path, name: str) -> None:
+    """Record the current size and sha256 of ``bundle_dir/name`` in the manifest, so a file
+    changed by a test passes the hash check and reaches the reader behind it."""
+    manifest_path = Path(bundle_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    data = (Path(bundle_dir) / name).read_bytes()
+    manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")

@@ -4,22 +4,30 @@ Sign-in (finishing Spotify's redirect, reloading the history), sign-out and "For
 recording events and likes/dislikes; the recommendations with this session's controls and
 feedback; album art; saving playlists; catalogue and similar-songs lookups. Failures from
 Spotify arrive as :class:`spotify.errors.SpotifyError` (never a spotipy exception), whose
-text is a sentence to show.
+text is a sentence to show. When the SQLite store cannot be written (another process holds
+its lock past the busy timeout, a full disk), the click still works as far as it can and the
+page says in a sentence what was not saved (:func:`_not_saved`), never a traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from engine.serving.results import Recommendations
+from engine.serving.exclusions import Exclusions
+from engine.serving.listens import Listens, listens_behind
+from engine.serving.lists import FAMILIAR, NEW
+from engine.serving.results import Recommendations, TasteLists
 from engine.serving.similar_songs import stored_neighbours
 from engine.serving.similar_songs import topic_labels as labels
 from engine.state.events import (
     DISLIKE,
+    EXCLUDE,
     LIKE,
     PLAY,
     RECOMMENDED,
@@ -34,12 +42,14 @@ from spotify.errors import AuthError, SpotifyError
 from spotify.history import fetch_history
 from spotify.playlists import save_playlist
 from webapp import catalog, resources, session
+from webapp.cards import sign_in_html
 from webapp.listeners import (
     KIND_SPOTIFY,
     Listener,
     listener_from_history,
     recommend_request,
 )
+from webapp.taste_edit import newly_removed, taste_request
 
 if TYPE_CHECKING:
     from engine.state.store import SavedPlaylist as SavedRecord
@@ -54,8 +64,11 @@ logger = logging.getLogger(__name__)
 def finish_sign_in() -> None:
     """Complete a Spotify redirect, if this run is one: token, storage key, history, listener.
 
-    Errors are kept for the Home page to show as a sentence; the query string is cleared
-    either way so a reload does not replay a used code.
+    The redirect back opens a new session, so the browser's binding cookie (written by the
+    sign-in link's click) is what shows the sign-in started here; without it (a forwarded link,
+    cookies blocked) nothing is signed in until the listener confirms the account on the Home
+    page (:func:`confirm_sign_in`). Errors are kept for the Home page to show as a sentence;
+    the query string is cleared either way so a reload does not replay a used code.
     """
 
     auth = session.spotify_auth()
@@ -64,10 +77,38 @@ def finish_sign_in() -> None:
     params = st.query_params.to_dict()
     st.query_params.clear()
     try:
-        auth.handle_callback(params)
-        load_spotify_listener(auth)
+        if auth.handle_callback(params, browser_nonce=st.context.cookies.get(auth.config.binding_cookie)):
+            load_spotify_listener(auth)
     except SpotifyError as exc:
         session.set_signin_error(str(exc))
+
+
+def sign_in_link(auth: SpotifyAuth) -> str:
+    """The HTML of the "Sign in with Spotify" link (with its binding cookie; see cards.sign_in_html).
+
+    Raises :class:`spotify.errors.AuthError` with a sentence when Spotify would refuse the
+    configured redirect URI (``localhost``, plain http on a public host).
+    """
+    return sign_in_html(auth.authorize_url(), cookie=auth.config.binding_cookie, nonce=auth.binding_nonce(),
+                        max_age=int(auth.config.state_ttl_s))
+
+
+def confirm_sign_in() -> None:
+    """Button callback: "Continue as <name>": the held-back sign-in becomes this session's."""
+    auth = session.spotify_auth()
+    try:
+        if auth is not None:
+            auth.confirm_pending()
+            load_spotify_listener(auth)
+    except SpotifyError as exc:
+        session.set_signin_error(str(exc))
+
+
+def decline_sign_in() -> None:
+    """Button callback: "Not me": forget the held-back sign-in; nothing of it was used."""
+    auth = session.spotify_auth()
+    if auth is not None:
+        auth.discard_pending()
 
 
 def load_spotify_listener(auth: SpotifyAuth) -> Listener:
@@ -79,7 +120,9 @@ def load_spotify_listener(auth: SpotifyAuth) -> Listener:
         history = fetch_history(sp)
         listener = listener_from_history(history, resources.catalog_index(), kind=KIND_SPOTIFY,
                                          label=me.get("display_name") or "Spotify listener")
-    session.set_user_key(resources.store().user_key_for(str(me["id"])))
+    # Salted with APP_STATE_SECRET when set, so the key survives a lost app.sqlite (ephemeral disks).
+    key = resources.store().user_key_for(str(me["id"]), secret=resources.settings().app_state_secret)
+    session.set_user_key(key)
     session.set_listener(listener)
     return listener
 
@@ -103,29 +146,55 @@ def sign_out() -> None:
     session.new_user_key()
 
 
-def forget_me() -> dict[str, int]:
-    """Delete this listener's events, feedback and playlist records (SQLite and event files)."""
+def forget_me() -> dict[str, int] | None:
+    """Delete this listener's events, feedback and playlist records (SQLite and event files);
+    None (and an error on the page) when the store or the files cannot be changed now."""
     key = session.user_key()
-    counts = resources.store().forget(key)
-    counts["event_lines"] = forget_user(resources.settings().events_dir, key)
+    try:
+        counts = resources.store().forget(key)
+        counts["event_lines"] = forget_user(resources.settings().events_dir, key)
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning("forget me failed: %s", exc)
+        st.error("Your data could not be deleted just now: the app's storage is busy or unavailable. "
+                 "Nothing was changed; please try again in a minute.")
+        return None
     session.forget_shown()
+    session.forget_exclusions()
     return counts
 
 
 # -- feedback and events --------------------------------------------------------------------
 
+#: What each kind of event is, in the sentence that says it was not saved.
+_EVENT_WORDS = {PLAY: "Your play", RECOMMENDED: "Which songs you were shown", LIKE: "Your like",
+                DISLIKE: "Your dislike", SAVE: "The saved songs", EXCLUDE: "What you left out of your taste"}
+
+
+def _not_saved(what: str, exc: BaseException) -> None:
+    """Say on the page that ``what`` was not stored (the store or the disk failed), and log why."""
+    logger.warning("%s was not saved: %s", what, exc)
+    st.warning(f"{what} could not be saved just now: the app's storage is busy or unavailable. "
+               "Everything else works; try again in a moment.")
+
 
 def log_events(kind: str, track_ids: list[str]) -> None:
-    """Record events in SQLite and as one JSON-lines file for the engine's next refresh."""
+    """Record events in SQLite and as one JSON-lines file for the engine's next refresh (each
+    on its own: one failing does not lose the other)."""
     if not track_ids:
         return
     events = [ListeningEvent.new(session.user_key(), t, kind) for t in track_ids]
+    failed: BaseException | None = None
     try:
         resources.store().add_events(Event(e.event_id, e.user_id, e.track_id, e.kind, e.weight, e.epoch)
                                      for e in events)
+    except sqlite3.Error as exc:  # a bulk writer holding the lock, a full disk
+        failed = exc
+    try:
         write_events(resources.settings().events_dir, events)
     except OSError as exc:  # a full or read-only disk must not break listening
-        logger.warning("could not record %s events: %s", kind, exc)
+        failed = exc
+    if failed is not None:
+        _not_saved(_EVENT_WORDS.get(kind, "The event"), failed)
 
 
 def play(track_id: str) -> None:
@@ -135,41 +204,106 @@ def play(track_id: str) -> None:
 
 
 def feedback() -> Feedback:
-    """The listener's likes and dislikes."""
-    return resources.store().feedback(session.user_key())
+    """The listener's likes and dislikes (none, with a note, when the store cannot be read)."""
+    try:
+        return resources.store().feedback(session.user_key())
+    except sqlite3.Error as exc:
+        logger.warning("feedback unreadable: %s", exc)
+        st.warning("Your likes and dislikes could not be read just now, so this list does not use them.")
+        return Feedback()
 
 
-def rate_track(track_id: str, value: int) -> None:
-    """Like (1), dislike (-1) or clear (0) a track, and log the event."""
-    resources.store().set_feedback(session.user_key(), target="track", target_id=track_id, value=value)
+def rate_track(track_id: str, value: int) -> bool:
+    """Like (1), dislike (-1) or clear (0) a track, and log the event; False when not saved."""
+    try:
+        resources.store().set_feedback(session.user_key(), target="track", target_id=track_id, value=value)
+    except sqlite3.Error as exc:
+        _not_saved(_EVENT_WORDS[LIKE if value > 0 else DISLIKE] if value else "Clearing your rating", exc)
+        return False
     if value:
         log_events(LIKE if value > 0 else DISLIKE, [track_id])
+    return True
 
 
-def block_artist(artist: str) -> None:
-    """Never recommend this artist (id or name) again for this listener."""
-    resources.store().set_feedback(session.user_key(), target="artist", target_id=artist, value=-1)
+def block_artist(artist: str) -> bool:
+    """Never recommend this artist (id or name) again for this listener; False when not saved."""
+    try:
+        resources.store().set_feedback(session.user_key(), target="artist", target_id=artist, value=-1)
+    except sqlite3.Error as exc:
+        _not_saved("Hiding this artist", exc)
+        return False
+    return True
 
 
 # -- recommendations --------------------------------------------------------------------
 
 
-def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
-    """Recommend with the session's controls and feedback; remember and log what is shown."""
+def taste_lists(listener: Listener) -> tuple[TasteLists, Recommendations, pd.DataFrame]:
+    """The lists for the session's controls, feedback and exclusions, and the one the controls
+    choose to show (``RecControls.view``) with its frame; remember and log what is shown."""
     rec = resources.recommender()
-    history, options = recommend_request(listener, session.controls(), feedback())
-    result = rec.recommend(history, options)
+    controls = session.controls()
+    history, options, _ = taste_request(rec, listener, controls, feedback(), session.exclusions())
+    lists = rec.lists(history, options)
+    result = {FAMILIAR: lists.familiar, NEW: lists.new}.get(controls.view, lists.blended)
     frame = rec.frame(result)
     session.set_shown(frame)
     if session.mark_logged(result.track_ids):
         log_events(RECOMMENDED, list(result.track_ids))
+    return lists, result, frame
+
+
+def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
+    """The list the Recommendations page shows (see :func:`taste_lists`) and its frame."""
+    _, result, frame = taste_lists(listener)
     return result, frame
 
 
-def effective_history(listener: Listener) -> dict[str, float]:
-    """The weights recommendations use: history plus picks and likes, minus dislikes."""
-    history, _ = recommend_request(listener, session.controls(), feedback())
+def effective_history(listener: Listener) -> Mapping[str, float]:
+    """The weights recommendations use: history plus picks and likes, minus dislikes and exclusions."""
+    history, _, _ = taste_request(resources.recommender(), listener, session.controls(), feedback(),
+                                  session.exclusions())
     return history
+
+
+# -- the editable taste ---------------------------------------------------------------------
+
+
+def taste_base(listener: Listener) -> dict[str, float]:
+    """The history the listener can untick from: :func:`effective_history` before exclusions."""
+    history, _ = recommend_request(listener, session.controls(), feedback())
+    return dict(history)
+
+
+def listens(listener: Listener, track_ids: list[str]) -> dict[str, Listens]:
+    """The listens behind each recommended track ("Why this?"), from the history it was made of."""
+    rec = resources.recommender()
+    history = effective_history(listener)
+    plays = listener.timeline.plays() if listener.timeline is not None else None
+    return {lst.track_id: lst for lst in listens_behind(rec, history, track_ids, plays=plays)}
+
+
+def set_exclusions(listener: Listener, value: Exclusions) -> None:
+    """Store what the listener left out; each history track that leaves is logged as ``exclude``.
+
+    Putting something back logs nothing (as clearing a dislike does): a later play or like of
+    the track outweighs the exclusion in training.
+    """
+    rec, controls, fb = resources.recommender(), session.controls(), feedback()
+    _, _, before = taste_request(rec, listener, controls, fb, session.exclusions())
+    _, _, after = taste_request(rec, listener, controls, fb, value)
+    session.set_exclusions(value)
+    log_events(EXCLUDE, newly_removed(before, after))
+
+
+def keep_track(listener: Listener, track_id: str, keep: bool) -> None:
+    """Tick (``keep``) or untick one history track."""
+    set_exclusions(listener, session.exclusions().with_track(track_id, keep=keep))
+
+
+def keep_artist(listener: Listener, artist_id: str, keep: bool) -> None:
+    """Tick (``keep``) or untick one artist of the history."""
+    set_exclusions(listener, session.exclusions().with_artist(artist_id, keep=keep))
 
 
 def artwork(track_ids: list[str], listener: Listener, *, limit: int = 12) -> dict[str, str]:
@@ -207,19 +341,32 @@ def save_to_spotify(track_ids: list[str], *, name: str, description: str, public
     if auth is None or not auth.is_signed_in():
         raise AuthError("Sign in with Spotify on the Home page to save playlists.")
     store, key = resources.store(), session.user_key()
-    previous = store.playlists(key)
+    try:
+        previous = store.playlists(key)
+    except sqlite3.Error as exc:  # no record of an earlier one: save a new playlist
+        logger.warning("saved playlists could not be read: %s", exc)
+        previous = []
     with st.spinner("Saving to Spotify…"):
         saved = save_playlist(auth.client(), track_ids, name=name, description=description, public=public,
                               playlist_id=None if new or not previous else previous[0].playlist_id)
-    store.save_playlist(key, playlist_id=saved.id, name=saved.name, url=saved.url,
-                        n_tracks=saved.n_tracks, public=public)
+    try:
+        store.save_playlist(key, playlist_id=saved.id, name=saved.name, url=saved.url,
+                            n_tracks=saved.n_tracks, public=public)
+    except sqlite3.Error as exc:  # the playlist is on Spotify; only the app's note of it is missing
+        _not_saved("The app's record of this playlist", exc)
     log_events(SAVE, track_ids)
     return saved
 
 
 def saved_playlists() -> list[SavedRecord]:
-    """Playlists the app saved for this listener, newest first."""
-    return resources.store().playlists(session.user_key())
+    """Playlists the app saved for this listener, newest first (none, with a warning, when the
+    app's storage cannot be read just now)."""
+    try:
+        return resources.store().playlists(session.user_key())
+    except sqlite3.Error as exc:
+        logger.warning("saved playlists could not be read: %s", exc)
+        st.warning("Your saved playlists could not be read just now: the app's storage is busy or unavailable.")
+        return []
 
 
 # -- catalogue lookups (webapp.catalog over the serving bundle) -------------------------------

@@ -23,10 +23,11 @@ def join_names(names: Sequence[str], *, limit: int = 3) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None) -> list[str]:
+def reason_lines(row: Mapping[str, Any], *, verb: str, sound: str | None) -> list[str]:
     """Plain-text reasons of one recommendation (a ``Recommender.frame`` row, or a
     ``webapp.catalog.neighbours_frame`` row): ``because`` names, then each
-    :class:`~engine.serving.results.Reason` of ``reasons`` in words."""
+    :class:`~engine.serving.results.Reason` of ``reasons`` in words, then ``sound``: the
+    track's own features in words (``webapp.catalog.track_sound``), never its cluster's."""
     lines = []
     because = [str(b) for b in (row.get("because") or [])]
     if because:
@@ -35,6 +36,10 @@ def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None
     for kind, detail in reasons:
         if kind == "artist":
             lines.append(f"By {detail}, an artist you picked")
+        elif kind == "your_artist":
+            lines.append(f"More from {detail}, whom you {verb}")
+        elif kind == "similar_artist":
+            lines.append(f"New to you: like {detail}, whom you {verb}")
         elif kind == "genre":
             lines.append(f"Genre you like: {detail}")
         elif kind == "audio":
@@ -43,8 +48,8 @@ def reason_lines(row: Mapping[str, Any], *, verb: str, cluster_label: str | None
             lines.append("Popular with listeners")
         elif detail:
             lines.append(detail)
-    if cluster_label:
-        lines.append(f"Sound: {cluster_label}")
+    if sound:
+        lines.append(f"This song: {sound}")
     return list(dict.fromkeys(lines))
 
 
@@ -95,15 +100,26 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
-def sign_in_html(url: str) -> str:
+def sign_in_html(url: str, *, cookie: str, nonce: str, max_age: int) -> str:
     """The "Sign in with Spotify" link, opening in the same tab so the redirect back lands in it.
 
-    (``st.link_button`` opens a new tab, which would leave this one signed out.)
+    (``st.link_button`` opens a new tab, which would leave this one signed out.) Its click writes
+    ``cookie=nonce`` (first-party, ``SameSite=Lax``, ``Secure`` on https, ``max_age`` seconds):
+    the redirect back opens a new Streamlit session, and this cookie is how that session knows
+    the sign-in started in this browser (see :mod:`spotify.auth`). Render it with
+    ``st.html(..., unsafe_allow_javascript=True)``; every value is escaped into attributes and
+    the script reads them from there, so no text reaches the script itself.
     """
     return (
         '<style>.signin{display:inline-block;background:#1db954;color:#fff!important;font-weight:600;'
         'padding:.55rem 1.2rem;border-radius:999px;text-decoration:none!important}'
         '.signin:hover{background:#1ed760}</style>'
-        f'<a class="signin" href="{html.escape(url)}">Sign in with Spotify</a>'
+        f'<a class="signin" href="{html.escape(url)}" data-cookie="{html.escape(cookie)}" '
+        f'data-binding="{html.escape(nonce)}" data-max-age="{int(max_age)}">Sign in with Spotify</a>'
+        "<script>document.querySelectorAll('a.signin[data-binding]').forEach(function (a) {"
+        "if (a.dataset.armed) return; a.dataset.armed = '1';"
+        "a.addEventListener('click', function () {"
+        "if (!/^[A-Za-z0-9_-]+$/.test(a.dataset.binding)) return;"
+        "document.cookie = a.dataset.cookie + '=' + a.dataset.binding + '; Path=/; Max-Age=' + a.dataset.maxAge"
+        " + '; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');});});</script>"
     )
-

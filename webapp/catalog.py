@@ -17,6 +17,7 @@ from engine.core.matching import CatalogIndex
 from engine.serving.recommender import Recommender
 from engine.serving.results import Reason, SimilarSongs
 from engine.serving.similar_songs import METHOD_HYBRID, METHOD_LABELS, merge_neighbours
+from engine.serving.taste import describe_sound
 
 #: Why a neighbour was found, in words (``SimilarSongs.signals``).
 SIGNAL_REASONS = {"factors": "Listened to by the same people", "audio": "Sounds alike, same genres or artist"}
@@ -52,6 +53,17 @@ def first_artists(rec: Recommender, track_ids: Sequence[str]) -> list[str]:
             if key:
                 out.append(key)
     return list(dict.fromkeys(out))
+
+
+def track_sound(rec: Recommender, track_id: str) -> str | None:
+    """Words for one track's own audio features (``"older, high acousticness, quiet"``), or None
+    for a track the bundle has no audio for. Not its cluster's centroid: a 1966 song in a
+    cluster of mostly recent hits is still called older."""
+    i = int(rec.index_of([track_id])[0])
+    b = rec.bundle
+    if i < 0 or not bool(b.items["has_audio"].iat[i]):
+        return None
+    return describe_sound(b.audio_features[i], list(b.kmeans.get("feature_names") or []))
 
 
 def tracks_frame(rec: Recommender, track_ids: Sequence[str]) -> pd.DataFrame:

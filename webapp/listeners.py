@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from engine.core.matching import CatalogIndex, MatchResult, match_history
-from engine.serving.options import Options
+from engine.core.matching import CatalogIndex, MatchResult
+from engine.serving.exclusions import Timeline
+from engine.serving.listening import Listening, artist_weights_of, listening_from_history
+from engine.serving.lists import BLENDED, FAMILIAR, LIST_TITLES, NEW
+from engine.serving.options import DEFAULT_DISCOVERY, Options
+from engine.serving.results import ListStats
 from engine.state.events import KIND_WEIGHTS, LIKE
 from engine.state.store import Feedback
 
@@ -31,6 +35,10 @@ LIKED_WEIGHT = KIND_WEIGHTS[LIKE]
 #: Chosen seed songs count like a few plays each when the bundle has factors for them.
 SEED_WEIGHT = 3.0
 EXPLICIT_CHOICES = {"Any": None, "Clean only": False, "Explicit only": True}
+#: The lists the Recommendations page offers, in its order (engine.serving.lists names).
+LIST_VIEWS = (BLENDED, FAMILIAR, NEW)
+#: How each match path is named in the match summary.
+MATCH_PATH_NAMES = {"track_id": "by id", "name": "by artist + title", "artist": "by artist only"}
 
 
 # -- listeners ---------------------------------------------------------------------------
@@ -57,6 +65,11 @@ class MatchSummary:
         """``"412 of 480 tracks found in the catalogue"``."""
         return f"{self.matched:,} of {self.total:,} tracks found in the catalogue"
 
+    @property
+    def breakdown(self) -> str:
+        """``"30 by id, 2 by artist + title, 380 by artist only"`` (every path, zeros included)."""
+        return ", ".join(f"{self.by_path.get(path, 0):,} {name}" for path, name in MATCH_PATH_NAMES.items())
+
 
 @dataclass(frozen=True)
 class Listener:
@@ -65,6 +78,8 @@ class Listener:
     ``history`` maps catalogue track ids to raw weights; ``seed_tracks``/``seed_artists`` are
     choices made on the Home page (used when the history gives the model nothing).
     ``images`` maps track ids to album-art URLs Spotify returned with the history.
+    ``timeline`` is the timed part of ``history`` (data exports, recently played), which lets
+    the listener leave out a time range; None when the source has no times.
     """
 
     kind: str
@@ -75,6 +90,7 @@ class Listener:
     match: MatchSummary | None = None
     images: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    timeline: Timeline | None = field(default=None, compare=False, repr=False)
 
     @property
     def synthetic(self) -> bool:
@@ -94,16 +110,18 @@ class Listener:
 def listener_from_history(history: History, index: CatalogIndex, *, kind: str, label: str) -> Listener:
     """Match a ``spotify.history.History`` to the catalogue and make it a :class:`Listener`.
 
-    Non-positive matched totals are dropped (the recommender accepts positive weights only).
+    The matching and weighting are :func:`engine.serving.listening.listening_from_history`,
+    the step the real-listener evaluation measures; non-positive totals are dropped.
     """
-    result = match_history(history.items, index)
+    listening, result = listening_from_history(history.items, index)
     images = {
         item.track_id: item.image_url
         for item in history.items
         if item.image_url and item.track_id and item.track_id in index
     }
-    return Listener(kind=kind, label=label, history=result.positive_weights(),
-                    match=MatchSummary.from_result(result), images=images, notes=tuple(history.warnings))
+    return Listener(kind=kind, label=label, history=listening,
+                    match=MatchSummary.from_result(result), images=images, notes=tuple(history.warnings),
+                    timeline=Timeline.from_items(history.items, index) or None)
 
 
 def listener_from_seeds(track_ids: Sequence[str], artists: Sequence[str] = ()) -> Listener:
@@ -144,17 +162,20 @@ class RecControls:
     energy_range: tuple[float, float] | None = None
     explicit: str = "Any"
     clusters: tuple[int, ...] = ()
+    discovery: float = DEFAULT_DISCOVERY
+    view: str = BLENDED
 
 
 def recommend_request(
     listener: Listener, controls: RecControls, feedback: Feedback
-) -> tuple[dict[str, float], Options]:
+) -> tuple[Listening, Options]:
     """The ``(history, options)`` of ``Recommender.recommend`` for this request.
 
     Likes join the history (``LIKED_WEIGHT`` each, and as seeds for the cold-start path);
     disliked tracks leave it and, with disliked artists, are excluded from the results, so a
     dislike never comes back. Seed songs also count as history (``SEED_WEIGHT``): when the
-    model has factors for them the listener gets the collaborative path at once.
+    model has factors for them the listener gets the collaborative path at once. Artist-only
+    matches travel with the history (:class:`~engine.serving.listening.Listening`).
     """
     history = {t: float(w) for t, w in listener.history.items() if w > 0}
     for track in listener.seed_tracks:
@@ -175,11 +196,25 @@ def recommend_request(
         exclude_artists=tuple(sorted(feedback.disliked_artists)),
         seed_tracks=(*listener.seed_tracks, *sorted(feedback.liked_tracks - set(listener.seed_tracks))),
         seed_artists=listener.seed_artists,
+        discovery=float(controls.discovery),
     )
-    return history, options
+    return Listening(tracks=history, artists=artist_weights_of(listener.history)), options
 
 
 def full_range_is_none(value: tuple[float, float], bounds: tuple[float, float]) -> tuple[float, float] | None:
     """A range slider at its full extent means "no filter" (so tracks with unknown values stay)."""
     lo, hi = value
     return None if lo <= bounds[0] and hi >= bounds[1] else (lo, hi)
+
+
+def list_title(view: str) -> str:
+    """The page's name of a list (:data:`LIST_VIEWS`)."""
+    return LIST_TITLES.get(view, view)
+
+
+def list_caption(stats: ListStats | None) -> str:
+    """``"40% new artists · popularity percentile 81"`` (what a list says about itself)."""
+    if stats is None or stats.share_new != stats.share_new:  # NaN: an empty list
+        return "No tracks in this list."
+    return (f"{stats.share_new:.0%} new artists · popularity percentile {stats.popularity_percentile:.0f} "
+            f"(its typical track is more popular than {stats.popularity_percentile:.0f}% of the catalogue)")

@@ -2,8 +2,8 @@
 
 Per browser session: the :class:`~webapp.listeners.Listener`, the listener's storage key,
 the Recommendations controls, the list last shown (and last logged), the track whose player
-is open, a sign-in error waiting to be shown, the songs picked on the Home page, and the
-Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
+is open, a sign-in error waiting to be shown, the songs picked on the Home page, what the
+listener unticked of their taste, and the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
 mapping). Pages index ``st.session_state`` only for their own widget keys.
 """
 
@@ -15,6 +15,7 @@ from typing import Any, cast
 import pandas as pd
 import streamlit as st
 
+from engine.serving.exclusions import Exclusions
 from engine.state.store import Store
 from spotify.auth import AuthConfig, SpotifyAuth
 from webapp import resources
@@ -149,3 +150,32 @@ def playing() -> str | None:
 
 def set_playing(track_id: str) -> None:
     st.session_state[K_PLAYING] = track_id
+
+
+# -- the editable taste -------------------------------------------------------------------
+# What the listener unticked (engine.serving.exclusions), for this app session only (never stored
+# as such; each track that leaves is logged as an exclude event). Kept with the listener it
+# belongs to, so switching listener starts from nothing.
+
+K_EXCLUSIONS = "taste_exclusions"
+
+
+def _taste_owner() -> str:
+    who = listener()
+    return "" if who is None else f"{user_key()}|{who.kind}|{who.label}"
+
+
+def exclusions() -> Exclusions:
+    """What the current listener left out of their taste (nothing until they untick)."""
+    owner, value = st.session_state.get(K_EXCLUSIONS, ("", Exclusions()))
+    return value if owner == _taste_owner() else Exclusions()
+
+
+def set_exclusions(value: Exclusions) -> None:
+    """Replace the current listener's exclusions."""
+    st.session_state[K_EXCLUSIONS] = (_taste_owner(), value)
+
+
+def forget_exclusions() -> None:
+    """Drop every exclusion (after "Forget me")."""
+    st.session_state.pop(K_EXCLUSIONS, None)

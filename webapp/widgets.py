@@ -7,15 +7,18 @@ Text from Spotify or the catalogue reaches HTML only through :func:`webapp.cards
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 import streamlit as st
 
 from engine.bundle.layout import current_version
 from engine.core.config import ConfigError
+from engine.serving.listens import Listens
 from spotify.ids import embed_url, track_url
-from webapp import actions, resources, session
+from webapp import actions, resources, session, taste_edit
 from webapp.cards import (
     CARD_CSS,
     card_html,
@@ -23,20 +26,22 @@ from webapp.cards import (
     placeholder_html,
     reason_lines,
 )
+from webapp.catalog import track_sound
 from webapp.listeners import Listener
 
 EMBED_HEIGHT = 152  # Spotify's compact player
 
 
 def _rate(track_id: str, value: int, title: str) -> None:
-    actions.rate_track(track_id, value)
+    if not actions.rate_track(track_id, value):
+        return  # not saved: actions said so on the page
     title = md_escape(title)
     st.toast(f"Liked “{title}”: it joins your taste." if value > 0 else f"“{title}” will not come back.")
 
 
 def _block(artist: str, name: str) -> None:
-    actions.block_artist(artist)
-    st.toast(f"No more {md_escape(name)}.")
+    if actions.block_artist(artist):
+        st.toast(f"No more {md_escape(name)}.")
 
 
 def card_styles() -> None:
@@ -48,13 +53,15 @@ def track_card(
     row: Mapping[str, Any],
     *,
     verb: str,
-    cluster_label: str | None,
     image: str | None,
     position: int,
     feedback_buttons: bool = True,
     show_player: bool = False,
+    why: Listens | None = None,
 ) -> None:
-    """One recommendation (a ``Recommender.frame`` row): cover, text, reasons, buttons, player."""
+    """One recommendation (a ``Recommender.frame`` row): cover, text, reasons (with the track's
+    own sound, ``catalog.track_sound``), buttons, player, and with ``why`` a "Why this?" popover
+    of the listens behind it (:func:`why_this`)."""
     track_id = str(row["track_id"])
     title = str(row.get("name") or "")
     artists = list(row.get("artists") or [])
@@ -66,7 +73,7 @@ def track_card(
             else:
                 st.html(placeholder_html(title, row.get("cluster")))
         with body:
-            lines = reason_lines(row, verb=verb, cluster_label=cluster_label)
+            lines = reason_lines(row, verb=verb, sound=track_sound(resources.recommender(), track_id))
             st.html(card_html(title=title, artists=artists, year=row.get("year"), lines=lines,
                               url=track_url(track_id)))
             url = embed_url(track_id)
@@ -83,6 +90,9 @@ def track_card(
                     if artists:
                         st.button("Hide artist", key=f"block-{track_id}", icon=":material/block:", type="tertiary",
                                   on_click=_block, args=(_artist_key(row), artists[0]))
+                if why is not None and why.tracks:
+                    with st.popover("Why this?", icon=":material/help:", type="tertiary"):
+                        why_this(why, key=f"why-{position}-{track_id}")
             if url and (show_player or session.playing() == track_id):
                 st.iframe(url, height=EMBED_HEIGHT)
 
@@ -109,7 +119,7 @@ def page_setup() -> Listener | None:
         else:
             st.caption(f"Listening as **{md_escape(listener.label)}**"
                        + (" (synthetic demo listener)" if listener.synthetic else ""))
-        st.caption(f"Model: {current_version(settings.models_dir) or 'built-in demo bundle'}")
+        st.caption(f"Model: {md_escape(current_version(settings.models_dir) or 'built-in demo bundle')}")
     return listener
 
 
@@ -121,3 +131,96 @@ def require_listener() -> Listener:
         st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
         st.stop()
     return listener
+
+
+# -- the editable taste: "Why this?" and the editor ------------------------------------------
+# The listener unticks what is not their taste; callbacks store it (actions.set_exclusions)
+# before the page runs again, so the lists re-fold at once. Widget values are set from the
+# session's exclusions before each widget is drawn, so the popovers and the editor agree.
+
+TASTE_ARTISTS, TASTE_TRACKS, TASTE_DATES, TASTE_PERIODS = "taste_artists", "taste_tracks", "taste_dates", "taste_periods"
+
+
+def why_this(listens: Listens, *, key: str) -> None:
+    """The listens behind one card: its top history tracks and artists with their share of the
+    score (listed + other = 100%), each with a ticked box; unticking leaves it out of the taste."""
+    labels = taste_edit.track_labels(resources.recommender(), [t.track_id for t in listens.tracks])
+    st.markdown("**The listens behind it** (share of its score)")
+    for t in listens.tracks:
+        box = f"{key}-t-{t.track_id}"
+        st.session_state[box] = True  # listed means it counts (an unticked one leaves the history)
+        st.checkbox(f"{md_escape(labels.get(t.track_id, t.track_id))} · {taste_edit.listen_detail(t.weight, t.plays)}"
+                    f" · {taste_edit.percent(listens, t.value)}", key=box, on_change=_keep, args=("track", t.track_id, box))
+    st.caption(f"Your other listens: {taste_edit.percent(listens, listens.other_tracks)}")
+    st.markdown("**Artists**")
+    for a in listens.artists:
+        box = f"{key}-a-{a.artist_id}"
+        st.session_state[box] = True
+        st.checkbox(f"{md_escape(a.name or a.artist_id)} · {a.tracks} of your songs · {taste_edit.percent(listens, a.value)}",
+                    key=box, on_change=_keep, args=("artist", a.artist_id, box))
+    st.caption(f"Other artists: {taste_edit.percent(listens, listens.other_artists)}. "
+               "Untick what isn't you: the list re-folds without it.")
+
+
+def _keep(what: str, target: str, box: str) -> None:
+    listener = session.listener()
+    if listener is None:
+        return
+    if what == "track":
+        actions.keep_track(listener, target, bool(st.session_state[box]))
+    else:
+        actions.keep_artist(listener, target, bool(st.session_state[box]))
+
+
+def taste_editor(listener: Listener) -> None:
+    """"Edit your taste": leave out artists, songs and (when the history has times) dates, or
+    put them back. One call on the Recommendations page, above the cards."""
+    rec = resources.recommender()
+    base = actions.taste_base(listener)
+    excl = session.exclusions()
+    title = "Edit your taste" + (f" ({excl.summary()})" if excl else "")
+    with st.expander(title, icon=":material/tune:"):
+        st.caption("Leave out what isn't you (a party, a child's playlist, a phase) and the lists re-fold without "
+                   "it. This stays in your browser session; \"Forget me\" clears it.")
+        artists = taste_edit.artist_choices(rec, base)
+        st.session_state[TASTE_ARTISTS] = [a for a in sorted(excl.artists) if a in artists]
+        st.multiselect("Leave out artists", list(artists), format_func=artists.__getitem__, key=TASTE_ARTISTS,
+                       on_change=_edit, args=(listener, TASTE_ARTISTS), placeholder="Search your artists")
+        songs = taste_edit.track_labels(rec, list(base))
+        st.session_state[TASTE_TRACKS] = [t for t in sorted(excl.tracks) if t in songs]
+        st.multiselect("Leave out songs", list(songs), format_func=songs.__getitem__, key=TASTE_TRACKS,
+                       on_change=_edit, args=(listener, TASTE_TRACKS), placeholder="Search your songs")
+        bounds = taste_edit.period_bounds(listener.timeline)
+        if bounds is None:
+            st.caption("This history has no listening times, so there are no dates to leave out.")
+            return
+        if bounds[0] < bounds[1]:
+            picked = st.session_state.get(TASTE_DATES)
+            if not (isinstance(picked, tuple) and bounds[0] <= picked[0] <= picked[1] <= bounds[1]):
+                st.session_state[TASTE_DATES] = bounds
+            st.slider("Listening dates", bounds[0], bounds[1], key=TASTE_DATES, format="YYYY-MM-DD")
+        st.button("Leave out these dates", key="taste_add_period", icon=":material/event_busy:",
+                  on_click=_add_period, args=(listener, bounds))
+        if excl.periods:
+            st.session_state[TASTE_PERIODS] = list(excl.periods)
+            st.multiselect("Left-out dates (remove one to put it back)", list(excl.periods),
+                           format_func=taste_edit.period_label, key=TASTE_PERIODS,
+                           on_change=_edit, args=(listener, TASTE_PERIODS))
+
+
+def _edit(listener: Listener, key: str) -> None:
+    excl = session.exclusions()
+    value = st.session_state[key]
+    if key == TASTE_ARTISTS:
+        excl = dataclasses.replace(excl, artists=frozenset(value))
+    elif key == TASTE_TRACKS:
+        excl = dataclasses.replace(excl, tracks=frozenset(value))
+    else:
+        excl = dataclasses.replace(excl, periods=tuple(value))
+    actions.set_exclusions(listener, excl)
+
+
+def _add_period(listener: Listener, bounds: tuple[date, date]) -> None:
+    picked = st.session_state.get(TASTE_DATES) if bounds[0] < bounds[1] else None
+    first, last = picked or bounds
+    actions.set_exclusions(listener, session.exclusions().with_period(taste_edit.period_of(first, last), keep=False))

@@ -20,12 +20,19 @@ cache key); :func:`list_versions` lists the published ones, oldest first by the 
 never versions. :data:`SCHEMA_VERSION` is bumped whenever the layout or the meaning of a file
 changes. Writing is :mod:`engine.bundle.publish`, reading :mod:`engine.bundle.load`. Standard
 library only: the app imports it, never pyspark.
+
+Paths are confined: :func:`version_dir` accepts only a plain version name (no ``/``, no ``..``)
+whose folder resolves inside ``models/`` (a symlink out is refused), and
+:func:`bundle_file` only a relative manifest entry that resolves inside its bundle folder.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
+
+from engine.core.errors import BundleError
 
 #: Bumped whenever the bundle layout or the meaning of a file changes.
 SCHEMA_VERSION = 1
@@ -33,6 +40,9 @@ CURRENT_FILE = "CURRENT"
 MANIFEST = "manifest.json"
 ARRAY_FILES = ("item_factors", "gram", "item_norms", "popularity", "audio_features")
 TMP_PREFIX = ".tmp-"
+#: What a version name may look like (publish writes ``<UTC stamp>-<8 hex>``): one path
+#: component, no leading dot, nothing a shell, a URL or Markdown would read specially.
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
 
 
 def list_versions(models_dir: Path) -> list[str]:
@@ -42,21 +52,60 @@ def list_versions(models_dir: Path) -> list[str]:
         return []
     found = []
     for p in models_dir.iterdir():
-        if p.is_dir() and not p.name.startswith(".") and p.name != "demo":
+        if p.is_dir() and not p.name.startswith(".") and p.name != "demo" and VERSION_NAME.match(p.name):
             try:
-                created = json.loads((p / MANIFEST).read_text(encoding="utf-8"))["created_at"]
-            except (OSError, ValueError, KeyError):
+                manifest = json.loads((p / MANIFEST).read_text(encoding="utf-8"))
+            except (OSError, ValueError, RecursionError):
                 continue  # not a bundle (or a broken one): never listed, never pruned
-            found.append((created, p.name))
+            created = manifest.get("created_at") if isinstance(manifest, dict) else None
+            if isinstance(created, str):  # a numeric or missing created_at cannot be ordered
+                found.append((created, p.name))
     return [name for _, name in sorted(found)]
 
 
 def current_version(models_dir: Path) -> str | None:
-    """The version named in ``models_dir/CURRENT``, or None (cheap: used as a cache key)."""
+    """The version named in ``models_dir/CURRENT``, or None (cheap: used as a cache key).
+
+    An unreadable ``CURRENT`` (a folder, not UTF-8) counts as none; :func:`load_current` says so.
+    The text is returned as written: :func:`version_dir` decides whether it names a version."""
     try:
         text = (Path(models_dir) / CURRENT_FILE).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    except (OSError, ValueError):  # FileNotFoundError, IsADirectoryError, UnicodeDecodeError, ...
         return None
     return text or None
 
 
+
+
+def version_dir(models_dir: Path, version: str) -> Path:
+    """``models_dir/version`` after checking that ``version`` is a plain version name and that the
+    folder resolves inside ``models_dir`` (raises BundleError naming the value otherwise)."""
+    if not VERSION_NAME.match(version):
+        raise BundleError(f"{CURRENT_FILE} names {version[:80]!r}, which is not a version folder name")
+    path = Path(models_dir) / version
+    if not _inside(path, Path(models_dir)):
+        raise BundleError(f"{path}: a link to a folder outside {models_dir}; refusing it")
+    return path
+
+
+def bundle_file(bundle_dir: Path, name: object) -> Path:
+    """The file a manifest entry ``name`` names, after checking it is a relative path (``/``
+    separators, no ``..``, nothing absolute) that resolves inside ``bundle_dir``."""
+    bundle_dir = Path(bundle_dir)
+    text = str(name)
+    parts = PurePosixPath(text).parts
+    if (not isinstance(name, str) or not parts or text.startswith(("/", "\\")) or "\\" in text or ":" in text
+            or any(p in ("..", ".") for p in parts) or "\x00" in text):
+        raise BundleError(f"{bundle_dir / MANIFEST}: file entry {text[:80]!r} is not a path inside the bundle")
+    path = bundle_dir.joinpath(*parts)
+    if not _inside(path, bundle_dir):
+        raise BundleError(f"{path}: a link to a file outside the bundle; refusing it")
+    return path
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (links followed) is ``root`` or below it."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False

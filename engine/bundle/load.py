@@ -6,30 +6,48 @@ exists with its recorded size and sha256, and that the required files are listed
 a frozen :class:`Bundle` whose arrays (and ``extra/*.npy``) are read-only memory maps, so a
 large catalogue costs only the pages a request touches; ``tables/*.parquet`` are read whole.
 :func:`load_current` serves ``models/CURRENT``, else the newest older version that verifies,
-else the committed demo bundle, and records every refused bundle in ``Bundle.notes`` so the
-app can say why. The layout is :mod:`engine.bundle.layout`. numpy/pandas only (the app uses
-it; no pyspark).
+else the committed demo bundle, and records every refused bundle in ``Bundle.notes`` (and the
+log) so the app can say why. The layout is :mod:`engine.bundle.layout`. numpy/pandas only (the
+app uses it; no pyspark).
+
+Nothing in a bundle is trusted: a manifest that is not a JSON object, an entry without
+``sha256``/``bytes``, a ``created_at`` that is not an ISO timestamp, a path that leaves the
+bundle folder, or a file whose hash matches but whose contents numpy, pyarrow or json cannot
+read (or whose shape disagrees with the others) is a BundleError like a hash mismatch, so the
+previous good bundle serves instead. ``tests/fuzz/test_bundle_fuzz.py`` holds the loader to it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pyarrow import ArrowException
 
 from engine.bundle.layout import (
     ARRAY_FILES,
+    CURRENT_FILE,
     MANIFEST,
     SCHEMA_VERSION,
+    VERSION_NAME,
+    bundle_file,
     current_version,
     list_versions,
+    version_dir,
 )
 from engine.core.errors import BundleError
 from engine.core.files import sha256_file
+from engine.core.schemas import BUNDLE_ITEM_COLUMNS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,51 +97,96 @@ class Bundle:
         return int(self.item_factors.shape[0])
 
 
+
 # -- reading ---------------------------------------------------------------------------------
+
+#: What numpy, pyarrow, pandas or json raise on bytes that are not what their name says (a
+#: header numpy's literal_eval chokes on, a truncated parquet footer, an mmap longer than the
+#: file). Each becomes a BundleError naming the file.
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OSError, EOFError, OverflowError, SyntaxError,
+               TokenError, MemoryError, RecursionError, ArrowException)
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the bundle in ``path``, checked for shape (not yet against the files).
+
+    Raises BundleError naming the manifest and the field at fault: not a JSON object, a wrong
+    ``schema_version``, a ``version`` that is not a folder name, a ``created_at`` that is not an
+    ISO timestamp, ``params``/``data``/``metrics`` that are not objects, or a ``files`` entry
+    without a sha256 hex digest and a byte count.
+    """
+    file = Path(path) / MANIFEST
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{path}: no {MANIFEST}") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{file}: not valid JSON ({exc.msg})") from None
+    except (OSError, ValueError, RecursionError) as exc:  # a folder, unreadable, not UTF-8, nested too deep
+        raise BundleError(f"{file}: unreadable ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{file}: holds {_kind(manifest)}, not a JSON object")
+    schema = manifest.get("schema_version")
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        raise BundleError(f"{path}: schema_version {_short(schema)}, this code reads {SCHEMA_VERSION}")
+    version = manifest.get("version")
+    if not isinstance(version, str) or not VERSION_NAME.match(version):
+        raise BundleError(f"{file}: version {_short(version)} is not a version name")
+    created = manifest.get("created_at")
+    if not isinstance(created, str) or not _is_iso(created):
+        raise BundleError(f"{file}: created_at {_short(created)} is not an ISO 8601 timestamp")
+    for key in ("params", "data", "metrics"):
+        if not isinstance(manifest.get(key, {}), dict):
+            raise BundleError(f"{file}: {key} holds {_kind(manifest[key])}, not a JSON object")
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise BundleError(f"{file}: files holds {_kind(files)}, not a JSON object")
+    for name, entry in files.items():
+        if not isinstance(entry, dict):
+            raise BundleError(f"{file}: files[{_short(name)}] holds {_kind(entry)}, not an object")
+        size, digest = entry.get("bytes"), entry.get("sha256")
+        if type(size) is not int or size < 0:
+            raise BundleError(f"{file}: files[{_short(name)}].bytes is {_short(size)}, not a byte count")
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise BundleError(f"{file}: files[{_short(name)}].sha256 is {_short(digest)}, not a sha256 hex digest")
+    return manifest
 
 
 def verify_bundle_dir(path: Path) -> dict[str, Any]:
     """Check a bundle directory against its manifest; return the manifest or raise BundleError."""
     path = Path(path)
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BundleError(f"{path}: no {MANIFEST}") from None
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{path / MANIFEST}: not valid JSON ({exc.msg})") from None
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise BundleError(
-            f"{path}: schema_version {manifest.get('schema_version')!r}, this code reads {SCHEMA_VERSION}"
-        )
-    for name, entry in manifest.get("files", {}).items():
-        file = path / name
+    manifest = read_manifest(path)
+    files = manifest["files"]
+    for name, entry in files.items():
+        file = bundle_file(path, name)
         if not file.is_file():
             raise BundleError(f"{file}: listed in the manifest but missing")
         if file.stat().st_size != entry["bytes"] or sha256_file(file) != entry["sha256"]:
             raise BundleError(f"{file}: contents do not match the manifest sha256")
     for required in ("items.parquet", "kmeans.json", *(f"{a}.npy" for a in ARRAY_FILES)):
-        if required not in manifest.get("files", {}):
+        if required not in files:
             raise BundleError(f"{path}: manifest does not list {required}")
     return manifest
 
 
 def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
-    """Load (and by default verify) the bundle in ``path``; arrays are memory-mapped."""
+    """Load (and by default verify) the bundle in ``path``; arrays are memory-mapped.
+
+    Raises BundleError naming the file when one cannot be read or disagrees with the others
+    (row counts, the rank of ``gram``, the feature count of ``audio_features``).
+    """
     path = Path(path)
-    manifest = verify_bundle_dir(path) if verify else json.loads((path / MANIFEST).read_text("utf-8"))
-    arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAY_FILES}
-    extra = {
-        Path(name).stem: np.load(path / name, mmap_mode="r", allow_pickle=False)
-        for name in manifest["files"]
-        if name.startswith("extra/")
-    }
-    tables = {
-        Path(name).stem: pd.read_parquet(path / name) for name in manifest["files"] if name.startswith("tables/")
-    }
-    items = pd.read_parquet(path / "items.parquet")
-    if len(items) != arrays["item_factors"].shape[0]:
-        raise BundleError(f"{path}: items.parquet has {len(items)} rows, item_factors {arrays['item_factors'].shape[0]}")
-    kmeans = json.loads((path / "kmeans.json").read_text(encoding="utf-8"))
+    manifest = verify_bundle_dir(path) if verify else read_manifest(path)
+    arrays = {name: _npy(path, f"{name}.npy") for name in ARRAY_FILES}
+    extra = {Path(name).stem: _npy(path, name, extra=True) for name in manifest["files"] if name.startswith("extra/")}
+    tables = {Path(name).stem: _parquet(path, name) for name in manifest["files"] if name.startswith("tables/")}
+    items = _parquet(path, "items.parquet")
+    missing = [c for c in BUNDLE_ITEM_COLUMNS if c not in items.columns]
+    if missing:
+        raise BundleError(f"{path / 'items.parquet'}: lacks column(s) {', '.join(missing)}")
+    kmeans = _json_object(path, "kmeans.json")
+    _check_shapes(path, len(items), arrays, kmeans)
     return Bundle(
         path=path,
         version=manifest["version"],
@@ -132,30 +195,116 @@ def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
         kmeans=kmeans,
         extra=extra,
         tables=tables,
-        **arrays,
+        item_factors=arrays["item_factors"],
+        gram=arrays["gram"],
+        item_norms=arrays["item_norms"],
+        popularity=arrays["popularity"],
+        audio_features=arrays["audio_features"],
     )
 
 
 def load_current(models_dir: Path, *, fallback_dir: Path | None = None) -> Bundle:
     """Load the serving bundle: ``CURRENT``, else the newest older version that verifies,
-    else ``fallback_dir`` (the committed demo bundle). Refused bundles are listed in
-    ``Bundle.notes`` so the app can say why; raises BundleError when nothing loads."""
+    else ``fallback_dir`` (the committed demo bundle). Each refused bundle is logged and listed
+    in ``Bundle.notes`` (one line each) so the app can say why; raises BundleError when
+    nothing loads. ``CURRENT`` and the version folders must stay inside ``models_dir``."""
     models_dir = Path(models_dir)
     notes: list[str] = []
-    candidates: list[Path] = []
     current = current_version(models_dir)
-    if current:
-        candidates.append(models_dir / current)
-    candidates += [models_dir / v for v in reversed(list_versions(models_dir)) if v != current]
+    if current is None and (models_dir / CURRENT_FILE).exists():
+        notes.append(f"refused {CURRENT_FILE}: {models_dir / CURRENT_FILE} is not a readable text file")
+        logger.warning("model bundle %s", notes[-1])
+    names = ([current] if current else []) + [v for v in reversed(list_versions(models_dir)) if v != current]
+    candidates: list[tuple[str, Path | None]] = [(name, None) for name in names]
     if fallback_dir is not None:
-        candidates.append(Path(fallback_dir))
-    for path in candidates:
+        candidates.append((Path(fallback_dir).name, Path(fallback_dir)))
+    for name, path in candidates:
         try:
-            bundle = load_bundle(path)
+            bundle = load_bundle(path if path is not None else version_dir(models_dir, name))
         except BundleError as exc:
-            notes.append(f"refused {path.name}: {exc}")
+            shown = name if VERSION_NAME.match(name) else _short(name)
+            logger.warning("model bundle %s refused: %s", shown, exc)
+            notes.append(f"refused {shown}: {exc}")
             continue
         return Bundle(**{**bundle.__dict__, "notes": tuple(notes)})
     raise BundleError("; ".join(notes) or f"no model bundle in {models_dir} (run `make run` or `python -m engine train`)")
 
 
+# -- checks ----------------------------------------------------------------------------------
+
+
+def _check_shapes(path: Path, n: int, arrays: dict[str, np.ndarray], kmeans: dict[str, Any]) -> None:
+    """Raise BundleError unless the arrays agree with each other and with the items table."""
+    factors = arrays["item_factors"]
+    if factors.ndim != 2 or factors.shape[0] != n:
+        raise BundleError(f"{path}: items.parquet has {n} rows, item_factors has shape {factors.shape}")
+    rank = factors.shape[1]
+    expected = {"gram": (rank, rank), "item_norms": (n,), "popularity": (n,)}
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise BundleError(f"{path / (name + '.npy')}: shape {arrays[name].shape}, expected {shape}")
+    audio = arrays["audio_features"]
+    names = kmeans.get("feature_names")
+    width = len(names) if isinstance(names, list) else (audio.shape[1] if audio.ndim == 2 else -1)
+    if audio.shape != (n, width):
+        raise BundleError(f"{path / 'audio_features.npy'}: shape {audio.shape}, expected {(n, width)}")
+
+
+def _npy(path: Path, name: str, *, extra: bool = False) -> np.ndarray:
+    """One ``.npy`` of the bundle, memory-mapped, at least 1-D: floats; an ``extra`` array may
+    also hold integers, booleans or fixed-width text (e.g. ``extra/artist_ids``), never objects."""
+    file = bundle_file(path, name)
+    try:
+        arr = np.load(file, mmap_mode="r", allow_pickle=False)
+    except _UNREADABLE as exc:
+        raise BundleError(f"{file}: not a readable .npy array ({type(exc).__name__})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in ("biufU" if extra else "f") or arr.ndim == 0:
+        what = f"{arr.dtype} of shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
+        raise BundleError(f"{file}: holds {what}, expected an array of {'numbers or text' if extra else 'floats'}")
+    return arr
+
+
+def _parquet(path: Path, name: str) -> pd.DataFrame:
+    """One parquet table of the bundle, read whole."""
+    file = bundle_file(path, name)
+    try:
+        return pd.read_parquet(file)
+    except _UNREADABLE as exc:
+        raise BundleError(f"{file}: not a readable parquet table ({type(exc).__name__})") from None
+
+
+def _json_object(path: Path, name: str) -> dict[str, Any]:
+    """One JSON file of the bundle that must hold an object."""
+    file = bundle_file(path, name)
+    try:
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except _UNREADABLE as exc:
+        raise BundleError(f"{file}: not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(value, dict):
+        raise BundleError(f"{file}: holds {_kind(value)}, not a JSON object")
+    return value
+
+
+def _is_iso(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _kind(value: object) -> str:
+    """``null``, ``a list``, ``the int 3``… for a one-line error about a JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, int, float)):
+        return f"the {type(value).__name__} {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    return "a string" if isinstance(value, str) else type(value).__name__
+
+
+def _short(value: object) -> str:
+    """``repr`` of a manifest value, cut to 60 characters for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,6 +1,12 @@
 """``python -m engine evaluate``: the served model, ALS and the baselines on one held-out split.
 
-``--grid`` tunes first and writes ``models/best_params.json``; the work is done by :mod:`engine.evaluation.protocol`.
+The served model is chosen on a validation split carved from the training part (ALS as
+configured; the item–item terms and blend weights searched), unless ``models/best_params.json``
+already holds this dataset's choice or ``--no-search`` is given. ``--grid`` also tunes ALS and
+EASE λ and writes the choice to ``models/best_params.json``, which ``train`` serves. The work is
+done by :mod:`engine.evaluation.protocol`.
+``--listeners hetrec,hetrec-plays,demo`` runs the real-listener evaluation instead (no Spark:
+:mod:`engine.evaluation.listeners`); Spotify exports are evaluated by ``scripts/evaluate_listeners.py``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from pathlib import Path
 from engine.core.config import WEIGHT_TRANSFORMS, Settings
 from engine.core.errors import InputError
 from engine.evaluation.datasets import load_dataset
+from engine.evaluation.listener_cases import CASE_SETS
+from engine.evaluation.listeners import K, run_listener_evaluation, write_listener_reports
 from engine.evaluation.protocol import evaluate
 from engine.evaluation.report import store_in_current_bundle, write_report
 from engine.evaluation.reproduction import reproduce_book
@@ -37,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--k", type=int, default=10, help="list length for NDCG/precision/MAP/coverage")
     parser.add_argument("--grid", action="store_true", help="tune ALS (+ EASE λ, KMeans k) on a validation split first")
+    parser.add_argument("--no-search", action="store_true",
+                        help="evaluate the configured served model as it is (default: choose it on a validation split "
+                             "unless best_params.json holds this dataset's choice)")
     parser.add_argument("--max-widen", type=int, default=6, help="rounds of widening a grid whose best point is on its edge")
     parser.add_argument("--parallelism", type=int, default=1, help="grid points fitted at once")
     parser.add_argument("--kmeans-k", default="4:24:2", help="KMeans k range start:stop:step for the silhouette search")
@@ -49,13 +60,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ease-lambda", type=float, default=100.0)
     parser.add_argument("--ease-items", type=int, default=8000, help="EASE's item subset size N")
     parser.add_argument("--neighbours", type=int, default=100, help="item-kNN neighbours per item")
+    parser.add_argument("--listeners", default=None, metavar="NAMES",
+                        help=f"real-listener evaluation through the app's path instead: comma-separated {', '.join(CASE_SETS)} "
+                        "(exports: scripts/evaluate_listeners.py)")
+    parser.add_argument("--bundle", type=Path, default=None,
+                        help="--listeners: the bundle to serve (default: the serving bundle, else models/demo)")
+    parser.add_argument("--top", type=int, default=K, help=f"--listeners: list length (default {K})")
+    parser.add_argument("--dials", default="", help="--listeners: also the blend at these discovery settings, e.g. 0,0.2,0.6,1")
     parser.add_argument("--blend-neighbours", type=float, default=None,
                         help="served blend: weight of the neighbour score (0: ALS alone); default: tuned or built in")
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     """Run the evaluation and write the report."""
-
+    if args.listeners:
+        return _listeners(args, settings)
     spark = get_spark(settings, app_name="evaluate")
     name = args.data or (
         str(settings.parquet_dir / "interactions") if (settings.parquet_dir / "interactions").exists() else "demo"
@@ -71,8 +90,12 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     except (TypeError, ValueError) as exc:
         raise InputError(f"{settings.models_dir / BEST_PARAMS_FILE}: {exc}") from None
     blend, neighbour_params = served.blend, served.neighbours
+    # the served model is chosen on validation unless it was chosen for this data already
+    # (best_params.json) or is given on the command line
+    search = not (args.no_search or "blend" in saved)
     if args.blend_neighbours is not None:
         blend = BlendWeights(args.blend_neighbours, blend.neighbour_pop_exponent, blend.popularity)
+        search = False
     grid = GridSpec(max_widen=args.max_widen, parallelism=args.parallelism) if args.grid else None
     report = evaluate(
         spark,
@@ -89,6 +112,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         blend=blend,
         neighbour_params=neighbour_params,
         components=served.components,
+        search=search,
     )
     if args.grid:
         kmeans = None
@@ -116,3 +140,21 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if args.store:
         print(f"[evaluate] stored in bundle {store_in_current_bundle(settings, report)}")
     return 0
+
+
+def _listeners(args: argparse.Namespace, settings: Settings) -> int:
+    names = [n.strip() for n in args.listeners.split(",") if n.strip()]
+    reports = run_listener_evaluation(settings, names, bundle_dir=args.bundle, data_dir=args.data_dir,
+                                      seed=args.seed, k=args.top, dials=_dials(args.dials))
+    for report in reports:
+        print(report.to_markdown())
+    json_path, md_path = write_listener_reports(reports, args.out or settings.data_dir / "reports")
+    print(f"[evaluate] report written to {json_path} and {md_path}")
+    return 0
+
+
+def _dials(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--dials {text!r}: expected numbers in [0, 1] separated by commas") from None

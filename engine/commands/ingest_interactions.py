@@ -1,6 +1,8 @@
 """``python -m engine ingest-interactions``: one listening-data reader -> ``interactions_<source>`` parquet.
 
 Artist-level formats also write ``artists_<source>``; the work is done by :mod:`engine.ingest.interactions`.
+A read that yields no interactions (an empty file) is refused (exit 2) and leaves the table as
+it was; tables are swapped in only once completely written.
 """
 
 from __future__ import annotations
@@ -99,10 +101,14 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             spark, roles["user_artists"], artists_path=roles.get("artists"), settings=settings
         )
     name = report.source
-    write_interactions(df, out_dir / f"interactions_{name}")
+    target = out_dir / f"interactions_{name}"
+    if report.interactions == 0:  # an empty file must not replace a table that has rows
+        raise InputError(f"{', '.join(args.paths)}: no interactions to write ({report.summary()}); "
+                         f"{target} left as it was")
+    write_interactions(df, target)
     for line in report.summary_lines():
         print(line)
-    print(f"wrote {out_dir / f'interactions_{name}'}")
+    print(f"wrote {target}")
     if artists is not None:
         write_interactions(artists, out_dir / f"artists_{name}")
         print(f"wrote {out_dir / f'artists_{name}'}")

@@ -119,7 +119,8 @@ def _evaluate_demo(spark: "SparkSession", settings: Settings, params: "object") 
 
     logger.info("[prepare] evaluating on a held-out split of the demo listeners (served model vs baselines)")
     try:
-        report = evaluate(spark, settings, dataset=load_dataset(spark, settings, "demo"), params=params)
+        # the model `prepare` trains, as it is served (the default blend): not searched again
+        report = evaluate(spark, settings, dataset=load_dataset(spark, settings, "demo"), params=params, search=False)
     except EngineError as exc:
         logger.warning(f"[prepare] evaluation skipped: {exc}")
         return {}

@@ -11,6 +11,8 @@ is held. A lock left behind by a crashed holder is *stale* and is taken over:
 
 Check-and-take is serialized by ``fcntl.flock`` on a sibling ``.guard`` file, held only for
 those few milliseconds, so two processes that find the same stale lock cannot both take it.
+:func:`flock_exclusive` is that short lock on its own, for other read-modify-write steps that
+must not interleave (``engine.state.events``: "Forget me" and compaction of the events files).
 (``flock`` alone would release a dead holder's lock by itself, but it says nothing about who
 held it and is unreliable on some network file systems; the heartbeat file covers both.)
 POSIX only, like the rest of the engine's process handling.
@@ -96,6 +98,25 @@ def read_lock(path: Path) -> LockInfo | None:
         return LockInfo(**{k: data[k] for k in LockInfo.__dataclass_fields__ if k in data})
     except (OSError, ValueError, TypeError):
         return None
+
+
+@contextmanager
+def flock_exclusive(path: Path, *, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``path`` (created if missing) for the ``with`` block.
+
+    Waits for another holder, or with ``wait=False`` raises :class:`LockHeld` at once. The
+    kernel releases the lock when the holder's file is closed, a crash included, so it never
+    goes stale; it is meant for short critical sections on one host.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(Path(path), None) from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 class FileLock:
@@ -210,12 +231,8 @@ class FileLock:
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        fd = os.open(self.path.with_name(self.path.name + ".guard"), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flock_exclusive(self.path.with_name(self.path.name + ".guard")):
             yield
-        finally:
-            os.close(fd)  # closing releases the flock
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):

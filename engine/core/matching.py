@@ -36,10 +36,7 @@ from rapidfuzz import fuzz, process
 if TYPE_CHECKING:
     import pandas as pd
 
-#: An item matched only by its artist adds this fraction of its weight, spread evenly over
-#: that artist's ``ARTIST_FALLBACK_TOP`` most popular catalogue tracks. A quarter: the listener
-#: likes the artist, but we do not know which song, so the evidence is weaker than a match.
-ARTIST_FALLBACK_FACTOR = 0.25
+#: Tracks kept per normalized artist for :meth:`CatalogIndex.artist_tracks` (most popular first).
 ARTIST_FALLBACK_TOP = 3
 
 #: Separates the artist and title parts of a match key; normalized text never contains it.
@@ -187,11 +184,15 @@ class MatchResult:
         Items per path: ``track_id``, ``name``, ``artist``, ``unmatched``.
     unmatched
         The input items no path matched, in input order.
+    artist_weights
+        Catalogue artist key (the artist's id when the catalogue has ids, else its name as
+        the catalogue writes it) -> summed weight of the items matched by artist only.
     """
 
     weights: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {p: 0 for p in (*MATCH_PATHS, "unmatched")})
     unmatched: list[Any] = field(default_factory=list)
+    artist_weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -219,7 +220,9 @@ class CatalogIndex:
 
     Holds: track id -> row, normalized (artist, title) key -> row (every credited artist of a
     track gets a key; on a clash the more popular track wins), normalized artist -> its most
-    popular rows, and one normalized "artist title" string per row for fuzzy search.
+    popular rows and its catalogue key (the artist's id when the items carry ``artist_ids``,
+    else its name as the catalogue writes it), and one normalized "artist title" string per
+    row for fuzzy search.
     """
 
     def __init__(
@@ -229,6 +232,7 @@ class CatalogIndex:
         by_key: dict[str, int],
         by_artist: dict[str, list[int]],
         search_strings: list[str],
+        artist_keys: dict[str, str] | None = None,
     ) -> None:
         self.track_ids = track_ids
         self.popularity = popularity
@@ -236,6 +240,7 @@ class CatalogIndex:
         self.by_key = by_key
         self.by_artist = by_artist
         self.search_strings = search_strings
+        self.artist_keys = artist_keys or {}
         self._tokens: tuple[list[str], np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -280,15 +285,19 @@ class CatalogIndex:
         order = np.lexsort((np.arange(n), -popularity, ~usable))
         names = items["name"].tolist()
         artists_lists = [_as_list(a) for a in items[artists_col].tolist()]
+        id_lists = [_as_list(a) for a in items["artist_ids"].tolist()] if "artist_ids" in items.columns else None
         by_key: dict[str, int] = {}
         by_artist: dict[str, list[int]] = defaultdict(list)
+        artist_keys: dict[str, str] = {}
         titles = [normalize_title(n) for n in names]
         for row in order.tolist():
             title = titles[row]
-            for artist in artists_lists[row]:
+            ids = id_lists[row] if id_lists is not None and len(id_lists[row]) == len(artists_lists[row]) else None
+            for position, artist in enumerate(artists_lists[row]):
                 a = normalize_artist(artist)
                 if not a:
                     continue
+                artist_keys.setdefault(a, ids[position] if ids is not None else artist)
                 if title:
                     by_key.setdefault(f"{a}{KEY_SEPARATOR}{title}", row)
                 bucket = by_artist[a]
@@ -297,12 +306,16 @@ class CatalogIndex:
         search_strings = [
             " ".join([*(normalize_artist(a) for a in artists_lists[i]), titles[i]]) for i in range(n)
         ]
-        return cls(track_ids, popularity, by_key, dict(by_artist), search_strings)
+        return cls(track_ids, popularity, by_key, dict(by_artist), search_strings, artist_keys)
 
     def lookup_name(self, artist: object, title: object) -> str | None:
         """Track id matched by normalized artist + title, or ``None``."""
         row = self.by_key.get(match_key(artist, title))
         return None if row is None else str(self.track_ids[row])
+
+    def artist_key(self, artist: object) -> str | None:
+        """The catalogue key (artist id, else catalogue name) of a normalized-name match, or None."""
+        return self.artist_keys.get(normalize_artist(artist))
 
     def artist_tracks(self, artist: object) -> list[str]:
         """The artist's most popular track ids (at most ``ARTIST_FALLBACK_TOP``)."""
@@ -370,10 +383,11 @@ def match_history(items: Iterable[HistoryItem], index: CatalogIndex) -> MatchRes
     """Map weighted history items to catalogue track ids.
 
     Paths, first that succeeds wins: the item's ``track_id`` (bare id or ``spotify:track:``
-    URI) is in the index; then ``match_key(artist, title)``; then the artist alone, which adds
-    ``ARTIST_FALLBACK_FACTOR`` x weight spread evenly over that artist's
-    ``ARTIST_FALLBACK_TOP`` most popular tracks (only for positive weights: a skip of a song
-    we do not know says nothing about the artist's hits).
+    URI) is in the index; then ``match_key(artist, title)``; then the artist alone, whose
+    weight goes to the artist (``MatchResult.artist_weights``, keyed by
+    :meth:`CatalogIndex.artist_key`), not to one of their tracks: the listener plays the
+    artist, and which song is unknown. Only positive weights take the artist path (a skip of
+    a song we do not know says nothing about the artist).
 
     Parameters
     ----------
@@ -389,6 +403,7 @@ def match_history(items: Iterable[HistoryItem], index: CatalogIndex) -> MatchRes
     """
     result = MatchResult()
     weights: dict[str, float] = defaultdict(float)
+    artist_weights: dict[str, float] = defaultdict(float)
     for item in items:
         weight = float(item.weight)
         track_id = parse_track_id(getattr(item, "track_id", None))
@@ -401,16 +416,15 @@ def match_history(items: Iterable[HistoryItem], index: CatalogIndex) -> MatchRes
             weights[by_name] += weight
             result.counts["name"] += 1
             continue
-        artist_tracks = index.artist_tracks(item.artist) if weight > 0 else []
-        if artist_tracks:
-            share = ARTIST_FALLBACK_FACTOR * weight / len(artist_tracks)
-            for tid in artist_tracks:
-                weights[tid] += share
+        artist = index.artist_key(item.artist) if weight > 0 else None
+        if artist is not None:
+            artist_weights[artist] += weight
             result.counts["artist"] += 1
             continue
         result.counts["unmatched"] += 1
         result.unmatched.append(item)
     result.weights = dict(weights)
+    result.artist_weights = dict(artist_weights)
     return result
 
 

@@ -89,9 +89,9 @@ def load_dataset(
       in the served model.
     """
 
-    dirs = _data_dirs(settings, data_dir)
+    dirs = raw_data_dirs(settings, data_dir)
     if name in ("hetrec", "hetrec-binary"):
-        path = _need(dirs, "hetrec2011_user_artists.dat.gz", "hetrec2011_user_artists.dat")
+        path = need_raw(dirs, "hetrec2011_user_artists.dat.gz", "hetrec2011_user_artists.dat")
         df, _, report = read_hetrec(spark, path, settings=settings)
         if name == "hetrec-binary":
             df = df.withColumn("weight", F.lit(1.0).cast("double"))
@@ -106,8 +106,8 @@ def load_dataset(
                 f"seed {seed}), binary membership")
         return Dataset(name, df, "track_id", what)
     if name == "audioscrobbler":
-        plays = _need(dirs, "audioscrobbler_user_artist_data_small.txt.gz", "user_artist_data.txt")
-        alias = _find(dirs, "audioscrobbler_artist_alias_small.txt.gz", "artist_alias.txt")
+        plays = need_raw(dirs, "audioscrobbler_user_artist_data_small.txt.gz", "user_artist_data.txt")
+        alias = find_raw(dirs, "audioscrobbler_artist_alias_small.txt.gz", "artist_alias.txt")
         df, _, _ = read_audioscrobbler(spark, plays, alias_path=alias, settings=settings)
         what = "alias-corrected" if alias else "no alias file found"
         return Dataset("audioscrobbler", df, "artist_id", f"Audioscrobbler artist play counts, {plays.name} ({what})")
@@ -136,18 +136,20 @@ def _parquet_dataset(spark: "SparkSession", settings: Settings, path: Path, name
     return Dataset(name, df, item_col, what, features)
 
 
-def _data_dirs(settings: Settings, data_dir: Path | None) -> list[Path]:
+def raw_data_dirs(settings: Settings, data_dir: Path | None) -> list[Path]:
     """Where raw datasets are looked for: ``--data-dir`` alone when given, else ``data/raw``
     then ``SHARED_DATA_DIR`` — file by file, so an empty ``data/raw`` does not hide the rest."""
     return [Path(data_dir)] if data_dir is not None else [settings.data_dir / "raw", settings.shared_data_dir]
 
 
-def _find(dirs: list[Path], *names: str) -> Path | None:
+def find_raw(dirs: list[Path], *names: str) -> Path | None:
+    """The first of ``names`` found in ``dirs`` (directories in order), else None."""
     return next((d / n for d in dirs for n in names if (d / n).is_file()), None)
 
 
-def _need(dirs: list[Path], *names: str) -> Path:
-    found = _find(dirs, *names)
+def need_raw(dirs: list[Path], *names: str) -> Path:
+    """:func:`find_raw`, or an InputError naming the file and where it was looked for."""
+    found = find_raw(dirs, *names)
     if found is None:
         raise InputError(f"{names[0]} not found in {', '.join(map(str, dirs))} (pass --data-dir, or set SHARED_DATA_DIR)")
     return found

@@ -5,7 +5,9 @@ Data flow of :func:`evaluate`::
     interactions (hetrec | audioscrobbler | demo | a parquet path)       engine.evaluation.datasets
       -> one row per (user, item), items with < 2 listeners dropped      engine.evaluation.splits
       -> integer ids (engine.training.als.index_interactions), per-listener holdout (or time split)
-      -> [--grid: validation split carved from training -> ALS / blend / EASE search]  engine.evaluation.tuning
+      -> validation split carved from training -> the served model chosen on it        engine.evaluation.tuning
+         (--grid: ALS, EASE λ and the served model searched; default: ALS as configured,
+         the served model searched; none when the dataset's choice is in best_params.json)
       -> ALS fitted with Spark on the training part (engine.training.als.fit_als)
       -> every model scored in numpy on the held-out part                  engine.evaluation.scoring
       -> EvalReport -> JSON + markdown under --out, optionally the bundle manifest's metrics   engine.evaluation.report
@@ -13,9 +15,9 @@ Data flow of :func:`evaluate`::
 Models: the served blend (ALS + item neighbours, engine.serving.blend, scored by
 engine.evaluation.scorers.BlendScorer), ALS alone, most-popular, random, EASE and item-kNN
 (engine.evaluation.baselines), all on the same split and the same candidates. The served
-model's neighbours are computed with Spark on the training part
-(engine.training.neighbours.item_neighbours), exactly as ``python -m engine train`` computes
-them for a bundle. With a grid, the best ALS of each other weight transform gets a row too.
+model's lists are the ones ``python -m engine train`` ships for a bundle, computed in numpy on
+the training part (engine.training.cooccurrence, engine.training.ease; Spark's
+engine.training.neighbours is tested to give the same lists). With a grid, the best ALS of each other weight transform gets a row too.
 ``--reproduce-book`` adds the "Advanced Analytics with Spark" ch. 3 protocol
 (engine.evaluation.reproduction). The CLI is :mod:`engine.commands.evaluate`.
 """
@@ -39,12 +41,14 @@ from engine.evaluation.datasets import (
 from engine.evaluation.report import EvalReport, params_text
 from engine.evaluation.scorers import BlendScorer
 from engine.evaluation.scoring import build_eval_data, evaluate_model
+from engine.evaluation.search_space import GridSpec
 from engine.evaluation.splits import has_timestamps, make_split, prepare_interactions
 from engine.evaluation.tuning import grid_search
 from engine.serving.blend import BlendWeights
 from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
 from engine.training.als import AlsParams, index_interactions
-from engine.training.neighbours import component_neighbours, item_neighbours
+from engine.training.cooccurrence import CooccurrenceBasis, cooccurrence_neighbours
+from engine.training.ease import ease_neighbours
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -67,18 +71,23 @@ def evaluate(
     ease_lambda: float = 100.0,
     ease_max_items: int = 8000,
     knn_neighbours: int = 100,
-    grid: "Any | None" = None,
+    grid: GridSpec | None = None,
     blend: BlendWeights | None = None,
     neighbour_params: NeighbourParams | None = None,
     components: Mapping[str, NeighbourParams] | None = None,
     served: bool = True,
+    search: bool = True,
 ) -> EvalReport:
     """Evaluate the served blend, ALS and the baselines on one split of ``dataset`` (the protocol: README, "How good is it?").
 
     With ``grid`` (an ``engine.evaluation.tuning.GridSpec``), ALS, blend and EASE hyperparameters are first
     chosen on a validation split carved from training, then refit on all training data; the
-    table then also lists the best ALS of each weight transform. Without it the blend uses
-    ``blend`` / ``neighbour_params`` (default: the engine.serving.blend / engine.serving.neighbours defaults).
+    table then also lists the best ALS of each weight transform. Without it, and with ``search``,
+    the served model is still chosen on a validation split (``GridSpec(als_grid=False)``: ALS
+    with ``params`` fitted once, the item–item terms and the blend weights searched, as
+    :mod:`engine.evaluation.served_search` says), so the served row is the model this data
+    would serve. With ``search=False`` the blend is ``blend`` / ``neighbour_params`` /
+    ``components`` as given (default: the engine.serving.blend / engine.serving.neighbours defaults).
     """
 
     progress = Progress("evaluate")
@@ -100,6 +109,8 @@ def evaluate(
 
     grid_result = None
     notes: list[str] = []
+    if grid is None and search and served:
+        grid = GridSpec(als_grid=False)
     if grid is not None:
 
         grid_result = grid_search(
@@ -122,7 +133,10 @@ def evaluate(
         neighbour_params = grid_result.best_neighbours or neighbour_params
         components = grid_result.best_components if grid_result.best_blend else components
         notes += grid_result.warnings
-        progress("grid", f"{len(grid_result.rows)} points, best {params_text(params.to_dict())}")
+        if grid.als_grid:
+            progress("grid", f"{len(grid_result.rows)} points, best {params_text(params.to_dict())}")
+        else:
+            progress("validation", f"served model chosen on a validation split: {blend.label if blend else '?'}")
 
     data = build_eval_data(
         data_split.train, data_split.test, seed=seed, features=item_features(dataset.features, indexed.item_ids)
@@ -150,10 +164,19 @@ def evaluate(
 
     def fit_served() -> BlendScorer:
         als = fitted["als"]
-        # the lists as `train` builds them for a bundle: Spark for co-occurrence, EASE on the driver
-        lists = {NEIGHBOURS: item_neighbours(data_split.train_df, n_items, params=neighbour_params)}
+        # The lists `train` builds for a bundle, computed here in numpy: Spark's co-occurrence
+        # self-join (engine.training.neighbours) gives the same lists (tests/engine/test_neighbours.py)
+        # but takes minutes on 550k pairs where this takes seconds. EASE is on the driver in both.
+        basis = CooccurrenceBasis(data.train, max_user_items=neighbour_params.max_user_items)
+        lists = {NEIGHBOURS: basis.neighbours(neighbour_params)}
         for name in used:
-            lists[name] = component_neighbours(data_split.train_df, n_items, params=components[name])
+            p = components[name]
+            if p.kind == "ease":
+                lists[name] = ease_neighbours(data.train, lam=p.ease_lambda, max_items=p.ease_items, top_n=p.top_n)
+            elif p.max_user_items == basis.max_user_items:
+                lists[name] = basis.neighbours(p)
+            else:
+                lists[name] = cooccurrence_neighbours(data.train, p)
         return BlendScorer(
             als.U, als.Y, lists, data.train, weights=blend, transform=params.weight_transform,
             epsilon=params.weight_epsilon, clip=params.weight_clip,

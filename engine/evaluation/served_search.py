@@ -291,12 +291,14 @@ def search_served(
         key = candidate_key(w, lpp)
         if key in refined:
             continue
+        t = time.perf_counter()
         used = {c.name: get_lists(lpp[c.name]) for c in w.terms} or {NEIGHBOURS: no_lists}
         scorer = BlendScorer(user_factors, item_factors, used, data.train,
                              weights=w, transform=als.weight_transform, epsilon=als.weight_epsilon, clip=als.weight_clip)
         m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
         refined[key] = _row(w, lpp, m, metric=metric, k=k, k_recall=k_recall, stage="validation")
-        logger.info(f"[grid] served (all validation listeners) {refined[key]['model']}: {metric} {m[metric]:.4f}")
+        logger.info(f"[grid] served (all validation listeners) {refined[key]['model']}: {metric} {m[metric]:.4f} "
+                    f"({time.perf_counter() - t:.1f}s)")
     rows = list(refined.values())
     top = max(r[metric] for r in rows)
     near = [r for r in rows if r[metric] >= top * (1.0 - spec.blend_tolerance)]

@@ -44,6 +44,7 @@ from pyspark.sql import functions as F
 from engine.core.config import Settings
 from engine.core.files import atomic_write_text
 from engine.core.schemas import CLUSTER_FEATURES
+from engine.core.weights import transform_weights
 from engine.evaluation.baselines import Ease
 from engine.evaluation.datasets import fit_als_scorer, index_split
 from engine.evaluation.scoring import EvalData, build_eval_data, evaluate_model
@@ -151,6 +152,11 @@ def grid_search(
     n_users, n_items = len(user_ids), len(item_ids)
     logger.info(f"[grid] validation: {vs.train.nnz:,} training / {vs.test.nnz:,} held-out interactions")
     tried: dict[tuple, dict[str, Any]] = {}
+    warnings: list[str] = []
+    spec, note = _one_transform_if_constant(spec, vs.train.data, base)
+    if note:
+        warnings.append(note)
+        logger.info(f"[grid] {note}")
 
     #: the fitted factors of the best full-validation point so far (reused by the served search)
     kept: dict[str, Any] = {}
@@ -181,6 +187,8 @@ def grid_search(
     first: dict[tuple, dict[str, Any]] = {}  # the first pass, on a sample of the listeners
     points = spec.points(base)
     users_with_test = data.test_users
+    ranks = sorted(spec.rank)
+    middle = ranks[len(ranks) // 2]
     if spec.first_pass_users and len(users_with_test) > 1.5 * spec.first_pass_users and len(points) > spec.first_pass_keep:
         # A cheaper first pass: every transform × α × λ at the middle rank, fitted and scored on
         # a random sample of the validation listeners; the best few, and the other ranks at the
@@ -190,8 +198,6 @@ def grid_search(
         keep = spark.createDataFrame([(int(u),) for u in sample], "user_idx int")
         sample_df = vs.train_df.join(F.broadcast(keep), on="user_idx", how="left_semi").cache()
         on_sample = scorer_on(sample_df, replace(data, test_users=sample), "sample")
-        ranks = sorted(spec.rank)
-        middle = ranks[len(ranks) // 2]
         run([p for p in points if p.rank == middle], first, on_sample)
         ranked = sorted(first.values(), key=lambda r: -r[spec.metric])[: spec.first_pass_keep]
         seeds = [_best({0: r}, base, spec.metric) for r in ranked]
@@ -200,27 +206,31 @@ def grid_search(
         run([replace(best, rank=r) for r in ranks], tried, full)
     else:
         run(points, tried, full)
-    warnings: list[str] = []
     best = _best(tried, base, spec.metric)
-    for _ in range(spec.max_widen):
+    for _ in range(spec.max_widen if spec.als_grid else 0):
         # an edge is judged against every value tried, the first pass's included
         extra = [p for p in _widened(best, {**first, **tried}) if _key(p) not in tried and p.rank <= max(spec.max_rank, *spec.rank)]
         if not extra:
             break
         logger.info(f"[grid] best point on the grid's edge ({_point_text(best)}): widening with {len(extra)} points")
         if first:
-            # screen the steps past the edge on the sample: only those that beat the best point
-            # there (a point of rank 256 or 512 costs minutes on all listeners) are fitted on all
-            run([best, *extra], first, on_sample)
-            bar = first[_key(best)][spec.metric]
-            extra = [p for p in extra if first[_key(p)][spec.metric] > bar]
+            # Screen the steps past the edge on the sample, at the first pass's rank (a rank-128
+            # fit costs 1–2 minutes even on the sample; a step in λ, α or iterations is judged
+            # against the best point at that rank, a step in rank at its own): only those that
+            # beat it there are fitted on all listeners.
+            at, ref = middle, best.rank
+            run([_at_rank(p, at, ref) for p in (best, *extra)], first, on_sample)
+            # a step must beat the best by the screen's margin: a gain within the sample's noise
+            # is not worth a full fit (a rank-128, 20-iteration fit costs 2–5 minutes on 2 cores)
+            bar = first[_key(_at_rank(best, at, ref))][spec.metric] * (1.0 + spec.screen_margin)
+            extra = [p for p in extra if first[_key(_at_rank(p, at, ref))][spec.metric] > bar]
             if not extra:
                 break
         run(extra, tried, full)
         best = _best(tried, base, spec.metric)
     if first:
         sample_df.unpersist()
-    for axis, value, _ in _edges(best, {**first, **tried}):
+    for axis, value, _ in _edges(best, {**first, **tried}) if spec.als_grid else ():
         warnings.append(
             f"ALS {axis}={value} is on the edge of the searched values after {spec.max_widen} widening rounds: "
             "widen the grid further"
@@ -266,6 +276,22 @@ def grid_search(
     )
 
 
+def _one_transform_if_constant(spec: GridSpec, weights: np.ndarray, base: "AlsParams") -> tuple[GridSpec, str | None]:
+    """On data whose weights are all one value ``w`` (playlists, binary HetRec) every weight
+    transform ``t`` gives the confidence ``1 + α·t(w)``, so ALS(t, α) is ALS(binary, α·t(w)):
+    search binary alone over the union of the mapped α values (no model is lost, and the same
+    fit is not repeated once per transform)."""
+    values = np.unique(weights[weights > 0])
+    if len(values) != 1 or not spec.als_grid or list(spec.alpha) == ["binary"]:
+        return spec, None
+    w = np.array([values[0]])
+    alphas = sorted({float(f"{a * transform_weights(w, t, epsilon=base.weight_epsilon, clip=base.weight_clip)[0]:.4g}")
+                     for t, values_t in spec.alpha.items() for a in values_t})
+    note = (f"every weight is {values[0]:g}: the weight transforms give the same ALS up to α, so ALS was searched "
+            f"with binary confidence over α ∈ {{{', '.join(f'{a:g}' for a in alphas)}}}")
+    return replace(spec, alpha={"binary": tuple(alphas)}), note
+
+
 def _search_ease(
     data: EvalData, spec: GridSpec, *, ease_max_items: int, k: int, k_recall: int
 ) -> tuple[list[dict[str, Any]], float | None]:
@@ -292,6 +318,11 @@ def _search_ease(
             break
     best = max(rows, key=lambda lam: rows[lam][spec.metric])
     return [rows[lam] for lam in sorted(rows)], best
+
+
+def _at_rank(p: "AlsParams", rank: int, unless_rank: int) -> "AlsParams":
+    """``p`` at ``rank``, unless its own rank differs from ``unless_rank`` (a step in rank)."""
+    return replace(p, rank=rank) if p.rank == unless_rank else p
 
 
 def _key(p: "AlsParams") -> tuple:

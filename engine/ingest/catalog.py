@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
+from pyspark.sql import types as ST
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
@@ -56,6 +57,7 @@ from engine.ingest.catalog_io import (
     ROW,
     SOURCE,
     guard_read,
+    quoted,
     read_csv_strings,
     write_parquet,
     write_rejects,
@@ -174,7 +176,8 @@ def _count_and_reject(
     read = sum(r["count"] for r in counts)
     raw_columns = [c for c in raw.columns if c not in (CORRUPT, SOURCE, ROW)]
     rejects = checked.where(F.col(REASON).isNotNull()).select(
-        REASON, F.col(SOURCE).alias("source_file"), *raw_columns, F.col(CORRUPT).alias("raw_record")
+        REASON, F.col(SOURCE).alias("source_file"), *[F.col(quoted(c)) for c in raw_columns],
+        F.col(CORRUPT).alias("raw_record"),
     )
     rejects_path: Path | None = settings.rejects_dir / f"catalog_{kind}.csv"
     if by_reason:
@@ -209,7 +212,8 @@ def _attach_genres(
     spark = tracks.sparkSession
     empty = F.array().cast("array<string>")
     if artists is None:
-        artists = spark.createDataFrame([], artists_schema().add(ROW, "bigint"))
+        # A DataType, not "bigint": parsing a type name needs a JVM round trip that fails here.
+        artists = spark.createDataFrame([], artists_schema().add(ROW, ST.LongType()))
     if names is None:
         names = spark.createDataFrame([], "name string, genres array<string>")
     pairs = _artist_pairs(tracks)

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as ST
 
 from engine.core.errors import InputError
+from engine.spark.io import replace_parquet
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -70,8 +71,9 @@ def read_csv_strings(
     Raises
     ------
     InputError
-        One line naming the file and the problem: missing, unreadable, empty, or a missing
-        required column.
+        One line naming the file and the problem: missing, unreadable, empty, a missing
+        required column, or a column name that appears twice (also as ``energy.1``, how
+        pandas writes a repeated column): which of the two is meant cannot be told.
     """
 
     path = str(path)
@@ -79,13 +81,25 @@ def read_csv_strings(
     if _is_local(path) and not is_glob and not Path(path.removeprefix("file://")).exists():
         raise InputError(f"cannot read {kind} file {path}: no such file")
     try:
-        # Only the header line is parsed here (no schema inference).
-        names = spark.read.options(**CSV_OPTIONS).csv(path).columns
+        # Only the first record is parsed here (no schema inference), as written: Spark's own
+        # header handling would rename a repeated name and hide the repeat.
+        first = spark.read.options(**{**CSV_OPTIONS, "header": "false"}).csv(path).first()
     except Exception as exc:  # Spark raises Java errors of many classes for unreadable input
         raise InputError(f"cannot read {kind} file {path}: {_spark_message(exc)}") from None
-    header = [n.strip() for n in names]
-    if not header:
+    if first is None:
         raise InputError(f"cannot read {kind} file {path}: it is empty (no header line)")
+    # An unnamed header cell is "_c<i>", as Spark names it.
+    names = [v if v else f"_c{i}" for i, v in enumerate(first)]
+    header = [n.strip() for n in names]
+    repeated = _repeated_column(header)
+    if repeated is not None:
+        name, again = repeated
+        how = (
+            "" if again == name
+            else f" (also as {again!r})" if again.lower() == name.lower()
+            else f" (also as {again!r}, how pandas writes a repeated column)"
+        )
+        raise InputError(f"{kind} file {path}: column {name!r} appears more than once{how}; keep one of them")
     missing = [c for c in required if c not in header]
     if missing:
         raise InputError(
@@ -111,6 +125,26 @@ def read_csv_strings(
     # a shuffle costs more than it saves there.
     n_parts = min(spark.sparkContext.defaultParallelism * 2, _input_bytes(path) // SPLIT_BYTES)
     return df.repartition(int(n_parts)) if n_parts > 1 else df
+
+
+def _repeated_column(header: Sequence[str]) -> tuple[str, str] | None:
+    """The first name that repeats (case-insensitively, as Spark compares them), also in
+    pandas' spelling ``name.1``: ``(name, its repeat)``, else None."""
+    seen: dict[str, str] = {}
+    for name in header:
+        if name.lower() in seen:
+            return seen[name.lower()], name
+        seen[name.lower()] = name
+    for name in header:
+        base, dot, number = name.rpartition(".")
+        if dot and number.isdigit() and base.lower() in seen:
+            return seen[base.lower()], name
+    return None
+
+
+def quoted(name: str) -> str:
+    """``name`` as a Spark column reference taken literally (a dot would mean a struct field)."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _input_bytes(path: str) -> int:
@@ -169,15 +203,5 @@ def write_parquet(
     (~600k rows, ~60 MB) reads fastest that way, with pandas/pyarrow too.
     """
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp"
-    old = path.parent / f".{path.name}.old"
-    shutil.rmtree(tmp, ignore_errors=True)
     out = df.coalesce(1).sortWithinPartitions(*[F.asc_nulls_last(c) for c in order_by]).to(schema)
-    out.write.mode("overwrite").parquet(str(tmp))
-    shutil.rmtree(old, ignore_errors=True)
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
-    return path
+    return replace_parquet(out, path)

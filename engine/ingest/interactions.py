@@ -31,6 +31,7 @@ from engine.ingest.readers.artists import read_audioscrobbler, read_hetrec
 from engine.ingest.readers.common import ReadReport
 from engine.ingest.readers.events import read_app_events
 from engine.ingest.readers.playlists import read_mpd_json, read_playlists_csv
+from engine.spark.io import replace_parquet
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -50,5 +51,10 @@ FORMATS = ("mpd", "playlists-csv", "events", "audioscrobbler", "hetrec")
 
 
 def write_interactions(df: "DataFrame", path: str | Path) -> None:
-    """Write an interactions (or artists) DataFrame as parquet at ``path``, replacing it."""
-    df.write.mode("overwrite").parquet(str(path))
+    """Write an interactions (or artists) DataFrame as parquet at ``path``, replacing it.
+
+    Written beside it and swapped in by renames (:func:`engine.spark.io.replace_parquet`), as
+    the catalogue is: a failed write leaves the previous table, readers never see half of one,
+    and a table can be rewritten from itself. The CLI refuses to write an empty result.
+    """
+    replace_parquet(df, Path(path))

@@ -169,6 +169,22 @@ def sparse_std(values: np.ndarray, n: int) -> float:
     return float(np.sqrt(var)) if var > 1e-24 else 1.0
 
 
+def sum_by_item(items: np.ndarray, values: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``items`` (sorted) and the sum of ``values`` over each.
+
+    Bit for bit what ``np.unique(items, return_inverse=True)`` + ``np.bincount`` give (every bin
+    adds its values in input order either way); a dense count over the catalogue replaces the
+    sort when the entries are many for its size: a 2,000-track history with 100 neighbours each
+    on a 10,000-track catalogue sums 10x faster, which an untick on the Recommendations page
+    pays twice per re-fold (bench/taste_edit.py).
+    """
+    if len(items) * 4 >= n_items:
+        present = np.flatnonzero(np.bincount(items, minlength=n_items))
+        return present, np.bincount(items, weights=values, minlength=n_items)[present].astype(np.float64)
+    uniq, inv = np.unique(items, return_inverse=True)
+    return uniq, np.bincount(inv, weights=values, minlength=len(uniq)).astype(np.float64)
+
+
 @dataclass(frozen=True)
 class UserBlend:
     """One listener's blend terms (see the module docstring).
@@ -211,6 +227,15 @@ class UserBlend:
         items = np.asarray(items, dtype=np.int64)
         out = np.zeros((len(items), n_history))
         if not len(self.tgt) or not len(items):
+            return out
+        if len(self.tgt) * 4 >= len(self.prior):
+            # Many entries for the catalogue (a long history): a dense item -> row map instead
+            # of a binary search per entry; the first of repeated items gets the part, as below.
+            row = np.full(len(self.prior), -1, dtype=np.int64)
+            row[items[::-1]] = np.arange(len(items) - 1, -1, -1)
+            at = row[self.tgt]
+            hit = at >= 0
+            np.add.at(out, (at[hit], self.src[hit]), self.val[hit])
             return out
         order = np.argsort(items, kind="stable")
         at = np.searchsorted(items[order], self.tgt)
@@ -318,8 +343,7 @@ class Blend:
             val = hist_w[src] * np.asarray(nb.scores[flat], dtype=np.float64) * self.discounts[c.name][tgt]
             if not len(tgt):
                 continue
-            uniq, inv = np.unique(tgt, return_inverse=True)
-            sums = np.bincount(inv, weights=val, minlength=len(uniq))
+            _, sums = sum_by_item(tgt, val, len(self.prior))
             coef = sigma_a * c.weight / sparse_std(sums, self.n_scored)
             srcs.append(src)
             tgts.append(tgt)
@@ -327,8 +351,7 @@ class Blend:
         src = np.concatenate(srcs) if srcs else np.zeros(0, dtype=np.int64)
         tgt = np.concatenate(tgts) if tgts else np.zeros(0, dtype=np.int64)
         val = np.concatenate(vals) if vals else np.zeros(0)
-        nb_items, inv = np.unique(tgt, return_inverse=True)
-        nb_values = np.bincount(inv, weights=val, minlength=len(nb_items)).astype(np.float64)
+        nb_items, nb_values = sum_by_item(tgt, val, len(self.prior))
         pop_coef = sigma_a * self.weights.popularity / self.prior_std
         return UserBlend(sigma_a, self.weights.als, pop_coef, nb_items, nb_values, src, tgt, val, self.prior)
 

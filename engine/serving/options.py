@@ -18,6 +18,10 @@ MAX_K = 500
 #: Largest accepted raw weight: far above any real play count (Last.fm's max is ~352k), so a
 #: larger value is a unit or parsing error, not listening.
 MAX_WEIGHT = 1e7
+#: The familiarity <-> discovery dial's default: the share of a list's slots that go to artists
+#: absent from the history (engine.serving.lists). Chosen on the real-listener evaluation
+#: (``python -m engine evaluate --listeners``; README "Real listeners").
+DEFAULT_DISCOVERY = 0.4
 
 
 def check_k(k: Any) -> int:
@@ -82,6 +86,10 @@ class Options:
         Choices made on the page; used when the history gives the ALS model nothing.
     explain : bool
         Compute explanations (skip for bulk evaluation).
+    discovery : float or None
+        The familiarity <-> discovery dial in [0, 1]: the share of the k slots given to tracks
+        by artists absent from the history, the rest to unheard tracks of the listener's own
+        artists (:mod:`engine.serving.lists`). None: the model's own ranking, no artist lists.
 
     Examples
     --------
@@ -105,6 +113,7 @@ class Options:
     seed_genres: Sequence[str] = ()
     seed_clusters: Sequence[int] = ()
     explain: bool = True
+    discovery: float | None = DEFAULT_DISCOVERY
     #: The filter fields as the re-ranker reads them (derived, not an argument).
     filters: Filters = field(init=False, repr=False, compare=False)
 
@@ -113,6 +122,10 @@ class Options:
         for name, value in (("novelty", self.novelty), ("freshness", self.freshness)):
             if not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        dial = self.discovery
+        if dial is not None and (isinstance(dial, bool) or not isinstance(dial, (int, float, np.number))
+                                 or not np.isfinite(dial) or not 0 <= dial <= 1):
+            raise ValueError(f"discovery must be None or a number in [0, 1], got {dial!r}")
         cap = self.max_per_artist
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 0):
             raise ValueError(f"max_per_artist must be None or an integer >= 0, got {cap!r}")
@@ -136,6 +149,7 @@ class Options:
         set_(self, "seed_genres", tuple(str(g) for g in self.seed_genres))
         set_(self, "seed_clusters", tuple(int(c) for c in self.seed_clusters))
         set_(self, "explain", bool(self.explain))
+        set_(self, "discovery", None if dial is None else float(dial))
         set_(self, "filters", Filters(year_range=self.year_range, explicit=self.explicit,
                                       energy_range=self.energy_range,
                                       clusters=None if self.clusters is None else tuple(self.clusters)))

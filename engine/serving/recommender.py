@@ -32,6 +32,7 @@ training transform (``engine.core.weights``). They must be finite, > 0 and at mo
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ import pandas as pd
 from engine.bundle.load import Bundle, load_current
 from engine.core.errors import BundleError
 from engine.core.weights import transform_weights
+from engine.serving.artists import ArtistFoldParams, ArtistSignals
 from engine.serving.blend import Blend, UserBlend
 from engine.serving.content import ColdStartWeights, ContentIndex, SeedScores
 from engine.serving.explain import (
@@ -53,16 +55,31 @@ from engine.serving.explain import (
 )
 from engine.serving.foldin import FoldIn, contributions, one_blas_thread, solve_batch
 from engine.serving.hybrid import factor_trust, similar_items
+from engine.serving.listening import artist_weights_of
+from engine.serving.lists import (
+    BLENDED,
+    FAMILIAR,
+    NEW,
+    NEW_PER_ARTIST,
+    ListScores,
+    ListWeights,
+    blend_order,
+    list_reasons,
+    list_scores,
+)
 from engine.serving.options import MAX_K, MAX_WEIGHT, Options, check_k, check_weights
-from engine.serving.rerank import ItemArrays, Ranked, mask_positions, rerank
+from engine.serving.rerank import Filters, ItemArrays, Ranked, mask_positions, rerank
 from engine.serving.results import (
     PATH_ALS,
+    PATH_ARTISTS,
     PATH_POPULARITY,
     PATH_SEEDS,
     Explanation,
+    ListStats,
     Reason,
     Recommendations,
     SimilarSongs,
+    TasteLists,
 )
 
 __all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
@@ -86,7 +103,8 @@ def _checked(options: Options) -> Options:
 
 @dataclass(frozen=True)
 class _History:
-    """A validated history: known item indices with raw weights, split by ALS membership."""
+    """A validated history: known item indices with raw weights, split by ALS membership, and
+    the artist-only weights by artist code."""
 
     als_items: np.ndarray
     als_weights: np.ndarray
@@ -94,6 +112,26 @@ class _History:
     known_items: np.ndarray
     unknown: tuple[str, ...] = ()
     without_factors: tuple[str, ...] = ()
+    known_weights: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    artist_codes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    artist_values: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+
+
+def _interleave(picks: Sequence[tuple[Recommendations, int]], *, path: str, hist: _History) -> Recommendations:
+    """A list made of entries of other lists: ``(list, position)`` pairs in order."""
+    def take(values: Sequence[Any] | np.ndarray, dtype: Any) -> np.ndarray:
+        return np.asarray(values, dtype=dtype)
+
+    return Recommendations(
+        track_ids=tuple(r.track_ids[j] for r, j in picks),
+        scores=take([r.scores[j] for r, j in picks], np.float64),
+        rank_scores=take([r.rank_scores[j] for r, j in picks], np.float64),
+        explanations=tuple(r.explanations[j] for r, j in picks if r.explanations),
+        path=path,
+        unknown_ids=hist.unknown,
+        without_factors=hist.without_factors,
+        indices=take([r.indices[j] for r, j in picks], np.int64),
+    )
 
 
 class Recommender:
@@ -119,6 +157,7 @@ class Recommender:
         *,
         cold_start_weights: ColdStartWeights = ColdStartWeights(),
         similar_factor_weight: float = 0.7,
+        list_weights: ListWeights = ListWeights(),
     ) -> None:
         params = bundle.params
         for key in ("alpha", "reg_param"):
@@ -143,8 +182,25 @@ class Recommender:
         self._gram = np.asarray(bundle.gram, dtype=np.float64)
         self._factors = np.asarray(bundle.item_factors)  # plain ndarray view of the memory map
         self._trust = factor_trust(self.arrays.has_factors, bundle.extra.get("item_listeners"))
+        self._last = threading.local()  # the last listener solved per thread (see _listener)
         self._setup_scan()
         self._setup_blend()
+        self.list_weights = list_weights
+        try:
+            self.artists = ArtistSignals(
+                self.arrays, items["genres"] if "genres" in items.columns else pd.Series([[]] * len(items)),
+                extra=bundle.extra, rank=self._factors.shape[1],
+                fold=ArtistFoldParams(self.alpha, self.reg_param, self.transform, self.epsilon, self.clip),
+            )
+        except ValueError as exc:
+            raise BundleError(f"{bundle.path}: {exc}") from None
+        # The lists' popularity is the catalogue's own (Spotify's 0-100): real, where the
+        # bundle's prior may come from synthetic listeners.
+        spotify_pop = pd.to_numeric(items["popularity"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
+        self._catalog_popularity = np.clip(spotify_pop / 100.0, 0.0, 1.0)
+        ranks = np.empty(len(spotify_pop))
+        ranks[np.argsort(spotify_pop, kind="stable")] = np.arange(len(spotify_pop))
+        self._popularity_pct = 100.0 * ranks / max(1, len(spotify_pop) - 1)
 
     def _setup_scan(self) -> None:
         """Choose the matrix the ``Y @ x`` pass scans (see ``_COMPACT_BELOW``)."""
@@ -217,9 +273,25 @@ class Recommender:
         unknown = tuple(t for t, ok in zip(ids, known) if not ok)
         idx, weights = idx[known], weights[known]
         has = self.arrays.has_factors[idx]
+        codes, values = self._artist_history(artist_weights_of(history))
         return _History(
-            idx[has], weights[has], idx[~has], idx, unknown, tuple(self._track_ids[idx[~has]].tolist())
+            idx[has], weights[has], idx[~has], idx, unknown, tuple(self._track_ids[idx[~has]].tolist()),
+            known_weights=weights, artist_codes=codes, artist_values=values,
         )
+
+    def _artist_history(self, artists: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Artist-only weights as (artist codes, raw weights); artists the bundle lacks are dropped."""
+        if not artists:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        keys = [str(a) for a in artists]
+        values = check_weights([f"artist {k}" for k in keys], list(artists.values()))
+        codes: list[int] = []
+        weights: list[float] = []
+        for key, value in zip(keys, values.tolist()):
+            found, _ = self.content.artist_codes([key])
+            codes.extend(found.tolist())
+            weights.extend([value / max(1, len(found))] * len(found))
+        return np.asarray(codes, dtype=np.int64), np.asarray(weights, dtype=np.float64)
 
     def _solve(self, histories: Sequence[_History]) -> list[FoldIn]:
         rows = [np.asarray(self._factors[h.als_items], dtype=np.float64) for h in histories]
@@ -306,11 +378,125 @@ class Recommender:
         opts = _checked(options)
         hist = self._parse(history)
         excluded = self._excluded(opts)
+        if opts.discovery is not None:
+            lists = self._lists(hist, opts, excluded, discovery=opts.discovery)
+            if lists is not None:
+                return lists.blended
         if not len(hist.als_items):
             return self._cold_start(hist, opts, excluded)
-        fold = self._solve([hist])[0]
+        fold, user = self._listener(hist)
         scores = self._scan @ fold.x.astype(np.float32)
-        return self._finish_als(scores, fold, hist, opts, excluded)
+        return self._finish_als(scores, fold, hist, opts, excluded, user)
+
+    def lists(self, history: Mapping[str, float] | None = None, options: Options = DEFAULT_OPTIONS) -> TasteLists:
+        """The two lists and their blend (:mod:`engine.serving.lists`) for one request.
+
+        ``options.discovery`` is the dial of the blend (None counts as the default dial);
+        ``lists(h, o).blended`` equals ``recommend(h, o)``. Each list comes with its
+        :class:`~engine.serving.results.ListStats`. A history that names no artist of the
+        bundle gets empty ``familiar`` / ``new`` lists and the cold-start list as ``blended``.
+        """
+        opts = _checked(options)
+        if opts.discovery is None:
+            opts = dataclasses.replace(opts, discovery=DEFAULT_OPTIONS.discovery)
+        hist = self._parse(history)
+        excluded = self._excluded(opts)
+        found = self._lists(hist, opts, excluded, discovery=float(opts.discovery))  # type: ignore[arg-type]
+        if found is not None:
+            return found
+        cold = self._cold_start(hist, opts, excluded)
+        empty = self._result(Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)), (), cold.path, hist)
+        return TasteLists(familiar=empty, new=empty, blended=cold, discovery=float(opts.discovery),  # type: ignore[arg-type]
+                          stats={BLENDED: self.list_stats(cold.indices, np.zeros(self.artists.n_artists, dtype=bool))})
+
+    def list_stats(self, items: np.ndarray, own: np.ndarray) -> ListStats:
+        """Share of new artists (no artist in ``own``) and median popularity percentile of ``items``."""
+        items = np.asarray(items, dtype=np.int64)
+        if not len(items):
+            return ListStats(float("nan"), float("nan"))
+        rows = self.artists.item_artist[items]
+        by_own = np.asarray(rows @ own.astype(np.float32)).ravel() > 0
+        return ListStats(float((~by_own).mean()), float(np.median(self._popularity_pct[items])))
+
+    def _artist_weights(self, hist: _History) -> np.ndarray:
+        """The listener's raw weight per artist code: their known tracks' weights (every credited
+        artist gets the track's weight) plus the artist-only matches."""
+        weights = np.zeros(self.artists.n_artists)
+        if len(hist.known_items):
+            weights += self.artists.item_artist[hist.known_items].T @ hist.known_weights
+        if len(hist.artist_codes):
+            np.add.at(weights, hist.artist_codes, hist.artist_values)
+        return weights
+
+    def _model_scores(self, hist: _History) -> tuple[np.ndarray, np.ndarray, FoldIn | None, UserBlend | None]:
+        """Served model scores of every item (NaN where the model has none), the same
+        standardized over the scored items (0 elsewhere), and the fold-in behind them."""
+        n = len(self._track_ids)
+        full = np.full(n, np.nan)
+        if not len(hist.als_items):
+            return full, np.zeros(n), None, None
+        fold, user = self._listener(hist)  # kept per thread: "Why this?" reuses this solve
+        scores = self._scan @ fold.x.astype(np.float32)
+        if user is not None:
+            self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
+        scored = self._pos2item if self._pos2item is not None else np.flatnonzero(self.arrays.has_factors)
+        values = scores if self._pos2item is not None else scores[scored]
+        full[scored] = values
+        std = float(values.std()) if len(values) > 1 else 0.0
+        z = np.zeros(n)
+        if std > 0:
+            z[scored] = (values - float(values.mean())) / std
+        return full, z, fold, user
+
+    def _lists(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float) -> TasteLists | None:
+        """The lists, or None when the history names no artist of the bundle."""
+        weights = self._artist_weights(hist)
+        if not (weights > 0).any():
+            return None
+        model, z_model, fold, user = self._model_scores(hist)
+        scored = list_scores(self.artists, self._catalog_popularity, z_model, weights, weights=self.list_weights)
+        for array in (scored.familiar, scored.new):
+            if opts.exclude_known:
+                mask_positions(array, hist.known_items, None)
+            mask_positions(array, excluded, None)
+        # The new list takes one track per artist: keep only each artist's best (after the
+        # filters and the re-ranking terms), so the re-ranker sees one candidate per artist
+        # instead of growing its candidate set through a prolific artist's catalogue.
+        if opts.filters != Filters():
+            scored.new[~opts.filters.mask(self.arrays, np.arange(len(scored.new)))] = -np.inf
+        ranking = scored.new - opts.novelty * self.arrays.popularity + opts.freshness * self.arrays.recency
+        scored.new[~self.artists.best_per_artist(ranking)] = -np.inf
+        cap = opts.max_per_artist
+        with one_blas_thread():
+            fam = self._rerank(scored.familiar, opts)
+            new = rerank(scored.new, self.arrays, k=opts.k, filters=opts.filters,
+                         max_per_artist=min(cap, NEW_PER_ARTIST) if cap else NEW_PER_ARTIST,
+                         novelty=opts.novelty, freshness=opts.freshness)
+            order = blend_order(fam, new, k=opts.k, discovery=discovery)
+            path = PATH_ALS if fold is not None else PATH_ARTISTS
+            out = {name: self._list_result(r, model, fold, user, hist, scored, opts, path)
+                   for name, r in ((FAMILIAR, fam), (NEW, new))}
+        out[BLENDED] = _interleave([(out[name], j) for name, j in order], path=path, hist=hist)
+        stats = {name: self.list_stats(r.indices, scored.own) for name, r in out.items()}
+        return TasteLists(familiar=out[FAMILIAR], new=out[NEW], blended=out[BLENDED], discovery=discovery, stats=stats)
+
+    def _list_result(
+        self, ranked: Ranked, model: np.ndarray, fold: FoldIn | None, user: UserBlend | None,
+        hist: _History, scored: ListScores, opts: Options, path: str,
+    ) -> Recommendations:
+        """A list as :class:`Recommendations`: model scores (NaN without), list scores, reasons."""
+        items = ranked.items
+        with_model = Ranked(items, model[items] if len(items) else np.zeros(0), ranked.rank_scores)
+        explanations: tuple[Explanation, ...] = ()
+        if opts.explain and len(items):
+            base = [Explanation(cluster=cluster_of(self.arrays, int(i))) for i in items.tolist()]
+            factored = np.flatnonzero(self.arrays.has_factors[items])
+            if fold is not None and len(factored):
+                for at, e in zip(factored.tolist(), self._explain_als(fold, hist, items[factored], top=3, user=user)):
+                    base[at] = e
+            reasons = list_reasons(items, self.arrays, self.artists, scored)
+            explanations = tuple(dataclasses.replace(e, reasons=tuple(r) + e.reasons) for e, r in zip(base, reasons))
+        return self._result(with_model, explanations, path, hist)
 
     def recommend_many(
         self, histories: Sequence[Mapping[str, float] | None], options: Options = DEFAULT_OPTIONS
@@ -321,6 +507,8 @@ class Recommender:
         returns the lists the single calls would return.
         """
         opts = _checked(options)
+        if opts.discovery is not None:  # the lists are per listener: one request each
+            return [self.recommend(h, opts) for h in histories]
         parsed = [self._parse(h) for h in histories]
         excluded = self._excluded(opts)
         out: list[Recommendations | None] = [None] * len(parsed)
@@ -331,7 +519,8 @@ class Recommender:
             users = warm[start : start + block]
             scores = np.stack([folds[u].x for u in users]).astype(np.float32) @ self._scan.T  # [users, positions]
             for row, u in zip(scores, users):
-                out[u] = self._finish_als(row, folds[u], parsed[u], opts, excluded)
+                out[u] = self._finish_als(row, folds[u], parsed[u], opts, excluded,
+                                          self._user_blend(folds[u], parsed[u]))
         for u, h in enumerate(parsed):
             if out[u] is None:
                 out[u] = self._cold_start(h, opts, excluded)
@@ -354,10 +543,10 @@ class Recommender:
         )
 
     def _finish_als(
-        self, scores: np.ndarray, fold: FoldIn, hist: _History, opts: Options, excluded: np.ndarray
+        self, scores: np.ndarray, fold: FoldIn, hist: _History, opts: Options, excluded: np.ndarray,
+        user: UserBlend | None,
     ) -> Recommendations:
         """Mask, re-rank and explain one listener's ``Y @ x`` scores (``scores`` is modified)."""
-        user = self._user_blend(fold, hist)
         if user is not None:
             self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
         # Masking writes only the listed positions: no full-size boolean pass.
@@ -381,6 +570,19 @@ class Recommender:
                 explanations = self._explain_als(fold, hist, ranked.items, top=3, user=user)
         return self._result(ranked, explanations, PATH_ALS, hist)
 
+    def _listener(self, hist: _History) -> tuple[FoldIn, UserBlend | None]:
+        """The fold-in and blend terms of one history. The last ones are kept per thread, so a
+        page that recommends and then explains every card ("Why this?") solves the history once;
+        the key is the exact history, so a changed weight solves again."""
+        key = (hist.als_items.tobytes(), hist.als_weights.tobytes())
+        last = getattr(self._last, "entry", None)
+        if last is not None and last[0] == key:
+            return last[1], last[2]
+        fold = self._solve([hist])[0]
+        user = self._user_blend(fold, hist)
+        self._last.entry = (key, fold, user)
+        return fold, user
+
     def _user_blend(self, fold: FoldIn, hist: _History) -> UserBlend | None:
         if self._blend is None:
             return None
@@ -392,17 +594,21 @@ class Recommender:
     ) -> tuple[Explanation, ...]:
         """Per-history-item contributions: ALS (Hu–Koren–Volinsky) plus, when blended, the
         neighbour part; a popularity prior's part becomes a ``popularity`` reason."""
-        contrib = contributions(fold, np.asarray(self._factors[items], dtype=np.float64))
-        if user is None:
-            return als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
-        contrib = user.als_weight * contrib + user.contributions(items, len(hist.als_items))
+        contrib = self._contributions(fold, hist, items, user)
         out = als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
-        if not user.pop_coef:
+        if user is None or not user.pop_coef:
             return out
         prior = user.popularity_part(items)
         return tuple(
             dataclasses.replace(e, reasons=e.reasons + (Reason("popularity", f"{p:.3f}"),)) for e, p in zip(out, prior.tolist())
         )
+
+    def _contributions(self, fold: FoldIn, hist: _History, items: np.ndarray, user: UserBlend | None) -> np.ndarray:
+        """``[len(items), len(hist.als_items)]``: each history item's part in each item's score."""
+        contrib = contributions(fold, np.asarray(self._factors[items], dtype=np.float64))
+        if user is None:
+            return contrib
+        return user.als_weight * contrib + user.contributions(items, len(hist.als_items))
 
     def _cold_start(self, hist: _History, opts: Options, excluded: np.ndarray) -> Recommendations:
         seed_idx = self.index_of(opts.seed_tracks) if opts.seed_tracks else np.zeros(0, dtype=np.int64)
@@ -461,12 +667,42 @@ class Recommender:
         served score minus a popularity reason's part, see :mod:`engine.serving.blend`). Raises ``ValueError`` for an
         unknown track; a track without factors (or a history without any) gets no contributions.
         """
-        item = self._lookup(track_id)
+        return self.explain_many(history, [track_id], top=top)[0]
+
+    def contributions(
+        self, history: Mapping[str, float], track_ids: Sequence[str]
+    ) -> tuple[tuple[str, ...], np.ndarray]:
+        """Every history track's part in each of ``track_ids``' scores, from one fold-in.
+
+        Returns the history track ids that enter the fold-in (known, with factors) and a float64
+        matrix ``[len(track_ids), len(those ids)]`` whose rows sum to :meth:`explain`'s
+        ``sum(because) + rest`` (rows of tracks without factors are 0). For callers that need
+        all of them as numbers (``engine.serving.listens``) rather than as reasons.
+        """
+        items = np.array([self._lookup(t) for t in track_ids], dtype=np.int64)
         hist = self._parse(history)
-        if not self.arrays.has_factors[item] or not len(hist.als_items):
-            return Explanation(cluster=cluster_of(self.arrays, item))
-        fold = self._solve([hist])[0]
-        return self._explain_als(fold, hist, np.array([item]), top=top, user=self._user_blend(fold, hist))[0]
+        ids = tuple(self._track_ids[hist.als_items].tolist())
+        out = np.zeros((len(items), len(ids)))
+        scored = np.flatnonzero(self.arrays.has_factors[items]) if len(ids) else np.zeros(0, dtype=np.int64)
+        if len(scored):
+            fold, user = self._listener(hist)
+            out[scored] = self._contributions(fold, hist, items[scored], user)
+        return ids, out
+
+    def explain_many(
+        self, history: Mapping[str, float], track_ids: Sequence[str], *, top: int | None = None
+    ) -> tuple[Explanation, ...]:
+        """:meth:`explain` for several tracks with one fold-in (e.g. every card of a page)."""
+        items = np.array([self._lookup(t) for t in track_ids], dtype=np.int64)
+        hist = self._parse(history)
+        out = [Explanation(cluster=cluster_of(self.arrays, int(i))) for i in items.tolist()]
+        scored = np.flatnonzero(self.arrays.has_factors[items]) if len(hist.als_items) else np.zeros(0, dtype=np.int64)
+        if len(scored):
+            fold, user = self._listener(hist)
+            found = self._explain_als(fold, hist, items[scored], top=top, user=user)
+            for at, explanation in zip(scored.tolist(), found):
+                out[at] = explanation
+        return tuple(out)
 
     def similar(self, track_id: str, k: int = 10) -> SimilarSongs:
         """Tracks most similar to ``track_id``: factor cosine blended with audio cosine.

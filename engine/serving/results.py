@@ -11,6 +11,9 @@ import numpy as np
 PATH_ALS = "als"
 PATH_SEEDS = "cold-start:seeds"
 PATH_POPULARITY = "cold-start:popularity"
+#: The listener's artists (matched tracks and artist-only matches) carry the lists, with no
+#: history track in the ALS model (engine.serving.lists).
+PATH_ARTISTS = "artists"
 
 
 class Contribution(NamedTuple):
@@ -28,8 +31,10 @@ class Contribution(NamedTuple):
 
 
 class Reason(NamedTuple):
-    """A content reason: ``kind`` is ``audio`` (cosine to the profile), ``genre``, ``artist``,
-    ``cluster`` or ``popularity``; ``detail`` is the matched value.
+    """A content reason: ``kind`` is ``audio`` (cosine to the profile), ``genre``, ``artist``
+    (a chosen artist), ``your_artist`` (an artist of the history), ``similar_artist`` (the
+    history artist most like the track's), ``cluster`` or ``popularity``; ``detail`` is the
+    matched value.
 
     Handed to the app as is (``Recommender.frame``'s ``reasons`` column), never flattened to
     a string: the cards word each kind themselves.
@@ -131,3 +136,32 @@ class SimilarSongs:
 
     def __len__(self) -> int:
         return len(self.track_ids)
+
+
+@dataclass(frozen=True)
+class ListStats:
+    """What a list says about itself: its share of new artists and its popularity percentile.
+
+    ``share_new``: share of the tracks by artists absent from the history (0–1).
+    ``popularity_percentile``: the median track's percentile of catalogue popularity (0–100).
+    """
+
+    share_new: float
+    popularity_percentile: float
+
+
+@dataclass(frozen=True)
+class TasteLists:
+    """The lists of one request (``Recommender.lists``): familiar, new and their blend at ``discovery``.
+
+    ``familiar`` ("More from artists you love") and ``new`` ("New to you") hold up to k tracks
+    each; ``blended`` is what ``Recommender.recommend`` returns for the same request. When the
+    history names no artist of the catalogue, ``familiar`` and ``new`` are empty and
+    ``blended`` is the cold-start list.
+    """
+
+    familiar: Recommendations
+    new: Recommendations
+    blended: Recommendations
+    discovery: float
+    stats: dict[str, ListStats] = field(default_factory=dict)

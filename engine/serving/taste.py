@@ -7,6 +7,7 @@ history ``{track_id: weight}``:
   mix, top artists and genres, and the release-era distribution;
 - :func:`describe_clusters`: a short description of each KMeans cluster from its centroid
   ("high energy, low acousticness"), read from the centroid's largest standardized deviations;
+  :func:`describe_sound` says the same of any one vector, e.g. a track's own features;
 - :func:`map_sample`: a reproducible sample of the 2-D map with the listener's tracks and the
   recommendations always included.
 """
@@ -188,13 +189,18 @@ def describe_clusters(kmeans: Mapping[str, Any], *, max_terms: int = 3) -> dict[
     feature is ``"close to the catalogue average"``.
     """
     names = list(kmeans.get("feature_names") or [])
-    out: dict[int, str] = {}
-    for c, centroid in enumerate(kmeans.get("centroids") or []):
-        z = np.asarray(centroid, dtype=np.float64)
-        order = np.argsort(-np.abs(z))
-        terms = [_term(names[i], z[i]) for i in order[:max_terms] if i < len(names) and abs(z[i]) >= _NOTABLE_Z]
-        out[c] = ", ".join(terms) if terms else "close to the catalogue average"
-    return out
+    return {c: describe_sound(centroid, names, max_terms=max_terms)
+            for c, centroid in enumerate(kmeans.get("centroids") or [])}
+
+
+def describe_sound(z: Sequence[float] | np.ndarray, names: Sequence[str], *, max_terms: int = 3) -> str:
+    """Words for one standardized feature vector (a centroid, or one track's ``audio_features``
+    row): its ``max_terms`` largest deviations of at least ``0.4`` standard deviations, e.g.
+    ``"older, high acousticness, quiet"``; ``"close to the catalogue average"`` when none."""
+    z = np.asarray(z, dtype=np.float64)
+    order = np.argsort(-np.abs(z))
+    terms = [_term(names[i], z[i]) for i in order[:max_terms] if i < len(names) and abs(z[i]) >= _NOTABLE_Z]
+    return ", ".join(terms) if terms else "close to the catalogue average"
 
 
 def map_sample(

@@ -7,7 +7,9 @@ the SQLite store, which the Similar songs page reads::
       -> engine.similarity.minhash (MinHash LSH over listener sets)        -> method "minhash"
       -> engine.similarity.content_models (TF-IDF, Word2Vec + BucketedRandomProjectionLSH, LDA topics)
                                                            -> methods "tfidf", "word2vec"; topics
-    -> Store.replace_similar / Store.replace_topics (each method replaced whole)
+    -> Store.replace_similar / Store.replace_topics (each method replaced whole: written in
+       chunks into a staging table and swapped in by a rename, so the app's writes never wait
+       for more than one chunk)
     -> listeners per track (``item_listeners``, read by the cold-track hybrid)
 
 :func:`republish_with_tables` then publishes a copy of the serving bundle with those results as
@@ -113,7 +115,9 @@ def run_similarity(
         report.rows[method] = len(pdf)
         report.tracks[method] = int(pdf["track_id"].nunique())
         if store is not None:
-            store.replace_similar(pdf[["track_id", "other_id", "score"]].itertuples(index=False, name=None), method=method)
+            # Sorted by the table's key, the chunked write appends pages (~4x faster than unsorted).
+            ordered = pdf.sort_values(["track_id", "other_id"], kind="stable")
+            store.replace_similar(ordered[["track_id", "other_id", "score"]].itertuples(index=False, name=None), method=method)
         report.timings_s[method] = round(time.perf_counter() - started, 2)
         logger.info(f"[similarity] {method}: {len(pdf):,} rows for {report.tracks[method]:,} tracks "
                     f"({report.timings_s[method]:.1f}s)")
@@ -136,7 +140,8 @@ def run_similarity(
             if store is not None:
                 store.replace_topics(
                     topics.labels[["topic", "label"]].itertuples(index=False, name=None),
-                    topics.track_topics[["track_id", "topic", "weight"]].itertuples(index=False, name=None),
+                    topics.track_topics.sort_values("track_id")[["track_id", "topic", "weight"]]
+                    .itertuples(index=False, name=None),
                 )
             report.timings_s[method] = round(time.perf_counter() - started, 2)
             logger.info(f"[similarity] lda: {report.topics} topics, e.g. {topics.labels['label'].iloc[0]!r}")

@@ -2,7 +2,8 @@
 
 Written by ``engine.refresh.round`` and read by the app's Model page (:func:`read_log`), so this module
 imports only the standard library. A record says when the round ran and how long it took, what
-it decided (``published`` / ``kept`` / ``skipped`` / ``failed``) and why, which versions were
+it decided (``published`` / ``kept`` / ``skipped`` / ``failed``, or ``rolled back`` for
+``python -m engine rollback``: ``engine.refresh.rollback``) and why, which versions were
 serving before and after, the data counts (rows, new rows, held-out pairs, watermarks), the gate
 metrics of both models, the parameters, the ingest counts and lock events. Example::
 
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 LOG_FILE = "refresh_log.jsonl"
-DECISIONS = ("published", "kept", "skipped", "failed")
+ROLLED_BACK = "rolled back"
+DECISIONS = ("published", "kept", "skipped", "failed", ROLLED_BACK)
 
 
 def now_iso() -> str:
@@ -37,7 +39,7 @@ class RefreshRecord:
     started_at: str
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
-    decision: str = "failed"  # published | kept | skipped | failed
+    decision: str = "failed"  # published | kept | skipped | failed | rolled back
     reason: str = ""
     current_version: str | None = None
     published_version: str | None = None

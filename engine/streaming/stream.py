@@ -56,7 +56,7 @@ from pyspark.sql import functions as F
 from engine.core.config import Settings
 from engine.core.errors import InputError
 from engine.core.locking import FileLock, LockHeld
-from engine.ingest.readers.events import POSITIVE_KINDS, parse_events
+from engine.ingest.readers.events import CANCELLING_KINDS, POSITIVE_KINDS, parse_events
 from engine.streaming.kafka_bridge import DEFAULT_TOPIC, KafkaBridge
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def events_to_interactions(events: "DataFrame") -> "DataFrame":
     """Stream events -> interactions by the rules of :mod:`engine.ingest.readers.events`.
 
     Positive weights of a (user, track) pair are summed, ``ts`` is the latest positive event's,
-    and a dislike that is the pair's latest event cancels it. ``arrival_us`` (when present) becomes
+    and a dislike (or an exclusion) that is the pair's latest event cancels it. ``arrival_us`` (when present) becomes
     the pair's earliest positive arrival. Returns ``user_id, track_id, weight, source, ts[, arrival_us]``.
     """
 
@@ -147,7 +147,7 @@ def events_to_interactions(events: "DataFrame") -> "DataFrame":
         F.sum(F.when(positive, F.col("weight"))).alias("weight"),
         F.max(F.when(positive, F.coalesce("ts", epoch))).alias("_last_positive"),
         F.max(F.when(positive, F.col("ts"))).alias("ts"),
-        F.max(F.when(F.col("kind") == "dislike", F.coalesce("ts", epoch))).alias("_last_dislike"),
+        F.max(F.when(F.col("kind").isin(*CANCELLING_KINDS), F.coalesce("ts", epoch))).alias("_last_dislike"),
     ]
     extra = ["arrival_us"] if "arrival_us" in events.columns else []
     if extra:

@@ -102,17 +102,42 @@ class CooccurrenceBasis:
             ok = counts.data >= params.min_common
             rows, cols, data = rows[ok], cols[ok], data[ok]
         n = self.listeners
-        s = data / (n[rows] ** params.source_exponent * n[cols] ** params.target_exponent + params.shrink)
-        order = np.lexsort((cols, -s, rows))  # by source row, best first, ties by lower target
+        # the powers per item, then gathered (30M pairs: a power per pair took 2 s)
+        source, target = n ** params.source_exponent, n ** params.target_exponent
+        s = data / (source[rows] * target[cols] + params.shrink)
         lengths = np.bincount(rows, minlength=self.n_items)
         starts = np.zeros(self.n_items + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
-        rank = np.arange(len(order)) - np.repeat(starts[:-1], lengths)
-        keep = order[rank < params.top_n]
+        keep = row_top_n(starts, s, params.top_n)
         kept = np.minimum(lengths, params.top_n)
         indptr = np.zeros(self.n_items + 1, dtype=np.int64)
         np.cumsum(kept, out=indptr[1:])
         return ItemNeighbours(indptr, cols[keep].astype(np.int32), s[keep].astype(np.float32), n.astype(np.float32))
+
+
+def row_top_n(indptr: np.ndarray, scores: np.ndarray, top_n: int) -> np.ndarray:
+    """Positions of each CSR row's ``top_n`` highest ``scores``, best first, ties by position
+    (the lower target, as the rows' indices are sorted), rows in order.
+
+    A loop over rows with ``argpartition``: scipy and numpy have no per-row top-k, and one
+    global three-key ``lexsort`` of the ~30M co-occurrence pairs of a 550k-pair dataset took
+    25 s where this takes about 1 s (only rows longer than ``top_n`` are partitioned).
+    """
+    parts: list[np.ndarray] = []
+    for r in range(len(indptr) - 1):
+        lo, hi = int(indptr[r]), int(indptr[r + 1])
+        if hi == lo:
+            continue
+        seg = scores[lo:hi]
+        if hi - lo > top_n:
+            threshold = -np.partition(-seg, top_n - 1)[top_n - 1]
+            above = np.flatnonzero(seg > threshold)
+            tied = np.flatnonzero(seg == threshold)[: top_n - len(above)]
+            pos = np.concatenate([above, tied])
+        else:
+            pos = np.arange(hi - lo)
+        parts.append(lo + pos[np.lexsort((pos, -seg[pos]))])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def cooccurrence_neighbours(X: sp.spmatrix, params: NeighbourParams = NeighbourParams()) -> ItemNeighbours:

@@ -8,6 +8,7 @@ from engine.bundle.publish import publish_bundle
 from engine.core.config import Settings
 from tests.app.conftest import seed_bundle_parts
 from tests.app.helpers import open_page, start
+from webapp.cards import md_escape
 
 EVALUATION = {
     "evaluated_at": "2026-12-01T14:00:00+00:00",
@@ -80,3 +81,90 @@ def test_model_page_shows_refresh_rounds_newest_first(app_env: Settings) -> None
     history = next(f for f in (df.value for df in at.dataframe) if "decision" in f.columns)
     assert history["decision"].tolist() == ["kept", "published"]
     assert history.loc[1, "published_version"] == "v1"
+
+
+def _page_text(at) -> str:
+    """Everything a visitor can read on the page (Markdown escapes removed), sidebar included."""
+    parts = [str(getattr(e, "value", "")) for e in (*at.main, *at.sidebar)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [df.value.to_string() for df in at.dataframe]
+    parts += [h.proto.body for h in at.get("html")]
+    return " ".join(parts).replace("\\", "")
+
+
+def test_model_page_shows_the_whole_version_and_time_readable_parameters_and_metrics(
+    app_env: Settings, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.bundle.load import load_current
+    from webapp.model_info import trained_at
+
+    parts = seed_bundle_parts()
+    parts["metrics"] = {"evaluation": EVALUATION}  # no flat metrics: the column comes from the evaluation
+    parts["params"] = {**parts["params"], "blend": {"neighbours": 0.2, "popularity": 0.0, "neighbour_pop_exponent": 0.35},
+                       "neighbours": {"top_n": 100, "min_common": 1}, "num_blocks": None}
+    parts["data_stats"] = {"n_users": 1500, "n_interactions": 56440, "sources": {"demo": 56440}}
+    publish_bundle(tmp_path / "models", **parts)
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path / "models"))
+    bundle = load_current(tmp_path / "models")
+    at = open_page(start(), "model")
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    stamp = trained_at(bundle.manifest["created_at"])
+    assert f"Version **{bundle.version}** · trained **{stamp}**" in text and stamp.count(":") == 2  # seconds kept
+    assert {m.label: m.value for m in at.metric} == {"Tracks": f"{bundle.n_items:,}", "Listeners trained on": "1,500",
+                                                     "Latent factors": "8"}
+    params = next(df.value for df in at.dataframe if "parameter" in df.value.columns)
+    values = dict(zip(params["parameter"], params["value"]))
+    assert values["blend.neighbours"] == "0.2" and values["neighbours.top_n"] == "100" and values["num_blocks"] == "—"
+    assert not any(str(v).startswith("{") for v in params["value"])  # no raw JSON dicts
+    metrics = next(df.value for df in at.dataframe if list(df.value.columns) == ["metric", "value", "measured"])
+    assert metrics.set_index("metric")["value"].to_dict() == {"ndcg@10": 0.256, "recall@50": 0.455, "auc": 0.919,
+                                                              "coverage@10": 0.262}
+    assert set(metrics["measured"]) == {"on hetrec (holdout split)"}
+
+
+def test_model_page_shows_no_hosts_pids_or_server_paths(app_env: Settings, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from engine.state.refresh_log import RefreshRecord, append_log
+    from tests.factories import random_bundle_parts
+
+    models = tmp_path / "srv-private" / "models"
+    good = publish_bundle(models, **seed_bundle_parts())
+    broken = publish_bundle(models, **random_bundle_parts(n_items=20, seed=11))
+    (models / broken / "manifest.json").write_text("null")  # CURRENT is refused; good serves, with a note
+    host = RefreshRecord(started_at="x").host
+    for record in (
+        RefreshRecord(started_at="2026-01-30T06:00:00+00:00", decision="skipped",
+                      reason=f"another refresh holds the lock: pid 4242 on host {host} since 2026-01-30T05:59:00+00:00"),
+        RefreshRecord(started_at="2026-01-30T07:00:00+00:00", decision="failed",
+                      reason=f"InputError: no track interactions under {tmp_path}/srv-private/data/parquet"),
+    ):
+        append_log(models, record)
+    monkeypatch.setenv("MODELS_DIR", str(models))
+    at = open_page(start(), "model")
+    text = _page_text(at)
+    assert json.loads((models / "refresh_log.jsonl").read_text().splitlines()[0])["pid"]  # the log keeps them...
+    for private in (str(tmp_path), "srv-private", "4242", f"host {host}", str(RefreshRecord(started_at="x").pid)):
+        assert private not in text, private  # ...the page does not
+    warnings = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert f"models/{broken}/manifest.json: holds null, not a JSON object" in warnings
+    assert md_escape(good) in " ".join(m.value for m in at.markdown)
+    reasons = next(df.value for df in at.dataframe if "reason" in df.value.columns)["reason"].tolist()
+    assert reasons == ["InputError: no track interactions under …/parquet",
+                       "another refresh holds the lock: another process since 2026-01-30T05:59:00+00:00"]
+
+
+def test_current_text_notes_and_evaluation_notes_are_escaped(app_env: Settings, tmp_path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = seed_bundle_parts()
+    parts["metrics"] = {"evaluation": {**EVALUATION, "notes": ["*bold* [x](javascript:alert(1))"]}}
+    publish_bundle(tmp_path / "models", **parts)
+    hostile = "**big** [click](javascript:alert(2)) ![i](http://e/p.png)"
+    (tmp_path / "models" / "CURRENT").write_text(hostile + "\n")
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path / "models"))
+    at = open_page(start(), "model")
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert md_escape(hostile) in sidebar  # the sidebar names CURRENT as written, as text
+    warning = " ".join(w.value for w in at.warning)
+    assert "is not a version folder name" in warning and "[click](" not in warning and "**big**" not in warning
+    assert md_escape("*bold* [x](javascript:alert(1))") in [c.value for c in at.caption]

@@ -9,14 +9,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from engine.core.config import Settings
 from engine.state.events import read_events
 from engine.state.store import Store
+from spotify.auth import redirect_problem
 from tests.app.conftest import APP, TIMEOUT
 from tests.app.helpers import PAGES, open_page, run, shown_ids, start
 from tests.fake_spotify import FakeSpotify
+from webapp.cards import md_escape
 
 
 @pytest.fixture()
@@ -39,24 +42,42 @@ def signed_in_env(app_env: Settings, fake: FakeSpotify, monkeypatch: pytest.Monk
 def sign_in_url(at: AppTest) -> str | None:
     """The href of the "Sign in with Spotify" link on the page (None when absent)."""
     for element in at.get("html"):
-        match = re.search(r'<a class="signin" href="([^"]+)">Sign in with Spotify</a>', element.proto.body)
+        match = re.search(r'<a class="signin" href="([^"]+)"[^>]*>Sign in with Spotify</a>', element.proto.body)
         if match:
             return html.unescape(match.group(1))
     return None
 
 
-def sign_in() -> AppTest:
-    """Click "Sign in with Spotify", let the fake approve, and land back in a new session."""
-    home = start()
-    answer = requests.get(sign_in_url(home), allow_redirects=False, timeout=10)
+def approved_redirect(at: AppTest) -> dict[str, str]:
+    """Follow the page's sign-in link through the fake (which approves at once): the redirect's query."""
+    answer = requests.get(sign_in_url(at), allow_redirects=False, timeout=10)
     assert answer.status_code in (302, 303), answer.text
     back = urlsplit(answer.headers["Location"])
     assert f"{back.scheme}://{back.netloc}{back.path}" == "http://127.0.0.1:8501/"
-    # The redirect opens a new browser session, as in real life.
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, values in parse_qs(back.query).items():
-        at.query_params[key] = values[0]
+    return {key: values[0] for key, values in parse_qs(back.query).items()}
+
+
+def land(at: AppTest, query: dict[str, str]) -> AppTest:
+    """Open the app at Spotify's redirect, in session ``at``."""
+    for key, value in query.items():
+        at.query_params[key] = value
     return run(at)
+
+
+def sign_in() -> AppTest:
+    """Click "Sign in with Spotify", let the fake approve, and land back signed in.
+
+    In a browser the redirect opens a new Streamlit session that carries the binding cookie
+    the link's click wrote (tests/browser covers that); AppTest cannot send cookies, so the
+    callback lands in the session that started, which holds the same nonce.
+    """
+    home = start()
+    return land(home, approved_redirect(home))
+
+
+def fresh_session() -> AppTest:
+    """A new browser session that did not start any sign-in (no nonce, no cookie)."""
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
 def test_sign_in_loads_and_matches_the_spotify_history(signed_in_env: Settings, fake: FakeSpotify) -> None:
@@ -67,7 +88,7 @@ def test_sign_in_loads_and_matches_the_spotify_history(signed_in_env: Settings, 
     assert "code" not in at.query_params and "state" not in at.query_params  # one-time code dropped
     key = at.session_state["user_key"]
     assert key.startswith("sp:") and "alice" not in key
-    assert key == Store(signed_in_env.store_path).user_key_for("alice")
+    assert key == Store(signed_in_env.store_path).user_key_for("alice", secret=signed_in_env.app_state_secret)
     assert fake.requests_to("/v1/me/top/tracks") and fake.requests_to("/v1/me/tracks")
     assert [b.label for b in at.button][:2] == ["Reload my Spotify history", "Sign out"]
 
@@ -161,12 +182,58 @@ def test_spotify_rate_limit_at_sign_in_is_a_sentence(signed_in_env: Settings, fa
     assert "listener" not in at.session_state or at.session_state["listener"] is None
 
 
-def test_an_error_from_the_redirect_is_not_rendered_as_markdown(signed_in_env: Settings) -> None:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["error"] = "![x](http://evil.invalid/beacon.png)"
-    at.query_params["state"] = "v1.1.nonce.sig"
+def test_an_error_text_from_the_redirect_is_never_shown(signed_in_env: Settings) -> None:
+    evil = "![x](http://evil.invalid/beacon.png) call +1-555"
+    at = land(fresh_session(), {"error": evil, "state": "v2.1.made-up-nonce-xx.sig"})
+    assert "could not be verified" in at.error[0].value  # the state is checked first
+    home = start()
+    state = parse_qs(urlsplit(sign_in_url(home) or "").query)["state"][0]
+    land(home, {"error": evil, "state": state})
+    assert at.error[0].value and all("evil" not in e.value and "555" not in e.value for e in [*at.error, *home.error])
+    assert home.error[0].value == md_escape("Spotify did not complete the sign-in; please try again.")
+
+
+def test_a_forwarded_sign_in_link_does_not_sign_in_silently(signed_in_env: Settings, fake: FakeSpotify) -> None:
+    fake.auto_approve = "bob"  # the attacker approves a sign-in to their own account ...
+    query = approved_redirect(start())
+    fake.clear_requests()
+    victim = land(fresh_session(), query)  # ... and the victim opens the link in their browser
+
+    assert not victim.success and "spotify_token_info" not in victim.session_state
+    assert "user_key" not in victim.session_state or not victim.session_state["user_key"].startswith("sp:")
+    assert "Bob Berg" in victim.warning[0].value and "Not me" in victim.warning[0].value
+    assert not fake.requests_to("/v1/me/top/tracks")  # no history read, nothing stored under bob
+    next(b for b in victim.button if b.label == "Not me").click()
+    run(victim)
+    assert not victim.warning and not victim.success and sign_in_url(victim)
+    assert "spotify_unconfirmed_token" not in victim.session_state and "spotify_token_info" not in victim.session_state
+
+
+def test_confirming_a_sign_in_from_another_session_signs_in(signed_in_env: Settings, fake: FakeSpotify) -> None:
+    # E.g. a browser that blocks the sign-in cookie: the listener confirms their own account.
+    at = land(fresh_session(), approved_redirect(start()))
+    assert "Alice Andersson" in at.warning[0].value
+    next(b for b in at.button if b.label.startswith("Continue as")).click()
     run(at)
-    assert r"\!\[x\]\(http\://evil\.invalid/beacon\.png\)" in at.error[0].value
+    assert not at.warning and "Listening as **Alice Andersson**" in at.success[0].value
+    assert at.session_state["user_key"].startswith("sp:")
+
+
+def test_the_listener_key_survives_a_lost_database(signed_in_env: Settings) -> None:
+    key = sign_in().session_state["user_key"]
+    for path in signed_in_env.store_path.parent.glob(signed_in_env.store_path.name + "*"):
+        path.unlink()  # an ephemeral disk: the SQLite file (and its random salt) is gone
+    st.cache_resource.clear()  # ... and the app restarted
+    assert sign_in().session_state["user_key"] == key
+    assert key != Store(signed_in_env.store_path).user_key_for("alice")  # not the new file's random salt
+
+
+def test_a_localhost_redirect_uri_is_a_sentence(signed_in_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPOTIFY_REDIRECT_URI", "http://localhost:8501/")
+    at = start()
+    assert not sign_in_url(at)
+    assert at.error[0].value == md_escape(redirect_problem("http://localhost:8501/"))
+    assert "does not accept 'localhost'" in at.error[0].value
 
 
 def test_spotify_refusing_the_save_is_a_sentence(signed_in_env: Settings, fake: FakeSpotify) -> None:

@@ -1,7 +1,7 @@
 """End to end: ``streamlit run`` + the fake Spotify, driven by headless Debian Chromium.
 
-Sign in (through the fake's consent page) -> recommendations -> every other page -> save a
-playlist, waiting for elements (never fixed sleeps), asserting on page text and on what the
+Sign in (through the fake's consent page) -> recommendations -> untick an artist in "Why
+this?" (the list changes) -> every other page -> save a playlist, waiting for elements (never fixed sleeps), asserting on page text and on what the
 fake received. Screenshots of each page go to ``tests/artifacts/`` (gitignored); the
 recommendations one is copied to ``docs/screenshot-recommendations.png`` for the README.
 
@@ -139,6 +139,9 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
         page.get_by_text("See your recommendations").wait_for()
         page.get_by_text("Your data and privacy").wait_for()
         assert "code=" not in page.url  # the one-time code left the address bar
+        # The redirect opened a new Streamlit session; the link's cookie is what bound it to this browser.
+        assert any(c["name"] == "spotify_signin" for c in page.context.cookies())
+        assert page.get_by_text("Continue as").count() == 0
         (exchange,) = fake.requests_to("/api/token", "POST")
         assert exchange.form.get("code_verifier") and "client_secret" not in exchange.form  # PKCE
         shot("2-home-signed-in")
@@ -154,6 +157,23 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
         recs_shot = shot("3-recommendations")
         if os.environ.get("UPDATE_README_SCREENSHOT"):  # a test run never dirties the work tree
             shutil.copyfile(recs_shot, _readme_shot())
+
+        # "Why this?" on the first card: untick its top artist, and the list re-folds without them.
+        page.get_by_test_id("stPopoverButton").first.click()
+        artist = page.get_by_test_id("stPopoverBody").get_by_test_id("stCheckbox").filter(has_text="of your songs").first
+        artist.wait_for()
+        shot("3a-why-this")
+        artist.click()
+        page.get_by_text("Edit your taste (1 artist left out)").wait_for()
+        page.wait_for_function(  # the cards re-render after the editor: wait for a different list
+            "old => { const ids = [...document.querySelectorAll('.rec-title a')].map(a => a.href.split('/').pop());"
+            " return ids.length >= 20 && ids.slice(0, 20).join() !== old.join(); }", arg=shown)
+        page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+        cards.nth(19).wait_for()
+        refolded = [h.rsplit("/", 1)[-1] for h in page.locator(".rec-title a").evaluate_all("els => els.map(e => e.href)")]
+        assert len(refolded) == 20 and refolded != shown
+        shot("3b-recommendations-edited")
+        shown = refolded  # the playlist below saves the list as it is now
 
         go("Your taste", "Your taste")
         page.locator(".js-plotly-plot").nth(4).wait_for()
@@ -183,6 +203,30 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
     assert created.json["name"] == "Browser mix" and created.user == "alice"
     (playlist,) = [p for p in fake.playlists_of("alice") if p.name == "Browser mix"]
     assert [uri for uri, _, _ in playlist.items] == [f"spotify:track:{t}" for t in shown]
+
+
+def test_a_forwarded_sign_in_link_asks_before_signing_in(sync_playwright, app_url: str, fake: FakeSpotify) -> None:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        attacker = browser.new_context().new_page()
+        attacker.set_default_timeout(WAIT_MS)
+        attacker.goto(app_url)
+        link = attacker.get_by_role("link", name="Sign in with Spotify")
+        href = link.get_attribute("href") or ""
+        # The attacker approves as themselves but does not follow the redirect: they send it on.
+        approve = href.replace("/authorize?", "/authorize/approve?", 1) + "&user=bob"
+        forwarded = requests.get(approve, allow_redirects=False, timeout=10).headers["Location"]
+
+        victim = browser.new_context().new_page()  # another browser profile: no sign-in cookie
+        victim.set_default_timeout(WAIT_MS)
+        victim.goto(forwarded)
+        victim.get_by_text("did not start in this browser").wait_for()
+        assert "Bob Berg" in victim.get_by_test_id("stAlertContentWarning").inner_text()
+        assert victim.get_by_text("Listening as").count() == 0
+        victim.get_by_role("button", name="Not me").click()
+        victim.get_by_role("link", name="Sign in with Spotify").wait_for()
+        assert victim.get_by_text("Listening as").count() == 0
+        browser.close()
 
 
 def _readme_shot() -> Path:

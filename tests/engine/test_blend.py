@@ -4,6 +4,8 @@ evaluation scorer equal to serving, and on a planted dataset not worse than ALS 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,7 +15,7 @@ from engine.bundle.publish import publish_bundle
 from engine.core.errors import BundleError
 from engine.core.weights import transform_weights
 from engine.evaluation.scorers import BlendScorer
-from engine.serving.blend import ALS_ONLY, BlendWeights, als_std
+from engine.serving.blend import ALS_ONLY, BlendWeights, als_std, sum_by_item
 from engine.serving.neighbours import ItemNeighbours
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -100,11 +102,11 @@ def test_blend_equals_brute_force_reference(blended, nb) -> None:
     ref[~blended.arrays.has_factors] = -np.inf
     ref[blended.index_of(list(HISTORY))] = -np.inf
     expected = np.argsort(-ref, kind="stable")[:25]
-    out = blended.recommend(HISTORY, Options(k=25, max_per_artist=None))
+    out = blended.recommend(HISTORY, Options(discovery=None, k=25, max_per_artist=None))
     assert out.path == "als" and blended.blend is not None
     assert list(out.indices) == expected.tolist()
     np.testing.assert_allclose(out.scores, ref[expected], rtol=1e-6)  # gram.npy is float32
-    many = blended.recommend_many([HISTORY, {tid(1): 3.0}], Options(k=25, max_per_artist=None))
+    many = blended.recommend_many([HISTORY, {tid(1): 3.0}], Options(discovery=None, k=25, max_per_artist=None))
     assert many[0].track_ids == out.track_ids and np.allclose(many[0].scores, out.scores)
 
 
@@ -113,11 +115,11 @@ def test_weight_zero_and_old_bundles_serve_exactly_als(tmp_path, nb) -> None:
     zero = publish(tmp_path / "zero", blend=ALS_ONLY, neighbours=nb)
     no_params = publish(tmp_path / "noparams", blend=None, neighbours=nb)
     no_arrays = publish(tmp_path / "noarrays", blend=WEIGHTS, neighbours=None)
-    base = als.recommend(HISTORY, Options(k=30))
+    base = als.recommend(HISTORY, Options(discovery=None, k=30))
     assert als.blend is None and base.path == "als" and len(base) == 30
     for rec in (zero, no_params, no_arrays):
         assert rec.blend is None
-        got = rec.recommend(HISTORY, Options(k=30))
+        got = rec.recommend(HISTORY, Options(discovery=None, k=30))
         assert got.track_ids == base.track_ids and np.array_equal(got.scores, base.scores)
     x = als.fold_in_many([HISTORY])
     Y = np.asarray(als.bundle.item_factors)
@@ -162,8 +164,8 @@ def test_recommendation_reached_through_neighbours_explains_with_that_history_it
     w = BlendWeights(neighbours=3.0, neighbour_pop_exponent=0.0, popularity=0.0)
     rec = publish(tmp_path, blend=w, neighbours=strong)
     history = {tid(0): 50.0, tid(3): 1.0, tid(6): 1.0}
-    als_only = publish(tmp_path / "als", blend=None, neighbours=None).recommend(history, Options(k=10))
-    out = rec.recommend(history, Options(k=10))
+    als_only = publish(tmp_path / "als", blend=None, neighbours=None).recommend(history, Options(discovery=None, k=10))
+    out = rec.recommend(history, Options(discovery=None, k=10))
     assert tid(target) not in als_only.track_ids and tid(target) in out.track_ids
     why = out.explanations[out.track_ids.index(tid(target))]
     assert why.because[0].track_id == tid(0)
@@ -173,7 +175,7 @@ def test_recommendation_reached_through_neighbours_explains_with_that_history_it
 
 
 def test_popularity_prior_is_a_reason_and_scores_still_add_up(blended) -> None:
-    out = blended.recommend(HISTORY, Options(k=5))
+    out = blended.recommend(HISTORY, Options(discovery=None, k=5))
     e = out.explanations[0]
     pop = [r for r in e.reasons if r.kind == "popularity"]
     assert len(pop) == 1
@@ -195,7 +197,7 @@ def test_evaluation_scorer_equals_serving(blended, nb) -> None:
                          epsilon=blended.epsilon, clip=blended.clip)
     S = scorer.scores(np.array([0, 1]))
     for u, h in enumerate(histories):
-        out = blended.recommend(h, Options(k=20, max_per_artist=None))
+        out = blended.recommend(h, Options(discovery=None, k=20, max_per_artist=None))
         np.testing.assert_allclose(S[u, out.indices], out.scores, rtol=1e-6)
 
 
@@ -271,7 +273,7 @@ def test_several_components_and_an_als_weight_equal_brute_force(tmp_path, nb) ->
     ref[~has] = -np.inf
     ref[rec.index_of(list(HISTORY))] = -np.inf
     expected = np.argsort(-ref, kind="stable")[:20]
-    out = rec.recommend(HISTORY, Options(k=20, max_per_artist=None))
+    out = rec.recommend(HISTORY, Options(discovery=None, k=20, max_per_artist=None))
     assert list(out.indices) == expected.tolist()
     np.testing.assert_allclose(out.scores, ref[expected], rtol=1e-5)
     for e, score in zip(out.explanations, out.scores):
@@ -305,5 +307,31 @@ def test_component_alone_ranks_like_the_item_item_scores(tmp_path, nb) -> None:
     scores[~rec.arrays.has_factors] = -np.inf
     scores[rec.index_of(list(HISTORY))] = -np.inf
     top = np.flatnonzero(scores > 0)
-    out = rec.recommend(HISTORY, Options(k=len(top), max_per_artist=None))
+    out = rec.recommend(HISTORY, Options(discovery=None, k=len(top), max_per_artist=None))
     assert list(out.indices) == sorted(top.tolist(), key=lambda i: (-scores[i], i))
+
+
+@pytest.mark.parametrize("n_items, n_entries", [(50, 400), (10_000, 200), (10_000, 0)])
+def test_sum_by_item_is_bit_for_bit_unique_then_bincount(n_items: int, n_entries: int) -> None:
+    """Both ways (dense count for many entries, sort for few) give np.unique + np.bincount exactly."""
+    rng = np.random.default_rng(n_items + n_entries)
+    items = rng.integers(0, n_items, n_entries)
+    values = rng.normal(size=n_entries) * 10.0 ** rng.integers(-8, 8, n_entries)
+    uniq, inv = np.unique(items, return_inverse=True)
+    got_items, got_sums = sum_by_item(items, values, n_items)
+    assert np.array_equal(got_items, uniq)
+    assert np.array_equal(got_sums, np.bincount(inv, weights=values, minlength=len(uniq)))  # exact, not approx
+
+
+def test_contributions_are_the_same_for_long_and_short_histories(blended) -> None:
+    """UserBlend.contributions maps entries to rows two ways (dense for many entries, a binary
+    search for few); on the same user both give the same matrix, repeated items included."""
+    history = {tid(i): 1.0 + i % 5 for i in range(120)}
+    idx = blended.index_of(list(history))
+    user = blended.blend.for_user(blended.fold_in(history), idx, np.ones(len(idx)))
+    assert len(user.tgt) * 4 >= len(user.prior)  # this user takes the dense way...
+    items = np.array([user.tgt[0], user.tgt[1], user.tgt[0], 299])
+    dense = user.contributions(items, len(idx))
+    sparse = dataclasses.replace(user, prior=np.zeros(len(user.tgt) * 4 + 1)).contributions(items, len(idx))
+    assert np.array_equal(dense, sparse)  # ...this copy the search
+    assert dense[0].any() and dense[1].any() and not dense[2].any() and not dense[3].any()

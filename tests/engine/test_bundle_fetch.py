@@ -6,13 +6,17 @@ No mocks: ``http.server`` on 127.0.0.1 serves the archives ``engine.bundle.pack`
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import io
+import logging
+import shutil
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,7 @@ from engine.bundle.fetch import (
     DOWNLOAD_DIR,
     BundleFetchError,
     fetch_bundle,
+    redact_url,
     serving_bundle,
 )
 from engine.bundle.load import load_bundle
@@ -30,6 +35,8 @@ from engine.bundle.pack import pack_bundle
 from engine.bundle.publish import publish_bundle, write_bundle
 from engine.core.config import Settings
 from tests.factories import random_bundle_parts
+
+SECRET = "s3cr3t-t0ken"  # a credential in MODEL_BUNDLE_URL: it must never be shown or logged
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -200,7 +207,8 @@ def test_app_model_page_says_why_it_serves_the_demo(www: dict, server: str, mode
     monkeypatch.setenv("MODELS_DIR", str(models))
     monkeypatch.setenv("DEMO_BUNDLE_DIR", str(models / "demo"))
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MODEL_BUNDLE_URL", f"{server}/{www['archive'].name}")
+    host = server.removeprefix("http://")
+    monkeypatch.setenv("MODEL_BUNDLE_URL", f"http://me:{SECRET}@{host}/{www['archive'].name}?sig={SECRET}")
     monkeypatch.setenv("MODEL_BUNDLE_SHA256", "f" * 64)
     monkeypatch.setenv("APP_STATE_SECRET", "test-state-secret")
     for var in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"):
@@ -209,9 +217,133 @@ def test_app_model_page_says_why_it_serves_the_demo(www: dict, server: str, mode
     st.cache_data.clear()
     try:
         at = run(start().switch_page("pages/model.py"))
-        warnings = " ".join(w.value for w in at.warning)
+        warnings = " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown escapes
         assert "MODEL_BUNDLE_URL refused" in warnings and "f" * 64 in warnings
+        assert f"http://***@{host}/{www['archive'].name}?sig=***" in warnings  # which URL, secrets masked
+        page = " ".join(str(getattr(e, "value", "")) for e in (*at.main, *at.sidebar))
+        assert SECRET not in page and str(models) not in page
         assert any("built-in demo bundle" in i.value for i in at.info)
     finally:
         st.cache_resource.clear()
         st.cache_data.clear()
+
+
+# -- hardening: secrets in the URL, malformed URLs, the deadline, the unpacked size -------------
+
+class _Tricky(BaseHTTPRequestHandler):
+    """``/auth/<file>`` needs Basic auth ``me:SECRET``; ``/drip`` trickles a byte every 20 ms."""
+
+    site: Path
+    seen_auth: list[str | None] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path.startswith("/drip"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(10**6))
+            self.end_headers()
+            try:
+                for _ in range(3000):  # a minute at most; the client hangs up long before
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            except OSError:
+                pass
+            return
+        auth = self.headers.get("Authorization")
+        type(self).seen_auth.append(auth)
+        expected = "Basic " + base64.b64encode(f"me:{SECRET}".encode()).decode()
+        file = self.site / self.path.split("?")[0].removeprefix("/auth/")
+        if auth != expected or not file.is_file():
+            self.send_error(401 if auth != expected else 404)
+            return
+        data = file.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tricky(www: dict) -> Iterator[str]:
+    """``host:port`` of a server with the :class:`_Tricky` routes over ``www['site']``."""
+    _Tricky.site = www["site"]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Tricky)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_redact_url_masks_userinfo_and_query_values() -> None:
+    assert redact_url(f"https://me:{SECRET}@example.org/b.tar.gz?sig={SECRET}&se=2026#frag") == (
+        "https://***@example.org/b.tar.gz?sig=***&se=***"
+    )
+    assert redact_url(f"https://example.org/b.tar.gz?{SECRET}") == "https://example.org/b.tar.gz?***"
+    assert redact_url("https://[::1/x") == "(a malformed URL)"
+    assert redact_url("https://example.org/plain.tar.gz") == "https://example.org/plain.tar.gz"
+
+
+def test_userinfo_is_sent_as_basic_auth_and_never_shown(www: dict, tricky: str, models: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    url = f"http://me:{SECRET}@{tricky}/auth/{www['archive'].name}?token={SECRET}"
+    _Tricky.seen_auth.clear()
+    bundle = serving_bundle(_settings(models, url, www["digest"]))
+    assert bundle.version == www["version"] and not bundle.notes  # the credentials worked
+    assert _Tricky.seen_auth == ["Basic " + base64.b64encode(f"me:{SECRET}".encode()).decode()]
+    # A refused download says which URL, with the secrets masked, in the notes and in the log.
+    with caplog.at_level(logging.WARNING):
+        refused = serving_bundle(_settings(models, url.replace(www["archive"].name, "missing.tar.gz"), "e" * 64))
+    assert refused.path == models / "demo"
+    assert f"http://***@{tricky}/auth/missing.tar.gz?token=***: HTTP 404" in refused.notes[0]
+    assert SECRET not in refused.notes[0] and SECRET not in caplog.text and "***@" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://[::1/b.tar.gz", "is not a valid address"),
+        ("http://example.org:99999/b.tar.gz", "is not a valid address (Port out of range"),
+        ("http:///b.tar.gz", "no host name"),
+        ("https://exa mple.org/b.tar.gz", "spaces or control characters"),
+        ("ftp://example.org/b.tar.gz", "must be an http(s):// address"),
+        ("example.org/b.tar.gz", "must be an http(s):// address"),
+    ],
+)
+def test_a_malformed_url_serves_the_demo_bundle_with_a_sentence(models: Path, url: str, why: str) -> None:
+    bundle = serving_bundle(_settings(models, url, "a" * 64))
+    assert bundle.path == models / "demo"
+    (note,) = bundle.notes
+    assert note.startswith("MODEL_BUNDLE_URL refused, serving the demo bundle: MODEL_BUNDLE_URL=") and why in note
+    assert "\n" not in note and not (models / DOWNLOAD_DIR).exists()
+
+
+def test_a_trickling_server_is_cut_off_by_the_overall_deadline(tricky: str, tmp_path: Path) -> None:
+    # Bytes keep coming every 20 ms, so the 30 s socket timeout never fires: only the deadline can stop it.
+    with pytest.raises(BundleFetchError, match=r"/drip: not downloaded within the 0\.3 s deadline \([1-9][\d,]* bytes so far\)"):
+        fetch_bundle(f"http://{tricky}/drip", sha256="b" * 64, cache_dir=tmp_path / "cache", timeout=30, deadline=0.3)
+    assert not (tmp_path / "cache" / ("b" * 64)).exists()
+
+
+def test_the_unpacked_size_is_limited(www: dict, server: str, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.tar.gz"  # 4 MB of zeros in a few kB: refused at its header
+    with tarfile.open(bomb, "w:gz") as tar:
+        info = tarfile.TarInfo("v/manifest.json")
+        info.size = 4 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    shutil.copy(bomb, www["site"] / "bomb.tar.gz")
+    digest = hashlib.sha256(bomb.read_bytes()).hexdigest()
+    cache = tmp_path / "cache"
+    with pytest.raises(BundleFetchError, match=r"bomb\.tar\.gz: the archive unpacks to more than 1,048,576 bytes"):
+        fetch_bundle(f"{server}/bomb.tar.gz", sha256=digest, cache_dir=cache, max_unpacked=1 << 20)
+    assert not (cache / digest).exists()
+    # The real bundle fits a limit of its own size, and not one byte less.
+    unpacked = sum(p.stat().st_size for p in www["src"].rglob("*") if p.is_file())
+    with pytest.raises(BundleFetchError, match="unpacks to more than"):
+        fetch_bundle(f"{server}/{www['archive'].name}", sha256=www["digest"], cache_dir=cache, max_unpacked=unpacked - 1)
+    assert (fetch_bundle(f"{server}/{www['archive'].name}", sha256=www["digest"], cache_dir=cache,
+                         max_unpacked=unpacked) / "manifest.json").is_file()

@@ -7,6 +7,7 @@ the tests then look at their outputs.
 
 from __future__ import annotations
 
+import csv
 import logging
 import time
 from pathlib import Path
@@ -349,3 +350,40 @@ def test_progress_reports_while_spark_works(spark, caplog) -> None:
         time.sleep(0.3)
     out = "\n".join(caplog.messages)
     assert "[ingest-catalog] checking tracks: still running, " in out
+
+
+def _tricky_with_column(tmp_path: Path, name: str) -> Path:
+    """The tricky fixture with one more column ``name``, holding each row's energy again."""
+    with open(FIXTURES / "tracks_tricky.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    energy = rows[0].index("energy")
+    path = tmp_path / f"tracks_{name}.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([rows[0] + [name]] + [r + [r[energy] if len(r) > energy else ""] for r in rows[1:]])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("energy.1", "column 'energy' appears more than once (also as 'energy.1', how pandas writes a repeated column)"),
+        ("Energy", "column 'energy' appears more than once (also as 'Energy'); keep one"),
+        ("energy", "column 'energy' appears more than once; keep one"),
+    ],
+)
+def test_a_repeated_column_is_one_line_naming_the_file(spark, settings, monkeypatch, capsys, tmp_path, extra, message) -> None:
+    for var, value in {"DATA_DIR": settings.data_dir, "SPARK_MASTER": "local[2]", "SPARK_SHUFFLE_PARTITIONS": 4}.items():
+        monkeypatch.setenv(var, str(value))
+    path = _tricky_with_column(tmp_path, extra)
+    assert cli_main(["ingest-catalog", "--tracks", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: tracks file {path}: ") and message in err
+    assert "\n" not in err and "Traceback" not in err
+    assert not (settings.parquet_dir / "tracks").exists()
+
+
+def test_an_extra_column_with_a_dot_is_kept_in_the_rejects(spark, settings, tmp_path) -> None:
+    """A dot in a column name means a struct field to Spark unless quoted: it must not crash."""
+    report = ingest_catalog(spark, settings, tracks_path=_tricky_with_column(tmp_path, "notes.v2"))
+    rejects = pd.read_csv(report.tracks.rejects_path)
+    assert "notes.v2" in rejects.columns and report.tracks.n_rejected == len(rejects) > 0

@@ -19,8 +19,10 @@ from engine.evaluation.scoring import build_eval_data, evaluate_model, metric_ke
 from engine.evaluation.search_space import GridSpec
 from engine.evaluation.splits import holdout_split, prepare_interactions
 from engine.evaluation.tuning import (
+    _at_rank,
     _edges,
     _key,
+    _one_transform_if_constant,
     _widened,
     select_kmeans_k,
 )
@@ -153,6 +155,25 @@ def test_grid_widens_past_an_edge_and_warns() -> None:
     assert _edges(best, tried) == [("rank", 16, "high"), ("max_iter", 10, "low")]
 
 
+def test_constant_weights_search_one_transform_over_the_mapped_alphas() -> None:
+    base = AlsParams(rank=8, weight_epsilon=1.0, weight_clip=100.0)
+    spec = GridSpec(alpha={"raw": (0.3,), "log1p": (3.0,), "binary": (1.0, 3.0), "clip": (0.3,)})
+    one, note = _one_transform_if_constant(spec, np.array([2.0, 2.0, 2.0]), base)
+    # raw 0.3·2, log1p 3·ln 3, binary 1 and 3, clip 0.3·min(2, 100): 0.6 twice
+    assert one.alpha == {"binary": (0.6, 1.0, 3.0, float(f"{3 * np.log(3):.4g}"))}
+    assert note and "every weight is 2" in note
+    # varying weights, one transform already, or no ALS grid: unchanged
+    assert _one_transform_if_constant(spec, np.array([1.0, 2.0]), base) == (spec, None)
+    assert _one_transform_if_constant(replace(spec, als_grid=False), np.ones(3), base)[1] is None
+    assert GridSpec(als_grid=False).points(base) == [base]
+
+
+def test_widening_steps_are_screened_at_the_first_pass_rank() -> None:
+    best = AlsParams(rank=128, reg_param=0.3, alpha=15.0)
+    assert _at_rank(replace(best, reg_param=0.9), 64, best.rank).rank == 64  # a step in λ: at rank 64
+    assert _at_rank(replace(best, rank=64), 32, best.rank).rank == 64  # a step in rank: its own
+
+
 def test_kmeans_k_by_silhouette(spark) -> None:
     from engine.core.schemas import CLUSTER_FEATURES
 
@@ -181,6 +202,15 @@ def test_cli_writes_report_and_stores_in_current_bundle(spark, planted, settings
     assert code == 0
     report = json.loads((out / "eval-interactions.json").read_text())
     assert report["params"]["rank"] == 6 and [r["model"] for r in report["rows"]][:2] == ["served", "als"]
+    # without --grid the served model is still chosen on a validation split (ALS as given)
+    grid = report["grid"]
+    assert [(r["rank"], r["stage"]) for r in grid["rows"]] == [(6, "validation")]
+    assert report["params"]["blend"] == grid["best_blend"] and grid["blend_rows"]
+    assert any(r["stage"] == "validation" for r in grid["blend_rows"])
+    # --no-search: the configured (default) blend, no validation search
+    assert main(["evaluate", "--data", str(path), "--out", str(out), "--no-search", "--rank", "6", "--max-iter", "6"]) == 0
+    plain = json.loads((out / "eval-interactions.json").read_text())
+    assert plain["grid"] is None and plain["params"]["blend"] == BlendWeights().to_dict()
     manifest = load_current(settings.models_dir).manifest
     assert manifest["version"] == version
     assert manifest["metrics"]["evaluation"]["dataset"] == "interactions"

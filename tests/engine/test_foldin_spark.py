@@ -64,7 +64,7 @@ def test_fold_in_reproduces_spark_user_factors(spark, tmp_path) -> None:
         # And the served list (known items excluded) is Spark's own ranking of the rest.
         spark_scores = y @ spark_x
         spark_scores[rows["item_idx"].to_numpy()] = -np.inf
-        served = rec.recommend(history, Options(k=10, max_per_artist=None, explain=False))
+        served = rec.recommend(history, Options(k=10, max_per_artist=None, explain=False, discovery=None))
         assert [int(t) for t in served.track_ids] == list(np.argsort(-spark_scores)[:10]), f"user {u}"
     # Spark keeps factors in float32 and the bundle stores YᵀY in float32; measured 8.5e-8.
     assert max(rel_errors) < 1e-5, f"largest relative error {max(rel_errors):.2e}"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from engine.__main__ import main as cli_main
 from engine.commands.ingest_interactions import add_arguments, main
 from engine.core.errors import InputError
 from engine.ingest.interactions import write_interactions
@@ -16,6 +19,8 @@ from engine.ingest.readers.artists import read_audioscrobbler, read_hetrec
 from engine.ingest.readers.events import read_app_events
 from engine.ingest.readers.playlists import read_mpd_json, read_playlists_csv
 from engine.spark.schemas import interactions_schema
+from engine.state.events import EXCLUDE, ListeningEvent, write_events
+from engine.streaming.stream import events_to_interactions
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "interactions"
 
@@ -169,6 +174,24 @@ def test_app_events_mapping_and_quarantine(spark, settings):
     assert len(reject_reasons(report)) == 7
     ts = {r["user_id"]: str(r["ts"]) for r in df.where("user_id = 'u:carol'").collect()}
     assert ts == {"u:carol": "2026-03-02 10:00:00"}  # epoch milliseconds
+
+
+def test_an_exclusion_cancels_the_pair_like_a_dislike(spark, settings, tmp_path):
+    """The app's "exclude" events (a history track unticked) are read, not rejected, and cancel
+    the pair when latest; a later play brings it back."""
+    at = [datetime(2026, 3, 1, h, tzinfo=UTC) for h in range(3)]
+    events = [ListeningEvent.new("u", "t1", "play", now=at[0]), ListeningEvent.new("u", "t1", EXCLUDE, now=at[1]),
+              ListeningEvent.new("u", "t2", "like", now=at[0]), ListeningEvent.new("u", "t2", EXCLUDE, now=at[1]),
+              ListeningEvent.new("u", "t2", "play", now=at[2])]
+    write_events(tmp_path / "ev", events)
+    df, report = read_app_events(spark, tmp_path / "ev", settings=settings)
+    assert as_dict(df) == {("u", "t2"): 4.0}
+    assert report.rejected == {} and report.ignored["exclude"] == 2
+    parsed = spark.createDataFrame([(e.user_id, e.track_id, e.kind, e.weight if e.weight > 0 else 0.0,
+                                     datetime.fromisoformat(e.ts)) for e in events],
+                                   "user_id string, track_id string, kind string, weight double, ts timestamp")
+    assert {(r["user_id"], r["track_id"]): r["weight"] for r in events_to_interactions(parsed).collect()} == {
+        ("u", "t2"): 4.0}
 
 
 def test_app_events_directory_and_all_bad(spark, settings, tmp_path):
@@ -326,3 +349,69 @@ def test_write_and_cli(spark, settings, tmp_path, capsys):
     args = parser.parse_args(["--format", "audioscrobbler", str(DATA / "events.jsonl")])
     with pytest.raises(InputError, match="cannot tell which file"):
         main(args, settings)
+
+
+# -- refusing what would lose data -----------------------------------------------------------
+
+
+@pytest.fixture()
+def cli_env(settings, monkeypatch):
+    """The CLI reuses the test session; its settings equal the fixture's."""
+    for var, value in {"DATA_DIR": settings.data_dir, "SPARK_MASTER": "local[2]", "SPARK_SHUFFLE_PARTITIONS": 4}.items():
+        monkeypatch.setenv(var, str(value))
+    return settings
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def test_an_empty_events_file_is_refused_and_the_table_kept(spark, cli_env, tmp_path, capsys):
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps({"event_id": f"e{i}", "user_id": "u1", "track_id": f"t{i}", "kind": "play"}) + "\n"
+                              for i in range(3)))
+    out = tmp_path / "parquet"
+    assert cli_main(["ingest-interactions", "--format", "events", str(events), "--out", str(out)]) == 0
+    assert spark.read.parquet(str(out / "interactions_app")).count() == 3
+    capsys.readouterr()
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert cli_main(["ingest-interactions", "--format", "events", str(empty), "--out", str(out)]) == 2
+    err = _one_error_line(capsys)
+    assert str(empty) in err and "no interactions to write" in err and "left as it was" in err
+    assert spark.read.parquet(str(out / "interactions_app")).count() == 3  # not replaced by nothing
+    assert sorted(p.name for p in out.iterdir()) == ["interactions_app"]  # no temporary tables left
+
+
+def test_write_interactions_swaps_a_complete_table_in(spark, settings, tmp_path):
+    df, _ = read_mpd_json(spark, DATA / "mpd.slice.0-2.json", settings=settings)
+    path = tmp_path / "interactions_mpd"
+    write_interactions(df, path)
+    # Rewriting a table from itself: an in-place overwrite would delete what it is reading.
+    write_interactions(spark.read.parquet(str(path)).where("weight > 1"), path)
+    assert spark.read.parquet(str(path)).count() == 1
+
+    from pyspark.sql import functions as F
+
+    @F.udf("double")
+    def broken(weight):
+        raise RuntimeError("the write fails half-way")
+
+    with pytest.raises(Exception, match="half-way"):
+        write_interactions(df.withColumn("weight", broken("weight")), path)
+    assert spark.read.parquet(str(path)).count() == 1  # the previous table, whole
+    assert [p.name for p in tmp_path.iterdir() if "interactions_mpd" in p.name] == ["interactions_mpd"]  # no .tmp left
+
+
+def test_a_truncated_mpd_gz_is_one_line_naming_the_file(spark, cli_env, tmp_path, capsys):
+    data = gzip.compress((DATA / "mpd.slice.0-2.json").read_bytes())
+    cut = tmp_path / "mpd.slice.0-999.json.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    args = ["ingest-interactions", "--format", "mpd", str(DATA / "mpd.slice.0-2.json"), str(cut), "--out", str(tmp_path / "out")]
+    assert cli_main(args) == 2
+    err = _one_error_line(capsys)
+    assert err.startswith(f"error: {cut}: cannot be read (") and "EOFException" in err
+    assert not (tmp_path / "out").exists()

@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from engine.serving.neighbours import NeighbourParams
-from engine.training.cooccurrence import CooccurrenceBasis, binary_capped, cooccurrence_neighbours
+from engine.training.cooccurrence import CooccurrenceBasis, binary_capped, cooccurrence_neighbours, row_top_n
 from engine.training.ease import ease_neighbours, ease_weights
 
 
@@ -85,6 +85,20 @@ def test_one_basis_serves_every_grid_point_like_a_fresh_computation() -> None:
         fresh, reused = cooccurrence_neighbours(X, p), basis.neighbours(p)
         for a, c in ((fresh.indptr, reused.indptr), (fresh.indices, reused.indices), (fresh.scores, reused.scores)):
             np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("top_n", [1, 3, 7, 50])
+def test_row_top_n_equals_one_global_sort_ties_by_position(top_n: int) -> None:
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(0, 12, size=40)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    scores = rng.integers(0, 4, size=int(indptr[-1])).astype(np.float64)  # many ties, at every boundary
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    pos = np.arange(len(scores))
+    order = np.lexsort((pos, -scores, rows))  # the reference: by row, best first, ties by position
+    rank = np.arange(len(order)) - np.repeat(indptr[:-1], lengths)
+    np.testing.assert_array_equal(row_top_n(indptr, scores, top_n), order[rank < top_n])
+    assert len(row_top_n(np.zeros(3, dtype=np.int64), np.zeros(0), top_n)) == 0
 
 
 def test_capping_keeps_each_listeners_heaviest_items() -> None:

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from engine.core.matching import (
-    ARTIST_FALLBACK_FACTOR,
     CatalogIndex,
     match_history,
     match_key,
@@ -121,7 +120,7 @@ def test_match_history_paths(index):
         Item("t_boxer", "whatever", "whoever", 1.0),  # by id
         Item(None, "Hotel California", "The Eagles", 3.0),  # name: the more popular edition wins
         Item(None, "Lonely", "benny blanco", 1.0),  # name via a featured artist
-        Item(None, "A 2026 Song Nobody Has", "Eagles", 4.0),  # artist fallback
+        Item(None, "A 2026 Song Nobody Has", "Eagles", 4.0),  # artist only
         Item(None, "Unknown", "Nobody Known", 5.0),  # unmatched
         Item(None, "Another New One", "Eagles", -1.0),  # a skip of an unknown song: unmatched
     ]
@@ -131,18 +130,20 @@ def test_match_history_paths(index):
     assert result.match_rates["name"] == pytest.approx(3 / 7)
     assert result.match_rate == pytest.approx(5 / 7)
     assert [i.title for i in result.unmatched] == ["Unknown", "Another New One"]
-    share = ARTIST_FALLBACK_FACTOR * 4.0 / 3  # over the artist's 3 most popular tracks
-    assert result.weights == pytest.approx(
-        {
-            "t_halo": 2.0,
-            "t_boxer": 1.0,
-            "t_hotel": 3.0 + share,
-            "t_lonely": 1.0,
-            "t_take": share,
-            "t_desperado": share,
-        }
-    )
-    assert "t_hotel_live" not in result.weights  # the least popular Eagles track gets nothing
+    # an artist-only match is evidence about the artist, not about one of their tracks
+    assert result.weights == pytest.approx({"t_halo": 2.0, "t_boxer": 1.0, "t_hotel": 3.0, "t_lonely": 1.0})
+    assert result.artist_weights == {"Eagles": 4.0}  # no artist ids: keyed by the catalogue's name
+
+
+def test_artist_only_matches_are_keyed_by_the_catalogue_artist_id():
+    items = pd.DataFrame({"track_id": ["t1", "t2"], "name": ["One", "Two"],
+                          "artists": [["The Cure"], ["Cure", "Guest"]],
+                          "artist_ids": [["id_cure"], ["id_cure", "id_guest"]], "popularity": [10, 90]})
+    index = CatalogIndex.from_items(items)
+    result = match_history([Item(None, "Unknown", "Cure", 2.0), Item(None, "B-side", "the cure", 1.0),
+                            Item(None, "Song", "Guest", 0.5)], index)
+    assert result.artist_weights == {"id_cure": 3.0, "id_guest": 0.5} and result.weights == {}
+    assert result.counts["artist"] == 3
 
 
 def test_match_history_keeps_negative_totals_for_masking(index):

@@ -121,18 +121,18 @@ def test_bad_weights_are_rejected_naming_track_and_value(rec, bad) -> None:
 @pytest.mark.parametrize("k", [0, MAX_K + 1, 2.5, True, -3])
 def test_k_is_bounded(rec, k) -> None:
     with pytest.raises(ValueError, match="k must be"):
-        rec.recommend(group_history(0), Options(k=k))
+        rec.recommend(group_history(0), Options(discovery=None, k=k))
     with pytest.raises(ValueError, match="k must be"):
         rec.similar(tid(0), k=k)
 
 
 def test_unknown_ids_are_reported_not_dropped(rec) -> None:
     history = {**group_history(1), "ghost-1": 2.0, "ghost-2": 1.0, tid(298): 4.0}
-    out = rec.recommend(history, Options(k=5))
+    out = rec.recommend(history, Options(discovery=None, k=5))
     assert out.path == "als"
     assert out.unknown_ids == ("ghost-1", "ghost-2")
     assert out.without_factors == (tid(298),)
-    cold = rec.recommend({"ghost-3": 1.0}, Options(k=5, seed_tracks=["ghost-4"]))
+    cold = rec.recommend({"ghost-3": 1.0}, Options(discovery=None, k=5, seed_tracks=["ghost-4"]))
     assert cold.path == "cold-start:popularity"
     assert cold.unknown_ids == ("ghost-3", "ghost-4")
 
@@ -196,7 +196,7 @@ def test_recommend_equals_full_pass_reference(tmp_path, case, n_without) -> None
     k = opts.pop("k", 20)
     expected_ids, expected_scores = reference(parts, rec.fold_in(history), known=rec.index_of(list(history)),
                                               k=k, **opts)
-    out = rec.recommend(history, Options(
+    out = rec.recommend(history, Options(discovery=None,
         k=k, max_per_artist=opts.get("cap", 2), year_range=opts.get("year"),
         explicit=opts.get("explicit"), energy_range=opts.get("energy"), clusters=opts.get("clusters"),
         novelty=opts.get("novelty", 0.0), freshness=opts.get("freshness", 0.0),
@@ -210,14 +210,14 @@ def test_recommend_equals_full_pass_reference(tmp_path, case, n_without) -> None
 def test_artist_cap_and_filters_hold(rec, served) -> None:
     items = served[1]["items"].set_index("track_id")
     history = group_history(0, 8)
-    free = rec.recommend(history, Options(k=40, max_per_artist=None))
+    free = rec.recommend(history, Options(discovery=None, k=40, max_per_artist=None))
     per_artist = items.loc[list(free.track_ids), "artists"].map(lambda a: a[0]).value_counts()
     assert per_artist.max() > 2  # the data makes the cap bite
     for cap in (1, 2):
-        out = rec.recommend(history, Options(k=40, max_per_artist=cap))
+        out = rec.recommend(history, Options(discovery=None, k=40, max_per_artist=cap))
         assert items.loc[list(out.track_ids), "artists"].map(lambda a: a[0]).value_counts().max() <= cap
         assert not set(out.track_ids) & set(history)
-    out = rec.recommend(history, Options(k=30, year_range=(1970, 1990), explicit=False, energy_range=(0.1, 0.9),
+    out = rec.recommend(history, Options(discovery=None, k=30, year_range=(1970, 1990), explicit=False, energy_range=(0.1, 0.9),
                                          clusters=[0, 2], exclude_ids=[free.track_ids[0]],
                                          exclude_artists=["Artist 2", "a5"]))
     chosen = items.loc[list(out.track_ids)]
@@ -228,12 +228,12 @@ def test_artist_cap_and_filters_hold(rec, served) -> None:
     assert chosen["cluster"].isin([0, 2]).all()
     assert free.track_ids[0] not in out.track_ids
     assert not chosen["artist_ids"].map(lambda a: bool({"a2", "a5"} & set(a))).any()
-    with_known = rec.recommend(history, Options(k=40, exclude_known=False, max_per_artist=None))
+    with_known = rec.recommend(history, Options(discovery=None, k=40, exclude_known=False, max_per_artist=None))
     assert set(history) & set(with_known.track_ids)
 
 
 def test_recommendations_stay_in_the_listeners_group(rec) -> None:
-    out = rec.recommend(group_history(1, 8), Options(k=10))
+    out = rec.recommend(group_history(1, 8), Options(discovery=None, k=10))
     assert all(int(t) % 3 == 1 for t in out.track_ids)
     assert all(e.cluster == 1 for e in out.explanations)
 
@@ -243,7 +243,7 @@ def test_recommendations_stay_in_the_listeners_group(rec) -> None:
 
 def test_explanation_contributions_sum_to_the_score(rec, served) -> None:
     history = {**group_history(2, 7), tid(1): 2.0}
-    out = rec.recommend(history, Options(k=15))
+    out = rec.recommend(history, Options(discovery=None, k=15))
     x = rec.fold_in(history)
     y = served[1]["item_factors"].astype(np.float64)
     for t, score, e in zip(out.track_ids, out.scores, out.explanations):
@@ -266,29 +266,29 @@ def test_explanation_contributions_sum_to_the_score(rec, served) -> None:
 
 def test_cold_start_popularity_path(rec, served) -> None:
     popularity = served[1]["popularity"]
-    out = rec.recommend({}, Options(k=10, max_per_artist=None))
+    out = rec.recommend({}, Options(discovery=None, k=10, max_per_artist=None))
     assert out.path == "cold-start:popularity"
     assert [int(t) for t in out.track_ids] == list(np.argsort(-popularity, kind="stable")[:10])
     assert out.explanations[0].reasons[0].kind == "popularity"
-    assert rec.recommend(None, Options(k=3)).path == "cold-start:popularity"
+    assert rec.recommend(None, Options(discovery=None, k=3)).path == "cold-start:popularity"
 
 
 def test_cold_start_seed_paths(rec, served) -> None:
     items = served[1]["items"].set_index("track_id")
-    by_genre = rec.recommend(None, Options(k=10, seed_genres=["Genre1"]))
+    by_genre = rec.recommend(None, Options(discovery=None, k=10, seed_genres=["Genre1"]))
     assert by_genre.path == "cold-start:seeds"
     assert all(items.loc[t, "genres"][0] == "genre1" for t in by_genre.track_ids)
     assert all(any(r.kind == "genre" for r in e.reasons) for e in by_genre.explanations)
 
-    by_track = rec.recommend(None, Options(k=10, seed_tracks=[tid(5), tid(8)]))  # group 2
+    by_track = rec.recommend(None, Options(discovery=None, k=10, seed_tracks=[tid(5), tid(8)]))  # group 2
     assert by_track.path == "cold-start:seeds"
     assert all(int(t) % 3 == 2 for t in by_track.track_ids)
     assert not {tid(5), tid(8)} & set(by_track.track_ids)
 
-    by_cluster = rec.recommend(None, Options(k=10, seed_clusters=[0]))
+    by_cluster = rec.recommend(None, Options(discovery=None, k=10, seed_clusters=[0]))
     assert all(items.loc[t, "cluster"] == 0 for t in by_cluster.track_ids)
 
-    by_artist = rec.recommend(None, Options(k=10, seed_artists=["Artist 4", "nobody", "a7"], seed_genres=["no-such"],
+    by_artist = rec.recommend(None, Options(discovery=None, k=10, seed_artists=["Artist 4", "nobody", "a7"], seed_genres=["no-such"],
                                             seed_clusters=[99]))
     assert by_artist.path == "cold-start:seeds"
     assert set(by_artist.unknown_seeds) == {"nobody", "no-such", "cluster 99"}
@@ -299,7 +299,7 @@ def test_cold_start_seed_paths(rec, served) -> None:
 
     # Known history tracks without factors act as seeds (content path), and are reported.
     no_factors = {tid(i): 1.0 for i in range(290, 300) if i % 3 == 1}
-    cold = rec.recommend(no_factors, Options(k=8))
+    cold = rec.recommend(no_factors, Options(discovery=None, k=8))
     assert cold.path == "cold-start:seeds" and set(cold.without_factors) == set(no_factors)
     assert sum(int(t) % 3 == 1 for t in cold.track_ids) >= 7
 
@@ -313,10 +313,10 @@ def test_recommend_many_equals_single_calls(tmp_path, n_without) -> None:
     histories = [group_history(0), {}, group_history(1, 4, start=5), {"ghost": 1.0},
                  {tid(299): 2.0}, group_history(2, 20), {**group_history(0, 2), **group_history(1, 2)}]
     options = {"max_per_artist": 1, "novelty": 0.2, "year_range": (1965, 2015)}
-    many = rec.recommend_many(histories, Options(k=12, **options))
+    many = rec.recommend_many(histories, Options(discovery=None, k=12, **options))
     assert len(many) == len(histories)
     for h, got in zip(histories, many):
-        want = rec.recommend(h, Options(k=12, **options))
+        want = rec.recommend(h, Options(discovery=None, k=12, **options))
         assert got.path == want.path
         assert got.track_ids == want.track_ids
         assert got.unknown_ids == want.unknown_ids
@@ -377,25 +377,25 @@ def test_select_top_is_exact_on_large_arrays() -> None:
 
 def test_frame_names_tracks_and_reasons(rec) -> None:
     history = group_history(0)
-    out = rec.recommend(history, Options(k=5))
+    out = rec.recommend(history, Options(discovery=None, k=5))
     frame = rec.frame(out)
     assert list(frame["track_id"]) == list(out.track_ids)
     assert frame["name"].iloc[0] == f"Song {int(out.track_ids[0])}"
     assert all(len(b) == 3 and set(b) <= {f"Song {int(t)}" for t in history} for b in frame["because"])
     items = rec.bundle.items.set_index("track_id")
     assert [list(a) for a in items.loc[list(out.track_ids), "artist_ids"]] == frame["artist_ids"].tolist()
-    cold = rec.frame(rec.recommend(None, Options(k=4, seed_genres=["Genre1"])))
+    cold = rec.frame(rec.recommend(None, Options(discovery=None, k=4, seed_genres=["Genre1"])))
     assert all(isinstance(r, Reason) for reasons in cold["reasons"] for r in reasons)  # typed, not "kind: detail"
     assert any(r.kind == "genre" for r in cold["reasons"].iloc[0])
 
 
 def test_options_is_the_one_validated_request(rec) -> None:
-    opts = Options(k=7, clusters=[], exclude_ids=iter(["t1"]), year_range=(1970, 1980), explicit=False)
+    opts = Options(discovery=None, k=7, clusters=[], exclude_ids=iter(["t1"]), year_range=(1970, 1980), explicit=False)
     assert opts.clusters is None and opts.filters.clusters is None  # a cleared multiselect: no filter
     assert opts.exclude_ids == ("t1",) and opts.filters.year_range == (1970.0, 1980.0)
-    assert opts.filters.explicit is False and opts == Options(k=7, exclude_ids=("t1",), year_range=(1970, 1980),
+    assert opts.filters.explicit is False and opts == Options(discovery=None, k=7, exclude_ids=("t1",), year_range=(1970, 1980),
                                                                explicit=False)
-    assert Options() == Options(k=20, max_per_artist=2, exclude_known=True, explain=True)  # recommend's defaults
+    assert Options(discovery=None) == Options(discovery=None, k=20, max_per_artist=2, exclude_known=True, explain=True)  # recommend's defaults
     with pytest.raises(ValueError, match="novelty"):
         dataclasses.replace(opts, novelty=-1.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -431,9 +431,9 @@ def test_serving_imports_neither_pyspark_nor_streamlit() -> None:
 )
 def test_bad_options_are_rejected_naming_the_argument(rec, options, message) -> None:
     with pytest.raises(ValueError, match=message):
-        rec.recommend(group_history(0), Options(k=5, **options))
+        rec.recommend(group_history(0), Options(discovery=None, k=5, **options))
     with pytest.raises(TypeError, match="mapping"):
-        rec.recommend([tid(0)], Options(k=5))
+        rec.recommend([tid(0)], Options(discovery=None, k=5))
 
 
 def test_arrow_backed_items_table_serves_the_same(served) -> None:
@@ -445,8 +445,8 @@ def test_arrow_backed_items_table_serves_the_same(served) -> None:
     history = {**group_history(2, 5), tid(296): 1.0}
     for kwargs in ({}, {"seed_artists": ["Artist 4"], "seed_genres": ["genre0"]}):
         h = history if not kwargs else {}
-        a, b = rec.recommend(h, Options(k=12, **kwargs)), arrow.recommend(h, Options(k=12, **kwargs))
+        a, b = rec.recommend(h, Options(discovery=None, k=12, **kwargs)), arrow.recommend(h, Options(discovery=None, k=12, **kwargs))
         assert a.track_ids == b.track_ids and a.path == b.path
         assert a.explanations == b.explanations
     assert rec.similar(tid(5), k=8).track_ids == arrow.similar(tid(5), k=8).track_ids
-    assert arrow.frame(arrow.recommend(history, Options(k=3)))["artists"].map(len).min() >= 1
+    assert arrow.frame(arrow.recommend(history, Options(discovery=None, k=3)))["artists"].map(len).min() >= 1

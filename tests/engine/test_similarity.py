@@ -116,7 +116,7 @@ def test_store_table_is_complete_deduplicated_and_queryable_by_name(spark, tmp_p
     assert dups == 0 and not any(r[0] == r[1] for r in rows)  # deduplicated, no self pairs
     assert "stale" not in {r[1] for r in rows}  # a rerun replaces the method's rows
     assert all(1 <= n <= 3 for n in pd.Series([r[0] for r in rows]).value_counts())
-    assert "USING" in plan and "INDEX" in plan  # lookups use the primary key / index
+    assert "similar__minhash USING PRIMARY KEY (track_id=?)" in plan  # lookups use the primary key
     assert report.rows["minhash"] == len(rows) == len(tables["similar_tracks"])
     assert set(tables["item_listeners"]["track_id"]) == set(df["track_id"])
 

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fake_spotify", description=__doc__)
     parser.add_argument("--port", type=int, default=8777, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--catalogue", default="auto",
-                        help="tracks CSV(.gz) to seed from; 'auto' = data/sample or ../shared/data, "
+                        help="tracks CSV(.gz) to seed from; 'auto' = data/sample, else $SHARED_DATA_DIR, "
                              "'generated' = made-up tracks")
     parser.add_argument("--auto-approve", metavar="USER", help="approve sign-ins at once as this user")
     parser.add_argument("--client-id", default=next(iter(DEFAULT_CLIENTS)))

@@ -1,4 +1,12 @@
-"""The fake Web API routes (``/v1/...``): bearer tokens, scopes, paging and the 2026 dev-mode rules."""
+"""The fake Web API routes (``/v1/...``): bearer tokens, scopes, paging and the 2026 dev-mode rules.
+
+It serves every call spotipy 2.26 makes for the app's scopes with spotipy's own defaults
+(``tests/spotify/test_fake_spotify.py`` runs them all): ``me``, ``current_user_top_tracks`` /
+``_top_artists``, ``current_user_recently_played``, ``current_user_saved_tracks``, ``track``,
+``search``, ``current_user_playlists``, ``current_user_playlist_create``, ``playlist`` and
+``playlist_items`` (``fields``, ``market`` and ``additional_types=track,episode`` accepted;
+``fields`` applied), ``playlist_add_items``, ``playlist_replace_items`` and ``next``.
+"""
 
 from __future__ import annotations
 
@@ -70,6 +78,28 @@ def top_tracks(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str, s
     items = [_track(fake, fake.seed.tracks[i]) for i in ids[offset: offset + limit]]
     return Response.json(200, objects.paging(items, base=fake.base_url, path="/v1/me/top/tracks",
                                              limit=limit, offset=offset, total=len(ids),
+                                             params={"time_range": time_range}))
+
+
+def top_artists(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str, str]) -> Response:
+    """The artists of the listener's top tracks for ``time_range``, most tracks first."""
+    user = caller.need_user()
+    caller.need_scope("user-top-read")
+    time_range = req.arg("time_range", "medium_term")
+    if time_range not in TIME_RANGES:
+        raise ApiError(400, "Invalid time range")
+    limit = req.int_arg("limit", 20, lo=1, hi=50)
+    offset = req.int_arg("offset", 0, lo=0, hi=100_000)
+    counts: dict[tuple[str, str], int] = {}
+    for tid in user.top[time_range]:
+        t = fake.seed.tracks[tid]
+        for artist in zip(t.artist_ids, t.artist_names):
+            counts[artist] = counts.get(artist, 0) + 1
+    ranked = sorted(counts, key=lambda a: -counts[a])  # stable: first seen first among equals
+    items = [objects.artist_object(fake.base_url, aid, name, dev_mode=fake.dev_mode)
+             for aid, name in ranked[offset: offset + limit]]
+    return Response.json(200, objects.paging(items, base=fake.base_url, path="/v1/me/top/artists",
+                                             limit=limit, offset=offset, total=len(ranked),
                                              params={"time_range": time_range}))
 
 
@@ -191,6 +221,17 @@ def _editable(fake: "FakeSpotify", caller: Caller, playlist_id: str) -> SeedPlay
     return pl
 
 
+def _fields(req: Request) -> objects.FieldSpec | None:
+    """The request's ``fields`` filter (None: everything); 400 when it does not parse."""
+    raw = req.arg("fields")
+    if not raw:
+        return None
+    try:
+        return objects.parse_fields(raw)
+    except objects.FieldsError:
+        raise ApiError(400, "Invalid fields") from None
+
+
 def _item_page(fake: "FakeSpotify", pl: SeedPlaylist, *, limit: int, offset: int) -> dict[str, Any]:
     entries = []
     for uri, added_at, added_by in pl.items[offset: offset + limit]:
@@ -238,12 +279,14 @@ def my_playlists(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str,
 
 
 def get_playlist(fake: "FakeSpotify", req: Request, caller: Caller, params: dict[str, str]) -> Response:
+    spec = _fields(req)
     pl = _visible(fake, caller, params["id"])
     owner = fake.seed.users[pl.owner]
     is_member = caller.user is not None and (caller.user.id == pl.owner or pl.collaborative)
     # Dev mode: contents only for playlists the caller owns or collaborates on.
     page = _item_page(fake, pl, limit=100, offset=0) if (is_member or not fake.dev_mode) else None
-    return Response.json(200, objects.playlist_object(pl, owner, fake.base_url, full=True, item_page=page))
+    body = objects.playlist_object(pl, owner, fake.base_url, full=True, item_page=page)
+    return Response.json(200, objects.select_fields(body, spec))
 
 
 def get_items(fake: "FakeSpotify", req: Request, caller: Caller, params: dict[str, str]) -> Response:
@@ -252,9 +295,10 @@ def get_items(fake: "FakeSpotify", req: Request, caller: Caller, params: dict[st
         caller.need_scope("playlist-read-private", "playlist-read-collaborative")
     if fake.dev_mode and not (caller.user and (caller.user.id == pl.owner or pl.collaborative)):
         raise ApiError(403, "Forbidden")
+    spec = _fields(req)
     limit = req.int_arg("limit", 20, lo=1, hi=50)
     offset = req.int_arg("offset", 0, lo=0, hi=100_000)
-    return Response.json(200, _item_page(fake, pl, limit=limit, offset=offset))
+    return Response.json(200, objects.select_fields(_item_page(fake, pl, limit=limit, offset=offset), spec))
 
 
 def _uris(req: Request, body: Any) -> list[str] | None:
@@ -323,6 +367,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (m, re.compile(p), h) for m, p, h in (
         ("GET", r"^/v1/me/?$", me),
         ("GET", r"^/v1/me/top/tracks/?$", top_tracks),
+        ("GET", r"^/v1/me/top/artists/?$", top_artists),
         ("GET", r"^/v1/me/player/recently-played/?$", recently_played),
         ("GET", r"^/v1/me/tracks/?$", saved_tracks),
         ("GET", r"^/v1/search/?$", search),

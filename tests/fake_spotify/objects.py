@@ -1,15 +1,19 @@
 """Spotify Web API JSON objects (TrackObject, PagingObject, PlaylistObject...) as the fake returns them.
 
-Shapes follow the 2026 OpenAPI spec in ``../shared/spotify-api/``. With ``dev_mode`` on (the
-default), fields Spotify removed for development-mode apps in February 2026 are left out
-(``popularity``, ``available_markets``, ``linked_from``; ``country``/``email``/``product``/
-``followers`` on users), ``preview_url`` is null for most tracks, and playlist entries carry
-``item`` but not the deprecated ``track`` key.
+Shapes follow Spotify's 2026 Web API OpenAPI spec (the reference at
+developer.spotify.com/documentation/web-api; a community copy with fixes is
+github.com/sonallux/spotify-web-api). With ``dev_mode`` on (the default), fields Spotify removed
+for development-mode apps in February 2026 are left out (``popularity``, ``available_markets``,
+``linked_from``; ``country``/``email``/``product``/``followers`` on users; ``followers``/
+``genres``/``popularity`` on artists), ``preview_url`` is null for most tracks, and playlist
+entries carry ``item`` but not the deprecated ``track`` key. :func:`select_fields` applies a
+playlist request's ``fields`` filter.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode
 
@@ -37,6 +41,23 @@ def artist_simplified(base: str, artist_id: str | None, name: str) -> dict[str, 
         "type": "artist",
         "uri": f"spotify:artist:{artist_id}" if artist_id else None,
     }
+
+
+def artist_object(base: str, artist_id: str, name: str, *, dev_mode: bool) -> dict[str, Any]:
+    """A full ArtistObject (what ``/me/top/artists`` lists)."""
+    obj: dict[str, Any] = {
+        "external_urls": {"spotify": f"{OPEN}/artist/{artist_id}"},
+        "href": f"{base}/v1/artists/{artist_id}",
+        "id": artist_id,
+        "images": images(base, "artist-" + artist_id),
+        "name": name,
+        "type": "artist",
+        "uri": f"spotify:artist:{artist_id}",
+    }
+    if not dev_mode:
+        obj.update(followers={"href": None, "total": 1000 + _bucket(artist_id, 90_000)}, genres=[],
+                   popularity=_bucket(artist_id + ":pop", 100))
+    return obj
 
 
 def local_track(uri: str) -> Track:
@@ -181,3 +202,77 @@ def playlist_object(pl: SeedPlaylist, owner: User, base: str, *, full: bool,
         obj["items"] = ref
         obj["tracks"] = dict(ref, href=f"{base}/v1/playlists/{pl.id}/tracks")
     return obj
+
+
+# -- the ``fields`` filter of playlist requests ----------------------------------------------
+# Hand-written: Spotify's dialect (``.`` for nesting, ``!`` to exclude) is not Google's
+# partial-response syntax (``/``) that the JSON-mask libraries parse, and a test fake should not
+# pull in a dependency for forty lines.
+FieldSpec = tuple[dict[str, Any], frozenset[str]]  # (included name -> sub-spec or None, excluded names)
+_FIELD_TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[(),.!])\s*")
+
+
+class FieldsError(ValueError):
+    """A ``fields`` value the grammar does not allow."""
+
+
+def parse_fields(text: str) -> FieldSpec:
+    """Parse Spotify's ``fields`` grammar: ``a,b.c,d(e,f(g)),!h``.
+
+    Commas separate fields; ``a.b`` and ``a(b,c)`` select inside ``a`` (an object, or each
+    element of a list); ``!x`` excludes ``x`` -- a ``!`` opening a parenthesised list excludes
+    every name in it, as in Spotify's example ``items.track.album(!external_urls,images)``.
+    """
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _FIELD_TOKEN.match(text, pos)
+        if match is None:
+            raise FieldsError(text)
+        tokens.append(match.group(1))
+        pos = match.end()
+    spec, rest = _parse(tokens, single=False)
+    if rest:
+        raise FieldsError(text)
+    return spec
+
+
+def _parse(tokens: list[str], *, single: bool) -> tuple[FieldSpec, list[str]]:
+    """One level: a comma list, or (after a ``.``) a single field."""
+    included: dict[str, Any] = {}
+    excluded: set[str] = set()
+    exclude_all = not single and tokens[:1] == ["!"]
+    while True:
+        negate = exclude_all or tokens[:1] == ["!"]
+        tokens = tokens[1:] if tokens[:1] == ["!"] else tokens
+        if not tokens or not (tokens[0][0].isalpha() or tokens[0][0] == "_"):
+            raise FieldsError(" ".join(tokens) or "a field name is missing")
+        name, tokens = tokens[0], tokens[1:]
+        sub: FieldSpec | None = None
+        if tokens[:1] == ["."]:
+            sub, tokens = _parse(tokens[1:], single=True)
+        elif tokens[:1] == ["("]:
+            sub, tokens = _parse(tokens[1:], single=False)
+            if tokens[:1] != [")"]:
+                raise FieldsError("unbalanced parentheses")
+            tokens = tokens[1:]
+        if negate:
+            excluded.add(name)
+        else:
+            included[name] = sub
+        if single or tokens[:1] != [","]:
+            return (included, frozenset(excluded)), tokens
+        tokens = tokens[1:]
+
+
+def select_fields(value: Any, spec: FieldSpec | None) -> Any:
+    """``value`` reduced to what ``spec`` (from :func:`parse_fields`) selects."""
+    if spec is None:
+        return value
+    if isinstance(value, list):
+        return [select_fields(v, spec) for v in value]
+    if not isinstance(value, dict):
+        return value
+    included, excluded = spec
+    if included:
+        return {k: select_fields(value[k], sub) for k, sub in included.items() if k in value}
+    return {k: v for k, v in value.items() if k not in excluded}

@@ -1,8 +1,8 @@
 """Seeded data for the fake Spotify server: a catalogue of tracks and a few listeners.
 
 The catalogue comes, in order of preference, from the shipped real sample
-(``data/sample/tracks.csv.gz``), the shared 10k sample (``../shared/data/tracks_sample10k.csv.gz``)
-or a small generated one, so a fake listener's tracks carry real Spotify ids and names and the
+(``data/sample/tracks.csv.gz``), the 10k sample ``tracks_sample10k.csv.gz`` in the folder named by
+``SHARED_DATA_DIR`` (when that is set) or a small generated one, so a fake listener's tracks carry real Spotify ids and names and the
 app's matching works against the same catalogue. Each listener also has tracks the catalogue
 lacks (2025 releases, some by catalogue artists, some by new artists), as a 2026 account would.
 
@@ -22,6 +22,7 @@ import csv
 import functools
 import gzip
 import hashlib
+import os
 import random
 import re
 import string
@@ -33,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE_CANDIDATES = (
     ROOT / "data" / "sample" / "tracks.csv.gz",
-    ROOT.parent / "shared" / "data" / "tracks_sample10k.csv.gz",
+    *([Path(os.environ["SHARED_DATA_DIR"]) / "tracks_sample10k.csv.gz"] if os.environ.get("SHARED_DATA_DIR") else []),
 )
 BASE62 = string.digits + string.ascii_letters
 TIME_RANGES = ("short_term", "medium_term", "long_term")
@@ -291,7 +292,7 @@ def build_seed(*, catalogue: Path | str | None = "auto", seed: int = 7,
                now_ms: int | None = None) -> Seed:
     """Build the catalogue and the listeners.
 
-    ``catalogue``: ``"auto"`` (the shipped or shared sample when present, else generated), a
+    ``catalogue``: ``"auto"`` (the shipped sample, else the ``SHARED_DATA_DIR`` one, else generated), a
     path to a tracks CSV(.gz), or None for the generated catalogue (what the tests use).
     """
     path = find_catalogue() if catalogue == "auto" else (Path(catalogue) if catalogue else None)

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from spotify.auth import AuthConfig, PendingVerifiers, SpotifyAuth
+from spotify.auth import AuthConfig, SeenNonces, SpotifyAuth
 from tests.fake_spotify import FakeSpotify
 
 CLIENT_ID = "fake-client-id"
@@ -48,20 +48,20 @@ def approve(fake: FakeSpotify, authorize_url: str, user: str) -> dict[str, list[
 
 
 @pytest.fixture()
-def verifiers() -> PendingVerifiers:
-    """A PKCE verifier store private to the test (the app uses the process-wide one)."""
-    return PendingVerifiers()
+def seen() -> SeenNonces:
+    """A used-nonce record private to the test (the app uses the process-wide one)."""
+    return SeenNonces()
 
 
 @pytest.fixture()
-def signed_in(fake: FakeSpotify, verifiers: PendingVerifiers) -> Callable[..., SpotifyAuth]:
+def signed_in(fake: FakeSpotify, seen: SeenNonces) -> Callable[..., SpotifyAuth]:
     """``signed_in(user, pkce=False)`` -> a SpotifyAuth whose session completed sign-in as ``user``."""
 
     def sign_in(user: str = "alice", *, pkce: bool = False, session: dict[str, Any] | None = None,
                 **overrides: Any) -> SpotifyAuth:
         auth = SpotifyAuth(auth_config(fake, pkce=pkce, **overrides), {} if session is None else session,
-                           verifiers=verifiers)
-        auth.handle_callback(approve(fake, auth.authorize_url(), user))
+                           seen=seen)
+        assert auth.handle_callback(approve(fake, auth.authorize_url(), user))  # the session that started it
         return auth
 
     return sign_in

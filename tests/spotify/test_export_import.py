@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from spotify.errors import ExportError
-from spotify.export_import import read_export
+from spotify.export_import import history_from_plays, read_export, read_plays
 from tests.conftest import TEST_DATA
 
 EXPORT = TEST_DATA / "spotify"
@@ -70,6 +71,12 @@ def test_weights_skips_duplicates_and_ids_across_both_formats() -> None:
     assert set(negative) == {"Call Your Girlfriend", "Some Song I Skip"}
     assert negative["Some Song I Skip"].skips == 2 and negative["Some Song I Skip"].weight < 0
     assert history.origin == "spotify_export"
+    # Every play and skip keeps its time and signed weight; together they are the weight.
+    domo = by_title["Dancing On My Own"]
+    assert len(domo.play_times) == 3 and sum(domo.play_weights) == pytest.approx(domo.weight, abs=1e-6)
+    skipped = negative["Some Song I Skip"]
+    assert len(skipped.play_weights) == 2 and all(w < 0 for w in skipped.play_weights)
+    assert max(domo.play_times) == domo.last_played.timestamp()
 
 
 def test_podcasts_and_null_rows_are_ignored_not_errors() -> None:
@@ -102,7 +109,7 @@ def test_folder_and_zip_path_sources(tmp_path: Path) -> None:
 
 
 def test_nothing_readable_is_an_error_naming_each_file() -> None:
-    data = make_zip({"StreamingHistory_music_0.json": b"{oops", "Streaming_History_Audio_1.json": b"\xff\xfe"})
+    data = make_zip({"StreamingHistory_music_0.json": b"[oops", "Streaming_History_Audio_1.json": b"\xff\xfe"})
     with pytest.raises(ExportError) as info:
         read_export(data, name="export.zip")
     message = str(info.value)
@@ -112,3 +119,64 @@ def test_nothing_readable_is_an_error_naming_each_file() -> None:
         read_export(make_zip({"Userdata.json": b"{}"}), name="export.zip")
     with pytest.raises(ExportError, match="not a readable zip"):
         read_export(b"PK\x03\x04garbage", name="broken.zip")
+
+
+# -- files recognised by their rows ------------------------------------------------------------
+RENAMED = {  # names owners published their exports under, each rejected by name alone before
+    "StreamingHistory0_NEW.json": ACCOUNT,
+    "endsong.json": EXTENDED,
+    "StreamingHistory0A.json": ACCOUNT,
+}
+
+
+@pytest.mark.parametrize("renamed", list(RENAMED))
+def test_a_renamed_history_file_is_recognised_by_its_rows(renamed: str, tmp_path: Path) -> None:
+    original = RENAMED[renamed]
+    expected = read_export([(original, (EXPORT / original).read_bytes())])
+    zipped = make_zip({f"my_spotify_data/{renamed}": (EXPORT / original).read_bytes(),
+                       "my_spotify_data/Userdata.json": b'{"username": "x"}',
+                       "my_spotify_data/SearchQueries.json": b'[{"searchTime": "2024-01-01", "searchQuery": "robyn"}]',
+                       "my_spotify_data/StreamingHistory_podcast_0.json":
+                           b'[{"endTime": "2024-01-01 10:00", "podcastName": "P", "episodeName": "E", "msPlayed": 1}]'})
+    (tmp_path / renamed).write_bytes((EXPORT / original).read_bytes())
+    for result in (read_export(zipped, name="export.zip"), read_export([(renamed, (EXPORT / original).read_bytes())]),
+                   read_export(tmp_path)):
+        assert [f.rsplit("/", 1)[-1] for f in result.files] == [renamed]
+        assert result.problems == ()
+        assert result.history.items == expected.history.items and result.counts == expected.counts
+
+
+def test_both_formats_renamed_in_one_zip_still_merge() -> None:
+    result = read_export(make_zip({"a/StreamingHistory0A.json": (EXPORT / ACCOUNT).read_bytes(),
+                                   "b/endsong.json": (EXPORT / EXTENDED).read_bytes()}), name="export.zip")
+    assert result.counts["duplicates"] == 1 and len(result.files) == 2
+
+
+def test_unrelated_json_is_refused_with_a_sentence() -> None:
+    for name, data in (("Userdata.json", b'{"username": "x", "country": "SE"}'),
+                       ("SearchQueries.json", b'[{"searchTime": "2024-01-01", "searchQuery": "robyn"}]'),
+                       ("notes.json", b"[1, 2, 3]")):
+        with pytest.raises(ExportError) as info:
+            read_export([(name, data)])
+        assert str(info.value).startswith(f"Could not read any streaming history: {name}: ")
+        assert ("not a streaming history: its rows have neither endTime, artistName, trackName, msPlayed"
+                in str(info.value)) or "expected a JSON list of plays" in str(info.value)
+    with pytest.raises(ExportError, match="empty.json: holds no plays"):
+        read_export([("empty.json", b"[]")])
+    with pytest.raises(ExportError, match=r"export.zip: holds no streaming history \(expected"):
+        read_export(make_zip({"Userdata.json": b"{}", "Playlist1.json": b'{"playlists": []}',
+                              "SearchQueries.json": b'[{"searchQuery": "x"}]'}), name="export.zip")
+
+
+def test_read_plays_then_weighing_equals_read_export_and_a_part_weighs_alone() -> None:
+    log = read_plays(EXPORT)
+    whole, counts = history_from_plays(log)
+    export = read_export(EXPORT)
+    assert whole.items == export.history.items and counts == export.counts
+    start, end = log.span_us()
+    cut = start + (end - start) // 2
+    early, early_counts = history_from_plays(log, until_us=cut)
+    cut_time = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=cut)
+    assert 0 < len(early.items) <= len(whole.items) and early_counts["plays"] < counts["plays"]
+    assert all(i.last_played is not None and i.last_played <= cut_time for i in early.items)
+    assert log.full_play_artists(cut) and not log.full_play_artists(end)

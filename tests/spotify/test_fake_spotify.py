@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import gzip
 import os
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from spotify.auth import SCOPES
+from spotify.client import make_client
 from tests.fake_spotify import FakeSpotify
 from tests.fake_spotify.seed import build_seed, load_catalogue
 from tests.spotify.conftest import CLIENT_ID
@@ -157,3 +160,90 @@ def test_standalone_server_serves_a_seeded_account() -> None:
 def test_media_helpers_serve_something_playable(fake: FakeSpotify, path: str) -> None:
     resp = requests.get(fake.base_url + path, timeout=5)
     assert resp.status_code == 200 and resp.headers["Content-Type"].split("/")[0] in ("image", "audio")
+
+
+PAGING = {"href", "items", "limit", "next", "offset", "previous", "total"}
+ARTIST = {"external_urls", "href", "id", "images", "name", "type", "uri"}
+
+
+def _spotipy_calls_in_app_code() -> set[str]:
+    """Every ``sp.<method>(...)`` / ``_sp.<method>(...)`` the app's code makes (spotify/, webapp/, pages/)."""
+    names = set()
+    for folder in ("spotify", "webapp", "pages"):
+        for path in (ROOT / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and isinstance(node.func.value, ast.Name) and node.func.value.id in ("sp", "_sp")):
+                    names.add(node.func.attr)
+    return names
+
+
+def test_every_spotipy_call_of_the_app_is_served_with_spotipys_own_defaults(fake: FakeSpotify) -> None:
+    sp = make_client(access_token=token(fake, scope=" ".join(SCOPES)), api_base=fake.api_base, max_total_wait=0)
+    own = fake.playlists_of("alice")[0]
+    top = fake.seed.users["alice"].top["medium_term"]
+    created: dict = {}
+    checks = {  # spotipy method -> (call with spotipy's defaults, what Spotify's docs say comes back)
+        "me": (sp.me, lambda r: r["id"] == "alice" and r["type"] == "user"),
+        "current_user_top_tracks": (sp.current_user_top_tracks,
+                                    lambda r: PAGING <= set(r) and [t["id"] for t in r["items"]] == top[:20]),
+        "current_user_top_artists": (sp.current_user_top_artists,
+                                     lambda r: PAGING <= set(r) and r["items"]
+                                     and all(set(a) == ARTIST and a["type"] == "artist" for a in r["items"])),
+        "current_user_recently_played": (sp.current_user_recently_played,
+                                         lambda r: {"items", "next", "cursors", "limit", "href"} <= set(r)
+                                         and r["items"][0]["played_at"].endswith("Z")),
+        "current_user_saved_tracks": (sp.current_user_saved_tracks,
+                                      lambda r: PAGING <= set(r) and {"added_at", "track"} <= set(r["items"][0])),
+        "track": (lambda: sp.track(top[0]), lambda r: r["id"] == top[0] and r["type"] == "track"),
+        "search": (lambda: sp.search("a"), lambda r: PAGING <= set(r["tracks"])),
+        "current_user_playlists": (sp.current_user_playlists,
+                                   lambda r: PAGING <= set(r) and r["items"][0]["items"]["total"] >= 1),
+        "playlist": (lambda: sp.playlist(own.id), lambda r: r["id"] == own.id and PAGING <= set(r["items"])),
+        "playlist_items": (lambda: sp.playlist_items(own.id),
+                           lambda r: PAGING <= set(r) and {"added_at", "added_by", "is_local", "item"} <= set(r["items"][0])),
+        "current_user_playlist_create": (lambda: created.update(sp.current_user_playlist_create("Mix")) or created,
+                                         lambda r: r["owner"]["id"] == "alice" and r["public"] is True),
+        "playlist_add_items": (lambda: sp.playlist_add_items(created["id"], top[:3]), lambda r: r["snapshot_id"]),
+        "playlist_replace_items": (lambda: sp.playlist_replace_items(created["id"], top[3:5]),
+                                   lambda r: r["snapshot_id"]),
+        "next": (lambda: sp.next(sp.current_user_saved_tracks(limit=5)), lambda r: r["offset"] == 5),
+    }
+    assert _spotipy_calls_in_app_code() <= set(checks)  # a new call in the app needs a line here
+    for name, (call, shape) in checks.items():
+        fake.clear_requests()
+        answer = call()
+        assert all(r.status < 300 for r in fake.requests), (name, [(r.url, r.status) for r in fake.requests])
+        assert shape(answer), name
+    assert [u for u, _, _ in fake.playlist(created["id"]).items] == [f"spotify:track:{t}" for t in top[3:5]]
+    sp.playlist_items(own.id)
+    (sent,) = fake.requests_to(f"/v1/playlists/{own.id}/items")
+    assert sent.query["additional_types"] == ["track,episode"]  # spotipy's own default reached the fake
+
+
+def test_playlist_fields_filter_returns_only_what_was_asked(fake: FakeSpotify) -> None:
+    tok = token(fake)
+    own = fake.playlists_of("alice")[0]
+    fields = "id,name,owner(id),external_urls,snapshot_id"  # what spotify.playlists asks
+    body = get(fake, f"playlists/{own.id}", tok, fields=fields).json()
+    assert set(body) == {"id", "name", "owner", "external_urls", "snapshot_id"} and body["owner"] == {"id": "alice"}
+    page = get(fake, f"playlists/{own.id}/items", tok, fields="total,items(added_at,item(name,album(!images)))").json()
+    assert set(page) == {"total", "items"} and set(page["items"][0]) == {"added_at", "item"}
+    assert set(page["items"][0]["item"]) == {"name", "album"} and "images" not in page["items"][0]["item"]["album"]
+    assert "name" in page["items"][0]["item"]["album"]
+    bad = get(fake, f"playlists/{own.id}", tok, fields="owner(id")
+    assert bad.status_code == 400 and bad.json()["error"]["message"] == "Invalid fields"
+
+
+def test_top_artists_follow_the_top_tracks_and_dev_mode(fake: FakeSpotify) -> None:
+    tok = token(fake)
+    user = fake.seed.users["alice"]
+    first = get(fake, "me/top/artists", tok, time_range="long_term", limit=50).json()
+    artist_ids = {a for tid in user.top["long_term"] for a in fake.seed.tracks[tid].artist_ids}
+    assert {a["id"] for a in first["items"]} <= artist_ids and first["total"] == len(artist_ids)
+    assert all("genres" not in a and "popularity" not in a for a in first["items"])
+    assert get(fake, "me/top/artists", tok, time_range="forever").status_code == 400
+    assert get(fake, "me/top/artists", token(fake, scope="user-library-read")).status_code == 403
+    with FakeSpotify(catalogue=None, dev_mode=False) as full:
+        artist = get(full, "me/top/artists", token(full), limit=1).json()["items"][0]
+        assert isinstance(artist["popularity"], int) and artist["genres"] == [] and artist["followers"]["total"]

@@ -70,6 +70,22 @@ def test_fetch_history_merges_sources_with_documented_weights(fake: FakeSpotify)
     assert played.last_played == newest_play
 
 
+def test_recent_plays_keep_their_times_and_weights(fake: FakeSpotify) -> None:
+    """Each recently played entry is one timed part of the weight; top/saved parts are untimed."""
+    alice = fake.seed.users["alice"]
+    newest = datetime.fromtimestamp(alice.recent[0].played_at_ms / 1000, tz=UTC)
+    by_id = {i.track_id: i for i in fetch_history(client_for(fake, "alice"), now=newest)}
+    for track_id in {p.track_id for p in alice.recent}:
+        item = by_id[track_id]
+        expected = sorted(p.played_at_ms / 1000 for p in alice.recent if p.track_id == track_id)
+        assert sorted(item.play_times) == pytest.approx(expected)
+        assert len(item.play_weights) == len(item.play_times) == item.plays
+        assert all(0 < w <= 1 for w in item.play_weights)
+        assert sum(item.play_weights) <= item.weight + 1e-6
+    saved_only = next(i for i in by_id.values() if i.sources == ("saved",))
+    assert saved_only.play_times == () and saved_only.play_weights == ()
+
+
 def test_recent_plays_decay_with_age(fake: FakeSpotify) -> None:
     alice = fake.seed.users["alice"]
     sp = client_for(fake, "alice", scope="user-read-recently-played")

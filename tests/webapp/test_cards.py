@@ -24,7 +24,10 @@ def test_card_html_escapes_everything_from_the_catalogue() -> None:
     assert "&lt;script&gt;" in out and "A &amp; B" in out and "· 1999" in out
     assert placeholder_html(EVIL, 3).count("<") == 2  # only the div's own tags
     assert ">♪<" in placeholder_html("<<", None)  # no letters: a note, not the raw text
-    assert "&quot;" in sign_in_html('https://x/authorize?a=1&state="><script>')
+    link = sign_in_html('https://x/authorize?a=1&state="><script>', cookie='c"><script>', nonce='n"><script>',
+                        max_age=600)
+    assert link.count("&quot;&gt;&lt;script&gt;") == 3 and link.count("<script>") == 1  # only the cookie writer
+    assert 'data-binding="n&quot;' in link and "Max-Age=" in link and "SameSite=Lax" in link
 
 
 def test_md_escape_neutralizes_markdown() -> None:
@@ -34,13 +37,14 @@ def test_md_escape_neutralizes_markdown() -> None:
 def test_reasons_read_like_sentences() -> None:
     row = {"because": ["Song A", "Song B", "Song C", "Song D"],
            "reasons": [Reason("genre", "rock"), Reason("artist", "Nina"), Reason("audio", "0.9")]}
-    assert reason_lines(row, verb="played", cluster_label="high energy") == [
+    assert reason_lines(row, verb="played", sound="older, high energy") == [
         "Because you played Song A, Song B and Song C",
         "Genre you like: rock",
         "By Nina, an artist you picked",
         "Sounds like your picks",
-        "Sound: high energy",
+        "This song: older, high energy",
     ]
+    assert reason_lines({}, verb="played", sound=None) == []  # no audio for the track: no sound line
     assert join_names(["A", "B"]) == "A and B" and join_names([]) == ""
 
 

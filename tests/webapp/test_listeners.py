@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from engine.core.matching import CatalogIndex
+from engine.core.matching import CatalogIndex, MatchResult
+from engine.serving.listening import Listening
+from engine.serving.results import ListStats
 from engine.state.store import Feedback
 from spotify.history import HistoryItem, history_from_items
 from webapp.listeners import (
@@ -15,6 +17,7 @@ from webapp.listeners import (
     RecControls,
     demo_label,
     full_range_is_none,
+    list_caption,
     listener_from_demo,
     listener_from_history,
     recommend_request,
@@ -65,3 +68,18 @@ def test_demo_listener_sums_weights_and_is_synthetic() -> None:
     assert listener.history == {"t1": 3.0, "t2": 4.0} and listener.synthetic
     assert listener.label == "Demo listener 001 (rock & soul)"
     assert demo_label({"user_id": "demo:001", "display_name": "rock", "n_tracks": 35}) == "rock · 35 tracks"
+
+
+def test_match_summary_breakdown_and_list_caption() -> None:
+    result = MatchResult(counts={"track_id": 40, "name": 28, "artist": 2521, "unmatched": 5700})
+    summary = MatchSummary.from_result(result)
+    assert summary.sentence == "2,589 of 8,289 tracks found in the catalogue"
+    assert summary.breakdown == "40 by id, 28 by artist + title, 2,521 by artist only"
+    assert list_caption(ListStats(0.4, 81.0)).startswith("40% new artists · popularity percentile 81")
+    assert list_caption(ListStats(float("nan"), float("nan"))) == "No tracks in this list."
+
+
+def test_recommend_request_carries_the_dial_and_the_artist_weights() -> None:
+    listener = Listener(kind="export", label="x", history=Listening(tracks={"t": 1.0}, artists={"a1": 4.0}))
+    history, options = recommend_request(listener, RecControls(discovery=0.7), Feedback())
+    assert options.discovery == 0.7 and history.artists == {"a1": 4.0} and dict(history) == {"t": 1.0}

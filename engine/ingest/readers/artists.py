@@ -27,6 +27,7 @@ from engine.ingest.readers.common import (
     finish_report,
     first_line,
     require_usable,
+    shown,
     split_rejects,
 )
 
@@ -233,7 +234,7 @@ def _header_positions(path: str, header: str, required: tuple[str, ...]) -> dict
     positions = {}
     for column in required:
         if column.lower() not in names:
-            raise InputError(f"{path}: required column {column!r} missing from header {header!r}")
+            raise InputError(f"{path}: required column {column!r} missing from header {shown(header)}")
         positions[column] = names.index(column.lower())
     return positions
 

@@ -9,16 +9,19 @@ good ones, so no record ever disappears without being counted.
 
 from __future__ import annotations
 
+import reprlib
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pyspark.errors import PythonException
 from pyspark.sql import functions as F
 
 from engine.core.config import Settings
 from engine.core.errors import InputError
+from engine.spark.io import unreadable_file
 from engine.spark.schemas import interactions_schema
 
 if TYPE_CHECKING:
@@ -132,6 +135,16 @@ def check_local_paths(paths: Sequence[str]) -> None:
                 raise InputError(f"{p}: cannot be read ({exc.strerror or exc})") from None
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 200
+
+
+def shown(text: str) -> str:
+    """``repr(text)`` cut to at most 200 characters (its middle elided): a file's first line
+    can be the whole file when it has no line breaks, and an error must stay one short line."""
+    return _SHOWN.repr(text)
+
+
 def file_col() -> "Column":
     """The input file of each row (Spark's hidden ``_metadata.file_path``)."""
 
@@ -166,7 +179,15 @@ def split_rejects(
     """
 
     parsed = parsed.cache()
-    counts = {row["reason"]: int(row["count"]) for row in parsed.groupBy("reason").count().collect()}
+    try:  # the first Spark job over the input: where a truncated .gz or a broken file shows
+        counts = {row["reason"]: int(row["count"]) for row in parsed.groupBy("reason").count().collect()}
+    except PythonException:
+        raise  # an error inside a Python UDF is a bug, not bad input
+    except Exception as exc:  # Spark raises Java errors of many classes
+        error = unreadable_file(exc, report.files)
+        if error is None:
+            raise
+        raise error from None
     report.read += sum(counts.values())
     bad = {reason: n for reason, n in counts.items() if reason is not None}
     for reason, n in bad.items():

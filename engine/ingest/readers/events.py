@@ -15,6 +15,7 @@ kind                  interaction
 ``recommended``       none: being shown a track is not a signal of taste
 ``dislike``           none, and it cancels the (user, track) pair when it is the latest
                       event of that pair (events without ``ts`` count as earliest)
+``exclude``           as ``dislike``: a history track the listener unticked in the app
 ====================  ===========================================================
 
 Positive weights of a (user, track) pair are summed; ``ts`` is the latest positive event's.
@@ -48,7 +49,9 @@ SOURCE_APP = "app"
 #: Default weight of each positive kind when the event carries none.
 POSITIVE_KINDS: dict[str, float] = {"play": 1.0, "save": 2.0, "like": 3.0}
 #: Kinds that never produce an interaction.
-NON_POSITIVE_KINDS: tuple[str, ...] = ("skip", "dislike", "recommended")
+NON_POSITIVE_KINDS: tuple[str, ...] = ("skip", "dislike", "recommended", "exclude")
+#: Kinds that cancel their (user, track) pair when they are its latest event.
+CANCELLING_KINDS: tuple[str, ...] = ("dislike", "exclude")
 #: Past-tense spellings (written by early app builds) -> the kinds above.
 KIND_ALIASES: dict[str, str] = {"played": "play", "liked": "like", "saved": "save", "disliked": "dislike", "skipped": "skip"}
 
@@ -194,7 +197,7 @@ def read_app_events(
         F.count(F.when(positive, F.lit(1))).alias("n_positive"),
         F.max(F.when(positive, F.coalesce("ts", epoch))).alias("last_positive"),
         F.max(F.when(positive, F.col("ts"))).alias("ts"),
-        F.max(F.when(F.col("kind") == "dislike", F.coalesce("ts", epoch))).alias("last_dislike"),
+        F.max(F.when(F.col("kind").isin(*CANCELLING_KINDS), F.coalesce("ts", epoch))).alias("last_dislike"),
     )
     cancelled = F.col("last_dislike").isNotNull() & (F.col("last_dislike") >= F.col("last_positive"))
     pairs = pairs.where(F.col("n_positive") > 0).withColumn("cancelled", cancelled).cache()

@@ -34,6 +34,7 @@ from engine.ingest.readers.common import (
     finish_report,
     first_line,
     require_usable,
+    shown,
     split_rejects,
 )
 
@@ -168,11 +169,11 @@ def _csv_header(path: str, line: str) -> list[str]:
     try:
         names = next(csv.reader([line], skipinitialspace=True))
     except (csv.Error, StopIteration):
-        raise InputError(f"{path}: cannot parse the header line {line[:200]!r}") from None
+        raise InputError(f"{path}: cannot parse the header line {shown(line)}") from None
     names = [n.strip().strip('"').strip().lower() for n in names]
     for column in _CSV_REQUIRED:
         if column not in names:
-            raise InputError(f"{path}: required column {column!r} missing from header {line[:200]!r}")
+            raise InputError(f"{path}: required column {column!r} missing from header {shown(line)}")
     return names
 
 

@@ -1,0 +1,197 @@
+"""The two lists and the dial (engine.serving.lists) and the artist signals behind them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.bundle.load import load_bundle
+from engine.bundle.publish import write_bundle
+from engine.core.config import ROOT
+from engine.core.errors import BundleError
+from engine.core.matching import CatalogIndex
+from engine.serving.listening import Listening, listening_from_history
+from engine.serving.lists import FAMILIAR, NEW, blend_order
+from engine.serving.options import DEFAULT_DISCOVERY, Options
+from engine.serving.recommender import Recommender
+from engine.serving.rerank import Ranked
+from engine.serving.results import PATH_ALS, PATH_ARTISTS, Reason
+from tests.factories import random_bundle_parts
+from webapp.cards import reason_lines
+
+DEMO = ROOT / "models" / "demo"
+
+
+@pytest.fixture(scope="module")
+def demo() -> Recommender:
+    return Recommender(load_bundle(DEMO))
+
+
+def artists_with_tracks(rec: Recommender, n: int, *, min_tracks: int = 4) -> list[str]:
+    """Artist ids of the demo catalogue with at least ``min_tracks`` tracks and genres."""
+    counts = rec.artists.n_tracks
+    with_genres = np.asarray((rec.artists._genre != 0).sum(axis=1)).ravel() > 0
+    codes = np.flatnonzero((counts >= min_tracks) & with_genres)[:n]
+    return [str(rec.arrays.artist_ids[c]) for c in codes]
+
+
+def own_artist_sets(rec: Recommender, track_ids: tuple[str, ...]) -> list[set[str]]:
+    ids = rec.bundle.items.set_index("track_id")["artist_ids"]
+    return [set(ids[t]) for t in track_ids]
+
+
+def test_artist_only_listening_gets_both_lists(demo: Recommender) -> None:
+    mine = artists_with_tracks(demo, 10)  # 10 artists x 2 tracks each fill a familiar list of 20
+    listening = Listening(tracks={}, artists={a: 10_000.0 if i == 2 else 1.0 for i, a in enumerate(mine)})
+    lists = demo.lists(listening, Options(k=20))
+    assert lists.familiar.path == PATH_ARTISTS  # no track in the ALS model, the artists carry it
+    fam, new = own_artist_sets(demo, lists.familiar.track_ids), own_artist_sets(demo, lists.new.track_ids)
+    assert fam and all(a & set(mine) for a in fam)  # only the listener's artists ...
+    assert fam[0] & {mine[2]}  # ... the most played first
+    assert len(new) == 20 and not any(a & set(mine) for a in new)  # only artists absent from the history
+    firsts = [sorted(a)[0] for a in new]
+    assert len(set(firsts)) == len(firsts)  # one track per new artist
+    assert lists.stats[FAMILIAR].share_new == 0.0 and lists.stats[NEW].share_new == 1.0
+    assert 0 <= lists.stats[NEW].popularity_percentile <= 100
+    # the blend is what recommend serves, with its share of new artists
+    served = demo.recommend(listening, Options(k=20))
+    assert served.track_ids == lists.blended.track_ids
+    assert lists.stats["blended"].share_new == pytest.approx(DEFAULT_DISCOVERY)
+    reasons = [r.kind for e in lists.new.explanations for r in e.reasons]
+    assert "similar_artist" in reasons and "your_artist" in [r.kind for r in lists.familiar.explanations[0].reasons]
+
+
+def test_the_dial_moves_the_blend_and_a_shorter_list_is_a_prefix(demo: Recommender) -> None:
+    mine = artists_with_tracks(demo, 8)
+    listening = Listening(artists={a: 5.0 for a in mine})
+    lists = demo.lists(listening, Options(k=20))
+    at = {d: demo.recommend(listening, Options(k=20, discovery=d)) for d in (0.0, 0.5, 1.0)}
+    n_fam = len(lists.familiar)  # 8 artists x 2: 16, and the new list fills the last 4 slots
+    assert n_fam == 16 and at[0.0].track_ids == lists.familiar.track_ids + lists.new.track_ids[:4]
+    assert at[1.0].track_ids == lists.new.track_ids
+    assert set(at[0.5].track_ids) <= set(lists.familiar.track_ids) | set(lists.new.track_ids)
+    assert demo.recommend(listening, Options(k=10, discovery=0.5)).track_ids == at[0.5].track_ids[:10]
+
+
+def test_blend_order_spreads_new_slots_and_fills_from_the_other_list() -> None:
+    def ranked(n: int) -> Ranked:
+        return Ranked(np.arange(n), np.zeros(n), np.zeros(n))
+
+    order = blend_order(ranked(10), ranked(10), k=10, discovery=0.4)
+    assert [n for n, _ in order] == [FAMILIAR, NEW, FAMILIAR, NEW, FAMILIAR, FAMILIAR, NEW, FAMILIAR, NEW, FAMILIAR]
+    short = blend_order(ranked(2), ranked(10), k=6, discovery=0.0)
+    assert [n for n, _ in short] == [FAMILIAR, FAMILIAR, NEW, NEW, NEW, NEW] and short[2] == (NEW, 0)
+    assert len(blend_order(ranked(1), ranked(1), k=5, discovery=0.5)) == 2
+
+
+def test_track_history_keeps_the_model_and_the_request_filters(demo: Recommender) -> None:
+    history = demo.bundle.tables["demo_history"].query("user_id == 'demo:0001'")
+    listening = dict(zip(history["track_id"], history["weight"]))
+    opts = Options(k=15, year_range=(1990, 2020), exclude_artists=[])
+    lists = demo.lists(listening, opts)
+    assert lists.blended.path == PATH_ALS
+    years = demo.bundle.items.set_index("track_id")["year"]
+    for part in (lists.familiar, lists.new, lists.blended):
+        assert all(1990 <= years[t] <= 2020 for t in part.track_ids)
+        assert not set(part.track_ids) & set(listening)  # known tracks left out
+    blocked = next(iter(own_artist_sets(demo, lists.new.track_ids[:1])[0]))
+    again = demo.lists(listening, Options(k=15, year_range=(1990, 2020), exclude_artists=[blocked]))
+    assert all(blocked not in a for a in own_artist_sets(demo, again.blended.track_ids))
+    with_model = [e for e in lists.blended.explanations if e.because]
+    assert with_model  # tracks with factors keep their "because you played" contributions
+
+
+def test_discovery_none_is_the_models_own_ranking(demo: Recommender) -> None:
+    history = demo.bundle.tables["demo_history"].query("user_id == 'demo:0002'")
+    listening = dict(zip(history["track_id"], history["weight"]))
+    model = demo.recommend(listening, Options(k=10, discovery=None))
+    assert model.path == PATH_ALS and all(demo.arrays.has_factors[model.indices])
+    with pytest.raises(ValueError, match="discovery must be None or a number in"):
+        Options(discovery=1.5)
+
+
+def test_an_export_of_artist_only_matches_reaches_the_artists_not_three_tracks(demo: Recommender) -> None:
+    index = CatalogIndex.from_items(demo.bundle.items)
+    artist = artists_with_tracks(demo, 1, min_tracks=6)[0]
+    name = demo.arrays.artist_names[list(demo.arrays.artist_ids).index(artist)]
+
+    class Item:
+        def __init__(self, title: str, weight: float) -> None:
+            self.track_id, self.title, self.artist, self.weight = None, title, name, weight
+
+    listening, match = listening_from_history([Item(f"unknown song {i}", 1.0) for i in range(5)], index)
+    assert match.counts["artist"] == 5 and listening.tracks == {} and listening.artists == {artist: 5.0}
+    familiar = demo.lists(listening, Options(k=10, max_per_artist=None)).familiar
+    assert len(familiar) >= 6  # every track of the artist is open to it, none counts as heard
+
+
+def artist_bundle(tmp_path: Path, **extra_overrides: np.ndarray) -> Recommender:
+    parts = random_bundle_parts(n_items=120, rank=4, n_groups=3, seed=3)
+    ids = sorted({a for row in parts["items"]["artist_ids"] for a in row})
+    n = len(ids)
+    # co-listening: every artist's one similar artist is the next id (a ring)
+    indptr = np.arange(n + 1, dtype=np.int64)
+    indices = (np.arange(n, dtype=np.int32) + 1) % n
+    extra = {
+        "artist_ids": np.asarray(ids), "artist_factors": np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32),
+        "artist_similar_indptr": indptr, "artist_similar_indices": indices,
+        "artist_similar_scores": np.ones(n, dtype=np.float32),
+    }
+    extra.update(extra_overrides)
+    write_bundle(tmp_path / "b", **{**parts, "extra": extra})
+    return Recommender(load_bundle(tmp_path / "b"))
+
+
+def test_the_bundles_artist_model_is_used_when_shipped(tmp_path: Path) -> None:
+    rec = artist_bundle(tmp_path)
+    ids = sorted(rec.bundle.extra["artist_ids"].tolist())
+    assert rec.artists.has_factors.all()
+    code = {a: c for c, a in enumerate(rec.arrays.artist_ids.tolist())}
+    share = np.zeros(rec.artists.n_artists)
+    share[code[ids[0]]] = 1.0
+    spread = rec.artists.spread(share)
+    assert int(np.argmax(spread)) == code[ids[1]]  # the co-listening neighbour of ids[0]
+    assert rec.artists.fold_in(share) is not None  # the artist-level fold-in runs on the bundle's factors
+
+
+def test_bad_artist_factors_are_refused_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=r"extra/artist_factors\.npy has shape"):
+        artist_bundle(tmp_path, artist_factors=np.zeros((3, 4), dtype=np.float32))
+
+
+def test_fallback_similarity_from_genres_and_collaborations(tmp_path: Path) -> None:
+    parts = random_bundle_parts(n_items=60, rank=4, n_groups=3, seed=1)
+    items = parts["items"]
+    # every artist has tracks in each of the 3 genres; two of them also share a rare one
+    items.at[0, "genres"] = ["genre0", "rare scene"]
+    items.at[3, "genres"] = ["genre0", "rare scene"]
+    a0, a1 = items.loc[0, "artist_ids"][0], items.loc[3, "artist_ids"][0]
+    assert a0 != a1
+    items.at[6, "artists"] = [items.loc[6, "artists"][0], "Guest Star"]
+    items.at[6, "artist_ids"] = [items.loc[6, "artist_ids"][0], "guest"]
+    write_bundle(tmp_path / "b", **parts)
+    rec = Recommender(load_bundle(tmp_path / "b"))
+    assert not rec.artists.has_factors.any()  # no artist model shipped: no artist fold-in
+    code = {a: c for c, a in enumerate(rec.arrays.artist_ids.tolist())}
+    sims = rec.artists.similarity_matrix(np.array([code[a0]]), np.arange(rec.artists.n_artists))[0]
+    assert sims[code[a1]] == sims.max() > 0 and sims[code[a0]] == 0  # the rare shared genre wins; not itself
+    host = code[items.loc[6, "artist_ids"][0]]
+    assert rec.artists.similarity_matrix(np.array([host]), np.array([code["guest"]]))[0, 0] > 0
+    assert rec.artists.shared_genres(code[a0], code[a1])[0] == "rare scene"  # rarest first
+
+
+def test_lists_reasons_on_cards_name_the_artists() -> None:
+    row = {"because": [], "reasons": [Reason("your_artist", "Robyn"), Reason("similar_artist", "Lykke Li")]}
+    assert reason_lines(row, verb="played", sound=None) == [
+        "More from Robyn, whom you played", "New to you: like Lykke Li, whom you played"]
+
+
+def test_item_weights_feed_artist_weights(demo: Recommender) -> None:
+    items = demo.bundle.items
+    first = items.iloc[np.flatnonzero(items["artist_ids"].map(len) == 2)[0]]
+    hist = demo._parse({first["track_id"]: 3.0})
+    weights = demo._artist_weights(hist)
+    codes = [list(demo.arrays.artist_ids).index(a) for a in first["artist_ids"]]
+    assert weights[codes].tolist() == [3.0, 3.0] and weights.sum() == 6.0  # every credited artist
