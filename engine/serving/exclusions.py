@@ -31,7 +31,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from engine.core.matching import CatalogIndex, match_history
+from engine.core.matching import CatalogIndex, HistoryItem, match_history
 from engine.serving.listening import Listening
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -41,17 +41,9 @@ from engine.serving.recommender import Recommender
 MIN_WEIGHT = 1e-6
 
 
-class TimedItem(Protocol):
-    """A history item with the timed parts of its weight (``spotify.history.HistoryItem`` is one)."""
+class TimedItem(HistoryItem, Protocol):
+    """A matchable history item with the timed parts of its weight (``spotify.history.HistoryItem`` is one)."""
 
-    @property
-    def track_id(self) -> str | None: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def artist(self) -> str: ...
-    @property
-    def weight(self) -> float: ...
     @property
     def play_times(self) -> Sequence[float]: ...
     @property
