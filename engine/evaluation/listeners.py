@@ -71,9 +71,7 @@ class CatalogArtists:
         self.popularity = items["popularity"].fillna(0).to_numpy(dtype=np.float64)
         order = np.argsort(-self.popularity, kind="stable")
         self.by_popularity = order
-        ranks = np.empty(len(order), dtype=np.float64)
-        ranks[np.argsort(self.popularity, kind="stable")] = np.arange(len(order))
-        self.percentile = 100.0 * ranks / max(1, len(order) - 1)
+        self.percentile = rec.popularity_percentile  # the same percentile the page's lists report
         self.names: list[tuple[str, ...]] = []
         self.display: dict[str, str] = {}
         tracks: dict[str, list[int]] = defaultdict(list)

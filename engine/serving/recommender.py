@@ -202,6 +202,11 @@ class Recommender:
         ranks[np.argsort(spotify_pop, kind="stable")] = np.arange(len(spotify_pop))
         self._popularity_pct = 100.0 * ranks / max(1, len(spotify_pop) - 1)
 
+    @property
+    def popularity_percentile(self) -> np.ndarray:
+        """Each bundle row's percentile (0-100) of the catalogue's Spotify popularity, as the lists report it."""
+        return self._popularity_pct
+
     def _setup_scan(self) -> None:
         """Choose the matrix the ``Y @ x`` pass scans (see ``_COMPACT_BELOW``)."""
         has = self.arrays.has_factors
