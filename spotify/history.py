@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,8 +72,10 @@ class HistoryItem:
     plays: int = 0
     skips: int = 0
     last_played: datetime | None = None
-    play_times: tuple[float, ...] = ()
-    play_weights: tuple[float, ...] = ()
+    # Sequences, not tuples: a builder hands over its compact ``array('d')`` columns (8 bytes an
+    # entry instead of ~32 for a tuple of floats), so they take no part in the hash.
+    play_times: Sequence[float] = field(default=(), hash=False)
+    play_weights: Sequence[float] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,7 @@ class HistoryBuilder:
                 album=info.album, release_date=info.release_date, duration_ms=info.duration_ms,
                 popularity=info.popularity, preview_url=info.preview_url, image_url=info.image_url,
                 plays=row.plays, skips=row.skips, last_played=row.last,
-                play_times=tuple(row.times), play_weights=tuple(row.timed)))
+                play_times=row.times or (), play_weights=row.timed or ()))
         items.sort(key=lambda i: (-i.weight, i.artist.casefold(), i.title.casefold()))
         return History(items=tuple(i for i in items if i.weight > 0), origin=self.origin,
                        counts=dict(self.counts), negative=tuple(i for i in items if i.weight <= 0),
