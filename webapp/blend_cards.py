@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.serving.listening import artist_weights_of
 from engine.serving.listens import Listens
 from engine.serving.recommender import Recommender
 from engine.serving.together import SIDE_A, SIDE_B, SharedList, TasteMatch
@@ -45,6 +46,11 @@ def partner_from_share(taste: SharedTaste) -> Listener:
 def short_name(listener: Listener) -> str:
     """The second listener's name on badges: ``"Demo listener 002"``, a code's name, ..."""
     return listener.label.split(" (")[0] or NO_NAME
+
+
+def taste_key(history: Mapping[str, float]) -> tuple[frozenset[tuple[str, float]], frozenset[tuple[str, float]]]:
+    """A hashable key of a taste (its track and artist-only weights), to tell whether it changed."""
+    return frozenset(history.items()), frozenset(artist_weights_of(history).items())
 
 
 def badge_text(side: str, partner: str) -> str:

@@ -28,6 +28,7 @@ from webapp.blend_cards import (
     match_caption,
     partner_from_share,
     short_name,
+    taste_key,
 )
 from webapp.cards import CARD_CSS, md_escape
 from webapp.listeners import KIND_EXPORT, Listener, demo_label, listener_from_demo, listener_from_history
@@ -120,13 +121,19 @@ def _show_blend(listener: Listener, partner: Listener) -> None:
         if not rec.artist_weights(taste).any():
             st.warning(f"None of {who} songs or artists are in the catalogue, so there is nothing to blend yet.")
             return
-    with st.spinner("Blending…"):
-        match = taste_match(rec, history, partner.history)
-        shared = shared_list(rec, history, partner.history, options)
-        ids = list(shared.track_ids)
-        plays = listener.timeline.plays() if listener.timeline is not None else None
-        frame = blend_frame(rec, shared, listens_behind(rec, history, ids, plays=plays),
-                            listens_behind(rec, partner.history, ids), you=listener, partner=partner)
+    key = (rec.version, taste_key(history), taste_key(partner.history), partner.label, options)
+    found = session.last_blend(key)
+    if found is None:
+        with st.spinner("Blending…"):
+            match = taste_match(rec, history, partner.history)
+            shared = shared_list(rec, history, partner.history, options)
+            ids = list(shared.track_ids)
+            plays = listener.timeline.plays() if listener.timeline is not None else None
+            frame = blend_frame(rec, shared, listens_behind(rec, history, ids, plays=plays),
+                                listens_behind(rec, partner.history, ids), you=listener, partner=partner)
+        session.set_last_blend(key, (match, frame))
+    else:
+        match, frame = found
     st.metric("Taste match", f"{match.percent:.0f}%", help="½ · how alike your folded-in taste vectors are "
               "+ ½ · how much of your artist shares you have in common (README: Blend).")
     st.caption(md_escape(match_caption(rec, match)))

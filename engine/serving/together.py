@@ -25,7 +25,7 @@ on one scale. The combined score is a soft minimum::
     s(i) = (1 − μ) · min(p_A(i), p_B(i))  +  μ · (p_A(i) + p_B(i)) / 2        μ = MIX = 0.25
 
 so a track only one of them likes ranks low (least misery) while, between two tracks both
-like, the one liked more overall wins. The served score is ``Recommender.score_items`` (the
+like, the one liked more overall wins. The served score is ``Recommender.served_scores`` (the
 ALS fold-in plus the served item-neighbour blend); a listener without a fold-in is scored by
 artist affinity instead (their artist share plus the similarity spread of their artists, the
 best over a track's credited artists). Tracks either listener has in their history are left
@@ -65,8 +65,9 @@ BALANCE = 0.4
 BOTH_RATIO = 2.0
 #: The request of a bare ``shared_list(rec, a, b)``: 20 tracks, at most 2 per artist.
 DEFAULT_REQUEST = Options(k=20, max_per_artist=2)
-#: Rows scored per ``Recommender.score_items`` call (bounds the float64 copy of factor rows).
-CHUNK_ROWS = 65_536
+
+#: The greedy walk first sorts only the best ``max(HEAD_PER_K·k, HEAD_MIN)`` candidates.
+HEAD_PER_K, HEAD_MIN = 64, 4096
 
 SIDE_A, SIDE_B, SIDE_BOTH = "a", "b", "both"
 Histories = Mapping[str, float]
@@ -144,15 +145,16 @@ def taste_match(rec: Recommender, history_a: Histories, history_b: Histories) ->
 
 
 def listener_scores(rec: Recommender, histories: Sequence[Histories], rows: np.ndarray) -> np.ndarray:
-    """``[len(histories), len(rows)]`` each listener's score of the catalogue ``rows`` (items with
-    factors): the served score, or the artist affinity for a listener without a fold-in."""
+    """``[len(histories), len(rows)]`` each listener's score of the catalogue ``rows`` (the items
+    with factors): the served score (``Recommender.served_scores``), or the artist affinity for
+    a listener without a fold-in."""
     out = np.empty((len(histories), len(rows)))
-    for start in range(0, len(rows), CHUNK_ROWS):
-        part = rows[start:start + CHUNK_ROWS]
-        out[:, start:start + len(part)] = rec.score_items(histories, part)
-    folded = np.linalg.norm(rec.fold_in_many(histories), axis=1) > 0
-    for u in np.flatnonzero(~folded).tolist():
-        share = artist_shares(rec.artist_weights(histories[u]))
+    for u, history in enumerate(histories):
+        served = rec.served_scores(history)[rows]
+        if np.isfinite(served).any():
+            out[u] = served
+            continue
+        share = artist_shares(rec.artist_weights(history))
         out[u] = rec.artists.item_max(share + rec.artists.spread(share), fill=0.0, items=rows)
     return out
 
@@ -178,19 +180,31 @@ def shared_list(
     scores = listener_scores(rec, [history_a, history_b], rows)
     p = np.stack([percentiles(scores[0]), percentiles(scores[1])], axis=1)
     combined = soft_min(p[:, 0], p[:, 1], mix)
-    keep = options.filters.mask(arrays, rows)
-    dropped = rec.index_of([*history_a, *history_b] if options.exclude_known else [])
-    dropped = np.concatenate([dropped, rec.index_of(options.exclude_ids),
-                              rec.content.items_of_artists(rec.content.artist_codes(options.exclude_artists)[0])])
-    keep &= ~np.isin(rows, dropped[dropped >= 0])
-    cand = np.flatnonzero(keep)
-    order = cand[np.lexsort((rows[cand], -combined[cand]))]
+    dropped = np.zeros(len(arrays.has_factors), dtype=bool)
+    for found in (rec.index_of([*history_a, *history_b] if options.exclude_known else []),
+                  rec.index_of(options.exclude_ids),
+                  rec.content.items_of_artists(rec.content.artist_codes(options.exclude_artists)[0])):
+        dropped[found[found >= 0]] = True
+    cand = np.flatnonzero(options.filters.mask(arrays, rows) & ~dropped[rows])
     side_a, side_b = p[:, 0] >= p[:, 1], p[:, 1] >= p[:, 0]
     k = options.k
     minimum = int(np.floor(balance * k))
-    chosen = balanced_top(order, side_a, side_b, rows, arrays, k=k,
-                          minimum=(min(minimum, int(side_a[cand].sum())), min(minimum, int(side_b[cand].sum()))),
-                          cap=options.max_per_artist)
+    need = (min(minimum, int(side_a[cand].sum())), min(minimum, int(side_b[cand].sum())))
+    # The greedy walk rarely goes far: sort the best few thousand first (every candidate tied
+    # with the last of them included, so the order is the full one's prefix); only a walk that
+    # runs out of them sorts everything.
+    head = min(len(cand), max(HEAD_PER_K * k, HEAD_MIN))
+    if head < len(cand):
+        threshold = np.partition(combined[cand], len(cand) - head)[len(cand) - head]
+        top = cand[combined[cand] >= threshold]
+    else:
+        top = cand
+    chosen = balanced_top(top[np.lexsort((rows[top], -combined[top]))], side_a, side_b, rows, arrays, k=k,
+                          minimum=need, cap=options.max_per_artist, complete=len(top) == len(cand))
+    if chosen is None:
+        chosen = balanced_top(cand[np.lexsort((rows[cand], -combined[cand]))], side_a, side_b, rows, arrays, k=k,
+                              minimum=need, cap=options.max_per_artist)
+    assert chosen is not None  # a complete walk always returns
     chosen = chosen[np.lexsort((rows[chosen], -combined[chosen]))]  # refused ones that filled in: in place
     items = rows[chosen]
     out = SharedList(
@@ -213,13 +227,16 @@ def balanced_top(
     k: int,
     minimum: tuple[int, int],
     cap: int | None,
-) -> np.ndarray:
+    complete: bool = True,
+) -> np.ndarray | None:
     """Positions (into ``rows``) of up to ``k`` candidates taken greedily in ``order``.
 
     A candidate is taken unless its artists already have ``cap`` tracks, or unless taking it
     would leave fewer slots than the sides still need (``minimum``: tracks on side A, on side
     B; a position on both sides counts for both). Callers lower a minimum to what the
     candidates hold; if the list still comes short, the refused candidates fill it in order.
+    With ``complete=False`` ``order`` is only the best part of the candidates, and a walk
+    that does not fill ``k`` slots from it returns None (the caller walks all of them).
     """
     need = [minimum[0], minimum[1]]
     counts: dict[int, int] = {}
@@ -248,6 +265,8 @@ def balanced_top(
             continue
         need = list(after)
         take(pos, own)
+    if len(chosen) < k and not complete:
+        return None
     for pos in refused:
         if len(chosen) == k:
             break

@@ -142,3 +142,17 @@ def test_an_export_the_catalogue_does_not_know_says_so(app_env: Settings) -> Non
     assert [w.value for w in at.warning] == [
         "None of their songs or artists are in the catalogue, so there is nothing to blend yet."]
     assert not blend_cards(at) and not at.metric
+
+
+def test_the_blend_follows_the_pages_controls(app_env: Settings) -> None:
+    at = blended_with_demo()
+    assert len(blend_cards(at)) == 20
+    at.slider(key="ctl_k").set_value(10)
+    run(at)
+    assert len(blend_cards(at)) == 10  # not the Blend remembered for 20
+    at.slider(key="ctl_per_artist").set_value(1)
+    run(at)
+    cards = blend_cards(at)
+    artists = load_current(app_env.models_dir).items.set_index("track_id")["artist_ids"]
+    credited = [a for _, _, t in cards for a in artists[t]]
+    assert len(cards) == 10 and len(credited) == len(set(credited))  # at most one per artist now

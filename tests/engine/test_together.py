@@ -17,6 +17,7 @@ import pytest
 from engine.bundle.load import load_bundle
 from engine.bundle.publish import publish_bundle
 from engine.core.config import ROOT
+from engine.serving import together
 from engine.serving.listening import Listening
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -155,8 +156,9 @@ def test_percentiles_count_below_and_half_the_ties() -> None:
 def test_combined_scores_equal_the_formula_counted_by_brute_force(rec: Recommender, k: int) -> None:
     out = shared_list(rec, A, B, Options(k=k))
     rows = np.flatnonzero(rec.arrays.has_factors)
-    factors = np.asarray(rec.bundle.item_factors, dtype=np.float64)[rows]
-    scores = [factors @ rec.fold_in(h) for h in (A, B)]  # an ALS-only bundle serves y_iᵀx
+    factors = np.asarray(rec.bundle.item_factors)
+    # an ALS-only bundle serves y_iᵀx, nominated in float32 over the whole catalogue
+    scores = [(factors @ rec.fold_in(h).astype(np.float32))[rows].astype(np.float64) for h in (A, B)]
     position = {int(r): j for j, r in enumerate(rows)}
     assert len(out) == k and out.n_scored == len(rows)
     for item, score, (p_a, p_b), side, strong in zip(out.indices.tolist(), out.scores, out.percentiles,
@@ -174,11 +176,28 @@ def test_combined_scores_equal_the_formula_counted_by_brute_force(rec: Recommend
 def test_the_served_blend_is_what_each_side_is_ranked_by(blended: Recommender) -> None:
     out = shared_list(blended, A, B, Options(k=10))
     rows = np.flatnonzero(blended.arrays.has_factors)
-    served = blended.score_items([A, B], rows)
+    served = [blended.served_scores(h)[rows] for h in (A, B)]
+    # the one-pass float32 scores are the exact served scores (score_items, float64)
+    assert np.stack(served) == pytest.approx(blended.score_items([A, B], rows), rel=1e-4, abs=1e-5)
+    assert np.isnan(blended.served_scores(A)[~blended.arrays.has_factors]).all()
     position = {int(r): j for j, r in enumerate(rows)}
     for item, (p_a, p_b) in zip(out.indices.tolist(), out.percentiles):
         assert (p_a, p_b) == pytest.approx((counted_percentile(served[0], position[item]),
                                             counted_percentile(served[1], position[item])))
+
+
+@pytest.mark.parametrize("head", [1, 5, 25])
+def test_walking_a_sorted_head_first_gives_the_full_walks_list(
+    rec: Recommender, monkeypatch: pytest.MonkeyPatch, head: int
+) -> None:
+    cases = [(A, B, Options(k=20)), (FEW, MANY, Options(k=20)), (MANY, FEW, Options(k=25, max_per_artist=1)),
+             (A, B, Options(k=100, max_per_artist=1))]
+    full = [shared_list(rec, a, b, o) for a, b, o in cases]
+    monkeypatch.setattr(together, "HEAD_PER_K", 0)
+    monkeypatch.setattr(together, "HEAD_MIN", head)
+    for (a, b, o), want in zip(cases, full):
+        got = shared_list(rec, a, b, o)
+        assert got.track_ids == want.track_ids and got.sides == want.sides
 
 
 @pytest.mark.parametrize("pair", [(A, B), (FEW, MANY), (MANY, FEW), (A, group_history(2, 30))])
