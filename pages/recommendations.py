@@ -1,6 +1,6 @@
 """Recommendations: your mix, "More from artists you love", "New to you"; cards with reasons,
 "Why this?", previews and like/dislike; controls (and the familiarity ↔ discovery dial) in the
-sidebar; "Edit your taste" above the cards."""
+sidebar; "Edit your taste" above the cards; the Blend with a second listener below them."""
 
 from collections.abc import Mapping
 
@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.serving.listens import Listens
 from engine.serving.results import PATH_POPULARITY, PATH_SEEDS, Recommendations, TasteLists
-from webapp import actions, resources, session, widgets
+from webapp import actions, blend_view, resources, session, widgets
 from webapp.cards import md_escape
 from webapp.listeners import (
     EXPLICIT_CHOICES,
@@ -105,3 +105,4 @@ with st.spinner("Finding songs…"):
 list_summary(lists, result)
 widgets.taste_editor(listener)
 cards(listener, frame, why=actions.listens(listener, frame["track_id"].tolist()), show_players=players)
+blend_view.blend_section(listener)

@@ -3,19 +3,20 @@
 Per browser session: the :class:`~webapp.listeners.Listener`, the listener's storage key,
 the Recommendations controls, the list last shown (and last logged), the track whose player
 is open, a sign-in error waiting to be shown, the songs picked on the Home page, what the
-listener unticked of their taste, and the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
+listener unticked of their taste, the second listener of a Blend, and the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
 mapping). Pages index ``st.session_state`` only for their own widget keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Hashable, MutableMapping
 from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
 
 from engine.serving.exclusions import Exclusions
+from engine.serving.together import TasteMatch
 from engine.state.store import Store
 from spotify.auth import AuthConfig, SpotifyAuth
 from webapp import resources
@@ -179,3 +180,33 @@ def set_exclusions(value: Exclusions) -> None:
 def forget_exclusions() -> None:
     """Drop every exclusion (after "Forget me")."""
     st.session_state.pop(K_EXCLUSIONS, None)
+
+
+# -- the Blend ------------------------------------------------------------------------------
+# The second listener of a Blend (a demo listener, a data export or a share code), for this
+# browser session only: their taste is never stored, and a share code carries it itself.
+
+K_BLEND_PARTNER = "blend_partner"
+K_BLEND_LAST = "blend_last"
+
+
+def blend_partner() -> Listener | None:
+    """The listener blended with the session's listener, if one was chosen."""
+    return st.session_state.get(K_BLEND_PARTNER)
+
+
+def set_blend_partner(value: Listener | None) -> None:
+    """Blend with ``value`` (None: stop blending)."""
+    st.session_state[K_BLEND_PARTNER] = value
+
+
+def last_blend(key: Hashable) -> tuple[TasteMatch, pd.DataFrame] | None:
+    """The Blend last computed in this session, when it was computed for ``key`` (the two
+    tastes and the request): a click elsewhere on the page does not blend again."""
+    found = st.session_state.get(K_BLEND_LAST)
+    return found[1] if found is not None and found[0] == key else None
+
+
+def set_last_blend(key: Hashable, value: tuple[TasteMatch, pd.DataFrame]) -> None:
+    """Remember the Blend computed for ``key`` (one at a time)."""
+    st.session_state[K_BLEND_LAST] = (key, value)

@@ -423,6 +423,17 @@ class Recommender:
         by_own = np.asarray(rows @ own.astype(np.float32)).ravel() > 0
         return ListStats(float((~by_own).mean()), float(np.median(self._popularity_pct[items])))
 
+    def served_scores(self, history: Mapping[str, float] | None) -> np.ndarray:
+        """``[n_items]`` the served score of every item from one ``Y @ x`` pass (float32, as
+        :meth:`recommend` nominates candidates; plus the item-neighbour blend when served); NaN
+        for items without factors, and everywhere for a history without a fold-in."""
+        return self._model_scores(self._parse(history))[0]
+
+    def artist_weights(self, history: Mapping[str, float] | None) -> np.ndarray:
+        """``[n_artists]`` the raw weight of each artist code in ``history``, as the lists read it:
+        each known track's weight for every artist it credits, plus the artist-only matches."""
+        return self._artist_weights(self._parse(history))
+
     def _artist_weights(self, hist: _History) -> np.ndarray:
         """The listener's raw weight per artist code: their known tracks' weights (every credited
         artist gets the track's weight) plus the artist-only matches."""
