@@ -1,6 +1,6 @@
 """Recommendations: your mix, "More from artists you love", "New to you"; cards with reasons,
 "Why this?", previews and like/dislike; controls (and the familiarity ↔ discovery dial) in the
-sidebar; "Edit your taste" above the cards."""
+sidebar; "Edit your taste" above the cards; "Mixes by taste" below them."""
 
 from collections.abc import Mapping
 
@@ -105,3 +105,4 @@ with st.spinner("Finding songs…"):
 list_summary(lists, result)
 widgets.taste_editor(listener)
 cards(listener, frame, why=actions.listens(listener, frame["track_id"].tolist()), show_players=players)
+widgets.mixes_section(listener)

@@ -22,6 +22,7 @@ import streamlit as st
 from engine.serving.exclusions import Exclusions
 from engine.serving.listens import Listens, listens_behind
 from engine.serving.lists import FAMILIAR, NEW
+from engine.serving.mixes import Mix, build_mixes
 from engine.serving.results import Recommendations, TasteLists
 from engine.serving.similar_songs import stored_neighbours
 from engine.serving.similar_songs import topic_labels as labels
@@ -49,6 +50,7 @@ from webapp.listeners import (
     listener_from_history,
     recommend_request,
 )
+from webapp.mixes import mix_key, mix_request, playlists_to_update
 from webapp.taste_edit import newly_removed, taste_request
 
 if TYPE_CHECKING:
@@ -253,6 +255,20 @@ def taste_lists(listener: Listener) -> tuple[TasteLists, Recommendations, pd.Dat
     return lists, result, frame
 
 
+def taste_mixes(listener: Listener) -> tuple[Mix, ...]:
+    """The listener's mixes by taste (``engine.serving.mixes``) from the taste the lists use
+    (likes, dislikes, hidden artists, exclusions; of the sidebar only the explicit filter)."""
+    rec = resources.recommender()
+    history, options, _ = taste_request(rec, listener, session.controls(), feedback(), session.exclusions())
+    options = mix_request(options)
+    request = mix_key(rec.version, history, options)
+    found = session.mixes_for(request)  # one lists request per mix: not again for an unchanged taste
+    if found is None:
+        found = build_mixes(rec, history, options, labels=resources.cluster_labels())
+        session.set_mixes(request, found)
+    return found
+
+
 def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
     """The list the Recommendations page shows (see :func:`taste_lists`) and its frame."""
     _, result, frame = taste_lists(listener)
@@ -334,15 +350,19 @@ def playlist_tracks(listener: Listener, *, include_liked: bool) -> pd.DataFrame:
 
 
 def save_to_spotify(track_ids: list[str], *, name: str, description: str, public: bool,
-                    new: bool) -> SavedPlaylist:
-    """Create or update (the last one saved, unless ``new``) the listener's playlist; record it."""
+                    new: bool, mix: bool = False) -> SavedPlaylist:
+    """Create or update (the last one saved, unless ``new``) the listener's playlist; record it.
+
+    A ``mix`` (``webapp.mixes``) updates the one saved under its name; any other list updates
+    the last one saved that is not a mix, so the two never overwrite each other.
+    """
 
     auth = session.spotify_auth()
     if auth is None or not auth.is_signed_in():
         raise AuthError("Sign in with Spotify on the Home page to save playlists.")
     store, key = resources.store(), session.user_key()
     try:
-        previous = store.playlists(key)
+        previous = playlists_to_update(store.playlists(key), name=name, mix=mix)
     except sqlite3.Error as exc:  # no record of an earlier one: save a new playlist
         logger.warning("saved playlists could not be read: %s", exc)
         previous = []

@@ -3,19 +3,20 @@
 Per browser session: the :class:`~webapp.listeners.Listener`, the listener's storage key,
 the Recommendations controls, the list last shown (and last logged), the track whose player
 is open, a sign-in error waiting to be shown, the songs picked on the Home page, what the
-listener unticked of their taste, and the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
+listener unticked of their taste, the last mixes by taste, and the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
 mapping). Pages index ``st.session_state`` only for their own widget keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Hashable, MutableMapping
 from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
 
 from engine.serving.exclusions import Exclusions
+from engine.serving.mixes import Mix
 from engine.state.store import Store
 from spotify.auth import AuthConfig, SpotifyAuth
 from webapp import resources
@@ -59,7 +60,7 @@ def listener() -> Listener | None:
 def set_listener(value: Listener | None) -> None:
     """Switch listener: the shown list and the playing preview start over."""
     st.session_state[K_LISTENER] = value
-    for key in (K_SHOWN, K_LOGGED, K_PLAYING):
+    for key in (K_SHOWN, K_LOGGED, K_PLAYING, K_MIXES):
         st.session_state.pop(key, None)
 
 
@@ -138,8 +139,8 @@ def mark_logged(track_ids: tuple[str, ...]) -> bool:
 
 
 def forget_shown() -> None:
-    """Drop the shown and logged lists (after "Forget me")."""
-    for key in (K_SHOWN, K_LOGGED):
+    """Drop the shown and logged lists and the mixes (after "Forget me")."""
+    for key in (K_SHOWN, K_LOGGED, K_MIXES):
         st.session_state.pop(key, None)
 
 
@@ -179,3 +180,21 @@ def set_exclusions(value: Exclusions) -> None:
 def forget_exclusions() -> None:
     """Drop every exclusion (after "Forget me")."""
     st.session_state.pop(K_EXCLUSIONS, None)
+
+
+# -- mixes by taste -----------------------------------------------------------------------
+# The mixes (engine.serving.mixes) of the last request, so that a click that leaves the taste
+# as it was (a preview, a page switch) does not rebuild them: one lists request per mix.
+
+K_MIXES = "taste_mixes"
+
+
+def mixes_for(request: Hashable) -> tuple[Mix, ...] | None:
+    """The mixes built for ``request`` (a hashable key of the whole request), if they are the last ones."""
+    kept = st.session_state.get(K_MIXES)
+    return kept[1] if kept is not None and kept[0] == request else None
+
+
+def set_mixes(request: Hashable, value: tuple[Mix, ...]) -> None:
+    """Remember the mixes of ``request`` (only the last request's are kept)."""
+    st.session_state[K_MIXES] = (request, value)
