@@ -22,7 +22,8 @@ import streamlit as st
 from engine.serving.exclusions import Exclusions
 from engine.serving.listens import Listens, listens_behind
 from engine.serving.lists import FAMILIAR, NEW
-from engine.serving.mixes import Mix, build_mixes
+from engine.serving.mixes import Mix, MixPlan, build_mix, plan_mixes
+from engine.serving.options import Options
 from engine.serving.results import Recommendations, TasteLists
 from engine.serving.similar_songs import stored_neighbours
 from engine.serving.similar_songs import topic_labels as labels
@@ -50,7 +51,7 @@ from webapp.listeners import (
     listener_from_history,
     recommend_request,
 )
-from webapp.mixes import mix_key, mix_request, playlists_to_update
+from webapp.mixes import MixMemo, mix_key, mix_request, playlists_to_update
 from webapp.taste_edit import newly_removed, taste_request
 
 if TYPE_CHECKING:
@@ -255,18 +256,29 @@ def taste_lists(listener: Listener) -> tuple[TasteLists, Recommendations, pd.Dat
     return lists, result, frame
 
 
-def taste_mixes(listener: Listener) -> tuple[Mix, ...]:
-    """The listener's mixes by taste (``engine.serving.mixes``) from the taste the lists use
-    (likes, dislikes, hidden artists, exclusions; of the sidebar only the explicit filter)."""
+def _mix_memo(listener: Listener) -> tuple[Mapping[str, float], Options, MixMemo]:
+    """The history and options of the mixes (the lists' taste: likes, dislikes, hidden artists,
+    exclusions; of the sidebar only the explicit filter), and this session's memo of them."""
     rec = resources.recommender()
     history, options, _ = taste_request(rec, listener, session.controls(), feedback(), session.exclusions())
     options = mix_request(options)
-    request = mix_key(rec.version, history, options)
-    found = session.mixes_for(request)  # one lists request per mix: not again for an unchanged taste
-    if found is None:
-        found = build_mixes(rec, history, options, labels=resources.cluster_labels())
-        session.set_mixes(request, found)
-    return found
+    return history, options, session.mix_memo(mix_key(rec.version, history, options))
+
+
+def mix_plans(listener: Listener) -> tuple[MixPlan, ...]:
+    """The listener's mixes by taste before their tracks (``engine.serving.mixes.plan_mixes``)."""
+    history, _, memo = _mix_memo(listener)
+    if memo.plans is None:
+        memo.plans = plan_mixes(resources.recommender(), history, labels=resources.cluster_labels())
+    return memo.plans
+
+
+def taste_mix(listener: Listener, plan: MixPlan) -> Mix:
+    """The tracks of one planned mix, built once per request (one or two lists requests)."""
+    history, options, memo = _mix_memo(listener)
+    if plan.cluster not in memo.built:
+        memo.built[plan.cluster] = build_mix(resources.recommender(), history, plan, options)
+    return memo.built[plan.cluster]
 
 
 def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:

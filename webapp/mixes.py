@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import pandas as pd
 
 from engine.serving.listening import artist_weights_of
-from engine.serving.mixes import MIN_ENTRIES, MIN_SHARE, Mix
+from engine.serving.mixes import MIN_ENTRIES, MIN_SHARE, Mix, MixPlan
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
 from webapp.listeners import list_caption
@@ -28,6 +29,7 @@ MAX_PLAYLIST_NAME = 100
 #: What the section says a mix is.
 ABOUT = (f"One mix per sound that holds at least {MIN_SHARE:.0%} of your listening (and {MIN_ENTRIES} of your "
          "songs): more from your artists in that sound, with a few artists new to you.")
+EMPTY_MIX = "Nothing left to play in this sound: you have heard (or left out) all of it."
 NO_MIXES = (f"No sound holds {MIN_SHARE:.0%} of your listening with {MIN_ENTRIES} songs or more yet, so there "
             "are no mixes. Listen to (or pick) a few more songs.")
 
@@ -38,6 +40,15 @@ class _Named(Protocol):
 
 
 _Record = TypeVar("_Record", bound=_Named)
+
+
+@dataclass
+class MixMemo:
+    """What one session keeps of its last mixes request: the plans, and the mixes built so far
+    (by cluster). A new request (another taste, bundle or options) starts an empty one."""
+
+    plans: tuple[MixPlan, ...] | None = None
+    built: dict[int, Mix] = field(default_factory=dict)
 
 
 def mix_request(options: Options) -> Options:
@@ -63,7 +74,7 @@ def mix_frame(rec: Recommender, mix: Mix) -> pd.DataFrame:
     return frame
 
 
-def mix_title(mix: Mix) -> str:
+def mix_title(mix: Mix | MixPlan) -> str:
     """``"Fast, high energy · hip hop — 33% of your listening"`` (plain text)."""
     return f"{mix.name} — {mix.share:.0%} of your listening"
 

@@ -16,11 +16,11 @@ import pandas as pd
 import streamlit as st
 
 from engine.serving.exclusions import Exclusions
-from engine.serving.mixes import Mix
 from engine.state.store import Store
 from spotify.auth import AuthConfig, SpotifyAuth
 from webapp import resources
 from webapp.listeners import Listener, RecControls
+from webapp.mixes import MixMemo
 
 K_LISTENER = "listener"
 K_USER_KEY = "user_key"
@@ -183,18 +183,19 @@ def forget_exclusions() -> None:
 
 
 # -- mixes by taste -----------------------------------------------------------------------
-# The mixes (engine.serving.mixes) of the last request, so that a click that leaves the taste
-# as it was (a preview, a page switch) does not rebuild them: one lists request per mix.
+# The plans and the mixes built of the last request (webapp.mixes.MixMemo), so that a click
+# that leaves the taste as it was (a preview, a page switch) rebuilds nothing: each mix costs
+# one or two lists requests.
 
 K_MIXES = "taste_mixes"
 
 
-def mixes_for(request: Hashable) -> tuple[Mix, ...] | None:
-    """The mixes built for ``request`` (a hashable key of the whole request), if they are the last ones."""
+def mix_memo(request: Hashable) -> MixMemo:
+    """The memo of ``request`` (a hashable key of the whole request): the kept one when the
+    last request was the same, else a new empty one that replaces it."""
     kept = st.session_state.get(K_MIXES)
-    return kept[1] if kept is not None and kept[0] == request else None
-
-
-def set_mixes(request: Hashable, value: tuple[Mix, ...]) -> None:
-    """Remember the mixes of ``request`` (only the last request's are kept)."""
-    st.session_state[K_MIXES] = (request, value)
+    if kept is not None and kept[0] == request:
+        return cast(MixMemo, kept[1])
+    memo = MixMemo()
+    st.session_state[K_MIXES] = (request, memo)
+    return memo

@@ -234,20 +234,28 @@ def _add_period(listener: Listener, bounds: tuple[date, date]) -> None:
 
 
 def mixes_section(listener: Listener) -> None:
-    """"Mixes by taste" (``engine.serving.mixes``): one expander per mix with its name, its share
-    of the history and what it is made of, its compact cards, a CSV download and, signed in,
-    "Save to Spotify" (the Playlists page's save path; a mix replaces the one saved under its name)."""
+    """"Mixes by taste" (``engine.serving.mixes``): one expander per mix with its name and share
+    of the history; opened, its make-up, compact cards, a CSV download and, signed in, "Save to
+    Spotify" (the Playlists page's save path; a mix replaces the one saved under its name).
+    A mix's tracks are built only when its expander is open (the first one is, to begin with)."""
     st.subheader("Mixes by taste")
-    found = actions.taste_mixes(listener)
-    if not found:
+    plans = actions.mix_plans(listener)
+    if not plans:
         st.caption(mixes.NO_MIXES)
         return
     st.caption(mixes.ABOUT)
     auth = session.spotify_auth()
     signed_in = auth is not None and auth.is_signed_in()
     rec = resources.recommender()
-    for position, mix in enumerate(found):
-        with st.expander(md_escape(mixes.mix_title(mix)), icon=":material/album:", expanded=position == 0):
+    for position, plan in enumerate(plans):
+        with st.expander(md_escape(mixes.mix_title(plan)), icon=":material/album:", expanded=position == 0,
+                         key=f"mix-{plan.cluster}", on_change="rerun") as box:
+            if not box.open:
+                continue
+            mix = actions.taste_mix(listener, plan)
+            if not len(mix):
+                st.caption(mixes.EMPTY_MIX)
+                continue
             frame = mixes.mix_frame(rec, mix)
             st.caption(md_escape(mixes.mix_caption(mix)))
             st.html(mix_list_html(frame.to_dict("records"), verb=listener.verb))

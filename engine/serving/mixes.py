@@ -14,19 +14,20 @@ artist-only matches of a :class:`~engine.serving.listening.Listening`):
 3. **Its name** (:func:`mix_name`): the cluster's words (``engine.serving.taste.describe_clusters``,
    what Explore and Your taste call it) and the top genres of the history in that cluster,
    e.g. ``"Low energy, quiet, high acousticness · folk, indie folk"``.
-4. **Its tracks**: ``Recommender.lists`` over the part of the history in that cluster
+4. **Its tracks** (:func:`build_mix`; steps 1–3 are :func:`plan_mixes`, with no
+   recommendation request): ``Recommender.lists`` over the part of the history in that cluster
    (:meth:`ClusterShares.history`: its tracks, and the artist-only matches' weight there), with
    the request's cluster filter set to the cluster and the history's other artists excluded.
    So the familiar part is "More from artists you love" for the listener's artists *in that
-   sound* (their unheard tracks there, most-played artists first, at most two per artist) —
-   followed, when those run short, by the listener's other artists' songs in that sound
-   (the same list over the whole history, the cluster's artists left out) — the new part "New to you" (one track per artist absent from the whole history, the served
-   ranking for new artists) restricted to the cluster, and the model score behind both is the
-   fold-in of that part of the history. Known tracks are masked as in every list.
-   :func:`mix_order` takes up to ``MIX_SIZE`` tracks with ``NEW_SHARE`` of them new, spread
-   along the mix; when the listener's artists have too few other songs in that sound, new ones
-   fill the mix up to ``MIN_SIZE`` tracks (and the mix says its share of new artists, like
-   every list).
+   sound* (their unheard tracks there, most-played artists first, at most two per artist),
+   followed, when those run short, by the listener's other artists' songs in that sound (a
+   second request over the whole history, the cluster's artists left out); the new part is
+   "New to you" (one track per artist absent from the whole history, the served ranking for
+   new artists) restricted to the cluster; the model score behind both is the fold-in of that
+   part of the history. Known tracks are masked as in every list. :func:`mix_order` takes up
+   to ``MIX_SIZE`` tracks with ``NEW_SHARE`` of them new, spread along the mix; when the
+   listener's artists have too few other songs in that sound, new ones fill the mix up to
+   ``MIN_SIZE`` tracks (and the mix says its share of new artists, like every list).
 
 Deterministic: the same bundle, history and options give the same mixes in the same order.
 """
@@ -100,13 +101,10 @@ class ClusterShares:
 
 
 @dataclass(frozen=True)
-class Mix:
-    """One mix: its cluster, name, share of the history and tracks.
-
-    ``tracks`` is a :class:`~engine.serving.results.Recommendations` (explanations and reasons
-    as in the lists, so ``Recommender.frame`` renders it like any list); ``new`` marks the
-    tracks by artists absent from the history; ``stats`` is what the lists say about themselves.
-    """
+class MixPlan:
+    """What a mix is before its tracks (cheap: no recommendation request): its cluster, name,
+    the cluster's words and top genres, its share of the history and entries there, and
+    ``history``, the part of the history in the cluster (:meth:`ClusterShares.history`)."""
 
     cluster: int
     name: str
@@ -114,9 +112,52 @@ class Mix:
     genres: tuple[str, ...]
     share: float
     entries: int
+    history: Listening = dataclasses.field(compare=False, repr=False, default_factory=Listening)
+
+
+@dataclass(frozen=True)
+class Mix:
+    """One mix: its :class:`MixPlan` and its tracks.
+
+    ``tracks`` is a :class:`~engine.serving.results.Recommendations` (explanations and reasons
+    as in the lists, so ``Recommender.frame`` renders it like any list); ``new`` marks the
+    tracks by artists absent from the history; ``stats`` is what the lists say about themselves.
+    """
+
+    plan: MixPlan
     tracks: Recommendations
     new: tuple[bool, ...]
     stats: ListStats
+
+    @property
+    def cluster(self) -> int:
+        """The mix's audio cluster."""
+        return self.plan.cluster
+
+    @property
+    def name(self) -> str:
+        """The mix's name (:func:`mix_name`)."""
+        return self.plan.name
+
+    @property
+    def sound(self) -> str:
+        """The cluster's words."""
+        return self.plan.sound
+
+    @property
+    def genres(self) -> tuple[str, ...]:
+        """The history's top genres in the cluster."""
+        return self.plan.genres
+
+    @property
+    def share(self) -> float:
+        """The cluster's share of the history."""
+        return self.plan.share
+
+    @property
+    def entries(self) -> int:
+        """History tracks and artist-only matches in the cluster."""
+        return self.plan.entries
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -209,55 +250,72 @@ def mix_order(
     return out
 
 
+def plan_mixes(
+    rec: Recommender, history: Mapping[str, float], *, labels: Mapping[int, str] | None = None
+) -> tuple[MixPlan, ...]:
+    """The listener's mixes before their tracks, largest share of the history first: which
+    clusters (:func:`mix_clusters`), their names and shares. ``labels`` are the cluster words
+    (default: ``describe_clusters`` of the bundle)."""
+    shares = cluster_shares(rec, history)
+    words = dict(labels) if labels is not None else describe_clusters(rec.bundle.kmeans)
+    out = []
+    for cluster in mix_clusters(shares):
+        sound = words.get(cluster, f"sound {cluster}")
+        genres = shares.top_genres(cluster)
+        out.append(MixPlan(cluster=cluster, name=mix_name(sound, genres), sound=sound, genres=genres,
+                           share=float(shares.share[cluster]), entries=int(shares.entries[cluster]),
+                           history=shares.history(cluster)))
+    return tuple(out)
+
+
+def build_mix(
+    rec: Recommender,
+    history: Mapping[str, float],
+    plan: MixPlan,
+    options: Options = Options(),
+    *,
+    size: int = MIX_SIZE,
+    new_share: float = NEW_SHARE,
+    min_size: int = MIN_SIZE,
+) -> Mix:
+    """The tracks of one planned mix (see the module docstring): one or two ``Recommender.lists``
+    requests. Empty when everything in the cluster is heard or excluded.
+
+    ``options`` carries the request's exclusions and filters (dislikes, hidden artists, the
+    explicit filter, ...); the mix sets its own cluster, length, dial and per-artist cap, and
+    adds the history's artists outside the cluster to the excluded artists (so they are
+    neither "new" nor the mix's familiar artists).
+    """
+    own = _own_artists(rec, history)
+    here = _own_artists(rec, plan.history)
+    base = dataclasses.replace(options, k=size, clusters=(plan.cluster,), discovery=new_share,
+                               max_per_artist=MAX_PER_ARTIST, exclude_known=True)
+    # The cluster's own artists, and artists new to the whole history (the others are excluded:
+    # neither new, nor this sound's artists).
+    lists = rec.lists(plan.history, _excluding(rec, base, own & ~here))
+    familiar = lists.familiar
+    wanted = size - int(round(size * new_share))
+    if len(familiar) < wanted:  # then the listener's other artists' songs in this sound
+        more = rec.lists(history, dataclasses.replace(_excluding(rec, base, here), k=wanted - len(familiar)))
+        familiar = _pick([(familiar, j) for j in range(len(familiar))]
+                         + [(more.familiar, j) for j in range(len(more.familiar))], lists.familiar)
+    order = mix_order(len(familiar), len(lists.new), size=size, new_share=new_share, min_size=min_size)
+    tracks = _pick([(familiar if name == FAMILIAR else lists.new, j) for name, j in order], lists.familiar)
+    return Mix(plan=plan, tracks=tracks, new=tuple(name == NEW for name, _ in order),
+               stats=rec.list_stats(tracks.indices, own))
+
+
 def build_mixes(
     rec: Recommender,
     history: Mapping[str, float],
     options: Options = Options(),
     *,
     labels: Mapping[int, str] | None = None,
-    size: int = MIX_SIZE,
-    new_share: float = NEW_SHARE,
-    min_size: int = MIN_SIZE,
 ) -> tuple[Mix, ...]:
-    """The listener's mixes, largest share of the history first (see the module docstring).
-
-    ``options`` carries the request's exclusions and filters (dislikes, hidden artists, the
-    explicit filter, ...); each mix sets its own cluster, length, dial and per-artist cap, and
-    adds the history's artists outside the cluster to the excluded artists (so they are
-    neither "new" nor the mix's familiar artists). ``labels`` are the cluster words (default:
-    ``describe_clusters`` of the bundle). A cluster whose lists are empty (everything in it
-    heard or excluded) gets no mix.
-    """
-    shares = cluster_shares(rec, history)
-    words = dict(labels) if labels is not None else describe_clusters(rec.bundle.kmeans)
-    own = _own_artists(rec, history)
-    out = []
-    for cluster in mix_clusters(shares):
-        part = shares.history(cluster)
-        here = _own_artists(rec, part)
-        base = dataclasses.replace(options, k=size, clusters=(cluster,), discovery=new_share,
-                                   max_per_artist=MAX_PER_ARTIST, exclude_known=True)
-        # The cluster's own artists, and artists new to the whole history (the others are
-        # excluded: neither new, nor this sound's artists).
-        lists = rec.lists(part, _excluding(rec, base, own & ~here))
-        familiar = lists.familiar
-        wanted = size - int(round(size * new_share))
-        if len(familiar) < wanted:  # the listener's other artists' songs in this sound, after
-            more = rec.lists(history, dataclasses.replace(_excluding(rec, base, here), k=wanted - len(familiar)))
-            familiar = _pick([(familiar, j) for j in range(len(familiar))]
-                             + [(more.familiar, j) for j in range(len(more.familiar))], lists.familiar)
-        order = mix_order(len(familiar), len(lists.new), size=size, new_share=new_share, min_size=min_size)
-        if not order:
-            continue
-        tracks = _pick([(familiar if name == FAMILIAR else lists.new, j) for name, j in order], lists.familiar)
-        sound = words.get(cluster, f"sound {cluster}")
-        genres = shares.top_genres(cluster)
-        out.append(Mix(
-            cluster=cluster, name=mix_name(sound, genres), sound=sound, genres=genres,
-            share=float(shares.share[cluster]), entries=int(shares.entries[cluster]), tracks=tracks,
-            new=tuple(name == NEW for name, _ in order), stats=rec.list_stats(tracks.indices, own),
-        ))
-    return tuple(out)
+    """Every mix of ``history`` with its tracks (:func:`plan_mixes`, then :func:`build_mix`
+    each); a cluster whose mix comes out empty is left out."""
+    built = (build_mix(rec, history, plan, options) for plan in plan_mixes(rec, history, labels=labels))
+    return tuple(m for m in built if len(m))
 
 
 def _excluding(rec: Recommender, options: Options, artists: np.ndarray) -> Options:

@@ -19,11 +19,13 @@ from engine.serving.lists import FAMILIAR, NEW
 from engine.serving.mixes import (
     MAX_MIXES,
     ClusterShares,
+    build_mix,
     build_mixes,
     cluster_shares,
     mix_clusters,
     mix_name,
     mix_order,
+    plan_mixes,
 )
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -198,3 +200,16 @@ def test_a_sound_whose_artists_run_short_is_filled_with_new_ones_and_says_so(rec
     (mix,) = build_mixes(rec, history)
     assert mix.cluster == 2 and mix.entries == 6 and mix.share == pytest.approx(1.0)
     assert len(mix) == 10 and sum(mix.new) == 6 and mix.stats.share_new == pytest.approx(0.6)
+
+
+def test_a_plan_is_built_alone_and_an_emptied_sound_gets_no_mix(rec: Recommender) -> None:
+    history = listener()
+    plans = plan_mixes(rec, history)
+    assert [p.cluster for p in plans] == [0, 1] and plans[0].history == Listening(
+        tracks={t: w for t, w in history.items() if int(t) % 4 == 0})
+    mixes = build_mixes(rec, history)
+    assert [m.plan for m in mixes] == list(plans)
+    assert build_mix(rec, history, plans[1]).tracks.track_ids == mixes[1].tracks.track_ids
+    everything = Options(exclude_ids=rec.bundle.items.loc[rec.bundle.items["cluster"] == 1, "track_id"].tolist())
+    assert len(build_mix(rec, history, plans[1], everything)) == 0
+    assert [m.cluster for m in build_mixes(rec, history, everything)] == [0]

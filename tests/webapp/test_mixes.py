@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,7 @@ def test_a_mix_is_saved_under_its_own_name_and_never_over_another_list() -> None
 
 def test_the_playlist_name_keeps_the_prefix_within_spotifys_length(mix: Mix) -> None:
     assert playlist_name(mix) == "Taste mix · " + mix.name
-    long = Mix(**{**mix.__dict__, "name": "x" * 200})
+    long = dataclasses.replace(mix, plan=dataclasses.replace(mix.plan, name="x" * 200))
     assert len(playlist_name(long)) == MAX_PLAYLIST_NAME and playlist_name(long).endswith("…")
     assert is_mix_playlist(playlist_name(long))
 
