@@ -3,8 +3,9 @@
 Per browser session: the :class:`~webapp.listeners.Listener`, the listener's storage key,
 the Recommendations controls, the list last shown (and last logged), the track whose player
 is open, a sign-in error waiting to be shown, the songs picked on the Home page, what the
-listener unticked of their taste, the last mixes by taste, and the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
-mapping). Pages index ``st.session_state`` only for their own widget keys.
+listener unticked of their taste, the last mixes by taste, and the Spotify sign-in
+(:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same mapping). Pages index
+``st.session_state`` only for their own widget keys.
 """
 
 from __future__ import annotations
