@@ -2,9 +2,10 @@
 
 On the committed demo bundle, over the synthetic demo listeners it ships:
 
-- how many mixes each listener gets (0–6), their length and share of new artists, and how many
+- how many mixes each listener gets (0–6), their length and share of new artists, how many
   of the familiar tracks come from the listener's artists *in that sound* (the rest are the
-  listener's other artists' songs in that sound, which fill in when those run short);
+  listener's other artists' songs in that sound, which fill in when those run short), and how
+  many tracks share a genre with the listener's history in that sound (a mix's coherence);
 - p50 of planning the mixes (which clusters, names, shares: no recommendation request), of
   building the first mix's tracks, and of building all of them, against p50 of one
   ``Recommender.lists`` request (the Recommendations page's lists) for the same listeners,
@@ -76,8 +77,10 @@ def demo(listeners: int, reps: int) -> None:
     grouped = table[table["user_id"].isin(users)].groupby(["user_id", "track_id"])["weight"].sum()
     histories = [{t: float(w) for t, w in grouped[u].items() if w > 0} for u in users]
     artist_of = dict(zip(rec.bundle.items["track_id"], rec.bundle.items["artist_ids"]))
+    genres_of = {t: set(g) for t, g in zip(rec.bundle.items["track_id"], rec.bundle.items["genres"])}
     counts: Counter[int] = Counter()
     lengths, new_shares, in_sound, familiar = [], [], 0, 0
+    coherent: dict[str, list[bool]] = {"familiar": [], "new": []}
     for h in histories:
         mixes = build_mixes(rec, h)
         counts[len(mixes)] += 1
@@ -85,8 +88,11 @@ def demo(listeners: int, reps: int) -> None:
         for m in mixes:
             lengths.append(len(m))
             new_shares.append(m.stats.share_new)
-            here = {a for t in shares.history(m.cluster) for a in artist_of[t]}
+            part = shares.history(m.cluster)
+            here = {a for t in part for a in artist_of[t]}
+            sound_genres = {g for t in part for g in genres_of[t]}
             for t, new in zip(m.tracks.track_ids, m.new):
+                coherent["new" if new else "familiar"].append(bool(genres_of[t] & sound_genres))
                 if not new:
                     familiar += 1
                     in_sound += bool(set(artist_of[t]) & here)
@@ -98,6 +104,9 @@ def demo(listeners: int, reps: int) -> None:
           f"{np.mean(np.asarray(new_shares) <= 0.3):.0%} of mixes at most 30% new")
     print(f"  familiar tracks by the listener's artists in that sound: {in_sound / max(1, familiar):.0%} "
           f"of {familiar:,} (the rest: their other artists' songs in that sound)")
+    both = coherent["familiar"] + coherent["new"]
+    print(f"  tracks sharing a genre with the listener's history in that sound: {np.mean(both):.0%} "
+          f"(familiar {np.mean(coherent['familiar']):.0%}, new {np.mean(coherent['new']):.0%})")
     p = timed(rec, histories, reps)
     print(f"  {report(p)}")
     print(f"ratio: {(p['plan'] + p['first']) / p['lists']:.2f}")
