@@ -7,6 +7,7 @@ from spotify.ids import is_open_spotify_url, is_spotify_id
 from spotify.playlists import tracks_to_csv
 from webapp import actions, session, widgets
 from webapp.cards import md_escape
+from webapp.mixes import not_mixes
 
 listener = widgets.require_listener()
 st.title("Playlists")
@@ -31,7 +32,7 @@ if auth is None or not auth.is_signed_in():
     st.info("Sign in with Spotify on the Home page to save this as a playlist in your account. "
             "Anyone can download the CSV above.")
     st.stop()
-previous = actions.saved_playlists()
+previous = not_mixes(actions.saved_playlists())  # a saved mix is updated from its own section
 with st.form("save_playlist"):
     name = st.text_input("Name", value=previous[0].name if previous else "Recommended for you", max_chars=100)
     description = st.text_input("Description", value="Made by the music recommender", max_chars=300)

@@ -1,6 +1,7 @@
 """Recommendations: your mix, "More from artists you love", "New to you"; cards with reasons,
 "Why this?", previews and like/dislike; controls (and the familiarity ↔ discovery dial) in the
-sidebar; "Edit your taste" above the cards; the Blend with a second listener below them."""
+sidebar; "Edit your taste" above the cards; "Mixes by taste" and the Blend with a second
+listener below them."""
 
 from collections.abc import Mapping
 
@@ -105,4 +106,5 @@ with st.spinner("Finding songs…"):
 list_summary(lists, result)
 widgets.taste_editor(listener)
 cards(listener, frame, why=actions.listens(listener, frame["track_id"].tolist()), show_players=players)
+widgets.mixes_section(listener)
 blend_view.blend_section(listener)

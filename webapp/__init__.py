@@ -22,6 +22,8 @@ Streamlit-free (unit-tested without a browser; they must never import streamlit)
   sign-in link, and the card CSS.
 - :mod:`webapp.catalog` — catalogue lookups over a ``Recommender``'s bundle (labels, search,
   first artists, track and neighbour tables).
+- :mod:`webapp.mixes` — the "Mixes by taste" section's request, titles, card rows and
+  playlist names (a saved mix is updated only from its own section).
 
 Nothing here imports pyspark: the app runs without Java.
 """

@@ -22,6 +22,8 @@ import streamlit as st
 from engine.serving.exclusions import Exclusions
 from engine.serving.listens import Listens, listens_behind
 from engine.serving.lists import FAMILIAR, NEW
+from engine.serving.mixes import Mix, MixPlan, build_mix, plan_mixes
+from engine.serving.options import Options
 from engine.serving.results import Recommendations, TasteLists
 from engine.serving.similar_songs import stored_neighbours
 from engine.serving.similar_songs import topic_labels as labels
@@ -49,6 +51,7 @@ from webapp.listeners import (
     listener_from_history,
     recommend_request,
 )
+from webapp.mixes import MixMemo, mix_key, mix_request, playlists_to_update
 from webapp.taste_edit import newly_removed, taste_request
 
 if TYPE_CHECKING:
@@ -253,6 +256,31 @@ def taste_lists(listener: Listener) -> tuple[TasteLists, Recommendations, pd.Dat
     return lists, result, frame
 
 
+def _mix_memo(listener: Listener) -> tuple[Mapping[str, float], Options, MixMemo]:
+    """The history and options of the mixes (the lists' taste: likes, dislikes, hidden artists,
+    exclusions; of the sidebar only the explicit filter), and this session's memo of them."""
+    rec = resources.recommender()
+    history, options, _ = taste_request(rec, listener, session.controls(), feedback(), session.exclusions())
+    options = mix_request(options)
+    return history, options, session.mix_memo(mix_key(rec.version, history, options))
+
+
+def mix_plans(listener: Listener) -> tuple[MixPlan, ...]:
+    """The listener's mixes by taste before their tracks (``engine.serving.mixes.plan_mixes``)."""
+    history, _, memo = _mix_memo(listener)
+    if memo.plans is None:
+        memo.plans = plan_mixes(resources.recommender(), history, labels=resources.cluster_labels())
+    return memo.plans
+
+
+def taste_mix(listener: Listener, plan: MixPlan) -> Mix:
+    """The tracks of one planned mix, built once per request (one or two lists requests)."""
+    history, options, memo = _mix_memo(listener)
+    if plan.cluster not in memo.built:
+        memo.built[plan.cluster] = build_mix(resources.recommender(), history, plan, options)
+    return memo.built[plan.cluster]
+
+
 def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
     """The list the Recommendations page shows (see :func:`taste_lists`) and its frame."""
     _, result, frame = taste_lists(listener)
@@ -334,15 +362,19 @@ def playlist_tracks(listener: Listener, *, include_liked: bool) -> pd.DataFrame:
 
 
 def save_to_spotify(track_ids: list[str], *, name: str, description: str, public: bool,
-                    new: bool) -> SavedPlaylist:
-    """Create or update (the last one saved, unless ``new``) the listener's playlist; record it."""
+                    new: bool, mix: bool = False) -> SavedPlaylist:
+    """Create or update (the last one saved, unless ``new``) the listener's playlist; record it.
+
+    A ``mix`` (``webapp.mixes``) updates the one saved under its name; any other list updates
+    the last one saved that is not a mix, so the two never overwrite each other.
+    """
 
     auth = session.spotify_auth()
     if auth is None or not auth.is_signed_in():
         raise AuthError("Sign in with Spotify on the Home page to save playlists.")
     store, key = resources.store(), session.user_key()
     try:
-        previous = store.playlists(key)
+        previous = playlists_to_update(store.playlists(key), name=name, mix=mix)
     except sqlite3.Error as exc:  # no record of an earlier one: save a new playlist
         logger.warning("saved playlists could not be read: %s", exc)
         previous = []

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine.serving.results import Reason
+from spotify.ids import track_url
 
 
 def join_names(names: Sequence[str], *, limit: int = 3) -> str:
@@ -68,6 +69,28 @@ def card_html(*, title: str, artists: Sequence[str], year: object, lines: Iterab
     )
 
 
+def mix_list_html(rows: Iterable[Mapping[str, Any]], *, verb: str) -> str:
+    """A mix's compact cards: a numbered list of ``Recommender.frame`` rows (plus ``new``), each
+    with its linked title, artists and year, a "new artist" mark and its first reason in words;
+    every value is escaped, and links come only from Spotify-shaped ids."""
+    esc = html.escape
+    items = []
+    for row in rows:
+        title = esc(str(row.get("name") or ""))
+        url = track_url(str(row.get("track_id") or ""))
+        if url:
+            title = f'<a href="{esc(url)}" target="_blank" rel="noopener">{title}</a>'
+        year = row.get("year")
+        year_text = f" · {int(year)}" if isinstance(year, (int, float)) and year == year and year > 0 else ""
+        reasons = reason_lines({"reasons": row.get("reasons") or []}, verb=verb, sound=None)
+        why = f'<div class="mix-why">{esc(reasons[0])}</div>' if reasons else ""
+        mark = '<span class="mix-new">new artist</span>' if row.get("new") else ""
+        items.append(f'<li class="mix-track"><span class="mix-title">{title}</span> '
+                     f'<span class="mix-meta">{esc(", ".join(map(str, row.get("artists") or [])))}{esc(year_text)}'
+                     f'</span> {mark}{why}</li>')
+    return MIX_CSS + f'<ol class="mix-list">{"".join(items)}</ol>'
+
+
 def placeholder_html(title: str, cluster: object) -> str:
     """A square cover placeholder: the title's initials on a colour chosen by the cluster."""
     words = [w for w in re.split(r"\W+", str(title)) if w]
@@ -88,6 +111,17 @@ CARD_CSS = """<style>
 .rec-card .rec-reasons{margin:0;padding-left:1.1rem;font-size:.9rem;opacity:.9}
 .rec-cover{width:100%;aspect-ratio:1/1;border-radius:8px;display:flex;align-items:center;
 justify-content:center;color:#fff;font-weight:700;font-size:1.6rem;letter-spacing:.05em}
+</style>"""
+
+
+MIX_CSS = """<style>
+.mix-list{margin:0;padding-left:1.6rem}
+.mix-track{margin:.15rem 0}
+.mix-track .mix-title{font-weight:600}
+.mix-track .mix-title a{color:inherit;text-decoration:none}
+.mix-track .mix-meta{opacity:.75}
+.mix-track .mix-new{font-size:.75rem;border:1px solid #1db954;color:#1db954;border-radius:999px;padding:0 .4rem}
+.mix-track .mix-why{font-size:.85rem;opacity:.85}
 </style>"""
 
 

@@ -3,7 +3,8 @@
 Per browser session: the :class:`~webapp.listeners.Listener`, the listener's storage key,
 the Recommendations controls, the list last shown (and last logged), the track whose player
 is open, a sign-in error waiting to be shown, the songs picked on the Home page, what the
-listener unticked of their taste, the second listener of a Blend, and the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
+listener unticked of their taste, the second listener of a Blend, the last mixes by taste, and
+the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
 mapping). Pages index ``st.session_state`` only for their own widget keys.
 """
 
@@ -21,6 +22,7 @@ from engine.state.store import Store
 from spotify.auth import AuthConfig, SpotifyAuth
 from webapp import resources
 from webapp.listeners import Listener, RecControls
+from webapp.mixes import MixMemo
 
 K_LISTENER = "listener"
 K_USER_KEY = "user_key"
@@ -60,7 +62,7 @@ def listener() -> Listener | None:
 def set_listener(value: Listener | None) -> None:
     """Switch listener: the shown list and the playing preview start over."""
     st.session_state[K_LISTENER] = value
-    for key in (K_SHOWN, K_LOGGED, K_PLAYING):
+    for key in (K_SHOWN, K_LOGGED, K_PLAYING, K_MIXES):
         st.session_state.pop(key, None)
 
 
@@ -139,8 +141,8 @@ def mark_logged(track_ids: tuple[str, ...]) -> bool:
 
 
 def forget_shown() -> None:
-    """Drop the shown and logged lists (after "Forget me")."""
-    for key in (K_SHOWN, K_LOGGED):
+    """Drop the shown and logged lists and the mixes (after "Forget me")."""
+    for key in (K_SHOWN, K_LOGGED, K_MIXES):
         st.session_state.pop(key, None)
 
 
@@ -210,3 +212,22 @@ def last_blend(key: Hashable) -> tuple[TasteMatch, pd.DataFrame] | None:
 def set_last_blend(key: Hashable, value: tuple[TasteMatch, pd.DataFrame]) -> None:
     """Remember the Blend computed for ``key`` (one at a time)."""
     st.session_state[K_BLEND_LAST] = (key, value)
+
+
+# -- mixes by taste -----------------------------------------------------------------------
+# The plans and the mixes built of the last request (webapp.mixes.MixMemo), so that a click
+# that leaves the taste as it was (a preview, a page switch) rebuilds nothing: each mix costs
+# one or two lists requests.
+
+K_MIXES = "taste_mixes"
+
+
+def mix_memo(request: Hashable) -> MixMemo:
+    """The memo of ``request`` (a hashable key of the whole request): the kept one when the
+    last request was the same, else a new empty one that replaces it."""
+    kept = st.session_state.get(K_MIXES)
+    if kept is not None and kept[0] == request:
+        return cast(MixMemo, kept[1])
+    memo = MixMemo()
+    st.session_state[K_MIXES] = (request, memo)
+    return memo

@@ -17,12 +17,16 @@ import streamlit as st
 from engine.bundle.layout import current_version
 from engine.core.config import ConfigError
 from engine.serving.listens import Listens
-from spotify.ids import embed_url, track_url
-from webapp import actions, resources, session, taste_edit
+from engine.serving.mixes import Mix
+from spotify.errors import SpotifyError
+from spotify.ids import embed_url, is_spotify_id, track_url
+from spotify.playlists import tracks_to_csv
+from webapp import actions, mixes, resources, session, taste_edit
 from webapp.cards import (
     CARD_CSS,
     card_html,
     md_escape,
+    mix_list_html,
     placeholder_html,
     reason_lines,
 )
@@ -224,3 +228,56 @@ def _add_period(listener: Listener, bounds: tuple[date, date]) -> None:
     picked = st.session_state.get(TASTE_DATES) if bounds[0] < bounds[1] else None
     first, last = picked or bounds
     actions.set_exclusions(listener, session.exclusions().with_period(taste_edit.period_of(first, last), keep=False))
+
+
+# -- mixes by taste ---------------------------------------------------------------------------
+
+
+def mixes_section(listener: Listener) -> None:
+    """"Mixes by taste" (``engine.serving.mixes``): one expander per mix with its name and share
+    of the history; opened, its make-up, compact cards, a CSV download and, signed in, "Save to
+    Spotify" (the Playlists page's save path; a mix replaces the one saved under its name).
+    A mix's tracks are built only when its expander is open (the first one is, to begin with)."""
+    st.subheader("Mixes by taste")
+    plans = actions.mix_plans(listener)
+    if not plans:
+        st.caption(mixes.NO_MIXES)
+        return
+    st.caption(mixes.ABOUT)
+    auth = session.spotify_auth()
+    signed_in = auth is not None and auth.is_signed_in()
+    rec = resources.recommender()
+    for position, plan in enumerate(plans):
+        with st.expander(md_escape(mixes.mix_title(plan)), icon=":material/album:", expanded=position == 0,
+                         key=f"mix-{plan.cluster}", on_change="rerun") as box:
+            if not box.open:
+                continue
+            mix = actions.taste_mix(listener, plan)
+            if not len(mix):
+                st.caption(mixes.EMPTY_MIX)
+                continue
+            frame = mixes.mix_frame(rec, mix)
+            st.caption(md_escape(mixes.mix_caption(mix)))
+            st.html(mix_list_html(frame.to_dict("records"), verb=listener.verb))
+            with st.container(horizontal=True, gap="small"):
+                st.download_button("Download CSV", tracks_to_csv(frame.to_dict("records")),
+                                   file_name=f"mix-{mix.cluster}.csv", mime="text/csv", icon=":material/download:",
+                                   key=f"mix-csv-{mix.cluster}")
+                save = signed_in and st.button("Save to Spotify", key=f"mix-save-{mix.cluster}",
+                                               icon=":material/library_add:")
+            if not signed_in:
+                st.caption("Sign in with Spotify on the Home page to save mixes in your account.")
+            elif save:
+                _save_mix(mix, [t for t in mix.tracks.track_ids if is_spotify_id(t)])
+
+
+def _save_mix(mix: Mix, ids: list[str]) -> None:
+    try:
+        saved = actions.save_to_spotify(ids, name=mixes.playlist_name(mix), description=mixes.playlist_description(mix),
+                                        public=False, new=False, mix=True)
+    except (SpotifyError, ValueError) as exc:  # sentences: a refusal from Spotify, a bad name
+        st.error(f"{md_escape(exc)} Nothing was saved.")
+        return
+    verb = "Created" if saved.created else "Updated"
+    st.success(f"{verb} “{md_escape(saved.name)}” with {saved.n_tracks} songs.")
+    st.link_button("Open in Spotify", saved.url, icon=":material/open_in_new:")
