@@ -67,9 +67,9 @@ class FitWeights:
     fit terms.
     """
 
-    artist: float = 1.0
-    sound: float = 0.5
-    era: float = 0.5
+    artist: float = 2.0
+    sound: float = 1.0
+    era: float = 1.0
     recent: float = 1.0
     recent_n: int = 5
 

@@ -3,6 +3,7 @@ against values computed by hand on tiny cases; the scoring runs on a small bundl
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import math
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from engine.bundle.load import load_bundle
 from engine.bundle.publish import write_bundle
+from engine.commands import evaluate as evaluate_command
 from engine.core.config import Settings
 from engine.core.errors import InputError
 from engine.core.progress import Progress
@@ -103,7 +105,8 @@ def test_the_baselines_continue_from_the_seed_and_never_repeat_it() -> None:
     train = {"u1": ["a", "b", "c"], "u2": ["a", "b"], "u3": ["d", "e"], "u4": ["d", "e", "f"], "u5": ["d", "f"]}
     base = PlaylistBaselines(train)
     (knn,) = base.rank(ITEM_KNN, [["a"]])
-    assert knn[0] == "b" and set(knn) == {"b", "c"}  # what co-occurs with a, best first; nothing else
+    # what co-occurs with a, best first, then the rest by popularity (d: 3 playlists, e and f: 2)
+    assert knn[:2] == ["b", "c"] and knn[2] == "d" and set(knn[3:]) == {"e", "f"}
     (popular,) = base.rank(MOST_POPULAR, [["d"]])
     assert popular[:2] == ["a", "b"] and "d" not in popular and len(popular) == 5
 
@@ -165,5 +168,17 @@ def test_the_table_has_every_model_at_every_seed(tmp_path: Path) -> None:
     served = {r["seed"]: r["ndcg"] for r in report.rows if r["model"] == MODEL_RANKING}
     popular = {r["seed"]: r["ndcg"] for r in report.rows if r["model"] == MOST_POPULAR}
     assert all(served[k] > popular[k] for k in served)  # the planted groups are what the model knows
-    assert len(report.weights["grid"]) == 240 and set(report.weights["chosen"]) >= {"artist", "sound", "era", "recent"}
+    assert len(report.weights["grid"]) == 300 and set(report.weights["chosen"]) >= {"artist", "sound", "era", "recent"}
     assert "| 5 | served continuation |" in report.to_markdown()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--continuation", "--data", "playlists,mpd"], "--continuation --data mpd: expected some of playlists, hetrec, demo"),
+    (["--continuation", "--seeds", "5,x"], "--seeds '5,x': expected positive whole numbers"),
+])
+def test_the_cli_refuses_bad_arguments_in_one_line_before_starting_spark(argv: list[str], message: str) -> None:
+    parser = argparse.ArgumentParser()
+    evaluate_command.add_arguments(parser)
+    with pytest.raises(InputError) as refused:
+        evaluate_command.main(parser.parse_args(argv), Settings.from_env(env_file=None))
+    assert str(refused.value).startswith(message)
