@@ -118,11 +118,12 @@ def list_playlists(sp: spotipy.Spotify, *, max_items: int = MAX_PLAYLISTS) -> li
             continue  # followed, not theirs: neither readable (development mode) nor editable
         links = pl.get("external_urls")
         link = links.get("spotify") if isinstance(links, Mapping) else None
+        url = link if isinstance(link, str) and is_open_spotify_url(link) else playlist_url(pl["id"])
         out.append(OwnPlaylist(
             id=pl["id"], name=pl["name"], n_items=_count(pl), owned=owned,
             public=pl.get("public") if isinstance(pl.get("public"), bool) else None,
             snapshot_id=pl.get("snapshot_id") if isinstance(pl.get("snapshot_id"), str) else None,
-            url=link if is_open_spotify_url(link) else playlist_url(pl["id"])))
+            url=url))
     return out
 
 
