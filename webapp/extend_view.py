@@ -175,7 +175,8 @@ def _save_buttons(source: extend.Source, result: Continuation, frame: pd.DataFra
                 _append(auth, source, list(ticked))
         st.download_button("Download the extended playlist (CSV)", tracks_to_csv(csv_rows),
                            file_name=f"{PurePath(source.name).name or 'playlist'} (extended).csv", mime="text/csv",
-                           icon=":material/download:", key="ext_csv_download")
+                           icon=":material/download:", key="ext_csv_download",
+                           help="The playlist's songs, then the ticked ones (every proposal while none is ticked).")
     if auth is None:
         st.info("Sign in with Spotify on the Home page to add these songs to a playlist in your account. "
                 "Anyone can download the CSV.")

@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, help="hetrec | hetrec-binary (HetRec, every weight 1.0) | audioscrobbler | "
                         "demo | playlists (synthetic playlist-shaped benchmark, generated on the fly) | PATH to "
                         "interactions parquet (default: data/parquet/interactions if present, else demo)")
-    parser.add_argument("--playlists", type=int, default=DEFAULT_PLAYLISTS,
-                        help=f"size of --data playlists (default {DEFAULT_PLAYLISTS:,} playlists, ~550k pairs)")
+    parser.add_argument("--playlists", type=int, default=None,
+                        help=f"size of --data playlists (default {DEFAULT_PLAYLISTS:,} playlists, ~550k pairs; "
+                        f"{CONTINUATION_PLAYLISTS:,} with --continuation, which trains a bundle on them)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder of the raw datasets (default: data/raw, then SHARED_DATA_DIR)")
     parser.add_argument("--split", choices=("holdout", "time"), default="holdout", help="per-listener random or time split")
     parser.add_argument("--seed", type=int, default=42)
@@ -100,7 +101,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     name = args.data or (
         str(settings.parquet_dir / "interactions") if (settings.parquet_dir / "interactions").exists() else "demo"
     )
-    dataset = load_dataset(spark, settings, name, data_dir=args.data_dir, n_playlists=args.playlists)
+    dataset = load_dataset(spark, settings, name, data_dir=args.data_dir, n_playlists=args.playlists or DEFAULT_PLAYLISTS)
     saved = load_best_params(settings) or {}
     if saved.get("meta", {}).get("dataset") != dataset.name:
         saved = {}  # tuned on other data: start from the settings instead
@@ -180,7 +181,7 @@ def _continuation(args: argparse.Namespace, settings: Settings) -> int:
     if unknown:
         raise InputError(f"--continuation --data {','.join(unknown)}: expected some of {', '.join(CONTINUATION_DATA)}")
     seeds = _ints(args.seeds, "--seeds")
-    n_playlists = args.playlists if args.playlists != DEFAULT_PLAYLISTS else CONTINUATION_PLAYLISTS
+    n_playlists = args.playlists or CONTINUATION_PLAYLISTS
     spark = get_spark(settings, app_name="evaluate-continuation")
     reports = []
     for name in names:
