@@ -115,7 +115,7 @@ def _pasted_source(listener: Listener) -> extend.Source | None:
                "(this app's export, or one from Exportify). Sign in with Spotify on the Home page to extend your "
                "Spotify playlists themselves.")
     if listener.history or listener.seed_tracks:
-        st.button(f"Try it with {EXAMPLE_SONGS} of {listener.label}'s songs", key="ext_example",
+        st.button(f"Try it with {EXAMPLE_SONGS} of {md_escape(listener.label)}'s songs", key="ext_example",
                   on_click=_example, args=(listener,), icon=":material/playlist_add:")
     text = st.text_area("Your playlist", key=K_PASTE, height=180, max_chars=extend.MAX_PASTE_CHARS,
                         placeholder="Daft Punk – One More Time\nhttps://open.spotify.com/track/…")
@@ -182,8 +182,9 @@ def _save_buttons(source: extend.Source, result: Continuation, frame: pd.DataFra
                 "Anyone can download the CSV.")
         return
     with st.form("ext_save_new", border=False):
+        # One key per playlist: a keyed widget keeps its text, and another playlist needs its own name.
         name = st.text_input("Name of the new playlist", value=extend.extended_name(source.name), max_chars=100,
-                             key=K_NAME)
+                             key=f"{K_NAME}-{source.playlist_id}")
         save = st.form_submit_button("Save as a new playlist", icon=":material/library_add:")
     if save:
         ids = extend.spotify_ids(source.entries) + [t for t in ticked if t not in set(extend.spotify_ids(source.entries))]

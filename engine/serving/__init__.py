@@ -12,6 +12,7 @@
 - ``hybrid``         — similar songs: ALS cosine blended with content by trust in the factors
 - ``similar_songs``  — live and stored similar-song lists merged; lookup by artist and title
 - ``taste``          — a listener's taste profile, cluster descriptions, the map sample
+- ``continuation``   — a playlist continued: the served ranking re-ranked toward its artists, sound and era
 
 Imports: :mod:`engine.core`, :mod:`engine.bundle`, :mod:`engine.state`; never pyspark,
 streamlit or spotipy. Layer rules: docs/ARCHITECTURE.md.

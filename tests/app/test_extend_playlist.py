@@ -83,7 +83,7 @@ def test_signed_in_the_extended_playlist_can_be_saved_as_a_new_one(signed_in_env
     first = pick_boxes(at)[0]
     first.check()
     run(at)
-    assert at.text_input(key="ext_new_name").value == "Road trip (extended)"
+    assert at.text_input(key=f"ext_new_name-{road.id}").value == "Road trip (extended)"
     next(b for b in at.button if b.label == "Save as a new playlist").click()
     run(at)
     assert plain(at.success[0].value) == "Created “Road trip (extended)” with 12 songs."
