@@ -1,16 +1,20 @@
-"""Playlists: save the current recommendations to Spotify, or download them as CSV."""
+"""Playlists: save the current recommendations to Spotify, or download them as CSV; or extend one
+of your playlists (webapp.extend_view)."""
 
 import streamlit as st
 
 from spotify.errors import SpotifyError
 from spotify.ids import is_open_spotify_url, is_spotify_id
 from spotify.playlists import tracks_to_csv
-from webapp import actions, session, widgets
+from webapp import actions, extend_view, session, widgets
 from webapp.cards import md_escape
 from webapp.mixes import not_mixes
 
 listener = widgets.require_listener()
 st.title("Playlists")
+if extend_view.chosen():  # "Extend a playlist" instead of saving the recommendations
+    extend_view.section(listener)
+    st.stop()
 n_liked = len(actions.feedback().liked_tracks)
 include_liked = bool(n_liked) and st.checkbox(f"Start with the {n_liked} songs you liked", value=True, key="pl_liked")
 tracks = actions.playlist_tracks(listener, include_liked=include_liked)

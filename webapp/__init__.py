@@ -12,6 +12,7 @@ Modules that may import streamlit:
   rate/block, recommend, save playlists, catalogue and similar-songs lookups.
 - :mod:`webapp.widgets` — drawing helpers every page uses: ``page_setup``,
   ``require_listener``, track cards and their styles.
+- :mod:`webapp.extend_view` — the Playlists page's "Extend a playlist" part.
 
 Streamlit-free (unit-tested without a browser; they must never import streamlit):
 
@@ -24,6 +25,7 @@ Streamlit-free (unit-tested without a browser; they must never import streamlit)
   first artists, track and neighbour tables).
 - :mod:`webapp.mixes` — the "Mixes by taste" section's request, titles, card rows and
   playlist names (a saved mix is updated only from its own section).
+- :mod:`webapp.extend` — "Extend a playlist": pasted lists and CSVs read, matched and worded.
 
 Nothing here imports pyspark: the app runs without Java.
 """

@@ -3,9 +3,9 @@
 Per browser session: the :class:`~webapp.listeners.Listener`, the listener's storage key,
 the Recommendations controls, the list last shown (and last logged), the track whose player
 is open, a sign-in error waiting to be shown, the songs picked on the Home page, what the
-listener unticked of their taste, the second listener of a Blend, the last mixes by taste, and
-the Spotify sign-in (:func:`spotify_auth`, whose token ``spotify.auth`` keeps in the same
-mapping). Pages index ``st.session_state`` only for their own widget keys.
+listener unticked of their taste, the second listener of a Blend, the last mixes by taste,
+their own Spotify playlists while extending one, and the Spotify sign-in (:func:`spotify_auth`,
+whose token ``spotify.auth`` keeps in the same mapping). Pages index ``st.session_state`` only for their own widget keys.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from engine.serving.exclusions import Exclusions
 from engine.serving.together import TasteMatch
 from engine.state.store import Store
 from spotify.auth import AuthConfig, SpotifyAuth
+from spotify.own_playlists import OwnPlaylist, PlaylistContents
 from webapp import resources
 from webapp.listeners import Listener, RecControls
 from webapp.mixes import MixMemo
@@ -231,3 +232,51 @@ def mix_memo(request: Hashable) -> MixMemo:
     memo = MixMemo()
     st.session_state[K_MIXES] = (request, memo)
     return memo
+
+
+# -- extending a playlist -------------------------------------------------------------------
+# The listener's own Spotify playlists and the one being extended are account data: their
+# keys carry spotify.auth's prefix, so signing out drops them with the token.
+
+K_OWN_PLAYLISTS = "spotify_own_playlists"
+K_PLAYLIST_READ = "spotify_playlist_read"
+
+
+def own_playlists() -> list[OwnPlaylist] | None:
+    """The listener's own playlists as last listed, None before."""
+    return st.session_state.get(K_OWN_PLAYLISTS)
+
+
+def set_own_playlists(value: list[OwnPlaylist] | None) -> None:
+    """Remember (or, with None, forget) the listed playlists."""
+    if value is None:
+        st.session_state.pop(K_OWN_PLAYLISTS, None)
+    else:
+        st.session_state[K_OWN_PLAYLISTS] = list(value)
+
+
+def playlist_read(key: str) -> PlaylistContents | None:
+    """The contents read for ``key`` (playlist id and snapshot), None when another one was read last."""
+    found = st.session_state.get(K_PLAYLIST_READ)
+    return found[1] if found and found[0] == key else None
+
+
+def set_playlist_read(key: str | None, value: PlaylistContents | None = None) -> None:
+    """Keep one playlist's contents (the last one read); None forgets it (after appending to it)."""
+    if key is None:
+        st.session_state.pop(K_PLAYLIST_READ, None)
+    else:
+        st.session_state[K_PLAYLIST_READ] = (key, value)
+
+
+K_EXTEND_NOTE = "extend_note"
+
+
+def set_extend_note(ok: bool, text: str, url: str | None = None) -> None:
+    """What the last "Add to this playlist" / "Save as a new playlist" click did (Markdown-escaped text)."""
+    st.session_state[K_EXTEND_NOTE] = (ok, text, url)
+
+
+def pop_extend_note() -> tuple[bool, str, str | None] | None:
+    """That note, once (the page shows it after the rerun the click starts)."""
+    return st.session_state.pop(K_EXTEND_NOTE, None)

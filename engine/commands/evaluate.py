@@ -7,6 +7,8 @@ EASE λ and writes the choice to ``models/best_params.json``, which ``train`` se
 done by :mod:`engine.evaluation.protocol`.
 ``--listeners hetrec,hetrec-plays,demo`` runs the real-listener evaluation instead (no Spark:
 :mod:`engine.evaluation.listeners`); Spotify exports are evaluated by ``scripts/evaluate_listeners.py``.
+``--continuation [--data playlists,hetrec,demo]`` evaluates playlist continuation as the RecSys
+Challenge 2018 does (:mod:`engine.evaluation.continuation`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from pathlib import Path
 
 from engine.core.config import WEIGHT_TRANSFORMS, Settings
 from engine.core.errors import InputError
+from engine.evaluation.continuation import (
+    CONTINUATION_DATA,
+    SEEDS,
+    evaluate_continuation,
+    load_playlists,
+    write_continuation_reports,
+)
+from engine.evaluation.continuation import DEFAULT_PLAYLISTS as CONTINUATION_PLAYLISTS
+from engine.evaluation.continuation import N_TEST as CONTINUATION_TEST
 from engine.evaluation.datasets import load_dataset
 from engine.evaluation.listener_cases import CASE_SETS
 from engine.evaluation.listeners import K, run_listener_evaluation, write_listener_reports
@@ -38,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, help="hetrec | hetrec-binary (HetRec, every weight 1.0) | audioscrobbler | "
                         "demo | playlists (synthetic playlist-shaped benchmark, generated on the fly) | PATH to "
                         "interactions parquet (default: data/parquet/interactions if present, else demo)")
-    parser.add_argument("--playlists", type=int, default=DEFAULT_PLAYLISTS,
-                        help=f"size of --data playlists (default {DEFAULT_PLAYLISTS:,} playlists, ~550k pairs)")
+    parser.add_argument("--playlists", type=int, default=None,
+                        help=f"size of --data playlists (default {DEFAULT_PLAYLISTS:,} playlists, ~550k pairs; "
+                        f"{CONTINUATION_PLAYLISTS:,} with --continuation, which trains a bundle on them)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder of the raw datasets (default: data/raw, then SHARED_DATA_DIR)")
     parser.add_argument("--split", choices=("holdout", "time"), default="holdout", help="per-listener random or time split")
     parser.add_argument("--seed", type=int, default=42)
@@ -67,6 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--listeners: the bundle to serve (default: the serving bundle, else models/demo)")
     parser.add_argument("--top", type=int, default=K, help=f"--listeners: list length (default {K})")
     parser.add_argument("--dials", default="", help="--listeners: also the blend at these discovery settings, e.g. 0,0.2,0.6,1")
+    parser.add_argument("--continuation", action="store_true",
+                        help="playlist continuation as the RecSys Challenge 2018 evaluates it; --data takes a "
+                        f"comma-separated list of {', '.join(CONTINUATION_DATA)} (default: all; a missing one is skipped)")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                        help="--continuation: seed sizes (the first k items of each test playlist)")
+    parser.add_argument("--test-playlists", type=int, default=CONTINUATION_TEST,
+                        help=f"--continuation: validation and test playlists each (default {CONTINUATION_TEST}, "
+                        "at most 15%% of the playlists)")
     parser.add_argument("--blend-neighbours", type=float, default=None,
                         help="served blend: weight of the neighbour score (0: ALS alone); default: tuned or built in")
 
@@ -75,11 +95,13 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     """Run the evaluation and write the report."""
     if args.listeners:
         return _listeners(args, settings)
+    if args.continuation:
+        return _continuation(args, settings)
     spark = get_spark(settings, app_name="evaluate")
     name = args.data or (
         str(settings.parquet_dir / "interactions") if (settings.parquet_dir / "interactions").exists() else "demo"
     )
-    dataset = load_dataset(spark, settings, name, data_dir=args.data_dir, n_playlists=args.playlists)
+    dataset = load_dataset(spark, settings, name, data_dir=args.data_dir, n_playlists=args.playlists or DEFAULT_PLAYLISTS)
     saved = load_best_params(settings) or {}
     if saved.get("meta", {}).get("dataset") != dataset.name:
         saved = {}  # tuned on other data: start from the settings instead
@@ -151,6 +173,51 @@ def _listeners(args: argparse.Namespace, settings: Settings) -> int:
     json_path, md_path = write_listener_reports(reports, args.out or settings.data_dir / "reports")
     print(f"[evaluate] report written to {json_path} and {md_path}")
     return 0
+
+
+def _continuation(args: argparse.Namespace, settings: Settings) -> int:
+    names = [n.strip() for n in (args.data or ",".join(CONTINUATION_DATA)).split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONTINUATION_DATA]
+    if unknown:
+        raise InputError(f"--continuation --data {','.join(unknown)}: expected some of {', '.join(CONTINUATION_DATA)}")
+    seeds = _ints(args.seeds, "--seeds")
+    n_playlists = args.playlists or CONTINUATION_PLAYLISTS
+    spark = get_spark(settings, app_name="evaluate-continuation")
+    reports = []
+    for name in names:
+        try:
+            data = load_playlists(name, settings, data_dir=args.data_dir, n_playlists=n_playlists, seed=args.seed)
+        except InputError as exc:  # a dataset that is not here is skipped with the reason, the rest goes on
+            print(f"[evaluate] {name} skipped: {exc}")
+            continue
+        saved = load_best_params(settings) or {}
+        if saved.get("meta", {}).get("dataset") != name:
+            saved = {}  # tuned on other data: train as `engine train` would without a choice
+        overrides = {k: getattr(args, k) for k in ("rank", "reg_param", "alpha", "max_iter", "weight_transform")}
+        params = AlsParams.from_settings(settings, **{**saved, **{k: v for k, v in overrides.items() if v is not None}})
+        try:
+            served = ServedChoice.from_params(saved)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{settings.models_dir / BEST_PARAMS_FILE}: {exc}") from None
+        report = evaluate_continuation(spark, settings, data, params=params, served=served, seeds=seeds,
+                                       n_test=args.test_playlists, seed=args.seed)
+        print(report.to_markdown())
+        reports.append(report)
+    if not reports:
+        raise InputError("no continuation dataset could be read (see the lines above)")
+    json_path, md_path = write_continuation_reports(reports, args.out or settings.data_dir / "reports")
+    print(f"[evaluate] report written to {json_path} and {md_path}")
+    return 0
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise InputError(f"{flag} {text!r}: expected positive whole numbers separated by commas")
+    return values
 
 
 def _dials(text: str) -> list[float]:

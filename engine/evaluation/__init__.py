@@ -11,6 +11,7 @@
 - ``reproduction``  — the "Advanced Analytics with Spark" ch. 3 result, reproduced
 - ``report``        — the report dataclass, its JSON and markdown, storing it in a bundle
 - ``cold_items``    — the cold-item evaluation of the hybrid similar songs (``evaluate-cold``)
+- ``continuation``  — playlist continuation as the RecSys Challenge 2018 evaluates it (``evaluate --continuation``)
 
 Imports: :mod:`engine.core`, :mod:`engine.bundle`, :mod:`engine.serving`, :mod:`engine.state`,
 :mod:`engine.spark`, :mod:`engine.ingest`, :mod:`engine.training`. Layer rules:

@@ -7,7 +7,8 @@ skips them (Spark's ``RankingMetrics`` counts such a listener as 0 instead, with
 
 Definitions follow Spark's ``RankingMetrics`` (``RankingEvaluator``) except recall@k, which
 divides by ``min(k, |relevant|)`` (Spark divides by ``|relevant|``), so a perfect list scores 1
-even when a listener hid more than k items.
+even when a listener hid more than k items. :func:`r_precision` and :func:`songs_clicks` are the
+RecSys Challenge 2018's playlist-continuation metrics; its NDCG is :func:`ndcg_at_k` at k = 500.
 """
 
 from __future__ import annotations
@@ -51,6 +52,28 @@ def ndcg_at_k(ranked: np.ndarray, relevant: np.ndarray, k: int) -> float:
     dcg = float(discounts[: len(hits)][hits].sum())
     idcg = float(discounts[: min(k, len(relevant))].sum())
     return dcg / idcg
+
+
+def r_precision(ranked: np.ndarray, relevant: np.ndarray) -> float:
+    """RecSys Challenge 2018 R-precision: hits among the first ``|relevant|`` recommendations / ``|relevant|``.
+
+    Range [0, 1]; ``nan`` when ``relevant`` is empty. Order inside the first ``|relevant|`` does
+    not matter (the challenge's definition, track level).
+    """
+    if len(relevant) == 0:
+        return float("nan")
+    return float(_hits(ranked, relevant, len(relevant)).sum()) / len(relevant)
+
+
+def songs_clicks(ranked: np.ndarray, relevant: np.ndarray, *, page: int = 10, max_n: int = 500) -> float:
+    """RecSys Challenge 2018 "recommended songs clicks": refreshes of ``page`` tracks before the
+    first relevant one, ``⌊(position − 1) / page⌋`` over the first ``max_n`` recommendations, and
+    ``max_n / page + 1`` (51) when none of them is relevant. Lower is better; ``nan`` when
+    ``relevant`` is empty."""
+    if len(relevant) == 0:
+        return float("nan")
+    hits = np.flatnonzero(_hits(ranked, relevant, max_n))
+    return float(hits[0] // page) if len(hits) else float(max_n // page + 1)
 
 
 def average_precision_at_k(ranked: np.ndarray, relevant: np.ndarray, k: int) -> float:

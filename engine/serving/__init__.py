@@ -12,7 +12,9 @@
 - ``hybrid``         — similar songs: ALS cosine blended with content by trust in the factors
 - ``similar_songs``  — live and stored similar-song lists merged; lookup by artist and title
 - ``taste``          — a listener's taste profile, cluster descriptions, the map sample
+- ``together``       — Blend: the taste match of two listeners and the list ranked for both
 - ``mixes``          — mixes by taste: one mix per audio cluster that holds a real share of the history
+- ``continuation``   — a playlist continued: the served ranking re-ranked toward its artists, sound and era
 
 Imports: :mod:`engine.core`, :mod:`engine.bundle`, :mod:`engine.state`; never pyspark,
 streamlit or spotipy. Layer rules: docs/ARCHITECTURE.md.

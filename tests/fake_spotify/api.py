@@ -5,7 +5,8 @@ It serves every call spotipy 2.26 makes for the app's scopes with spotipy's own 
 ``_top_artists``, ``current_user_recently_played``, ``current_user_saved_tracks``, ``track``,
 ``search``, ``current_user_playlists``, ``current_user_playlist_create``, ``playlist`` and
 ``playlist_items`` (``fields``, ``market`` and ``additional_types=track,episode`` accepted;
-``fields`` applied), ``playlist_add_items``, ``playlist_replace_items`` and ``next``.
+``fields`` applied; podcast episodes come as EpisodeObjects), ``playlist_add_items``,
+``playlist_replace_items`` and ``next``.
 """
 
 from __future__ import annotations
@@ -235,7 +236,8 @@ def _fields(req: Request) -> objects.FieldSpec | None:
 def _item_page(fake: "FakeSpotify", pl: SeedPlaylist, *, limit: int, offset: int) -> dict[str, Any]:
     entries = []
     for uri, added_at, added_by in pl.items[offset: offset + limit]:
-        obj = _track(fake, _resolve(fake, uri), uri=uri)
+        obj = (objects.episode_object(uri, fake.base_url) if uri.startswith("spotify:episode:")
+               else _track(fake, _resolve(fake, uri), uri=uri))
         entry = {"added_at": added_at,
                  "added_by": objects.owner_object(fake.seed.users[added_by], fake.base_url),
                  "is_local": uri.startswith("spotify:local:"), "primary_color": None,
@@ -271,9 +273,12 @@ def my_playlists(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str,
     offset = req.int_arg("offset", 0, lo=0, hi=100_000)
     private_ok = "playlist-read-private" in caller.token.scopes
     with fake.lock:
+        # Owned playlists (private ones only with playlist-read-private) and followed ones, as Spotify lists them.
         mine = [p for p in reversed(list(fake.seed.playlists.values()))
-                if p.owner == user.id and (p.public or private_ok)]
-    items = [objects.playlist_object(p, user, fake.base_url, full=False) for p in mine[offset: offset + limit]]
+                if (p.owner == user.id and (p.public or private_ok))
+                or (user.id in p.followers and (p.public or p.collaborative))]
+    items = [objects.playlist_object(p, fake.seed.users[p.owner], fake.base_url, full=False)
+             for p in mine[offset: offset + limit]]
     return Response.json(200, objects.paging(items, base=fake.base_url, path="/v1/me/playlists", limit=limit,
                                              offset=offset, total=len(mine)))
 

@@ -124,6 +124,23 @@ def track_object(t: Track, base: str, *, dev_mode: bool, uri: str | None = None)
     return obj
 
 
+def episode_object(uri: str, base: str) -> dict[str, Any]:
+    """An EpisodeObject (a podcast episode in a playlist; ``additional_types=episode`` lists them)."""
+    eid = uri.rsplit(":", 1)[-1]
+    show_id = spotify_id("show:" + eid)
+    return {
+        "audio_preview_url": None, "description": "A seeded podcast episode", "duration_ms": 1_800_000,
+        "explicit": False, "external_urls": {"spotify": f"{OPEN}/episode/{eid}"},
+        "href": f"{base}/v1/episodes/{eid}", "id": eid, "images": images(base, "ep-" + eid),
+        "is_externally_hosted": False, "is_playable": True, "language": "en", "languages": ["en"],
+        "name": f"Episode {eid[:6]}", "release_date": "2025-11-03", "release_date_precision": "day",
+        "show": {"id": show_id, "name": "A seeded show", "publisher": "Fake FM", "type": "show",
+                 "uri": f"spotify:show:{show_id}", "href": f"{base}/v1/shows/{show_id}",
+                 "external_urls": {"spotify": f"{OPEN}/show/{show_id}"}},
+        "type": "episode", "uri": uri,
+    }
+
+
 def user_object(u: User, base: str, *, dev_mode: bool, private: bool) -> dict[str, Any]:
     """A PrivateUserObject (``private``: the caller's own profile) or a PublicUserObject."""
     obj: dict[str, Any] = {

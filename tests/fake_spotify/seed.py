@@ -94,6 +94,8 @@ class SeedPlaylist:
     collaborative: bool = False
     items: list[tuple[str, str, str]] = field(default_factory=list)
     version: int = 1
+    #: Users (other than the owner) who follow it: ``GET /me/playlists`` lists it for them too.
+    followers: set[str] = field(default_factory=set)
 
 
 @dataclass
