@@ -42,8 +42,6 @@ from engine.serving.rerank import ItemArrays, list_codes
 ARTIST_IDS = "artist_ids"
 ARTIST_FACTORS = "artist_factors"
 ARTIST_SIMILAR = ("artist_similar_indptr", "artist_similar_indices", "artist_similar_scores")
-#: Artists per track read from a padded matrix by :meth:`ArtistSignals.item_max` (more: a loop).
-_PAD = 4
 
 
 @dataclass(frozen=True)
@@ -91,26 +89,9 @@ class ArtistSignals:
         self.item_artist.data[:] = 1.0
         self.artist_items = self.item_artist.T.tocsr()
         self.n_tracks = np.diff(self.artist_items.indptr)
-        # Per-item reductions over the item's artists, and per-artist reductions over each
-        # artist's first-credited tracks, precomputed once: a request then costs one reduceat.
+        # Per-artist reductions over each artist's first-credited tracks, precomputed once: a
+        # request then costs one reduceat.
         counts = np.diff(self.item_artist.indptr)
-        self._credited = counts > 0
-        # Items with up to _PAD artists (nearly all) read their artists from a padded code matrix
-        # (one fancy index + max per row); the few with more go through reduceat.
-        narrow = self._credited & (counts <= _PAD)
-        self._narrow = np.flatnonzero(narrow)
-        starts = self.item_artist.indptr[:-1][self._narrow]
-        offsets = np.arange(_PAD)[None, :]
-        padded = np.where(offsets < counts[self._narrow][:, None],
-                          self.item_artist.indices[np.minimum(starts[:, None] + offsets, len(self.item_artist.indices) - 1)],
-                          self.n_artists)
-        # one contiguous code array per column; columns holding only padding are dropped
-        self._pad_codes = [np.ascontiguousarray(padded[:, j], dtype=np.int64) for j in range(_PAD)
-                           if (padded[:, j] < self.n_artists).any()]
-        wide = self._credited & ~narrow
-        self._wide = np.flatnonzero(wide)
-        self._wide_starts = self.item_artist.indptr[:-1][wide]
-        self._wide_ends = self.item_artist.indptr[1:][wide]
         firsts = np.diff(arrays.artist_ptr) > 0
         self.primary = np.full(n_items, -1, dtype=np.int64)
         self.primary[firsts] = arrays.artist_codes[arrays.artist_ptr[:-1][firsts]]
@@ -118,6 +99,12 @@ class ArtistSignals:
         group_sizes = np.bincount(self.primary[firsts], minlength=self.n_artists)
         self._primary_starts = np.concatenate([[0], np.cumsum(group_sizes)[:-1]])[group_sizes > 0]
         self._primary_codes = np.flatnonzero(group_sizes > 0)
+        self._group_sizes = group_sizes[group_sizes > 0]
+        # The "artist order": items with a first-credited artist, grouped by it. The new list
+        # works in this order (one best track per first artist: a reduceat, no gathers).
+        self._sorted_at = np.full(n_items, -1, dtype=np.int64)
+        self._sorted_at[self._by_primary] = np.arange(len(self._by_primary))
+        self._sorted_others = self._other_columns(counts)
         self._genre, self._genre_names = _genre_profiles(self.artist_items, genres)
         self._genre_self = np.asarray(self._genre.multiply(self._genre).sum(axis=1)).ravel()  # 1, or 0 without genres
         self._collab = _collaborations(self.artist_items, self.item_artist)
@@ -126,6 +113,24 @@ class ArtistSignals:
         self.factors, self.has_factors = self._factors(extra, int(rank))
         with_factors = self.factors[self.has_factors].astype(np.float64)
         self.gram = with_factors.T @ with_factors
+
+    def _other_columns(self, counts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The credited artists beyond the first, as columns over the artist order: column ``j``
+        holds (sorted positions, codes) of the items with more than ``j + 1`` distinct artists."""
+        owners = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        codes = self.item_artist.indices.astype(np.int64)
+        other = (self.primary[owners] >= 0) & (codes != self.primary[owners])
+        owners, codes = owners[other], codes[other]
+        if not len(owners):
+            return []
+        firsts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        column = np.arange(len(owners)) - np.repeat(firsts, np.diff(np.r_[firsts, len(owners)]))
+        out = []
+        for j in range(int(column.max()) + 1):
+            at, code = self._sorted_at[owners[column == j]], codes[column == j]
+            order = np.argsort(at, kind="stable")  # in the artist order: the gathers walk forward
+            out.append((at[order], code[order]))
+        return out
 
     # -- bundle arrays ---------------------------------------------------------------------
 
@@ -171,24 +176,46 @@ class ArtistSignals:
     def item_max(self, values: np.ndarray, *, fill: float, items: np.ndarray | None = None) -> np.ndarray:
         """Per item (every item, or ``items``), the max of the artist ``values`` over its
         credited artists (``fill`` for an item without artists)."""
-        padded = np.append(np.asarray(values, dtype=np.float64), -np.inf)  # the pad code reads -inf
-        if items is not None:
-            m = self.item_artist[np.asarray(items, dtype=np.int64)]
-            out = np.full(m.shape[0], fill, dtype=np.float64)
-            counts = np.diff(m.indptr)
-            if m.nnz:
-                out[counts > 0] = np.maximum.reduceat(padded[m.indices], m.indptr[:-1][counts > 0])
-            return out
-        out = np.full(len(self._credited), fill, dtype=np.float64)
-        if len(self._narrow) and self._pad_codes:
-            best = padded[self._pad_codes[0]]
-            for codes in self._pad_codes[1:]:
-                np.maximum(best, padded[codes], out=best)
-            out[self._narrow] = best
-        indices = self.item_artist.indices
-        for item, lo, hi in zip(self._wide.tolist(), self._wide_starts.tolist(), self._wide_ends.tolist()):
-            out[item] = padded[indices[lo:hi]].max()
+        ptr, codes = self.arrays.artist_ptr, self.arrays.artist_codes
+        items = np.arange(len(ptr) - 1) if items is None else np.asarray(items, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        starts = ptr[items]
+        sizes = ptr[items + 1] - starts
+        out = np.full(len(items), fill, dtype=np.float64)
+        credited = np.flatnonzero(sizes > 0)
+        out[credited] = values[codes[starts[credited]]]
+        more, j = np.flatnonzero(sizes > 1), 1  # the j-th artist of the items that have one
+        while len(more):
+            out[more] = np.maximum(out[more], values[codes[starts[more] + j]])
+            j += 1
+            more = more[sizes[more] > j]
         return out
+
+    @property
+    def sorted_items(self) -> np.ndarray:
+        """The artist order: every item with a first-credited artist, grouped by that artist."""
+        return self._by_primary
+
+    def sorted_positions(self, items: np.ndarray) -> np.ndarray:
+        """Positions of ``items`` in the artist order (-1 for an item without artists)."""
+        return self._sorted_at[np.asarray(items, dtype=np.int64)]
+
+    def sorted_item_max(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`item_max` over the artist order (float64, one entry per :attr:`sorted_items`)."""
+        values = np.asarray(values, dtype=np.float64)
+        out = np.repeat(values[self._primary_codes], self._group_sizes)  # the first artist: one run each
+        for at, codes in self._sorted_others:
+            out[at] = np.maximum(out[at], values[codes])
+        return out
+
+    def sorted_group_best(self, scores: np.ndarray) -> np.ndarray:
+        """Mask over the artist order of the items scoring highest among their first artist's
+        tracks (ties kept; ``-inf`` never): :meth:`best_per_artist` for scores in that order."""
+        if not len(scores):
+            return np.zeros(0, dtype=bool)
+        best = np.maximum.reduceat(scores, self._primary_starts)
+        best[~np.isfinite(best)] = np.inf  # an artist with nothing left keeps nothing
+        return scores >= np.repeat(best, self._group_sizes)
 
     def best_per_artist(self, scores: np.ndarray) -> np.ndarray:
         """Mask of the items scoring highest among their first-credited artist's tracks (ties kept)."""
@@ -263,7 +290,7 @@ class ArtistSignals:
         g = self._genre
         a = slice(g.indptr[artist], g.indptr[artist + 1])
         b = slice(g.indptr[other], g.indptr[other + 1])
-        common, at, _ = np.intersect1d(g.indices[a], g.indices[b], return_indices=True)
+        common, at, _ = np.intersect1d(g.indices[a], g.indices[b], assume_unique=True, return_indices=True)
         if not len(common):
             return []
         order = np.argsort(-g.data[a][at], kind="stable")[:limit]

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.serving.artists import ArtistSignals
-from engine.serving.rerank import ItemArrays, Ranked
+from engine.serving.rerank import Filters, ItemArrays, Ranked, unique_sorted, without
 from engine.serving.results import Reason
+from engine.serving.scan import ModelScores
 
 #: Tracks per artist in the new list (one: every slot introduces an artist).
 NEW_PER_ARTIST = 1
@@ -54,12 +55,37 @@ class ListWeights:
 
 @dataclass(frozen=True)
 class ListScores:
-    """Per-item scores of the two lists for one listener (``-inf``: not a candidate)."""
+    """One listener's candidates of the two lists and their scores.
 
+    ``familiar`` scores ``familiar_items`` (the unheard tracks of the listener's artists);
+    ``new`` scores ``new_items``, each the best track of its first-credited artist among the
+    tracks of artists the listener does not have (after the request's filters and exclusions).
+    """
+
+    familiar_items: np.ndarray
     familiar: np.ndarray
+    new_items: np.ndarray
     new: np.ndarray
     own: np.ndarray  # [n_artists] bool: the listener's artists
     share: np.ndarray  # [n_artists] the listener's artist shares
+
+
+class ListTables:
+    """Per-bundle arrays of the new list in the artist order of :class:`ArtistSignals` (built once).
+
+    ``scan_positions`` are the positions of the artist order's items in the full pass (-1 for
+    items without factors).
+    """
+
+    def __init__(self, signals: ArtistSignals, popularity: np.ndarray, weights: ListWeights,
+                 scan_positions: np.ndarray) -> None:
+        order = signals.sorted_items
+        self.weights = weights
+        self.popularity = np.asarray(popularity, dtype=np.float64)
+        #: w_p · popularity in the artist order: the one request-independent term of the new score
+        self.new_popularity = weights.new_popularity * self.popularity[order]
+        self.scan_positions = np.asarray(scan_positions, dtype=np.int64)
+        self.all_scored = bool(len(self.scan_positions)) and bool((self.scan_positions >= 0).all())
 
 
 def artist_shares(weights: np.ndarray) -> np.ndarray:
@@ -82,48 +108,71 @@ def _z(values: np.ndarray) -> np.ndarray:
 
 def list_scores(
     signals: ArtistSignals,
-    popularity: np.ndarray,
-    model: np.ndarray,
+    tables: ListTables,
+    model: ModelScores | None,
     artist_weights: np.ndarray,
     *,
-    weights: ListWeights = ListWeights(),
+    arrays: ItemArrays,
+    blocked: np.ndarray,
+    filters: Filters,
+    novelty: float = 0.0,
+    freshness: float = 0.0,
 ) -> ListScores:
-    """The familiar and new scores of every item.
+    """The candidates of both lists and their scores (see the module docstring).
 
     Parameters
     ----------
-    signals : ArtistSignals
-        The bundle's artist similarity and factors.
-    popularity : numpy.ndarray
-        ``[n_items]`` catalogue popularity in [0, 1].
-    model : numpy.ndarray
-        ``[n_items]`` served model score, standardized over the items the model scores (0 for
-        the others, and everywhere without a fold-in).
+    signals, tables : ArtistSignals, ListTables
+        The bundle's artist similarity and factors, and the new list's per-bundle arrays.
+    model : ModelScores or None
+        The listener's served model scores (None without a fold-in: the model term is 0).
     artist_weights : numpy.ndarray
         ``[n_artists]`` the listener's raw artist weights (their tracks' and artist-only matches).
+    arrays : ItemArrays
+        The catalogue's per-item arrays (filters, novelty, freshness).
+    blocked : numpy.ndarray
+        Item indices neither list may hold (known tracks, exclusions).
+    filters, novelty, freshness
+        The request's; the new list keeps each first artist's best track *after* them.
+
+    The familiar list scores only its candidates; the new list's dense terms run over the
+    artist order in place (its first-artist maxima are one reduceat), never over a second
+    copy of the model scores.
     """
+    weights = tables.weights
     share = artist_shares(artist_weights)
     own = share > 0
-    z_model = model
+    own_codes = np.flatnonzero(own)
+    blocked = np.asarray(blocked, dtype=np.int64)
     # familiar: only the own artists' tracks are candidates (a few thousand, not the catalogue)
-    is_candidate = np.zeros(len(popularity), dtype=bool)
-    is_candidate[signals.artist_items[np.flatnonzero(own)].indices] = True
-    candidates = np.flatnonzero(is_candidate)
+    candidates = unique_sorted(signals.artist_items[own_codes].indices.astype(np.int64))
+    familiar_items = without(candidates, blocked)
     log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
-    familiar = np.full(len(popularity), -np.inf)
-    familiar[candidates] = (signals.item_max(log_share, fill=-np.inf, items=candidates)
-                            + weights.familiar_popularity * popularity[candidates]
-                            + weights.familiar_model * z_model[candidates])
+    familiar = signals.item_max(log_share, fill=-np.inf, items=familiar_items)
+    familiar += weights.familiar_popularity * tables.popularity[familiar_items]
+    if model is not None:
+        familiar += weights.familiar_model * model.z_at(familiar_items)
+    # new: artist-level score, then per item in the artist order
     spread = signals.spread(share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
     if weights.new_factors and signals.has_factors.any():
         artist_score += weights.new_factors * np.nan_to_num(_z(signals.factor_scores(artist_weights)), nan=0.0)
-    new = signals.item_max(artist_score, fill=0.0)
-    new += weights.new_model * z_model
-    new += weights.new_popularity * popularity
-    new[candidates] = -np.inf
-    return ListScores(familiar=familiar, new=new, own=own, share=share)
+    new = signals.sorted_item_max(artist_score)
+    if model is not None and weights.new_model:
+        new += weights.new_model * model.z_of_positions(tables.scan_positions, all_valid=tables.all_scored)
+    new += tables.new_popularity
+    out = signals.sorted_positions(np.concatenate([candidates, blocked]))
+    new[out[out >= 0]] = -np.inf
+    order = signals.sorted_items
+    if filters != Filters():
+        new[~filters.mask(arrays, order)] = -np.inf
+    ranking = new
+    if novelty or freshness:
+        ranking = new - novelty * arrays.popularity[order] + freshness * arrays.recency[order]
+    kept = np.flatnonzero(signals.sorted_group_best(ranking))
+    return ListScores(familiar_items=familiar_items, familiar=familiar, new_items=order[kept], new=new[kept],
+                      own=own, share=share)
 
 
 def blend_order(familiar: Ranked, new: Ranked, *, k: int, discovery: float) -> list[tuple[str, int]]:
@@ -157,7 +206,7 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
     items = np.asarray(items, dtype=np.int64)
     own_codes = np.flatnonzero(scored.own)
     firsts = np.asarray([arrays.artists_of(i)[0] if len(arrays.artists_of(i)) else -1 for i in items.tolist()])
-    newcomers = np.unique(firsts[(firsts >= 0) & ~scored.own[np.maximum(firsts, 0)]])
+    newcomers = unique_sorted(firsts[(firsts >= 0) & ~scored.own[np.maximum(firsts, 0)]])
     like: dict[int, int] = {}
     if len(newcomers) and len(own_codes):
         parts = signals.similarity_matrix(newcomers, own_codes) * scored.share[own_codes][None, :]
