@@ -31,6 +31,8 @@ training transform (``engine.core.weights``). They must be finite, > 0 and at mo
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.bundle.load import Bundle, load_current
 from engine.core.errors import BundleError
@@ -90,6 +93,17 @@ __all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "
 _BLOCK_ELEMENTS = 1 << 24
 #: The request of a bare ``recommend(history)``: 20 tracks, default re-ranking.
 DEFAULT_OPTIONS = Options()
+
+
+def _return_freed_memory() -> None:
+    """Hand the memory freed by construction's temporaries back to the OS: Arrow's pool keeps
+    its freed buffers and glibc its freed heap, which for a 600k catalogue left ~150 MiB of
+    nothing counted in the serving process's RSS (measured with bench/serve.py)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim this way
+        pass
 
 
 def _checked(options: Options) -> Options:
@@ -170,7 +184,7 @@ class Recommender:
         self.clip = float(params.get("weight_clip", 100.0))
         self.cold_start_weights = cold_start_weights
         self.similar_factor_weight = float(similar_factor_weight)
-        items = bundle.items
+        items = bundle.item_columns  # Arrow-backed: the object-backed bundle.items is never built here
         self._track_ids = items["track_id"].to_numpy(dtype=object)
         self._index = pd.Index(self._track_ids)
         if not self._index.is_unique:
@@ -202,6 +216,12 @@ class Recommender:
         ranks = np.empty(len(spotify_pop))
         ranks[np.argsort(spotify_pop, kind="stable")] = np.arange(len(spotify_pop))
         self._popularity_pct = 100.0 * ranks / max(1, len(spotify_pop) - 1)
+        _return_freed_memory()
+
+    @property
+    def track_ids(self) -> np.ndarray:
+        """The track id of each bundle row (object array; read-only by convention)."""
+        return self._track_ids
 
     @property
     def popularity_percentile(self) -> np.ndarray:
@@ -727,4 +747,4 @@ class Recommender:
 
     def frame(self, recs: Recommendations) -> pd.DataFrame:
         """Recommendations joined with the items table (see ``engine.serving.explain.recommendations_frame``)."""
-        return recommendations_frame(self.bundle.items, self._index, recs)
+        return recommendations_frame(self.bundle.item_columns, self._index, recs)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: A score array smaller than this is simply argpartitioned.
 _SMALL = 65_536
@@ -96,11 +98,35 @@ def _flatten(cells: list, total: int) -> np.ndarray:
     return np.fromiter(itertools.chain.from_iterable(cells), dtype=object, count=total)
 
 
+def arrow_lists(column: pd.Series) -> tuple[np.ndarray, pa.Array] | None:
+    """``(lengths, flattened values)`` of an Arrow-backed list column (None for any other
+    column): read from the Arrow buffers, no Python object per cell. Null cells have length 0."""
+    dtype = column.dtype
+    if not isinstance(dtype, pd.ArrowDtype) or not (
+        pa.types.is_list(dtype.pyarrow_dtype) or pa.types.is_large_list(dtype.pyarrow_dtype)
+    ):
+        return None
+    arr = column.array.__arrow_array__()
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return lengths, pc.list_flatten(arr)
+
+
 def list_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encode a list-valued column as CSR: ``(ptr [n+1], codes, unique values)``.
 
     Null cells count as empty lists. Values are factorized in order of first appearance.
     """
+    found = arrow_lists(column)
+    if found is not None:  # Arrow-backed (the bundle's serving columns): encode in Arrow
+        lengths, flat = found
+        ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        if not len(flat):
+            return ptr, np.zeros(0, dtype=np.int32), np.array([], dtype=object)
+        encoded = flat.dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        return ptr, codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
     cells = _cells(column)
     ptr = np.zeros(len(cells) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, cells), dtype=np.int64, count=len(cells)), out=ptr[1:])
@@ -127,6 +153,18 @@ def _first_names(column: pd.Series, ptr: np.ndarray, codes: np.ndarray, n: int) 
     ``artists`` and ``artist_ids`` are parallel lists; a row whose lists differ in length
     (a data error upstream) gives no names.
     """
+    found = arrow_lists(column)
+    if found is not None:
+        lengths, values = found
+        aligned = lengths == np.diff(ptr)
+        keep = np.repeat(aligned, lengths)
+        flat_codes = codes[np.repeat(aligned, np.diff(ptr))]
+        names = np.full(n, "", dtype=object)
+        if len(flat_codes):
+            _, first = np.unique(flat_codes, return_index=True)
+            chosen = values.filter(pa.array(keep)).take(pa.array(first))
+            names[flat_codes[first]] = np.asarray(chosen.to_pylist(), dtype=object)
+        return names
     cells = _cells(column)
     lengths = np.fromiter(map(len, cells), dtype=np.int64, count=len(cells))
     aligned = lengths == np.diff(ptr)
