@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,23 +50,48 @@ from engine.serving.neighbours import ItemNeighbours
 ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 
 
+def _lists(offsets: np.ndarray, values: pa.Array) -> pd.Series:
+    """An Arrow-backed list column from CSR offsets and the flat values."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)))
+
+
 def realistic_items(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """An items table shaped like the Spotify 600k catalogue."""
+    """An items table shaped like the Spotify 600k catalogue (built in numpy and Arrow: a few
+    seconds, where a Python loop per track took ~20 s)."""
     ids = ALPHABET[rng.integers(0, 62, size=(n, 22))].view("<U22").ravel()
     n_artists, n_genres = max(10, n // 6), 2_000
     # Zipf-like artist sizes: a few prolific artists, a long tail with one or two tracks.
     weights = 1.0 / np.arange(1, n_artists + 1) ** 0.8
     per_track = rng.choice([1, 1, 1, 1, 2, 2, 3], size=n)
-    artist_draw = rng.choice(n_artists, size=int(per_track.sum()), p=weights / weights.sum())
-    splits = np.split(artist_draw, np.cumsum(per_track)[:-1])
-    artist_genres = [rng.choice(n_genres, size=rng.integers(0, 5), replace=False) for _ in range(n_artists)]
-    genres = [sorted({f"genre {g}" for a in arts for g in artist_genres[a]}) for arts in splits]
+    credit_ptr = np.concatenate([[0], np.cumsum(per_track)])
+    credits = rng.choice(n_artists, size=int(credit_ptr[-1]), p=weights / weights.sum())
+    # Distinct artists per track (a repeated draw is dropped), first-credited first.
+    owner = np.repeat(np.arange(n), per_track)
+    first_seen = np.unique(owner * n_artists + credits, return_index=True)[1]
+    keep = np.zeros(len(credits), dtype=bool)
+    keep[first_seen] = True
+    owner, credits = owner[keep], credits[keep]
+    artist_ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))])
+    # 0-4 genres per artist; a track's genres are the sorted union of its artists'.
+    g_count = rng.integers(0, 5, size=n_artists)
+    g_ptr = np.concatenate([[0], np.cumsum(g_count)])
+    g_codes = rng.integers(0, n_genres, size=int(g_ptr[-1]))
+    lengths = g_count[credits]
+    pair_owner = np.repeat(owner, lengths)
+    pair_genre = g_codes[np.repeat(g_ptr[credits], lengths) + np.arange(int(lengths.sum()))
+                         - np.repeat(np.cumsum(lengths) - lengths, lengths)]
+    names = np.char.add("genre ", np.arange(n_genres).astype(str))
+    order = np.unique(pair_owner * n_genres + np.searchsorted(np.sort(names), names)[pair_genre], return_index=True)[1]
+    pair_owner, pair_genre = pair_owner[order], pair_genre[order]  # by track, then genre name: sorted sets
+    genre_ptr = np.concatenate([[0], np.cumsum(np.bincount(pair_owner, minlength=n))])
+    artist_names = pa.array(np.char.add("Artist ", np.arange(n_artists).astype(str)))
+    artist_ids = pa.array(np.char.add("artist", np.char.zfill(np.arange(n_artists).astype(str), 6)))
     return pd.DataFrame(
         {
             "track_id": ids,
-            "name": [f"Track {i}" for i in range(n)],
-            "artists": [[f"Artist {a}" for a in arts] for arts in splits],
-            "artist_ids": [[f"artist{a:06d}" for a in arts] for arts in splits],
+            "name": np.char.add("Track ", np.arange(n).astype(str)),
+            "artists": _lists(artist_ptr, artist_names.take(pa.array(credits))),
+            "artist_ids": _lists(artist_ptr, artist_ids.take(pa.array(credits))),
             "year": rng.integers(1922, 2022, size=n).astype("int32"),
             "popularity": rng.integers(0, 100, size=n).astype("int32"),
             "explicit": rng.random(n) < 0.05,
@@ -73,7 +99,7 @@ def realistic_items(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "cluster": rng.integers(0, 12, size=n).astype("int32"),
             "x": rng.normal(size=n),
             "y": rng.normal(size=n),
-            "genres": genres,
+            "genres": _lists(genre_ptr, pa.array(names).take(pa.array(pair_genre))),
             "has_factors": np.ones(n, dtype=bool),
             "has_audio": np.ones(n, dtype=bool),
         }

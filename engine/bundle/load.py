@@ -321,7 +321,10 @@ def _arrow_table(path: Path, name: str) -> pa.Table:
     cannot hold is refused at load like an unreadable one."""
     file = bundle_file(path, name)
     try:
-        table = pq.read_table(file)
+        # Without the pandas metadata: a table written from Arrow-backed columns records dtype
+        # names (``list<item: string>[pyarrow]``) that to_pandas cannot parse back; the index
+        # is a plain range either way (bundles are written with index=False).
+        table = pq.read_table(file).replace_schema_metadata(None)
         table.slice(0, 1).to_pandas()
     except _UNREADABLE as exc:
         raise BundleError(f"{file}: not a readable parquet table ({type(exc).__name__})") from None
