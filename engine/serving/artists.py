@@ -89,22 +89,10 @@ class ArtistSignals:
         self.item_artist.data[:] = 1.0
         self.artist_items = self.item_artist.T.tocsr()
         self.n_tracks = np.diff(self.artist_items.indptr)
-        # Per-artist reductions over each artist's first-credited tracks, precomputed once: a
-        # request then costs one reduceat.
-        counts = np.diff(self.item_artist.indptr)
         firsts = np.diff(arrays.artist_ptr) > 0
+        #: each item's first-credited artist (-1: none): the new list takes one track per first artist
         self.primary = np.full(n_items, -1, dtype=np.int64)
         self.primary[firsts] = arrays.artist_codes[arrays.artist_ptr[:-1][firsts]]
-        self._by_primary = np.flatnonzero(firsts)[np.argsort(self.primary[firsts], kind="stable")]
-        group_sizes = np.bincount(self.primary[firsts], minlength=self.n_artists)
-        self._primary_starts = np.concatenate([[0], np.cumsum(group_sizes)[:-1]])[group_sizes > 0]
-        self._primary_codes = np.flatnonzero(group_sizes > 0)
-        self._group_sizes = group_sizes[group_sizes > 0]
-        # The "artist order": items with a first-credited artist, grouped by it. The new list
-        # works in this order (one best track per first artist: a reduceat, no gathers).
-        self._sorted_at = np.full(n_items, -1, dtype=np.int64)
-        self._sorted_at[self._by_primary] = np.arange(len(self._by_primary))
-        self._sorted_others = self._other_columns(counts)
         self._genre, self._genre_names = _genre_profiles(self.artist_items, genres)
         self._genre_self = np.asarray(self._genre.multiply(self._genre).sum(axis=1)).ravel()  # 1, or 0 without genres
         self._collab = _collaborations(self.artist_items, self.item_artist)
@@ -113,24 +101,6 @@ class ArtistSignals:
         self.factors, self.has_factors = self._factors(extra, int(rank))
         with_factors = self.factors[self.has_factors].astype(np.float64)
         self.gram = with_factors.T @ with_factors
-
-    def _other_columns(self, counts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The credited artists beyond the first, as columns over the artist order: column ``j``
-        holds (sorted positions, codes) of the items with more than ``j + 1`` distinct artists."""
-        owners = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-        codes = self.item_artist.indices.astype(np.int64)
-        other = (self.primary[owners] >= 0) & (codes != self.primary[owners])
-        owners, codes = owners[other], codes[other]
-        if not len(owners):
-            return []
-        firsts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-        column = np.arange(len(owners)) - np.repeat(firsts, np.diff(np.r_[firsts, len(owners)]))
-        out = []
-        for j in range(int(column.max()) + 1):
-            at, code = self._sorted_at[owners[column == j]], codes[column == j]
-            order = np.argsort(at, kind="stable")  # in the artist order: the gathers walk forward
-            out.append((at[order], code[order]))
-        return out
 
     # -- bundle arrays ---------------------------------------------------------------------
 
@@ -190,42 +160,6 @@ class ArtistSignals:
             j += 1
             more = more[sizes[more] > j]
         return out
-
-    @property
-    def sorted_items(self) -> np.ndarray:
-        """The artist order: every item with a first-credited artist, grouped by that artist."""
-        return self._by_primary
-
-    def sorted_positions(self, items: np.ndarray) -> np.ndarray:
-        """Positions of ``items`` in the artist order (-1 for an item without artists)."""
-        return self._sorted_at[np.asarray(items, dtype=np.int64)]
-
-    def sorted_item_max(self, values: np.ndarray) -> np.ndarray:
-        """:meth:`item_max` over the artist order (float64, one entry per :attr:`sorted_items`)."""
-        values = np.asarray(values, dtype=np.float64)
-        out = np.repeat(values[self._primary_codes], self._group_sizes)  # the first artist: one run each
-        for at, codes in self._sorted_others:
-            out[at] = np.maximum(out[at], values[codes])
-        return out
-
-    def sorted_group_best(self, scores: np.ndarray) -> np.ndarray:
-        """Mask over the artist order of the items scoring highest among their first artist's
-        tracks (ties kept; ``-inf`` never): :meth:`best_per_artist` for scores in that order."""
-        if not len(scores):
-            return np.zeros(0, dtype=bool)
-        best = np.maximum.reduceat(scores, self._primary_starts)
-        best[~np.isfinite(best)] = np.inf  # an artist with nothing left keeps nothing
-        return scores >= np.repeat(best, self._group_sizes)
-
-    def best_per_artist(self, scores: np.ndarray) -> np.ndarray:
-        """Mask of the items scoring highest among their first-credited artist's tracks (ties kept)."""
-        best = np.full(self.n_artists, -np.inf)
-        if len(self._by_primary):
-            best[self._primary_codes] = np.maximum.reduceat(scores[self._by_primary], self._primary_starts)
-        keep = np.zeros(len(scores), dtype=bool)
-        has = self.primary >= 0
-        keep[has] = np.isfinite(scores[has]) & (scores[has] >= best[self.primary[has]])
-        return keep
 
     def spread(self, share: np.ndarray) -> np.ndarray:
         """Similarity of every artist to the listener's artists, weighted by ``share`` ([n_artists], sums to 1).

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.serving.artists import ArtistSignals
-from engine.serving.rerank import Filters, ItemArrays, Ranked, unique_sorted, without
+from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted, without
 from engine.serving.results import Reason
 from engine.serving.scan import ModelScores
 
@@ -55,37 +55,24 @@ class ListWeights:
 
 @dataclass(frozen=True)
 class ListScores:
-    """One listener's candidates of the two lists and their scores.
+    """One listener's two lists (re-ranked, capped) and the artist shares behind them."""
 
-    ``familiar`` scores ``familiar_items`` (the unheard tracks of the listener's artists);
-    ``new`` scores ``new_items``, each the best track of its first-credited artist among the
-    tracks of artists the listener does not have (after the request's filters and exclusions).
-    """
-
-    familiar_items: np.ndarray
-    familiar: np.ndarray
-    new_items: np.ndarray
-    new: np.ndarray
+    familiar: Ranked
+    new: Ranked
     own: np.ndarray  # [n_artists] bool: the listener's artists
     share: np.ndarray  # [n_artists] the listener's artist shares
 
 
 class ListTables:
-    """Per-bundle arrays of the new list in the artist order of :class:`ArtistSignals` (built once).
+    """Per-bundle arrays of the lists (built once)."""
 
-    ``scan_positions`` are the positions of the artist order's items in the full pass (-1 for
-    items without factors).
-    """
-
-    def __init__(self, signals: ArtistSignals, popularity: np.ndarray, weights: ListWeights,
-                 scan_positions: np.ndarray) -> None:
-        order = signals.sorted_items
+    def __init__(self, signals: ArtistSignals, popularity: np.ndarray, weights: ListWeights) -> None:
         self.weights = weights
         self.popularity = np.asarray(popularity, dtype=np.float64)
-        #: w_p · popularity in the artist order: the one request-independent term of the new score
-        self.new_popularity = weights.new_popularity * self.popularity[order]
-        self.scan_positions = np.asarray(scan_positions, dtype=np.int64)
-        self.all_scored = bool(len(self.scan_positions)) and bool((self.scan_positions >= 0).all())
+        #: w_p · popularity: the request-independent term of the new score, per item
+        self.new_popularity = weights.new_popularity * self.popularity
+        #: items without a first-credited artist: never in the new list (one track per first artist)
+        self.no_first_artist = np.flatnonzero(signals.primary < 0)
 
 
 def artist_shares(weights: np.ndarray) -> np.ndarray:
@@ -106,7 +93,18 @@ def _z(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def list_scores(
+@dataclass(frozen=True)
+class ListRequest:
+    """What a request asks of the lists: k, the cap, the filters, the re-ranking terms."""
+
+    k: int
+    max_per_artist: int | None
+    filters: Filters
+    novelty: float = 0.0
+    freshness: float = 0.0
+
+
+def choose_lists(
     signals: ArtistSignals,
     tables: ListTables,
     model: ModelScores | None,
@@ -114,65 +112,146 @@ def list_scores(
     *,
     arrays: ItemArrays,
     blocked: np.ndarray,
-    filters: Filters,
-    novelty: float = 0.0,
-    freshness: float = 0.0,
+    request: ListRequest,
 ) -> ListScores:
-    """The candidates of both lists and their scores (see the module docstring).
+    """Both lists for one listener (see the module docstring), equal to scoring every item.
 
-    Parameters
-    ----------
-    signals, tables : ArtistSignals, ListTables
-        The bundle's artist similarity and factors, and the new list's per-bundle arrays.
-    model : ModelScores or None
-        The listener's served model scores (None without a fold-in: the model term is 0).
-    artist_weights : numpy.ndarray
-        ``[n_artists]`` the listener's raw artist weights (their tracks' and artist-only matches).
-    arrays : ItemArrays
-        The catalogue's per-item arrays (filters, novelty, freshness).
-    blocked : numpy.ndarray
-        Item indices neither list may hold (known tracks, exclusions).
-    filters, novelty, freshness
-        The request's; the new list keeps each first artist's best track *after* them.
+    Neither list scores the whole catalogue. Each scores a candidate set and grows it (×4)
+    until no item outside can beat its k-th pick:
 
-    The familiar list scores only its candidates; the new list's dense terms run over the
-    artist order in place (its first-artist maxima are one reduceat), never over a second
-    copy of the model scores.
+    - familiar: the tracks of the listener's artists with the largest shares; an item of the
+      other own artists scores at most their best ``log share`` plus the largest possible
+      popularity, model and freshness terms;
+    - new: the tracks of the artists with the highest artist score, plus the tracks with the
+      highest item terms (model z, popularity, re-ranking: one dense float64 pass over the
+      scores of the ``Y @ x`` pass); an item in neither scores at most the best artist score
+      left out plus the smallest item term taken. Each first artist's best track among the
+      candidates is its best overall whenever it can be picked (anything better would be a
+      candidate too).
     """
     weights = tables.weights
     share = artist_shares(artist_weights)
     own = share > 0
-    own_codes = np.flatnonzero(own)
     blocked = np.asarray(blocked, dtype=np.int64)
-    # familiar: only the own artists' tracks are candidates (a few thousand, not the catalogue)
-    candidates = unique_sorted(signals.artist_items[own_codes].indices.astype(np.int64))
-    familiar_items = without(candidates, blocked)
-    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
-    familiar = signals.item_max(log_share, fill=-np.inf, items=familiar_items)
-    familiar += weights.familiar_popularity * tables.popularity[familiar_items]
-    if model is not None:
-        familiar += weights.familiar_model * model.z_at(familiar_items)
-    # new: artist-level score, then per item in the artist order
+    familiar = _familiar(signals, tables, model, share, arrays=arrays, blocked=blocked, request=request)
     spread = signals.spread(share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
     if weights.new_factors and signals.has_factors.any():
         artist_score += weights.new_factors * np.nan_to_num(_z(signals.factor_scores(artist_weights)), nan=0.0)
-    new = signals.sorted_item_max(artist_score)
+    new = _new(signals, tables, model, artist_score, own, arrays=arrays, blocked=blocked, request=request)
+    return ListScores(familiar=familiar, new=new, own=own, share=share)
+
+
+def _model_term(model: ModelScores | None, weight: float, items: np.ndarray) -> np.ndarray:
+    """``weight · z(model)`` of ``items`` (0 without a model or a weight)."""
+    if model is None or not weight:
+        return np.zeros(len(items))
+    return weight * model.z_at(items)
+
+
+def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray, *,
+              arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
+    """The familiar list. Its score is ``the largest log share among the track's own artists``
+    plus the item terms (popularity, model z, re-ranking). A single-artist track's share is
+    read directly; a track with several artists can score at most the top share plus its item
+    terms. The candidates are the tracks best by that bound's lower half, then every track
+    whose upper bound reaches the k-th pick found, until the k-th pick clears it."""
+    weights = tables.weights
+    own = share > 0
+    items = without(unique_sorted(signals.artist_items[np.flatnonzero(own)].indices.astype(np.int64)), blocked)
+    if not len(items):
+        return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
+    # item terms of every candidate track, and a lower and an upper bound of its share term
+    terms = weights.familiar_popularity * tables.popularity[items] + _model_term(model, weights.familiar_model, items)
+    terms -= request.novelty * arrays.popularity[items]
+    terms += request.freshness * arrays.recency[items]
+    ptr, codes = arrays.artist_ptr, arrays.artist_codes
+    starts, sizes = ptr[items], ptr[items + 1] - ptr[items]
+    first = log_share[codes[np.minimum(starts, max(0, len(codes) - 1))]] if len(codes) else np.full(len(items), -np.inf)
+    single = sizes == 1
+    lower = np.where(single, first, -np.inf)
+    upper = np.where(single, first, float(log_share[own].max()))
+    guess = lower + terms
+    size = min(len(items), max(4096, 64 * request.k))
+    chosen = select_top(guess, size)
+    while True:
+        chosen = unique_sorted(chosen)
+        at = items[chosen]
+        scores = signals.item_max(log_share, fill=-np.inf, items=at) + weights.familiar_popularity * tables.popularity[at]
+        scores += _model_term(model, weights.familiar_model, at)
+        ranked = _rerank(scores, at, arrays, request, request.max_per_artist, start=len(at))
+        if len(ranked.items) < request.k and size < len(items):  # the cap left too few: more by the guess
+            size = min(len(items), 4 * size)
+            chosen = np.concatenate([chosen, select_top(guess, size)])
+            continue
+        floor = float(ranked.rank_scores[-1]) if len(ranked.items) == request.k else -np.inf
+        wanted = np.flatnonzero(upper + terms >= floor)
+        if len(wanted) <= len(chosen) and np.isin(wanted, chosen, assume_unique=True).all():
+            return ranked
+        chosen = wanted
+
+
+def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, artist_score: np.ndarray,
+         own: np.ndarray, *, arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
+    """The new list. Its score is ``max over the track's artists of the artist score`` plus
+    the item terms (model z, popularity, re-ranking), so a track can reach ``r`` only if its
+    item terms reach ``r − max artist score``: the candidates are the tracks with the highest
+    item terms, then every track above that threshold for the k-th pick found, until the k-th
+    pick clears it (each first artist's best track among them is then its best overall)."""
+    weights = tables.weights
+    n = len(tables.popularity)
+    # The item terms of every item (one dense pass over the Y @ x scores).
+    terms = tables.new_popularity.copy()
     if model is not None and weights.new_model:
-        new += weights.new_model * model.z_of_positions(tables.scan_positions, all_valid=tables.all_scored)
-    new += tables.new_popularity
-    out = signals.sorted_positions(np.concatenate([candidates, blocked]))
-    new[out[out >= 0]] = -np.inf
-    order = signals.sorted_items
-    if filters != Filters():
-        new[~filters.mask(arrays, order)] = -np.inf
-    ranking = new
-    if novelty or freshness:
-        ranking = new - novelty * arrays.popularity[order] + freshness * arrays.recency[order]
-    kept = np.flatnonzero(signals.sorted_group_best(ranking))
-    return ListScores(familiar_items=familiar_items, familiar=familiar, new_items=order[kept], new=new[kept],
-                      own=own, share=share)
+        model.add_z(terms, weights.new_model)
+    if request.novelty:
+        terms -= request.novelty * arrays.popularity
+    if request.freshness:
+        terms += request.freshness * arrays.recency
+    out = np.concatenate([signals.artist_items[np.flatnonzero(own)].indices.astype(np.int64), blocked,
+                          tables.no_first_artist])
+    terms[out] = -np.inf  # the listener's artists' tracks, the exclusions, tracks without artists
+    if request.filters != Filters():
+        terms[~request.filters.mask(arrays, np.arange(n))] = -np.inf
+    cap = min(request.max_per_artist, NEW_PER_ARTIST) if request.max_per_artist else NEW_PER_ARTIST
+    top_artist = float(artist_score.max()) if len(artist_score) else 0.0
+    top_artist = max(top_artist, 0.0)  # a track without credited artists would read 0
+    items = select_top(terms, min(n, max(2048, 16 * request.k)))
+    while True:
+        items = unique_sorted(items[np.isfinite(terms[items])])
+        ranked = _new_candidates(signals, tables, model, artist_score, items, arrays=arrays, request=request, cap=cap)
+        floor = float(ranked.rank_scores[-1]) - top_artist if len(ranked.items) == request.k else -np.inf
+        # Every track that could reach the k-th pick; when all of them are candidates already, done.
+        wanted = np.flatnonzero(terms >= floor)
+        if len(wanted) <= len(items) and np.isin(wanted, items, assume_unique=True).all():
+            return ranked
+        items = wanted
+def _new_candidates(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, artist_score: np.ndarray,
+                    items: np.ndarray, *, arrays: ItemArrays, request: ListRequest, cap: int) -> Ranked:
+    """The new list among candidate ``items``: their scores, each first artist's best, the cap."""
+    if not len(items):
+        return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+    weights = tables.weights
+    scores = signals.item_max(artist_score, fill=0.0, items=items)
+    scores += _model_term(model, weights.new_model, items)
+    scores += tables.new_popularity[items]
+    ranking = scores - request.novelty * arrays.popularity[items] + request.freshness * arrays.recency[items]
+    first = signals.primary[items]
+    order = np.argsort(first, kind="stable")
+    grouped = first[order]
+    starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+    best = np.maximum.reduceat(ranking[order], starts)
+    keep = np.zeros(len(items), dtype=bool)
+    keep[order] = ranking[order] >= np.repeat(best, np.diff(np.append(starts, len(order))))
+    return _rerank(scores[keep], items[keep], arrays, request, cap)
+
+
+def _rerank(scores: np.ndarray, items: np.ndarray, arrays: ItemArrays, request: ListRequest, cap: int | None,
+            start: int | None = None) -> Ranked:
+    return rerank(scores, arrays, k=request.k, filters=request.filters, max_per_artist=cap,
+                  novelty=request.novelty, freshness=request.freshness, pos2item=items, start=start)
 
 
 def blend_order(familiar: Ranked, new: Ranked, *, k: int, discovery: float) -> list[tuple[str, int]]:

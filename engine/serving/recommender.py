@@ -63,13 +63,13 @@ from engine.serving.lists import (
     BLENDED,
     FAMILIAR,
     NEW,
-    NEW_PER_ARTIST,
+    ListRequest,
     ListScores,
     ListTables,
     ListWeights,
     blend_order,
+    choose_lists,
     list_reasons,
-    list_scores,
 )
 from engine.serving.options import MAX_K, MAX_WEIGHT, Options, check_k, check_weights
 from engine.serving.rerank import ItemArrays, Ranked, mask_positions, rerank
@@ -211,8 +211,7 @@ class Recommender:
         # bundle's prior may come from synthetic listeners.
         spotify_pop = pd.to_numeric(items["popularity"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
         self._catalog_popularity = np.clip(spotify_pop / 100.0, 0.0, 1.0)
-        self._list_tables = ListTables(self.artists, self._catalog_popularity, list_weights,
-                                       self.scan.positions(self.artists.sorted_items))
+        self._list_tables = ListTables(self.artists, self._catalog_popularity, list_weights)
         ranks = np.empty(len(spotify_pop))
         ranks[np.argsort(spotify_pop, kind="stable")] = np.arange(len(spotify_pop))
         self._popularity_pct = 100.0 * ranks / max(1, len(spotify_pop) - 1)
@@ -465,16 +464,11 @@ class Recommender:
             return None
         model, fold, user = self._model_scores(hist)
         blocked = np.concatenate([hist.known_items, excluded]) if opts.exclude_known else excluded
-        scored = list_scores(self.artists, self._list_tables, model, weights, arrays=self.arrays, blocked=blocked,
-                             filters=opts.filters, novelty=opts.novelty, freshness=opts.freshness)
-        cap = opts.max_per_artist
+        request = ListRequest(opts.k, opts.max_per_artist, opts.filters, opts.novelty, opts.freshness)
         with one_blas_thread():
-            fam = self._rerank(scored.familiar, opts, pos2item=scored.familiar_items)
-            # The new list takes one track per artist: the candidates are already each first
-            # artist's best (after the filters and the re-ranking terms).
-            new = rerank(scored.new, self.arrays, k=opts.k, filters=opts.filters,
-                         max_per_artist=min(cap, NEW_PER_ARTIST) if cap else NEW_PER_ARTIST,
-                         novelty=opts.novelty, freshness=opts.freshness, pos2item=scored.new_items)
+            scored = choose_lists(self.artists, self._list_tables, model, weights, arrays=self.arrays,
+                                  blocked=blocked, request=request)
+            fam, new = scored.familiar, scored.new
             order = blend_order(fam, new, k=opts.k, discovery=discovery)
             path = PATH_ALS if fold is not None else PATH_ARTISTS
             explain = not blended_only

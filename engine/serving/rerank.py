@@ -255,6 +255,7 @@ def rerank(
     pos2item: np.ndarray | None = None,
     require_factors: bool = False,
     rescore: Callable[[np.ndarray], np.ndarray] | None = None,
+    start: int | None = None,
 ) -> Ranked:
     """Choose ``k`` items from ``scores`` after filters, novelty/freshness and the artist cap.
 
@@ -279,13 +280,16 @@ def rerank(
         Drop candidates without ALS factors (their collaborative score is meaningless).
     rescore : callable, optional
         Exact (float64) scores for candidate positions; the float32 pass only nominates.
+    start : int, optional
+        The first candidate count (default ``max(4k, k + 100)``): larger when the cap is known
+        to reject many (a listener's own artists, capped at two tracks each).
 
     Returns
     -------
     Ranked
     """
     n = len(scores)
-    m = min(n, max(4 * k, k + 100))
+    m = min(n, start if start else max(4 * k, k + 100))
     cap = max_per_artist if max_per_artist and max_per_artist > 0 else None
     while True:
         pos = select_top(scores, m)
@@ -364,12 +368,17 @@ def unique_sorted(values: np.ndarray) -> np.ndarray:
 
 
 def without(sorted_values: np.ndarray, drop: np.ndarray) -> np.ndarray:
-    """``sorted_values`` (sorted, distinct) without any value of ``drop``."""
-    drop = unique_sorted(drop)
+    """``sorted_values`` (sorted, distinct) without any value of ``drop`` (a binary search per
+    dropped value, then one copy)."""
+    drop = np.asarray(drop).ravel()
     if not len(drop) or not len(sorted_values):
         return sorted_values
-    at = np.minimum(np.searchsorted(drop, sorted_values), len(drop) - 1)
-    return sorted_values[drop[at] != sorted_values]
+    at = np.searchsorted(sorted_values, drop)
+    hit = at < len(sorted_values)
+    hit[hit] = sorted_values[at[hit]] == drop[hit]
+    keep = np.ones(len(sorted_values), dtype=bool)
+    keep[at[hit]] = False
+    return sorted_values[keep]
 
 
 def mask_positions(scores: np.ndarray, items: Iterable[int] | np.ndarray, item2pos: np.ndarray | None) -> None:

@@ -126,3 +126,27 @@ class ModelScores:
         ok = pos >= 0
         out[ok] = (self.scores[pos[ok]] - self.mean) * inv
         return out
+
+    def z_range(self) -> tuple[float, float]:
+        """The smallest and largest standardized score over the items with factors ((0, 0)
+        when the scores do not vary)."""
+        if not self.std > 0:
+            return 0.0, 0.0
+        values = self.scores[self.scan.has_factors] if self.scan.require_factors else self.scores
+        lo, hi = float(values.min()), float(values.max())
+        return (lo - self.mean) / self.std, (hi - self.mean) / self.std
+
+    def add_z(self, out: np.ndarray, weight: float) -> None:
+        """``out += weight · z`` in place, ``out`` a float64 array over the items (item order)."""
+        if not self.std > 0 or not weight:
+            return
+        scale = weight / self.std
+        if self.scan.pos2item is not None:
+            out[self.scan.pos2item] += (self.scores - self.mean) * scale
+        elif self.scan.require_factors:
+            has = self.scan.has_factors
+            out[has] += (self.scores[has] - self.mean) * scale
+        else:
+            part = np.multiply(self.scores, scale, dtype=np.float64)
+            part -= self.mean * scale
+            out += part
