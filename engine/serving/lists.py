@@ -19,6 +19,11 @@ the listener's artist weights (:mod:`engine.serving.artists`) and the served mod
 ``z`` standardizes over the items (artists) that have a value; ``popularity`` is the catalogue's
 Spotify popularity / 100. Filters, exclusions, novelty/freshness and the per-artist cap of the
 request apply to every list (:func:`engine.serving.rerank.rerank`).
+
+The lists are what scoring every item would give (``tests/engine/test_lists_reference.py``
+holds them to a dense reference), but :func:`choose_lists` scores candidate sets that grow
+until no item outside can beat the k-th pick, so a request costs the one ``Y @ x`` pass plus
+one dense pass over its scores (the new list's item terms), not a dozen copies of the catalogue.
 """
 
 from __future__ import annotations
@@ -133,13 +138,14 @@ def choose_lists(
     share = artist_shares(artist_weights)
     own = share > 0
     blocked = np.asarray(blocked, dtype=np.int64)
-    familiar = _familiar(signals, tables, model, share, arrays=arrays, blocked=blocked, request=request)
+    own_tracks = signals.artist_items[np.flatnonzero(own)].indices.astype(np.int64)
+    familiar = _familiar(signals, tables, model, share, own_tracks, arrays=arrays, blocked=blocked, request=request)
     spread = signals.spread(share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
     if weights.new_factors and signals.has_factors.any():
         artist_score += weights.new_factors * np.nan_to_num(_z(signals.factor_scores(artist_weights)), nan=0.0)
-    new = _new(signals, tables, model, artist_score, own, arrays=arrays, blocked=blocked, request=request)
+    new = _new(signals, tables, model, artist_score, own_tracks, arrays=arrays, blocked=blocked, request=request)
     return ListScores(familiar=familiar, new=new, own=own, share=share)
 
 
@@ -150,8 +156,8 @@ def _model_term(model: ModelScores | None, weight: float, items: np.ndarray) -> 
     return weight * model.z_at(items)
 
 
-def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray, *,
-              arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
+def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray,
+              own_tracks: np.ndarray, *, arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
     """The familiar list. Its score is ``the largest log share among the track's own artists``
     plus the item terms (popularity, model z, re-ranking). A single-artist track's share is
     read directly; a track with several artists can score at most the top share plus its item
@@ -159,7 +165,7 @@ def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | N
     whose upper bound reaches the k-th pick found, until the k-th pick clears it."""
     weights = tables.weights
     own = share > 0
-    items = without(unique_sorted(signals.artist_items[np.flatnonzero(own)].indices.astype(np.int64)), blocked)
+    items = without(unique_sorted(own_tracks), blocked)
     if not len(items):
         return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
     log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
@@ -194,7 +200,7 @@ def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | N
 
 
 def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, artist_score: np.ndarray,
-         own: np.ndarray, *, arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
+         own_tracks: np.ndarray, *, arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
     """The new list. Its score is ``max over the track's artists of the artist score`` plus
     the item terms (model z, popularity, re-ranking), so a track can reach ``r`` only if its
     item terms reach ``r − max artist score``: the candidates are the tracks with the highest
@@ -210,8 +216,7 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
         terms -= request.novelty * arrays.popularity
     if request.freshness:
         terms += request.freshness * arrays.recency
-    out = np.concatenate([signals.artist_items[np.flatnonzero(own)].indices.astype(np.int64), blocked,
-                          tables.no_first_artist])
+    out = np.concatenate([own_tracks, blocked, tables.no_first_artist])
     terms[out] = -np.inf  # the listener's artists' tracks, the exclusions, tracks without artists
     if request.filters != Filters():
         terms[~request.filters.mask(arrays, np.arange(n))] = -np.inf
