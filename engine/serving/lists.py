@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.serving.artists import ArtistSignals
-from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted, without
+from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted
 from engine.serving.results import Reason
 from engine.serving.scan import ModelScores
 
@@ -78,6 +78,8 @@ class ListTables:
         self.new_popularity = weights.new_popularity * self.popularity
         #: items without a first-credited artist: never in the new list (one track per first artist)
         self.no_first_artist = np.flatnonzero(signals.primary < 0)
+        #: items credited to exactly one artist (their familiar score is read, not maximized)
+        self.single = np.diff(signals.arrays.artist_ptr) == 1
 
 
 def artist_shares(weights: np.ndarray) -> np.ndarray:
@@ -165,18 +167,21 @@ def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | N
     whose upper bound reaches the k-th pick found, until the k-th pick clears it."""
     weights = tables.weights
     own = share > 0
-    items = without(unique_sorted(own_tracks), blocked)
+    keep = np.zeros(len(tables.popularity), dtype=bool)
+    keep[own_tracks] = True
+    keep[blocked] = False
+    items = np.flatnonzero(keep)
     if not len(items):
         return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
     log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
     # item terms of every candidate track, and a lower and an upper bound of its share term
     terms = weights.familiar_popularity * tables.popularity[items] + _model_term(model, weights.familiar_model, items)
-    terms -= request.novelty * arrays.popularity[items]
-    terms += request.freshness * arrays.recency[items]
-    ptr, codes = arrays.artist_ptr, arrays.artist_codes
-    starts, sizes = ptr[items], ptr[items + 1] - ptr[items]
-    first = log_share[codes[np.minimum(starts, max(0, len(codes) - 1))]] if len(codes) else np.full(len(items), -np.inf)
-    single = sizes == 1
+    if request.novelty:
+        terms -= request.novelty * arrays.popularity[items]
+    if request.freshness:
+        terms += request.freshness * arrays.recency[items]
+    first = log_share[signals.primary[items]]  # every own track has a first artist
+    single = tables.single[items]
     lower = np.where(single, first, -np.inf)
     upper = np.where(single, first, float(log_share[own].max()))
     guess = lower + terms
@@ -289,7 +294,7 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
     """
     items = np.asarray(items, dtype=np.int64)
     own_codes = np.flatnonzero(scored.own)
-    firsts = np.asarray([arrays.artists_of(i)[0] if len(arrays.artists_of(i)) else -1 for i in items.tolist()])
+    firsts = signals.primary[items]
     newcomers = unique_sorted(firsts[(firsts >= 0) & ~scored.own[np.maximum(firsts, 0)]])
     like: dict[int, int] = {}
     if len(newcomers) and len(own_codes):

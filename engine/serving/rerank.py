@@ -367,20 +367,6 @@ def unique_sorted(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def without(sorted_values: np.ndarray, drop: np.ndarray) -> np.ndarray:
-    """``sorted_values`` (sorted, distinct) without any value of ``drop`` (a binary search per
-    dropped value, then one copy)."""
-    drop = np.asarray(drop).ravel()
-    if not len(drop) or not len(sorted_values):
-        return sorted_values
-    at = np.searchsorted(sorted_values, drop)
-    hit = at < len(sorted_values)
-    hit[hit] = sorted_values[at[hit]] == drop[hit]
-    keep = np.ones(len(sorted_values), dtype=bool)
-    keep[at[hit]] = False
-    return sorted_values[keep]
-
-
 def mask_positions(scores: np.ndarray, items: Iterable[int] | np.ndarray, item2pos: np.ndarray | None) -> None:
     """Set the scores of ``items`` to ``-inf`` in place (items outside the scored set are skipped)."""
     idx = np.asarray(list(items) if not isinstance(items, np.ndarray) else items, dtype=np.int64)

@@ -65,6 +65,8 @@ class Scan:
         items = np.asarray(items, dtype=np.int64)
         if self.item2pos is not None:
             return self.item2pos[items]
+        if not self.require_factors:  # every item has factors: positions are the items
+            return items
         return np.where(self.has_factors[items], items, -1)
 
     def scores(self, x: np.ndarray) -> np.ndarray:
@@ -108,7 +110,8 @@ class ModelScores:
     def z_at(self, items: np.ndarray) -> np.ndarray:
         """float64 standardized score of ``items`` (0 for items without factors, and everywhere
         when the scores do not vary)."""
-        return self.z_of_positions(self.scan.positions(items))
+        every = self.scan.item2pos is None and not self.scan.require_factors
+        return self.z_of_positions(self.scan.positions(items), all_valid=every)
 
     def z_of_positions(self, pos: np.ndarray, *, all_valid: bool = False) -> np.ndarray:
         """float64 standardized score at scan positions ``pos`` (-1: 0).
