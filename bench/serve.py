@@ -14,9 +14,15 @@ way the app does (``Recommender.load``, arrays memory-mapped):
 - fold-in alone, in microseconds;
 - the process RSS with the catalogue loaded (anonymous vs file-backed pages).
 
+- the model's own ranking (``discovery=None``) and ``lists()`` (what the app's page calls);
+- the int8 reduced-precision scan, measured but not served (numpy casts int8 to float32 no
+  faster than BLAS reads float32), and its recall@k when it nominates 4096 candidates that are
+  re-scored exactly, on this catalogue and on the trained demo bundle.
+
 Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p50 ratio of
-the served (blended) recommend to the bare pass).
-Usage: ``python bench/serve.py [--items 600000] [--ranks 64 128] [--reps 200] [--top-n 100]``.
+the served (blended) recommend to the bare pass). ``--quick``: rank 64 only, 30 reps, under a
+minute; it prints its wall time.
+Usage: ``python bench/serve.py [--quick] [--items 600000] [--ranks 64 128] [--reps 200] [--top-n 100]``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,23 +50,48 @@ from engine.serving.neighbours import ItemNeighbours
 ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 
 
+def _lists(offsets: np.ndarray, values: pa.Array) -> pd.Series:
+    """An Arrow-backed list column from CSR offsets and the flat values."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)))
+
+
 def realistic_items(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """An items table shaped like the Spotify 600k catalogue."""
+    """An items table shaped like the Spotify 600k catalogue (built in numpy and Arrow: a few
+    seconds, where a Python loop per track took ~20 s)."""
     ids = ALPHABET[rng.integers(0, 62, size=(n, 22))].view("<U22").ravel()
     n_artists, n_genres = max(10, n // 6), 2_000
     # Zipf-like artist sizes: a few prolific artists, a long tail with one or two tracks.
     weights = 1.0 / np.arange(1, n_artists + 1) ** 0.8
     per_track = rng.choice([1, 1, 1, 1, 2, 2, 3], size=n)
-    artist_draw = rng.choice(n_artists, size=int(per_track.sum()), p=weights / weights.sum())
-    splits = np.split(artist_draw, np.cumsum(per_track)[:-1])
-    artist_genres = [rng.choice(n_genres, size=rng.integers(0, 5), replace=False) for _ in range(n_artists)]
-    genres = [sorted({f"genre {g}" for a in arts for g in artist_genres[a]}) for arts in splits]
+    credit_ptr = np.concatenate([[0], np.cumsum(per_track)])
+    credits = rng.choice(n_artists, size=int(credit_ptr[-1]), p=weights / weights.sum())
+    # Distinct artists per track (a repeated draw is dropped), first-credited first.
+    owner = np.repeat(np.arange(n), per_track)
+    first_seen = np.unique(owner * n_artists + credits, return_index=True)[1]
+    keep = np.zeros(len(credits), dtype=bool)
+    keep[first_seen] = True
+    owner, credits = owner[keep], credits[keep]
+    artist_ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))])
+    # 0-4 genres per artist; a track's genres are the sorted union of its artists'.
+    g_count = rng.integers(0, 5, size=n_artists)
+    g_ptr = np.concatenate([[0], np.cumsum(g_count)])
+    g_codes = rng.integers(0, n_genres, size=int(g_ptr[-1]))
+    lengths = g_count[credits]
+    pair_owner = np.repeat(owner, lengths)
+    pair_genre = g_codes[np.repeat(g_ptr[credits], lengths) + np.arange(int(lengths.sum()))
+                         - np.repeat(np.cumsum(lengths) - lengths, lengths)]
+    names = np.char.add("genre ", np.arange(n_genres).astype(str))
+    order = np.unique(pair_owner * n_genres + np.searchsorted(np.sort(names), names)[pair_genre], return_index=True)[1]
+    pair_owner, pair_genre = pair_owner[order], pair_genre[order]  # by track, then genre name: sorted sets
+    genre_ptr = np.concatenate([[0], np.cumsum(np.bincount(pair_owner, minlength=n))])
+    artist_names = pa.array(np.char.add("Artist ", np.arange(n_artists).astype(str)))
+    artist_ids = pa.array(np.char.add("artist", np.char.zfill(np.arange(n_artists).astype(str), 6)))
     return pd.DataFrame(
         {
             "track_id": ids,
-            "name": [f"Track {i}" for i in range(n)],
-            "artists": [[f"Artist {a}" for a in arts] for arts in splits],
-            "artist_ids": [[f"artist{a:06d}" for a in arts] for arts in splits],
+            "name": np.char.add("Track ", np.arange(n).astype(str)),
+            "artists": _lists(artist_ptr, artist_names.take(pa.array(credits))),
+            "artist_ids": _lists(artist_ptr, artist_ids.take(pa.array(credits))),
             "year": rng.integers(1922, 2022, size=n).astype("int32"),
             "popularity": rng.integers(0, 100, size=n).astype("int32"),
             "explicit": rng.random(n) < 0.05,
@@ -67,7 +99,7 @@ def realistic_items(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "cluster": rng.integers(0, 12, size=n).astype("int32"),
             "x": rng.normal(size=n),
             "y": rng.normal(size=n),
-            "genres": genres,
+            "genres": _lists(genre_ptr, pa.array(names).take(pa.array(pair_genre))),
             "has_factors": np.ones(n, dtype=bool),
             "has_audio": np.ones(n, dtype=bool),
         }
@@ -122,9 +154,50 @@ def _rss() -> dict[str, int]:
     return out
 
 
+def int8_scan(q: np.ndarray, scale: np.ndarray, x: np.ndarray, out: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """``Y @ x`` from int8 factors with a per-row scale, in blocks cast to float32 into ``buf``."""
+    block = len(buf)
+    for lo in range(0, len(q), block):
+        hi = min(len(q), lo + block)
+        buf[: hi - lo] = q[lo:hi]
+        np.matmul(buf[: hi - lo], x, out=out[lo:hi])
+    out *= scale
+    return out
+
+
+def quantize(factors: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows and float32 per-row scales (max |y| / 127), in blocks."""
+    q = np.empty(factors.shape, dtype=np.int8)
+    scale = np.empty(len(factors), dtype=np.float32)
+    for lo in range(0, len(factors), block):
+        part = np.asarray(factors[lo : lo + block], dtype=np.float32)
+        s = np.abs(part).max(axis=1) / 127.0
+        s[s == 0] = 1.0
+        q[lo : lo + block] = np.round(part / s[:, None]).astype(np.int8)
+        scale[lo : lo + block] = s
+    return q, scale
+
+
+def int8_recall(factors: np.ndarray, xs: list[np.ndarray], *, k: int, candidates: int) -> float:
+    """Mean recall of the exact top-k when the int8 scan nominates ``candidates`` rows that are
+    then re-scored exactly in float32 (no blend, no masking: the scan's own error)."""
+    q, scale = quantize(factors)
+    out, buf = np.empty(len(factors), dtype=np.float32), np.empty((2048, factors.shape[1]), dtype=np.float32)
+    found = []
+    for x in xs:
+        exact = np.asarray(factors) @ x
+        top = set(np.argpartition(-exact, k)[:k].tolist())
+        approx = int8_scan(q, scale, x, out, buf)
+        cand = np.argpartition(-approx, candidates)[:candidates]
+        rescored = cand[np.argpartition(-(np.asarray(factors[cand]) @ x), k)[:k]]
+        found.append(len(top & set(rescored.tolist())) / k)
+    return float(np.mean(found))
+
+
 def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1) -> dict:
     """Run in a fresh process: load like the app, time serving vs bare ``Y @ x``."""
-    import dataclasses
+    import copy
+    import threading
 
     from engine.serving.options import Options
     from engine.serving.recommender import Recommender
@@ -134,11 +207,11 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
     rec = Recommender.load(models)
     load_s = time.perf_counter() - t0
     rss_loaded = _rss()
-    # ALS alone on the same bundle (same memory maps): the manifest without params["blend"].
-    params = {k: v for k, v in rec.bundle.params.items() if k != "blend"}
-    als = Recommender(dataclasses.replace(rec.bundle, manifest={**rec.bundle.manifest, "params": params}))
+    # ALS alone on the same recommender's arrays (no second copy of anything): the blend off.
+    als = copy.copy(rec)
+    als._blend, als._prior_scan, als._last = None, None, threading.local()
     rng = np.random.default_rng(seed)
-    ids = rec.bundle.items["track_id"].to_numpy()
+    ids = rec.track_ids
     histories = [
         dict(zip(ids[rng.choice(len(ids), history_len, replace=False)], rng.geometric(0.1, history_len).astype(float)))
         for _ in range(20)
@@ -147,9 +220,10 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
     x = rng.normal(size=rec.rank).astype(np.float32)
     for h in histories[:3]:  # warm up: page in the factors, build lazy tables
         rec.recommend(h, Options(k=k))
+        rec.recommend(h, Options(k=k, discovery=None))
         als.recommend(h, Options(k=k))
         y @ x
-    bare, serve, fold, plain, als_only = [], [], [], [], []
+    bare, serve, fold, plain, als_only, model, lists = [], [], [], [], [], [], []
     for r in range(reps):
         h = histories[r % len(histories)]
         t = time.perf_counter()
@@ -167,8 +241,27 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         t = time.perf_counter()
         als.recommend(h, Options(k=k))
         als_only.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rec.recommend(h, Options(k=k, discovery=None))
+        model.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rec.lists(h, Options(k=k))
+        lists.append(time.perf_counter() - t)
     assert len(out) == k and out.path == "als"
     assert (rec.blend is not None) == bool(rec.bundle.extra) and als.blend is None
+    rss_served = _rss()
+    # The reduced-precision scan, measured (not served: see the README): int8 with a per-row
+    # scale, cast to float32 in 2048-row blocks; recall of the exact top-k when it nominates
+    # 4096 candidates that are re-scored exactly.
+    q, scale = quantize(rec._scan)
+    out8, buf8 = np.empty(len(q), dtype=np.float32), np.empty((2048, rec.rank), dtype=np.float32)
+    int8 = []
+    for _ in range(max(10, reps // 4)):
+        t = time.perf_counter()
+        int8_scan(q, scale, x, out8, buf8)
+        int8.append(time.perf_counter() - t)
+    xs = [rec.fold_in(h).astype(np.float32) for h in histories[:10]]
+    recall = int8_recall(rec._scan, xs, k=k, candidates=4096)
     p = lambda a, q: float(np.percentile(a, q))  # noqa: E731
     return {
         "rank": rec.rank,
@@ -182,34 +275,60 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         "plain_p50_ms": p(plain, 50) * 1e3,
         "als_p50_ms": p(als_only, 50) * 1e3,
         "blend_vs_als_p50": p(serve, 50) / p(als_only, 50),
+        "model_p50_ms": p(model, 50) * 1e3,
+        "model_ratio_p50": p(model, 50) / p(bare, 50),
+        "lists_p50_ms": p(lists, 50) * 1e3,
         "fold_in_p50_us": p(fold, 50) * 1e6,
         "fold_in_p99_us": p(fold, 99) * 1e6,
+        "int8_p50_ms": p(int8, 50) * 1e3,
+        "int8_recall": recall,
         "rss_start_mib": rss_start,
         "rss_loaded_mib": rss_loaded,
-        "rss_served_mib": _rss(),
+        "rss_served_mib": rss_served,
     }
+
+
+def demo_recall(k: int) -> float | None:
+    """The int8 scan's recall on the committed trained bundle (models/demo), demo listeners' fold-ins."""
+    from engine.bundle.load import load_bundle
+    from engine.serving.recommender import Recommender
+
+    demo = ROOT / "models" / "demo"
+    if not (demo / "manifest.json").exists():
+        return None
+    rec = Recommender(load_bundle(demo))
+    table = rec.bundle.tables.get("demo_history")
+    if table is None:
+        return None
+    xs = [rec.fold_in(dict(zip(g["track_id"], g["weight"].astype(float)))).astype(np.float32)
+          for _, g in table.groupby("user_id")]
+    return int8_recall(np.asarray(rec._scan), xs[:50], k=k, candidates=min(4096, len(rec._scan) // 2))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=600_000)
-    parser.add_argument("--ranks", type=int, nargs="+", default=[64, 128])
-    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--ranks", type=int, nargs="+", default=None, help="default 64 128 (--quick: 64)")
+    parser.add_argument("--reps", type=int, default=None, help="default 200 (--quick: 30)")
     parser.add_argument("--history", type=int, default=200)
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--top-n", type=int, default=100, help="neighbours per item in the bundle (0: ALS only)")
+    parser.add_argument("--quick", action="store_true", help="rank 64 only, 30 reps: under a minute")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # child mode: one bundle dir
     args = parser.parse_args()
+    ranks = args.ranks or ([64] if args.quick else [64, 128])
+    reps = args.reps or (30 if args.quick else 200)
     if args.measure:
-        print(json.dumps(measure(args.measure, reps=args.reps, history_len=args.history, k=args.k)))
+        print(json.dumps(measure(args.measure, reps=reps, history_len=args.history, k=args.k)))
         return 0
+    wall = time.perf_counter()
     ratios = []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
-        dirs = write_bundles(Path(tmp), n_items=args.items, ranks=args.ranks, top_n=args.top_n)
+        dirs = write_bundles(Path(tmp), n_items=args.items, ranks=ranks, top_n=args.top_n)
         for rank, models in dirs.items():
             # A fresh process per bundle, so RSS shows what the app would hold, not the writer.
             child = subprocess.run(
-                [sys.executable, __file__, "--measure", str(models), "--reps", str(args.reps),
+                [sys.executable, __file__, "--measure", str(models), "--reps", str(reps),
                  "--history", str(args.history), "--k", str(args.k)],
                 capture_output=True, text=True, check=True,
             )
@@ -217,18 +336,26 @@ def main() -> int:
             ratios.append(m["ratio_p50"])
             loaded, served = m["rss_loaded_mib"], m["rss_served_mib"]
             print(
-                f"rank {rank}, {m['n_items']:,} items, {args.history}-track history, k={args.k}:\n"
+                f"rank {rank}, {m['n_items']:,} items, {args.history}-track history, k={args.k}, {reps} reps:\n"
                 f"  bare Y @ x            p50 {m['bare_p50_ms']:.2f} ms\n"
-                f"  served (blend)        p50 {m['serve_p50_ms']:.2f} ms, p99 {m['serve_p99_ms']:.2f} ms"
+                f"  served (blend, lists) p50 {m['serve_p50_ms']:.2f} ms, p99 {m['serve_p99_ms']:.2f} ms"
                 f"  (x{m['ratio_p50']:.2f} / x{m['ratio_p99']:.2f} of bare)\n"
                 f"  ALS alone             p50 {m['als_p50_ms']:.2f} ms  (blend / ALS alone: x{m['blend_vs_als_p50']:.2f})\n"
                 f"  without explanations  p50 {m['plain_p50_ms']:.2f} ms\n"
+                f"  model ranking (discovery=None, blend) p50 {m['model_p50_ms']:.2f} ms  (x{m['model_ratio_p50']:.2f} of bare)\n"
+                f"  lists() (the app's call: three lists, all explained) p50 {m['lists_p50_ms']:.2f} ms\n"
                 f"  fold-in alone         p50 {m['fold_in_p50_us']:.0f} us, p99 {m['fold_in_p99_us']:.0f} us\n"
+                f"  int8 scan (not served) p50 {m['int8_p50_ms']:.2f} ms; recall@{args.k} of 4096 candidates "
+                f"re-scored exactly: {m['int8_recall']:.3f}\n"
                 f"  load {m['load_s']:.1f} s; RSS MiB: start {m['rss_start_mib']['VmRSS']}, "
                 f"loaded {loaded['VmRSS']} (anon {loaded['RssAnon']}, file {loaded['RssFile']}), "
                 f"serving {served['VmRSS']} (anon {served['RssAnon']}, file {served['RssFile']})",
                 flush=True,
             )
+    found = demo_recall(args.k)
+    if found is not None:
+        print(f"int8 scan recall@{args.k} on the trained demo bundle (models/demo, demo listeners): {found:.3f}")
+    print(f"wall time {time.perf_counter() - wall:.0f} s")
     print(f"ratio: {max(ratios):.2f}")
     return 0
 

@@ -4,7 +4,8 @@
 exists with its recorded size and sha256, and that the required files are listed; it raises
 :class:`~engine.core.errors.BundleError` naming the file at fault. :func:`load_bundle` returns
 a frozen :class:`Bundle` whose arrays (and ``extra/*.npy``) are read-only memory maps, so a
-large catalogue costs only the pages a request touches; ``tables/*.parquet`` are read whole.
+large catalogue costs only the pages a request touches; ``items.parquet`` is read whole as
+Arrow (pandas frames of it are made on first use) and ``tables/*.parquet`` as pandas.
 :func:`load_current` serves ``models/CURRENT``, else the newest older version that verifies,
 else the committed demo bundle, and records every refused bundle in ``Bundle.notes`` (and the
 log) so the app can say why. The layout is :mod:`engine.bundle.layout`. numpy/pandas only (the
@@ -19,17 +20,22 @@ previous good bundle serves instead. ``tests/fuzz/test_bundle_fuzz.py`` holds th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import mmap
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from tokenize import TokenError
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyarrow import ArrowException
 
 from engine.bundle.layout import (
@@ -54,9 +60,14 @@ logger = logging.getLogger(__name__)
 class Bundle:
     """A loaded, verified model bundle. Arrays are read-only memory maps.
 
+    The items table is read once, as Arrow (``item_table``: strings and lists in contiguous
+    buffers, ~80 MiB for 600k tracks); pandas frames of it are made on first use:
+    :attr:`item_columns` (Arrow-backed, no copy: what serving reads) and :attr:`items` (numpy
+    and Python objects, ~550 MiB for 600k tracks: what pages and the evaluation read).
+
     Attributes
     ----------
-    items : pandas.DataFrame
+    item_table : pyarrow.Table
         Row ``i`` describes item ``i`` (``BUNDLE_ITEM_COLUMNS``).
     item_factors : numpy.ndarray
         float32 ``[n_items, rank]`` ALS item factors ``Y`` (zero rows without factors).
@@ -70,7 +81,7 @@ class Bundle:
     path: Path
     version: str
     manifest: dict[str, Any]
-    items: pd.DataFrame
+    item_table: pa.Table
     item_factors: np.ndarray
     gram: np.ndarray
     item_norms: np.ndarray
@@ -80,6 +91,18 @@ class Bundle:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    @cached_property
+    def items(self) -> pd.DataFrame:
+        """The items table as plain pandas (numpy columns, Python objects in list and text
+        columns), converted on first use; row ``i`` describes item ``i``."""
+        return self.item_table.to_pandas()
+
+    @cached_property
+    def item_columns(self) -> pd.DataFrame:
+        """The items table as Arrow-backed pandas columns (no copy of the Arrow buffers): the
+        compact frame serving reads (``engine.serving``), same rows and columns as :attr:`items`."""
+        return self.item_table.to_pandas(types_mapper=pd.ArrowDtype)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -181,17 +204,17 @@ def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
     arrays = {name: _npy(path, f"{name}.npy") for name in ARRAY_FILES}
     extra = {Path(name).stem: _npy(path, name, extra=True) for name in manifest["files"] if name.startswith("extra/")}
     tables = {Path(name).stem: _parquet(path, name) for name in manifest["files"] if name.startswith("tables/")}
-    items = _parquet(path, "items.parquet")
-    missing = [c for c in BUNDLE_ITEM_COLUMNS if c not in items.columns]
+    items = _arrow_table(path, "items.parquet")
+    missing = [c for c in BUNDLE_ITEM_COLUMNS if c not in items.column_names]
     if missing:
         raise BundleError(f"{path / 'items.parquet'}: lacks column(s) {', '.join(missing)}")
     kmeans = _json_object(path, "kmeans.json")
-    _check_shapes(path, len(items), arrays, kmeans)
+    _check_shapes(path, items.num_rows, arrays, kmeans)
     return Bundle(
         path=path,
         version=manifest["version"],
         manifest=manifest,
-        items=items,
+        item_table=items,
         kmeans=kmeans,
         extra=extra,
         tables=tables,
@@ -226,7 +249,7 @@ def load_current(models_dir: Path, *, fallback_dir: Path | None = None) -> Bundl
             logger.warning("model bundle %s refused: %s", shown, exc)
             notes.append(f"refused {shown}: {exc}")
             continue
-        return Bundle(**{**bundle.__dict__, "notes": tuple(notes)})
+        return dataclasses.replace(bundle, notes=tuple(notes))
     raise BundleError("; ".join(notes) or f"no model bundle in {models_dir} (run `make run` or `python -m engine train`)")
 
 
@@ -250,6 +273,33 @@ def _check_shapes(path: Path, n: int, arrays: dict[str, np.ndarray], kmeans: dic
         raise BundleError(f"{path / 'audio_features.npy'}: shape {audio.shape}, expected {(n, width)}")
 
 
+def _map_of(arr: np.ndarray) -> mmap.mmap | None:
+    """The memory map under a (view of a) memory-mapped bundle array, if any."""
+    base: object = arr
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "_mmap", None) or getattr(base, "base", None)
+    return base if isinstance(base, mmap.mmap) else None
+
+
+def _advise(arr: np.ndarray, advice: str) -> bool:
+    found, flag = _map_of(arr), getattr(mmap, advice, None)
+    if found is None or flag is None:
+        return False
+    try:
+        found.madvise(flag)
+    except (OSError, ValueError):  # a closed map, a platform without it
+        return False
+    return True
+
+
+def release_pages(arr: np.ndarray) -> bool:
+    """Unmap the pages this process has touched in a memory-mapped bundle array (Linux
+    ``madvise(MADV_DONTNEED)``; the file stays in the page cache and the next read maps it
+    again). For a pass that reads a whole array once (a load-time range check) and would
+    otherwise leave it counted in the process RSS. Returns whether anything was released."""
+    return _advise(arr, "MADV_DONTNEED")
+
+
 def _npy(path: Path, name: str, *, extra: bool = False) -> np.ndarray:
     """One ``.npy`` of the bundle, memory-mapped, at least 1-D: floats; an ``extra`` array may
     also hold integers, booleans or fixed-width text (e.g. ``extra/artist_ids``), never objects."""
@@ -262,6 +312,25 @@ def _npy(path: Path, name: str, *, extra: bool = False) -> np.ndarray:
         what = f"{arr.dtype} of shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
         raise BundleError(f"{file}: holds {what}, expected an array of {'numbers or text' if extra else 'floats'}")
     return arr
+
+
+def _arrow_table(path: Path, name: str) -> pa.Table:
+    """One parquet table of the bundle, read whole as Arrow (its pandas form is made on use).
+
+    The conversion to pandas is tried here on the first rows, so a table whose types pandas
+    cannot hold is refused at load like an unreadable one."""
+    file = bundle_file(path, name)
+    try:
+        # Without the pandas metadata: a table written from Arrow-backed columns records dtype
+        # names (``list<item: string>[pyarrow]``) that to_pandas cannot parse back; the index
+        # is a plain range either way (bundles are written with index=False).
+        table = pq.read_table(file).replace_schema_metadata(None)
+        table.slice(0, 1).to_pandas()
+    except _UNREADABLE as exc:
+        raise BundleError(f"{file}: not a readable parquet table ({type(exc).__name__})") from None
+    finally:
+        pa.default_memory_pool().release_unused()  # the decode buffers (~100 MiB for 600k rows)
+    return table
 
 
 def _parquet(path: Path, name: str) -> pd.DataFrame:

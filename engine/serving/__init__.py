@@ -3,6 +3,7 @@
 - ``recommender``    — :class:`~engine.serving.recommender.Recommender`: fold-in, recommend, explain, similar, cold start
 - ``options``        — validation of history weights, k and request options
 - ``results``        — the frozen dataclasses the recommender returns
+- ``scan``           — the one full ``Y @ x`` pass and the served scores (with their moments) it gives
 - ``foldin``         — exact implicit-ALS fold-in and per-history-item contributions
 - ``rerank``         — candidate selection, filters, novelty/freshness and the per-artist cap
 - ``explain``        — scores turned into "because you played …" reasons

@@ -42,8 +42,6 @@ from engine.serving.rerank import ItemArrays, list_codes
 ARTIST_IDS = "artist_ids"
 ARTIST_FACTORS = "artist_factors"
 ARTIST_SIMILAR = ("artist_similar_indptr", "artist_similar_indices", "artist_similar_scores")
-#: Artists per track read from a padded matrix by :meth:`ArtistSignals.item_max` (more: a loop).
-_PAD = 4
 
 
 @dataclass(frozen=True)
@@ -91,33 +89,10 @@ class ArtistSignals:
         self.item_artist.data[:] = 1.0
         self.artist_items = self.item_artist.T.tocsr()
         self.n_tracks = np.diff(self.artist_items.indptr)
-        # Per-item reductions over the item's artists, and per-artist reductions over each
-        # artist's first-credited tracks, precomputed once: a request then costs one reduceat.
-        counts = np.diff(self.item_artist.indptr)
-        self._credited = counts > 0
-        # Items with up to _PAD artists (nearly all) read their artists from a padded code matrix
-        # (one fancy index + max per row); the few with more go through reduceat.
-        narrow = self._credited & (counts <= _PAD)
-        self._narrow = np.flatnonzero(narrow)
-        starts = self.item_artist.indptr[:-1][self._narrow]
-        offsets = np.arange(_PAD)[None, :]
-        padded = np.where(offsets < counts[self._narrow][:, None],
-                          self.item_artist.indices[np.minimum(starts[:, None] + offsets, len(self.item_artist.indices) - 1)],
-                          self.n_artists)
-        # one contiguous code array per column; columns holding only padding are dropped
-        self._pad_codes = [np.ascontiguousarray(padded[:, j], dtype=np.int64) for j in range(_PAD)
-                           if (padded[:, j] < self.n_artists).any()]
-        wide = self._credited & ~narrow
-        self._wide = np.flatnonzero(wide)
-        self._wide_starts = self.item_artist.indptr[:-1][wide]
-        self._wide_ends = self.item_artist.indptr[1:][wide]
         firsts = np.diff(arrays.artist_ptr) > 0
+        #: each item's first-credited artist (-1: none): the new list takes one track per first artist
         self.primary = np.full(n_items, -1, dtype=np.int64)
         self.primary[firsts] = arrays.artist_codes[arrays.artist_ptr[:-1][firsts]]
-        self._by_primary = np.flatnonzero(firsts)[np.argsort(self.primary[firsts], kind="stable")]
-        group_sizes = np.bincount(self.primary[firsts], minlength=self.n_artists)
-        self._primary_starts = np.concatenate([[0], np.cumsum(group_sizes)[:-1]])[group_sizes > 0]
-        self._primary_codes = np.flatnonzero(group_sizes > 0)
         self._genre, self._genre_names = _genre_profiles(self.artist_items, genres)
         self._genre_self = np.asarray(self._genre.multiply(self._genre).sum(axis=1)).ravel()  # 1, or 0 without genres
         self._collab = _collaborations(self.artist_items, self.item_artist)
@@ -171,34 +146,20 @@ class ArtistSignals:
     def item_max(self, values: np.ndarray, *, fill: float, items: np.ndarray | None = None) -> np.ndarray:
         """Per item (every item, or ``items``), the max of the artist ``values`` over its
         credited artists (``fill`` for an item without artists)."""
-        padded = np.append(np.asarray(values, dtype=np.float64), -np.inf)  # the pad code reads -inf
-        if items is not None:
-            m = self.item_artist[np.asarray(items, dtype=np.int64)]
-            out = np.full(m.shape[0], fill, dtype=np.float64)
-            counts = np.diff(m.indptr)
-            if m.nnz:
-                out[counts > 0] = np.maximum.reduceat(padded[m.indices], m.indptr[:-1][counts > 0])
-            return out
-        out = np.full(len(self._credited), fill, dtype=np.float64)
-        if len(self._narrow) and self._pad_codes:
-            best = padded[self._pad_codes[0]]
-            for codes in self._pad_codes[1:]:
-                np.maximum(best, padded[codes], out=best)
-            out[self._narrow] = best
-        indices = self.item_artist.indices
-        for item, lo, hi in zip(self._wide.tolist(), self._wide_starts.tolist(), self._wide_ends.tolist()):
-            out[item] = padded[indices[lo:hi]].max()
+        ptr, codes = self.arrays.artist_ptr, self.arrays.artist_codes
+        items = np.arange(len(ptr) - 1) if items is None else np.asarray(items, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        starts = ptr[items]
+        sizes = ptr[items + 1] - starts
+        out = np.full(len(items), fill, dtype=np.float64)
+        credited = np.flatnonzero(sizes > 0)
+        out[credited] = values[codes[starts[credited]]]
+        more, j = np.flatnonzero(sizes > 1), 1  # the j-th artist of the items that have one
+        while len(more):
+            out[more] = np.maximum(out[more], values[codes[starts[more] + j]])
+            j += 1
+            more = more[sizes[more] > j]
         return out
-
-    def best_per_artist(self, scores: np.ndarray) -> np.ndarray:
-        """Mask of the items scoring highest among their first-credited artist's tracks (ties kept)."""
-        best = np.full(self.n_artists, -np.inf)
-        if len(self._by_primary):
-            best[self._primary_codes] = np.maximum.reduceat(scores[self._by_primary], self._primary_starts)
-        keep = np.zeros(len(scores), dtype=bool)
-        has = self.primary >= 0
-        keep[has] = np.isfinite(scores[has]) & (scores[has] >= best[self.primary[has]])
-        return keep
 
     def spread(self, share: np.ndarray) -> np.ndarray:
         """Similarity of every artist to the listener's artists, weighted by ``share`` ([n_artists], sums to 1).
@@ -263,7 +224,7 @@ class ArtistSignals:
         g = self._genre
         a = slice(g.indptr[artist], g.indptr[artist + 1])
         b = slice(g.indptr[other], g.indptr[other + 1])
-        common, at, _ = np.intersect1d(g.indices[a], g.indices[b], return_indices=True)
+        common, at, _ = np.intersect1d(g.indices[a], g.indices[b], assume_unique=True, return_indices=True)
         if not len(common):
             return []
         order = np.argsort(-g.data[a][at], kind="stable")[:limit]

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.serving.neighbours import NEIGHBOURS, ItemNeighbours, segment_positions
+from engine.serving.neighbours import NEIGHBOURS, ItemNeighbours
 
 
 @dataclass(frozen=True)
@@ -181,8 +181,19 @@ def sum_by_item(items: np.ndarray, values: np.ndarray, n_items: int) -> tuple[np
     if len(items) * 4 >= n_items:
         present = np.flatnonzero(np.bincount(items, minlength=n_items))
         return present, np.bincount(items, weights=values, minlength=n_items)[present].astype(np.float64)
-    uniq, inv = np.unique(items, return_inverse=True)
-    return uniq, np.bincount(inv, weights=values, minlength=len(uniq)).astype(np.float64)
+    if not len(items):
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    # One stable sort, then bincount over the bins in that order (each bin still adds its
+    # values in input order, sequentially): numpy 2's np.unique(return_inverse=True) was ~3x
+    # slower on 20k entries.
+    # A unique key per entry (item, then input position) sorts like a stable sort, with numpy's
+    # fast (SIMD) unstable sort: a stable argsort of 20k entries took ~1.6 ms.
+    n = len(items)
+    keys = np.sort(np.asarray(items, dtype=np.int64) * n + np.arange(n))
+    order, ordered = keys % n, keys // n
+    head = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    bins = np.cumsum(head) - 1
+    return ordered[head], np.bincount(bins, weights=np.asarray(values, dtype=np.float64)[order]).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -334,13 +345,9 @@ class Blend:
         sigma_a = float(als_std(x, self.gram, self.factor_sum, self.n_scored))
         srcs, tgts, vals = [], [], []
         for c in self.weights.terms:
-            nb = self.lists[c.name]
-            starts = np.asarray(nb.indptr[items], dtype=np.int64)
-            lengths = np.asarray(nb.indptr[items + 1], dtype=np.int64) - starts
-            flat = segment_positions(starts, lengths)
+            lengths, tgt, cosines = self.lists[c.name].gather(items)
             src = np.repeat(np.arange(len(items)), lengths)
-            tgt = np.asarray(nb.indices[flat], dtype=np.int64)
-            val = hist_w[src] * np.asarray(nb.scores[flat], dtype=np.float64) * self.discounts[c.name][tgt]
+            val = hist_w[src] * cosines * self.discounts[c.name][tgt]
             if not len(tgt):
                 continue
             _, sums = sum_by_item(tgt, val, len(self.prior))

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.serving.rerank import ItemArrays, invert_csr, list_codes
+from engine.serving.rerank import ItemArrays, invert_csr, list_codes, unique_sorted
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class ContentIndex:
         """Item indices of every track by any of the artist ``codes``."""
         inv_ptr, inv_items = self._artist_items
         parts = [inv_items[inv_ptr[c] : inv_ptr[c + 1]] for c in np.asarray(codes, dtype=np.int64)]
-        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        return unique_sorted(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     # -- cold start ---------------------------------------------------------------------
 

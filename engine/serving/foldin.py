@@ -108,6 +108,12 @@ def solve_batch(
     for u in range(len(rows)):
         if not len(rows[u]):
             results[u] = FoldIn(np.zeros(rank), gram.copy(), np.zeros((0, rank)), np.zeros(0))
+    if len(todo) == 1:  # one listener (every page request): no padding, no batch axis
+        u = todo[0]
+        with one_blas_thread():
+            results[u] = _solve_one(gram, np.asarray(rows[u], dtype=np.float64),
+                                    np.asarray(confidence[u], dtype=np.float64), reg_param)
+        return results  # type: ignore[return-value]
     # Users are padded to the longest history of their chunk; sort by length so chunks pad little.
     todo.sort(key=lambda u: len(rows[u]))
     start = 0
@@ -124,6 +130,22 @@ def solve_batch(
             results[u] = fold
         start = stop
     return results  # type: ignore[return-value]
+
+
+def _solve_one(gram: np.ndarray, rows: np.ndarray, conf: np.ndarray, reg_param: float) -> FoldIn:
+    """One listener's system: ``YᵀY`` plus one ``Y_hᵀ (C − I) Y_h`` product, then one solve.
+
+    Measured at rank 64 with a 200-track history: ~60 µs for the product, ~65 µs for the solve
+    (LAPACK ``gesv`` through numpy; a Cholesky solve was no faster at this size).
+    """
+    system = gram + (rows.T * np.where(conf > 0, conf - 1.0, 0.0)) @ rows
+    system[np.diag_indices_from(system)] += reg_param * len(rows)
+    rhs = conf @ rows
+    try:
+        x = np.linalg.solve(system, rhs)
+    except np.linalg.LinAlgError:
+        x = np.linalg.lstsq(system, rhs, rcond=None)[0]
+    return FoldIn(x, system, rows, conf)
 
 
 def _solve_padded(

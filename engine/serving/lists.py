@@ -19,6 +19,11 @@ the listener's artist weights (:mod:`engine.serving.artists`) and the served mod
 ``z`` standardizes over the items (artists) that have a value; ``popularity`` is the catalogue's
 Spotify popularity / 100. Filters, exclusions, novelty/freshness and the per-artist cap of the
 request apply to every list (:func:`engine.serving.rerank.rerank`).
+
+The lists are what scoring every item would give (``tests/engine/test_lists_reference.py``
+holds them to a dense reference), but :func:`choose_lists` scores candidate sets that grow
+until no item outside can beat the k-th pick, so a request costs the one ``Y @ x`` pass plus
+one dense pass over its scores (the new list's item terms), not a dozen copies of the catalogue.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.serving.artists import ArtistSignals
-from engine.serving.rerank import ItemArrays, Ranked
+from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted
 from engine.serving.results import Reason
+from engine.serving.scan import ModelScores
 
 #: Tracks per artist in the new list (one: every slot introduces an artist).
 NEW_PER_ARTIST = 1
@@ -54,12 +60,26 @@ class ListWeights:
 
 @dataclass(frozen=True)
 class ListScores:
-    """Per-item scores of the two lists for one listener (``-inf``: not a candidate)."""
+    """One listener's two lists (re-ranked, capped) and the artist shares behind them."""
 
-    familiar: np.ndarray
-    new: np.ndarray
+    familiar: Ranked
+    new: Ranked
     own: np.ndarray  # [n_artists] bool: the listener's artists
     share: np.ndarray  # [n_artists] the listener's artist shares
+
+
+class ListTables:
+    """Per-bundle arrays of the lists (built once)."""
+
+    def __init__(self, signals: ArtistSignals, popularity: np.ndarray, weights: ListWeights) -> None:
+        self.weights = weights
+        self.popularity = np.asarray(popularity, dtype=np.float64)
+        #: w_p · popularity: the request-independent term of the new score, per item
+        self.new_popularity = weights.new_popularity * self.popularity
+        #: items without a first-credited artist: never in the new list (one track per first artist)
+        self.no_first_artist = np.flatnonzero(signals.primary < 0)
+        #: items credited to exactly one artist (their familiar score is read, not maximized)
+        self.single = np.diff(signals.arrays.artist_ptr) == 1
 
 
 def artist_shares(weights: np.ndarray) -> np.ndarray:
@@ -80,50 +100,168 @@ def _z(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def list_scores(
+@dataclass(frozen=True)
+class ListRequest:
+    """What a request asks of the lists: k, the cap, the filters, the re-ranking terms."""
+
+    k: int
+    max_per_artist: int | None
+    filters: Filters
+    novelty: float = 0.0
+    freshness: float = 0.0
+
+
+def choose_lists(
     signals: ArtistSignals,
-    popularity: np.ndarray,
-    model: np.ndarray,
+    tables: ListTables,
+    model: ModelScores | None,
     artist_weights: np.ndarray,
     *,
-    weights: ListWeights = ListWeights(),
+    arrays: ItemArrays,
+    blocked: np.ndarray,
+    request: ListRequest,
 ) -> ListScores:
-    """The familiar and new scores of every item.
+    """Both lists for one listener (see the module docstring), equal to scoring every item.
 
-    Parameters
-    ----------
-    signals : ArtistSignals
-        The bundle's artist similarity and factors.
-    popularity : numpy.ndarray
-        ``[n_items]`` catalogue popularity in [0, 1].
-    model : numpy.ndarray
-        ``[n_items]`` served model score, standardized over the items the model scores (0 for
-        the others, and everywhere without a fold-in).
-    artist_weights : numpy.ndarray
-        ``[n_artists]`` the listener's raw artist weights (their tracks' and artist-only matches).
+    Neither list scores the whole catalogue. Each scores a candidate set and grows it (×4)
+    until no item outside can beat its k-th pick:
+
+    - familiar: the tracks of the listener's artists with the largest shares; an item of the
+      other own artists scores at most their best ``log share`` plus the largest possible
+      popularity, model and freshness terms;
+    - new: the tracks of the artists with the highest artist score, plus the tracks with the
+      highest item terms (model z, popularity, re-ranking: one dense float64 pass over the
+      scores of the ``Y @ x`` pass); an item in neither scores at most the best artist score
+      left out plus the smallest item term taken. Each first artist's best track among the
+      candidates is its best overall whenever it can be picked (anything better would be a
+      candidate too).
     """
+    weights = tables.weights
     share = artist_shares(artist_weights)
     own = share > 0
-    z_model = model
-    # familiar: only the own artists' tracks are candidates (a few thousand, not the catalogue)
-    is_candidate = np.zeros(len(popularity), dtype=bool)
-    is_candidate[signals.artist_items[np.flatnonzero(own)].indices] = True
-    candidates = np.flatnonzero(is_candidate)
-    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
-    familiar = np.full(len(popularity), -np.inf)
-    familiar[candidates] = (signals.item_max(log_share, fill=-np.inf, items=candidates)
-                            + weights.familiar_popularity * popularity[candidates]
-                            + weights.familiar_model * z_model[candidates])
+    blocked = np.asarray(blocked, dtype=np.int64)
+    own_tracks = signals.artist_items[np.flatnonzero(own)].indices.astype(np.int64)
+    familiar = _familiar(signals, tables, model, share, own_tracks, arrays=arrays, blocked=blocked, request=request)
     spread = signals.spread(share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
     if weights.new_factors and signals.has_factors.any():
         artist_score += weights.new_factors * np.nan_to_num(_z(signals.factor_scores(artist_weights)), nan=0.0)
-    new = signals.item_max(artist_score, fill=0.0)
-    new += weights.new_model * z_model
-    new += weights.new_popularity * popularity
-    new[candidates] = -np.inf
+    new = _new(signals, tables, model, artist_score, own_tracks, arrays=arrays, blocked=blocked, request=request)
     return ListScores(familiar=familiar, new=new, own=own, share=share)
+
+
+def _model_term(model: ModelScores | None, weight: float, items: np.ndarray) -> np.ndarray:
+    """``weight · z(model)`` of ``items`` (0 without a model or a weight)."""
+    if model is None or not weight:
+        return np.zeros(len(items))
+    return weight * model.z_at(items)
+
+
+def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray,
+              own_tracks: np.ndarray, *, arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
+    """The familiar list. Its score is ``the largest log share among the track's own artists``
+    plus the item terms (popularity, model z, re-ranking). A single-artist track's share is
+    read directly; a track with several artists can score at most the top share plus its item
+    terms. The candidates are the tracks best by that bound's lower half, then every track
+    whose upper bound reaches the k-th pick found, until the k-th pick clears it."""
+    weights = tables.weights
+    own = share > 0
+    keep = np.zeros(len(tables.popularity), dtype=bool)
+    keep[own_tracks] = True
+    keep[blocked] = False
+    items = np.flatnonzero(keep)
+    if not len(items):
+        return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
+    # item terms of every candidate track, and a lower and an upper bound of its share term
+    terms = weights.familiar_popularity * tables.popularity[items] + _model_term(model, weights.familiar_model, items)
+    if request.novelty:
+        terms -= request.novelty * arrays.popularity[items]
+    if request.freshness:
+        terms += request.freshness * arrays.recency[items]
+    first = log_share[signals.primary[items]]  # every own track has a first artist
+    single = tables.single[items]
+    lower = np.where(single, first, -np.inf)
+    upper = np.where(single, first, float(log_share[own].max()))
+    guess = lower + terms
+    size = min(len(items), max(4096, 64 * request.k))
+    chosen = select_top(guess, size)
+    while True:
+        chosen = unique_sorted(chosen)
+        at = items[chosen]
+        scores = signals.item_max(log_share, fill=-np.inf, items=at) + weights.familiar_popularity * tables.popularity[at]
+        scores += _model_term(model, weights.familiar_model, at)
+        ranked = _rerank(scores, at, arrays, request, request.max_per_artist, start=len(at))
+        if len(ranked.items) < request.k and size < len(items):  # the cap left too few: more by the guess
+            size = min(len(items), 4 * size)
+            chosen = np.concatenate([chosen, select_top(guess, size)])
+            continue
+        floor = float(ranked.rank_scores[-1]) if len(ranked.items) == request.k else -np.inf
+        wanted = np.flatnonzero(upper + terms >= floor)
+        if len(wanted) <= len(chosen) and np.isin(wanted, chosen, assume_unique=True).all():
+            return ranked
+        chosen = wanted
+
+
+def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, artist_score: np.ndarray,
+         own_tracks: np.ndarray, *, arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
+    """The new list. Its score is ``max over the track's artists of the artist score`` plus
+    the item terms (model z, popularity, re-ranking), so a track can reach ``r`` only if its
+    item terms reach ``r − max artist score``: the candidates are the tracks with the highest
+    item terms, then every track above that threshold for the k-th pick found, until the k-th
+    pick clears it (each first artist's best track among them is then its best overall)."""
+    weights = tables.weights
+    n = len(tables.popularity)
+    # The item terms of every item (one dense pass over the Y @ x scores).
+    terms = tables.new_popularity.copy()
+    if model is not None and weights.new_model:
+        model.add_z(terms, weights.new_model)
+    if request.novelty:
+        terms -= request.novelty * arrays.popularity
+    if request.freshness:
+        terms += request.freshness * arrays.recency
+    out = np.concatenate([own_tracks, blocked, tables.no_first_artist])
+    terms[out] = -np.inf  # the listener's artists' tracks, the exclusions, tracks without artists
+    if request.filters != Filters():
+        terms[~request.filters.mask(arrays, np.arange(n))] = -np.inf
+    cap = min(request.max_per_artist, NEW_PER_ARTIST) if request.max_per_artist else NEW_PER_ARTIST
+    top_artist = float(artist_score.max()) if len(artist_score) else 0.0
+    top_artist = max(top_artist, 0.0)  # a track without credited artists would read 0
+    items = select_top(terms, min(n, max(2048, 16 * request.k)))
+    while True:
+        items = unique_sorted(items[np.isfinite(terms[items])])
+        ranked = _new_candidates(signals, tables, model, artist_score, items, arrays=arrays, request=request, cap=cap)
+        floor = float(ranked.rank_scores[-1]) - top_artist if len(ranked.items) == request.k else -np.inf
+        # Every track that could reach the k-th pick; when all of them are candidates already, done.
+        wanted = np.flatnonzero(terms >= floor)
+        if len(wanted) <= len(items) and np.isin(wanted, items, assume_unique=True).all():
+            return ranked
+        items = wanted
+def _new_candidates(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, artist_score: np.ndarray,
+                    items: np.ndarray, *, arrays: ItemArrays, request: ListRequest, cap: int) -> Ranked:
+    """The new list among candidate ``items``: their scores, each first artist's best, the cap."""
+    if not len(items):
+        return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+    weights = tables.weights
+    scores = signals.item_max(artist_score, fill=0.0, items=items)
+    scores += _model_term(model, weights.new_model, items)
+    scores += tables.new_popularity[items]
+    ranking = scores - request.novelty * arrays.popularity[items] + request.freshness * arrays.recency[items]
+    first = signals.primary[items]
+    order = np.argsort(first, kind="stable")
+    grouped = first[order]
+    starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+    best = np.maximum.reduceat(ranking[order], starts)
+    keep = np.zeros(len(items), dtype=bool)
+    keep[order] = ranking[order] >= np.repeat(best, np.diff(np.append(starts, len(order))))
+    return _rerank(scores[keep], items[keep], arrays, request, cap)
+
+
+def _rerank(scores: np.ndarray, items: np.ndarray, arrays: ItemArrays, request: ListRequest, cap: int | None,
+            start: int | None = None) -> Ranked:
+    return rerank(scores, arrays, k=request.k, filters=request.filters, max_per_artist=cap,
+                  novelty=request.novelty, freshness=request.freshness, pos2item=items, start=start)
 
 
 def blend_order(familiar: Ranked, new: Ranked, *, k: int, discovery: float) -> list[tuple[str, int]]:
@@ -156,8 +294,8 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
     """
     items = np.asarray(items, dtype=np.int64)
     own_codes = np.flatnonzero(scored.own)
-    firsts = np.asarray([arrays.artists_of(i)[0] if len(arrays.artists_of(i)) else -1 for i in items.tolist()])
-    newcomers = np.unique(firsts[(firsts >= 0) & ~scored.own[np.maximum(firsts, 0)]])
+    firsts = signals.primary[items]
+    newcomers = unique_sorted(firsts[(firsts >= 0) & ~scored.own[np.maximum(firsts, 0)]])
     like: dict[int, int] = {}
     if len(newcomers) and len(own_codes):
         parts = signals.similarity_matrix(newcomers, own_codes) * scored.share[own_codes][None, :]

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
+from engine.bundle.load import release_pages
 
 #: What builds a component's lists (see :class:`NeighbourParams`).
 KINDS = ("cooccurrence", "ease")
@@ -138,6 +137,25 @@ class ItemNeighbours:
         lo, hi = int(self.indptr[item]), int(self.indptr[item + 1])
         return self.indices[lo:hi], self.scores[lo:hi]
 
+    def gather(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The lists of ``items``: (row lengths, neighbour indices int64, cosines float64),
+        rows concatenated in the order of ``items``.
+
+        The memory-mapped pages read are released afterwards (:func:`release_pages`): the
+        kernel maps a whole large page-cache folio per fault, so a few hundred rows of a
+        600k-item list file otherwise left ~190 MiB of it counted in the process RSS per
+        request (measured); the release costs ~0.1 ms, the next read maps them again.
+        """
+        items = np.asarray(items, dtype=np.int64)
+        starts = np.asarray(self.indptr[items], dtype=np.int64)
+        lengths = np.asarray(self.indptr[items + 1], dtype=np.int64) - starts
+        flat = segment_positions(starts, lengths)
+        indices = np.asarray(self.indices[flat], dtype=np.int64)
+        scores = np.asarray(self.scores[flat], dtype=np.float64)
+        release_pages(self.indices)
+        release_pages(self.scores)
+        return lengths, indices, scores
+
     def truncate(self, top_n: int) -> "ItemNeighbours":
         """The first ``top_n`` neighbours of every row (rows are sorted, so a prefix)."""
         lengths = np.minimum(np.diff(self.indptr), top_n)
@@ -196,9 +214,23 @@ class ItemNeighbours:
             raise ValueError(f"extra/{indptr}.npy has {len(found.indptr)} entries, expected {n_items + 1}")
         if len(found.indices) != found.indptr[-1] or len(found.scores) != found.indptr[-1]:
             raise ValueError(f"extra/{indices}.npy / {scores}.npy do not match {indptr}")
-        if len(found.indices) and (int(found.indices.max()) >= n_items or int(found.indices.min()) < 0):
-            raise ValueError(f"extra/{indices}.npy names items outside 0..{n_items - 1}")
+        if len(found.indices):
+            low, high = _range(found.indices)
+            if high >= n_items or low < 0:
+                raise ValueError(f"extra/{indices}.npy names items outside 0..{n_items - 1}")
         return found
+
+
+def _range(values: np.ndarray, block: int = 1 << 22) -> tuple[int, int]:
+    """(min, max) of a memory-mapped array, read in blocks, its pages released after each
+    block: the check reads the whole file once (240 MB of indices for 600k items with 100
+    neighbours) but serving touches only the history rows, so none of it should stay resident."""
+    low, high = int(values[0]), int(values[0])
+    for start in range(0, len(values), block):
+        part = values[start : start + block]
+        low, high = min(low, int(part.min())), max(high, int(part.max()))
+        release_pages(values)
+    return low, high
 
 
 def segment_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -31,6 +31,8 @@ training transform (``engine.core.weights``). They must be finite, > 0 and at mo
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.bundle.load import Bundle, load_current
 from engine.core.errors import BundleError
@@ -60,15 +63,16 @@ from engine.serving.lists import (
     BLENDED,
     FAMILIAR,
     NEW,
-    NEW_PER_ARTIST,
+    ListRequest,
     ListScores,
+    ListTables,
     ListWeights,
     blend_order,
+    choose_lists,
     list_reasons,
-    list_scores,
 )
 from engine.serving.options import MAX_K, MAX_WEIGHT, Options, check_k, check_weights
-from engine.serving.rerank import Filters, ItemArrays, Ranked, mask_positions, rerank
+from engine.serving.rerank import ItemArrays, Ranked, mask_positions, rerank
 from engine.serving.results import (
     PATH_ALS,
     PATH_ARTISTS,
@@ -81,16 +85,25 @@ from engine.serving.results import (
     SimilarSongs,
     TasteLists,
 )
+from engine.serving.scan import ModelScores, Scan
 
 __all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
 
-#: Below this share of items with factors, serving keeps a compact in-memory copy of those
-#: rows rather than scanning the (memory-mapped) full matrix of mostly zero rows.
-_COMPACT_BELOW = 0.5
 #: Bound on the score block of recommend_many (users × items float32), in elements.
 _BLOCK_ELEMENTS = 1 << 24
 #: The request of a bare ``recommend(history)``: 20 tracks, default re-ranking.
 DEFAULT_OPTIONS = Options()
+
+
+def _return_freed_memory() -> None:
+    """Hand the memory freed by construction's temporaries back to the OS: Arrow's pool keeps
+    its freed buffers and glibc its freed heap, which for a 600k catalogue left ~150 MiB of
+    nothing counted in the serving process's RSS (measured with bench/serve.py)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim this way
+        pass
 
 
 def _checked(options: Options) -> Options:
@@ -171,7 +184,7 @@ class Recommender:
         self.clip = float(params.get("weight_clip", 100.0))
         self.cold_start_weights = cold_start_weights
         self.similar_factor_weight = float(similar_factor_weight)
-        items = bundle.items
+        items = bundle.item_columns  # Arrow-backed: the object-backed bundle.items is never built here
         self._track_ids = items["track_id"].to_numpy(dtype=object)
         self._index = pd.Index(self._track_ids)
         if not self._index.is_unique:
@@ -198,9 +211,16 @@ class Recommender:
         # bundle's prior may come from synthetic listeners.
         spotify_pop = pd.to_numeric(items["popularity"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
         self._catalog_popularity = np.clip(spotify_pop / 100.0, 0.0, 1.0)
+        self._list_tables = ListTables(self.artists, self._catalog_popularity, list_weights)
         ranks = np.empty(len(spotify_pop))
         ranks[np.argsort(spotify_pop, kind="stable")] = np.arange(len(spotify_pop))
         self._popularity_pct = 100.0 * ranks / max(1, len(spotify_pop) - 1)
+        _return_freed_memory()
+
+    @property
+    def track_ids(self) -> np.ndarray:
+        """The track id of each bundle row (object array; read-only by convention)."""
+        return self._track_ids
 
     @property
     def popularity_percentile(self) -> np.ndarray:
@@ -208,23 +228,12 @@ class Recommender:
         return self._popularity_pct
 
     def _setup_scan(self) -> None:
-        """Choose the matrix the ``Y @ x`` pass scans (see ``_COMPACT_BELOW``)."""
-        has = self.arrays.has_factors
-        n, n_f = len(has), int(has.sum())
-        self._pos2item: np.ndarray | None = None
-        self._item2pos: np.ndarray | None = None
-        self._require_factors = False
-        self._scan = self._factors
-        if n_f == n:
-            return
-        if n_f < _COMPACT_BELOW * n:
-            rows = np.flatnonzero(has)
-            self._scan = np.ascontiguousarray(self._factors[rows])
-            self._pos2item = rows
-            self._item2pos = np.full(n, -1, dtype=np.int64)
-            self._item2pos[rows] = np.arange(n_f)
-        else:
-            self._require_factors = True  # zero rows score 0: drop them among the candidates
+        """Choose the matrix the ``Y @ x`` pass scans (:class:`~engine.serving.scan.Scan`)."""
+        self.scan = Scan.of(self._factors, self.arrays.has_factors)
+        self._scan = self.scan.matrix
+        self._pos2item = self.scan.pos2item
+        self._item2pos = self.scan.item2pos
+        self._require_factors = self.scan.require_factors
 
     def _setup_blend(self) -> None:
         """The served blend (:mod:`engine.serving.blend`); None serves ALS alone (older bundles)."""
@@ -384,7 +393,7 @@ class Recommender:
         hist = self._parse(history)
         excluded = self._excluded(opts)
         if opts.discovery is not None:
-            lists = self._lists(hist, opts, excluded, discovery=opts.discovery)
+            lists = self._lists(hist, opts, excluded, discovery=opts.discovery, blended_only=True)
             if lists is not None:
                 return lists.blended
         if not len(hist.als_items):
@@ -444,67 +453,60 @@ class Recommender:
             np.add.at(weights, hist.artist_codes, hist.artist_values)
         return weights
 
-    def _model_scores(self, hist: _History) -> tuple[np.ndarray, np.ndarray, FoldIn | None, UserBlend | None]:
-        """Served model scores of every item (NaN where the model has none), the same
-        standardized over the scored items (0 elsewhere), and the fold-in behind them."""
-        n = len(self._track_ids)
-        full = np.full(n, np.nan)
+    def _model_scores(self, hist: _History) -> tuple[ModelScores | None, FoldIn | None, UserBlend | None]:
+        """The served model scores of the scanned items (blend added in place) with their
+        moments, and the fold-in behind them; None without a history the model knows."""
         if not len(hist.als_items):
-            return full, np.zeros(n), None, None
+            return None, None, None
         fold, user = self._listener(hist)  # kept per thread: "Why this?" reuses this solve
-        scores = self._scan @ fold.x.astype(np.float32)
+        scores = self.scan.scores(fold.x)
         if user is not None:
             self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
-        scored = self._pos2item if self._pos2item is not None else np.flatnonzero(self.arrays.has_factors)
-        values = scores if self._pos2item is not None else scores[scored]
-        full[scored] = values
-        std = float(values.std()) if len(values) > 1 else 0.0
-        z = np.zeros(n)
-        if std > 0:
-            z[scored] = (values - float(values.mean())) / std
-        return full, z, fold, user
+        return ModelScores.of(scores, self.scan), fold, user
 
-    def _lists(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float) -> TasteLists | None:
-        """The lists, or None when the history names no artist of the bundle."""
+    def _lists(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float,
+               blended_only: bool = False) -> TasteLists | None:
+        """The lists, or None when the history names no artist of the bundle.
+
+        ``blended_only`` (``recommend``): explanations and per-card reasons are built for the
+        blended list's k tracks only; the other two lists come back without them."""
         weights = self._artist_weights(hist)
         if not (weights > 0).any():
             return None
-        model, z_model, fold, user = self._model_scores(hist)
-        scored = list_scores(self.artists, self._catalog_popularity, z_model, weights, weights=self.list_weights)
-        for array in (scored.familiar, scored.new):
-            if opts.exclude_known:
-                mask_positions(array, hist.known_items, None)
-            mask_positions(array, excluded, None)
-        # The new list takes one track per artist: keep only each artist's best (after the
-        # filters and the re-ranking terms), so the re-ranker sees one candidate per artist
-        # instead of growing its candidate set through a prolific artist's catalogue.
-        if opts.filters != Filters():
-            scored.new[~opts.filters.mask(self.arrays, np.arange(len(scored.new)))] = -np.inf
-        ranking = scored.new - opts.novelty * self.arrays.popularity + opts.freshness * self.arrays.recency
-        scored.new[~self.artists.best_per_artist(ranking)] = -np.inf
-        cap = opts.max_per_artist
+        model, fold, user = self._model_scores(hist)
+        blocked = np.concatenate([hist.known_items, excluded]) if opts.exclude_known else excluded
+        request = ListRequest(opts.k, opts.max_per_artist, opts.filters, opts.novelty, opts.freshness)
         with one_blas_thread():
-            fam = self._rerank(scored.familiar, opts)
-            new = rerank(scored.new, self.arrays, k=opts.k, filters=opts.filters,
-                         max_per_artist=min(cap, NEW_PER_ARTIST) if cap else NEW_PER_ARTIST,
-                         novelty=opts.novelty, freshness=opts.freshness)
+            scored = choose_lists(self.artists, self._list_tables, model, weights, arrays=self.arrays,
+                                  blocked=blocked, request=request)
+            fam, new = scored.familiar, scored.new
             order = blend_order(fam, new, k=opts.k, discovery=discovery)
             path = PATH_ALS if fold is not None else PATH_ARTISTS
-            out = {name: self._list_result(r, model, fold, user, hist, scored, opts, path)
+            explain = not blended_only
+            out = {name: self._list_result(r, model, fold, user, hist, scored, opts, path, explain=explain)
                    for name, r in ((FAMILIAR, fam), (NEW, new))}
-        out[BLENDED] = _interleave([(out[name], j) for name, j in order], path=path, hist=hist)
+            picks = [(out[name], j) for name, j in order]
+            if blended_only:
+                shown = Ranked(np.asarray([r.indices[j] for r, j in picks], dtype=np.int64),
+                               np.zeros(len(picks)), np.zeros(len(picks)))
+                explained = self._list_result(shown, model, fold, user, hist, scored, opts, path).explanations
+                picks_out = _interleave(picks, path=path, hist=hist)
+                out[BLENDED] = dataclasses.replace(picks_out, explanations=explained)
+            else:
+                out[BLENDED] = _interleave(picks, path=path, hist=hist)
         stats = {name: self.list_stats(r.indices, scored.own) for name, r in out.items()}
         return TasteLists(familiar=out[FAMILIAR], new=out[NEW], blended=out[BLENDED], discovery=discovery, stats=stats)
 
     def _list_result(
-        self, ranked: Ranked, model: np.ndarray, fold: FoldIn | None, user: UserBlend | None,
-        hist: _History, scored: ListScores, opts: Options, path: str,
+        self, ranked: Ranked, model: ModelScores | None, fold: FoldIn | None, user: UserBlend | None,
+        hist: _History, scored: ListScores, opts: Options, path: str, *, explain: bool = True,
     ) -> Recommendations:
         """A list as :class:`Recommendations`: model scores (NaN without), list scores, reasons."""
         items = ranked.items
-        with_model = Ranked(items, model[items] if len(items) else np.zeros(0), ranked.rank_scores)
+        values = model.at(items) if model is not None else np.full(len(items), np.nan)
+        with_model = Ranked(items, values, ranked.rank_scores)
         explanations: tuple[Explanation, ...] = ()
-        if opts.explain and len(items):
+        if explain and opts.explain and len(items):
             base = [Explanation(cluster=cluster_of(self.arrays, int(i))) for i in items.tolist()]
             factored = np.flatnonzero(self.arrays.has_factors[items])
             if fold is not None and len(factored):
@@ -750,4 +752,4 @@ class Recommender:
 
     def frame(self, recs: Recommendations) -> pd.DataFrame:
         """Recommendations joined with the items table (see ``engine.serving.explain.recommendations_frame``)."""
-        return recommendations_frame(self.bundle.items, self._index, recs)
+        return recommendations_frame(self.bundle.item_columns, self._index, recs)

@@ -181,7 +181,7 @@ def neighbours_with_methods(
         if row >= 0:
             live = rec.similar(track_id, k)
             lists[METHOD_HYBRID] = list(zip(live.track_ids, (float(s) for s in live.scores)))
-        extra, item_ids = rec.bundle.extra, rec.bundle.items["track_id"].to_numpy(dtype=object)
+        extra, item_ids = rec.bundle.extra, rec.track_ids
     lists.update(stored_neighbours(track_id, store=store, extra=extra, item_ids=item_ids, row=row, limit=k))
     return merge_neighbours(lists, k, exclude=[track_id])
 

@@ -100,3 +100,24 @@ def test_missing_items_column_is_named(tmp_path: Path) -> None:
     parts["items"] = parts["items"].drop(columns=["cluster"])
     with pytest.raises(BundleError, match="cluster"):
         write_bundle(tmp_path / "b", **parts)
+
+
+def test_items_load_as_arrow_and_pandas_frames_are_made_on_first_use(tmp_path: Path) -> None:
+    """items.parquet is read once as Arrow; ``items`` (numpy/object) and ``item_columns``
+    (Arrow-backed) are made on first use, with the same rows; a table written from Arrow-backed
+    columns (whose pandas metadata names ``[pyarrow]`` dtypes) loads like any other."""
+    import pandas as pd
+
+    parts = random_bundle_parts(n_items=30, rank=4)
+    arrow_items = pd.DataFrame({c: pd.Series(parts["items"][c]).convert_dtypes(dtype_backend="pyarrow")
+                                for c in parts["items"].columns})
+    for name, items in (("plain", parts["items"]), ("arrow", arrow_items)):
+        write_bundle(tmp_path / name, **{**parts, "items": items})
+        bundle = load_bundle(tmp_path / name)
+        assert "items" not in bundle.__dict__ and "item_columns" not in bundle.__dict__
+        assert bundle.item_table.num_rows == 30
+        frame, columns = bundle.items, bundle.item_columns
+        assert isinstance(columns["artist_ids"].dtype, pd.ArrowDtype)
+        assert frame["artist_ids"].map(list).tolist() == columns["artist_ids"].tolist() == parts["items"]["artist_ids"].tolist()
+        assert frame["track_id"].tolist() == parts["items"]["track_id"].tolist()
+        assert frame["year"].dtype.kind == "i" and frame["has_factors"].dtype == bool

@@ -1,0 +1,155 @@
+"""The one full pass of serving: ``Y @ x`` over the items with factors, and the served scores it gives.
+
+Serving costs one pass over the item factors per request (memory bound); everything else reads
+the scores of that pass at a few positions, or combines them with per-item arrays in place.
+
+- :class:`Scan` is the matrix that pass reads: the bundle's (memory-mapped) factors, or a
+  compact in-memory copy of the rows with factors when fewer than half the items have them,
+  and the maps between its positions and item indices.
+- :class:`ModelScores` is one listener's served score at every position (ALS, plus the blend
+  added in place) with its mean and spread over the items with factors, as the lists read it:
+  ``z`` at a few items, or gathered in another order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Below this share of items with factors, serving keeps a compact in-memory copy of those
+#: rows rather than scanning the (memory-mapped) full matrix of mostly zero rows.
+COMPACT_BELOW = 0.5
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The matrix of the full pass and its positions.
+
+    Attributes
+    ----------
+    matrix : numpy.ndarray
+        float32 ``[positions, rank]``.
+    pos2item : numpy.ndarray or None
+        Item index of each position (None: positions are item indices).
+    item2pos : numpy.ndarray or None
+        Position of each item, -1 for items not scanned (None: positions are item indices).
+    require_factors : bool
+        True when the matrix holds zero rows (items without factors) that must not be served.
+    has_factors : numpy.ndarray
+        bool ``[n_items]``.
+    """
+
+    matrix: np.ndarray
+    pos2item: np.ndarray | None
+    item2pos: np.ndarray | None
+    require_factors: bool
+    has_factors: np.ndarray
+
+    @classmethod
+    def of(cls, factors: np.ndarray, has_factors: np.ndarray) -> "Scan":
+        """The scan of a bundle's factors (see :data:`COMPACT_BELOW`)."""
+        has = np.asarray(has_factors, dtype=bool)
+        n, n_f = len(has), int(has.sum())
+        if n_f == n:
+            return cls(factors, None, None, False, has)
+        if n_f < COMPACT_BELOW * n:
+            rows = np.flatnonzero(has)
+            item2pos = np.full(n, -1, dtype=np.int64)
+            item2pos[rows] = np.arange(n_f)
+            return cls(np.ascontiguousarray(factors[rows]), rows, item2pos, False, has)
+        return cls(factors, None, None, True, has)
+
+    def positions(self, items: np.ndarray) -> np.ndarray:
+        """Positions of ``items`` whose scores mean something (-1 for items without factors)."""
+        items = np.asarray(items, dtype=np.int64)
+        if self.item2pos is not None:
+            return self.item2pos[items]
+        if not self.require_factors:  # every item has factors: positions are the items
+            return items
+        return np.where(self.has_factors[items], items, -1)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """float32 ``Y @ x`` at every position (the one full pass)."""
+        return self.matrix @ np.asarray(x, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """One listener's served score at every position of a :class:`Scan`, and its moments.
+
+    ``mean`` / ``std`` run over the items with factors (the others have no model score:
+    NaN in :meth:`at`, 0 in :meth:`z_at`).
+    """
+
+    scores: np.ndarray
+    scan: Scan
+    mean: float
+    std: float
+
+    @classmethod
+    def of(cls, scores: np.ndarray, scan: Scan) -> "ModelScores":
+        """Moments of ``scores`` over the positions with factors (float64 accumulation)."""
+        values = scores[scan.has_factors] if scan.require_factors else scores
+        n = len(values)
+        if n == 0:
+            return cls(scores, scan, 0.0, 0.0)
+        mean = float(values.sum(dtype=np.float64)) / n
+        centred = values - np.float32(mean)
+        std = float(np.sqrt(float(centred @ centred) / n)) if n > 1 else 0.0
+        return cls(scores, scan, mean, std)
+
+    def at(self, items: np.ndarray) -> np.ndarray:
+        """float64 served model score of ``items`` (NaN for items without factors)."""
+        pos = self.scan.positions(items)
+        out = np.full(len(pos), np.nan)
+        ok = pos >= 0
+        out[ok] = self.scores[pos[ok]]
+        return out
+
+    def z_at(self, items: np.ndarray) -> np.ndarray:
+        """float64 standardized score of ``items`` (0 for items without factors, and everywhere
+        when the scores do not vary)."""
+        every = self.scan.item2pos is None and not self.scan.require_factors
+        return self.z_of_positions(self.scan.positions(items), all_valid=every)
+
+    def z_of_positions(self, pos: np.ndarray, *, all_valid: bool = False) -> np.ndarray:
+        """float64 standardized score at scan positions ``pos`` (-1: 0).
+
+        ``all_valid`` promises no -1 in ``pos`` (one gather instead of a masked one)."""
+        if not self.std > 0:
+            return np.zeros(len(pos))
+        inv = 1.0 / self.std
+        if all_valid:
+            out = self.scores[pos].astype(np.float64)
+            out -= self.mean
+            out *= inv
+            return out
+        out = np.zeros(len(pos))
+        ok = pos >= 0
+        out[ok] = (self.scores[pos[ok]] - self.mean) * inv
+        return out
+
+    def z_range(self) -> tuple[float, float]:
+        """The smallest and largest standardized score over the items with factors ((0, 0)
+        when the scores do not vary)."""
+        if not self.std > 0:
+            return 0.0, 0.0
+        values = self.scores[self.scan.has_factors] if self.scan.require_factors else self.scores
+        lo, hi = float(values.min()), float(values.max())
+        return (lo - self.mean) / self.std, (hi - self.mean) / self.std
+
+    def add_z(self, out: np.ndarray, weight: float) -> None:
+        """``out += weight · z`` in place, ``out`` a float64 array over the items (item order)."""
+        if not self.std > 0 or not weight:
+            return
+        scale = weight / self.std
+        if self.scan.pos2item is not None:
+            out[self.scan.pos2item] += (self.scores - self.mean) * scale
+        elif self.scan.require_factors:
+            has = self.scan.has_factors
+            out[has] += (self.scores[has] - self.mean) * scale
+        else:
+            part = np.multiply(self.scores, scale, dtype=np.float64)
+            part -= self.mean * scale
+            out += part
