@@ -56,7 +56,7 @@ class GridSpec:
     #: and how many of its best points are fitted again on all validation listeners.
     first_pass_users: int = 2000
     first_pass_keep: int = 3
-    #: The rank of the first pass and of the widening screens (0: the grid's smallest). Spark
+    #: The rank of the first pass (0: the grid's smallest; widening is screened at the middle). Spark
     #: solves one rank×rank system per item and iteration, whatever the number of listeners, so
     #: a sample of listeners barely shortens a fit over tens of thousands of items; a lower rank
     #: does (the solve is cubic in it). λ and α are chosen there, rank on all listeners.
