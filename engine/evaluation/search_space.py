@@ -56,6 +56,16 @@ class GridSpec:
     #: and how many of its best points are fitted again on all validation listeners.
     first_pass_users: int = 2000
     first_pass_keep: int = 3
+    #: The rank of the first pass (0: the grid's smallest; widening is screened at the middle). Spark
+    #: solves one rank×rank system per item and iteration, whatever the number of listeners, so
+    #: a sample of listeners barely shortens a fit over tens of thousands of items; a lower rank
+    #: does (the solve is cubic in it). λ and α are chosen there, rank on all listeners.
+    first_pass_rank: int = 0
+    #: Sample fits run this many at a time (threads on one SparkSession). A small fit leaves
+    #: cores idle between its stages, so two overlap: on the 2-core machine, 4 rank-64 sample
+    #: fits took 161 s two at a time against 230 s one after the other (scratch measurement at
+    #: load ~10). Fits on all listeners use ``parallelism``.
+    first_pass_parallelism: int = 2
     #: A widening step screened on the sample is fitted on all listeners only when it beats the
     #: best point there by this relative margin (on the 550k-pair playlists, 20 iterations beat
     #: 10 by 0.7% on the sample and lost on all listeners, after a 5-minute fit).
