@@ -436,7 +436,18 @@ class Recommender:
         """``[n_items]`` the served score of every item from one ``Y @ x`` pass (float32, as
         :meth:`recommend` nominates candidates; plus the item-neighbour blend when served); NaN
         for items without factors, and everywhere for a history without a fold-in."""
-        return self._model_scores(self._parse(history))[0]
+        model = self._model_scores(self._parse(history))[0]
+        out = np.full(len(self._track_ids), np.nan, dtype=np.float32)
+        if model is None:
+            return out
+        scan = model.scan
+        if scan.pos2item is not None:  # a compact scan: positions are the items with factors
+            out[scan.pos2item] = model.scores
+        elif scan.require_factors:
+            out[scan.has_factors] = model.scores[scan.has_factors]
+        else:
+            out[:] = model.scores
+        return out
 
     def artist_weights(self, history: Mapping[str, float] | None) -> np.ndarray:
         """``[n_artists]`` the raw weight of each artist code in ``history``, as the lists read it:
