@@ -1,0 +1,258 @@
+"""App latency as a person feels it: headless Chromium against ``streamlit run app.py``.
+
+Starts the app (``tests.browser.harness``: a free 127.0.0.1 port, the local fake Spotify for
+the sign-in, PKCE) on the committed demo bundle (or ``--models DIR``), and times, in one run,
+from a click to what the person waits for being on the screen:
+
+- open the app: address entered -> the Home page's sign-in link drawn (a fresh browser);
+- demo: "Listen as this demo listener" -> "Listening as ..." -> "See your recommendations" ->
+  the first recommendation card;
+- sign-in: "Sign in with Spotify" -> the fake's consent page -> "Agree as Alice" -> back on the
+  app, "Listening as ..." -> "See your recommendations" -> the first recommendation card;
+- each page after the first, in the signed-in session: sidebar click -> the page's title and
+  its main content (the last chart, the last card, the table, ...);
+- Similar songs: a typed query -> its ten cards; a rerun on Recommendations: "How many" moved
+  20 -> 25 -> the 25th card.
+
+The automated clicks follow each other at once: the numbers leave out a person's reading time.
+Every wait is bounded (``--wait``); a step that times out is printed as such and the run goes
+on. A measurement, never a pass/fail: each line shows p50 and max next to its target, and the
+last line names the worst page. Run from the repository root::
+
+    python bench/app_latency.py [--quick] [--reps 5] [--models DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, streamlit_app  # noqa: E402
+from tests.fake_spotify import FakeSpotify  # noqa: E402
+
+try:  # requirements-dev.txt; without it the bench says so and measures nothing
+    from playwright.sync_api import Browser, Page, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None
+
+FIRST_TARGET_S = 2.0  # sign-in / demo pick -> first recommendations
+PAGE_TARGET_S = 1.0  # each page after the first, and a rerun
+#: Pages after the first, in visiting order: sidebar title, page heading, what "rendered" means.
+PAGES: tuple[tuple[str, str, str, int], ...] = (
+    ("Your taste", "Your taste", ".js-plotly-plot", 5),  # radar, clusters, artists, genres, eras
+    ("Recommendations", "Recommendations", ".rec-card", 20),  # every card of the default list
+    ("Explore", "Explore the catalogue", "[data-testid='stDataFrame']", 1),  # the map, then the cluster table
+    ("Similar songs", "Similar songs", "[data-testid='stTextInput']", 1),  # the search box (nothing below yet)
+    ("Playlists", "Playlists", "[data-testid='stFormSubmitButton']", 1),  # the table, then "Save to Spotify"
+    ("Model", "The model", "text=Refresh history", 1),
+)
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+@dataclass
+class Timings:
+    """Seconds per measured step, in the order first measured (None: the step timed out)."""
+
+    steps: dict[str, list[float | None]] = field(default_factory=dict)
+    targets: dict[str, float | None] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float | None, target: float | None) -> None:
+        self.steps.setdefault(name, []).append(seconds)
+        self.targets.setdefault(name, target)
+
+
+def timed(timings: Timings, name: str, target: float | None, action: Callable[[], None],
+          done: Callable[[], None]) -> float | None:
+    """Time ``action`` (a click) until ``done`` (a wait) returns; None (and go on) on a timeout."""
+    start = time.perf_counter()
+    try:
+        action()
+        done()
+    except Exception as exc:  # Playwright's TimeoutError, or the page went away: record, carry on
+        print(f"  {name}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}", file=sys.stderr)
+        timings.add(name, None, target)
+        return None
+    seconds = time.perf_counter() - start
+    timings.add(name, seconds, target)
+    return seconds
+
+
+def settle(page: Page) -> None:
+    """Wait (untimed) until Streamlit's script run is over, so the next click starts clean."""
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+
+
+def nav(page: Page, title: str) -> Callable[[], None]:
+    """A click on ``title`` in the sidebar navigation."""
+    return lambda: page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+
+
+def rendered(page: Page, heading: str, selector: str, count: int) -> Callable[[], None]:
+    """A wait for the page's heading and the ``count``-th match of ``selector``."""
+
+    def wait() -> None:
+        page.get_by_role("heading", name=heading).first.wait_for()
+        page.locator(selector).nth(count - 1).wait_for()
+    return wait
+
+
+def demo_run(browser: Browser, url: str, timings: Timings, *, wait_ms: float) -> None:
+    """A fresh browser: open the app, pick the first demo listener, reach the first card."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(wait_ms)
+    page = context.new_page()
+    try:
+        timed(timings, "open the app -> Home drawn", PAGE_TARGET_S, lambda: page.goto(url),
+              lambda: page.get_by_role("link", name="Sign in with Spotify").wait_for())
+        settle(page)
+        page.get_by_role("tab", name="Try the demo").click()
+        listen = page.get_by_role("button", name="Listen as this demo listener")
+        listen.wait_for()
+        start = time.perf_counter()
+        first = timed(timings, "  demo: click -> \"Listening as\"", None, listen.click,
+                      lambda: page.get_by_test_id("stAlertContentSuccess").filter(has_text="Listening as").wait_for())
+        second = timed(timings, "  demo: \"See your recommendations\" -> first card", None,
+                       lambda: page.get_by_text("See your recommendations").click(),
+                       lambda: page.locator(".rec-card").first.wait_for())
+        total = time.perf_counter() - start if first is not None and second is not None else None
+        timings.add("demo pick -> first recommendation card", total, FIRST_TARGET_S)
+    finally:
+        context.close()
+
+
+def signed_in_run(browser: Browser, url: str, timings: Timings, *, wait_ms: float) -> None:
+    """A fresh browser: sign in through the fake Spotify, then every page, a search, a rerun."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(wait_ms)
+    page = context.new_page()
+    try:
+        page.goto(url)
+        link = page.get_by_role("link", name="Sign in with Spotify")
+        link.wait_for()
+        settle(page)
+        start = time.perf_counter()
+        consent = timed(timings, "  sign-in: click -> consent page (the fake Spotify)", None, link.click,
+                        lambda: page.get_by_text("Agree as Alice Andersson").wait_for())
+        back = timed(timings, "  sign-in: agree -> back, \"Listening as\"", None,
+                     lambda: page.get_by_text("Agree as Alice Andersson").click(),
+                     lambda: page.get_by_test_id("stAlertContentSuccess").filter(
+                         has_text="Listening as Alice Andersson").wait_for())
+        recs = timed(timings, "  sign-in: \"See your recommendations\" -> first card", None,
+                     lambda: page.get_by_text("See your recommendations").click(),
+                     lambda: page.locator(".rec-card").first.wait_for())
+        ok = None not in (consent, back, recs)
+        timings.add("sign-in -> first recommendation card", time.perf_counter() - start if ok else None,
+                    FIRST_TARGET_S)
+        if not ok:
+            return
+        settle(page)
+        for title, heading, selector, count in PAGES:
+            timed(timings, f"page: {title}", PAGE_TARGET_S, nav(page, title), rendered(page, heading, selector, count))
+            settle(page)
+            if title == "Similar songs":
+                similar_search(page, timings)
+        nav(page, "Recommendations")()
+        rendered(page, "Recommendations", ".rec-card", 20)()
+        settle(page)
+        slider = page.get_by_test_id("stSlider").filter(has_text="How many").get_by_role("slider")
+        slider.focus()
+        timed(timings, "rerun: \"How many\" 20 -> 25 cards", PAGE_TARGET_S, lambda: slider.press("ArrowRight"),
+              lambda: page.locator(".rec-card").nth(24).wait_for())
+        settle(page)
+    finally:
+        context.close()
+
+
+def similar_search(page: Page, timings: Timings) -> None:
+    """On Similar songs: a typed query sent with Enter -> its ten neighbour cards."""
+    box = page.get_by_label("Artist and title")
+    box.fill("love")  # typed, not yet sent: Enter sends it
+    timed(timings, "similar songs: query -> 10 cards", PAGE_TARGET_S, lambda: box.press("Enter"),
+          lambda: page.locator(".rec-card").nth(9).wait_for())
+    settle(page)
+
+
+def report(timings: Timings, *, header: str) -> None:
+    """Each step's p50 and max beside its target, then the worst page (by p50)."""
+    print(header)
+    print(f"{'step':60} {'p50':>8} {'max':>8}   target   n")
+    for name, values in timings.steps.items():
+        done = [v for v in values if v is not None]
+        target = timings.targets[name]
+        p50 = f"{statistics.median(done):.2f} s" if done else "timeout"
+        worst = f"{max(done):.2f} s" if done else "-"
+        late = f" ({len(values) - len(done)} timed out)" if len(done) < len(values) else ""
+        mark = f"< {target:g} s" if target is not None else "  -   "
+        print(f"{name:60} {p50:>8} {worst:>8}   {mark:7} {len(values)}{late}")
+    pages = {name: statistics.median([v for v in values if v is not None] or [float("inf")])
+             for name, values in timings.steps.items() if name.startswith("page: ")}
+    if pages:
+        name, value = max(pages.items(), key=lambda kv: kv[1])
+        print(f"worst page: {value:.2f} s ({name.removeprefix('page: ')}, p50; target < {PAGE_TARGET_S:g} s)")
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="repetitions of each flow (default 5)")
+    parser.add_argument("--quick", action="store_true", help="2 repetitions")
+    parser.add_argument("--models", type=Path, default=None,
+                        help="a models directory with CURRENT (default: none, so the committed models/demo serves)")
+    parser.add_argument("--wait", type=float, default=30.0, help="seconds any one step may take before it counts "
+                        "as timed out (default 30)")
+    args = parser.parse_args()
+    reps = 2 if args.quick else max(1, args.reps)
+    if not Path(CHROMIUM).is_file():
+        print(f"skipped: needs Debian's chromium at {CHROMIUM} (`make browser`)")
+        return 0
+    if sync_playwright is None:
+        print("skipped: needs the playwright package (requirements-dev.txt)")
+        return 0
+    tmp = Path(tempfile.mkdtemp(prefix="app-latency-"))
+    models = args.models.resolve() if args.models else tmp / "models"
+    models.mkdir(exist_ok=True)
+    (tmp / "data").mkdir()
+    before = _load()
+    timings = Timings()
+    started = time.perf_counter()
+    # The shipped catalogue sample: the demo bundle's items, so Alice's history matches by id.
+    with FakeSpotify(catalogue="auto") as fake, \
+            streamlit_app(fake, data_dir=tmp / "data", models_dir=models, log_path=tmp / "streamlit.log") as url, \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            cold = browser.new_context(viewport=VIEWPORT)
+            cold.set_default_timeout(args.wait * 3000)  # the first visitor also waits for the model to load
+            page = cold.new_page()
+            timed(timings, "first visitor after start -> Home drawn (loads the model)", None,
+                  lambda: page.goto(url), lambda: page.get_by_role("link", name="Sign in with Spotify").wait_for())
+            cold.close()
+            for _ in range(reps):
+                demo_run(browser, url, timings, wait_ms=args.wait * 1000)
+                signed_in_run(browser, url, timings, wait_ms=args.wait * 1000)
+        finally:
+            browser.close()
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    source = str(models) if args.models else "models/demo (the committed demo bundle)"
+    report(timings, header=f"app latency: streamlit run app.py on {source}, headless Chromium, {reps} repetitions, "
+                           f"{time.perf_counter() - started:.0f} s wall; before: {before}; after: {uptime}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
