@@ -50,7 +50,7 @@ FIRST_TARGET_S = 2.0  # sign-in / demo pick -> first recommendations
 PAGE_TARGET_S = 1.0  # each page after the first, and a rerun
 #: Pages after the first, in visiting order: sidebar title, page heading, what "rendered" means.
 PAGES: tuple[tuple[str, str, str, int], ...] = (
-    ("Your taste", "Your taste", ".js-plotly-plot", 5),  # radar, clusters, artists, genres, eras
+    ("Your taste", "Your taste", "[data-testid='stVegaLiteChart'] svg", 5),  # sound, clusters, artists, genres, eras
     ("Recommendations", "Recommendations", ".rec-card", 20),  # every card of the default list
     ("Explore", "Explore the catalogue", "[data-testid='stDataFrame']", 1),  # the map, then the cluster table
     ("Similar songs", "Similar songs", "[data-testid='stTextInput']", 1),  # the search box (nothing below yet)

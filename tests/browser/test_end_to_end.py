@@ -128,10 +128,10 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
         shown = refolded  # the playlist below saves the list as it is now
 
         go("Your taste", "Your taste")
-        page.locator(".js-plotly-plot").nth(4).wait_for()
+        page.locator("[data-testid='stVegaLiteChart'] svg").nth(4).wait_for()
         shot("4-taste")
         go("Explore", "Explore the catalogue")
-        page.locator(".js-plotly-plot").first.wait_for()
+        page.locator("[data-testid='stVegaLiteChart'] canvas").first.wait_for()
         shot("5-explore")
         go("Similar songs", "Similar songs")
         page.get_by_label("Artist and title").fill("Little")
