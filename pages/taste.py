@@ -2,11 +2,9 @@
 
 import streamlit as st
 
-from engine.serving.taste import taste_profile
 from webapp import actions, charts, resources, widgets
 
 listener = widgets.require_listener()
-bundle = resources.recommender().bundle
 labels = resources.cluster_labels()
 st.title("Your taste")
 if listener.match:
@@ -17,8 +15,7 @@ if listener.match:
     if listener.match.unmatched:
         with st.expander("Some tracks we could not find"):
             st.text("\n".join(listener.match.unmatched))
-profile = taste_profile(bundle.items, bundle.audio_features, bundle.kmeans, actions.effective_history(listener),
-                        catalogue=resources.catalog_stats())
+profile = actions.profile(listener)
 if profile.n_tracks == 0:
     st.info("None of your tracks are in the catalogue yet, so there is no profile to draw. "
             "Pick a few songs on the Home page.")

@@ -84,7 +84,7 @@ def eras(table: pd.DataFrame) -> alt.Chart:
     return _grouped(data, category="decade", horizontal=False, percent=True, order=list(named["decade"]))
 
 
-def catalogue_map(points: pd.DataFrame, labels: Mapping[int, str]) -> alt.LayerChart:
+def catalogue_map(points: pd.DataFrame, labels: Mapping[int, str]) -> alt.LayerChart | alt.FacetChart:
     """The 2-D sound map (``engine.serving.taste.map_sample`` rows): catalogue dots coloured by
     cluster, the listener's tracks as open circles, recommendations as stars on top."""
     frame = points.assign(
@@ -92,10 +92,9 @@ def catalogue_map(points: pd.DataFrame, labels: Mapping[int, str]) -> alt.LayerC
         sound=[f"{int(c)}: {labels.get(int(c), '')}" for c in points["cluster"]],
     )[["x", "y", "label", "sound", "role"]]
     sounds = [f"{c}: {labels.get(c, '')}" for c in sorted({int(c) for c in points["cluster"]})]
-    axis = dict(axis=None)
     tooltip = [alt.Tooltip("label:N", title="track"), alt.Tooltip("sound:N", title="cluster")]
-    base = alt.Chart(frame).encode(x=alt.X("x:Q", scale=alt.Scale(zero=False), **axis),
-                                   y=alt.Y("y:Q", scale=alt.Scale(zero=False), **axis), tooltip=tooltip)
+    base = alt.Chart(frame).encode(x=alt.X("x:Q", scale=alt.Scale(zero=False), axis=None),
+                                   y=alt.Y("y:Q", scale=alt.Scale(zero=False), axis=None), tooltip=tooltip)
     dots = base.transform_filter(alt.datum.role == "catalogue").mark_circle(size=14, opacity=0.5).encode(
         color=alt.Color("sound:N", title="cluster", scale=alt.Scale(domain=sounds, scheme="category20"),
                         legend=alt.Legend(orient="right", symbolOpacity=1)))
