@@ -17,9 +17,12 @@ from a click to what the person waits for being on the screen:
 The automated clicks follow each other at once: the numbers leave out a person's reading time.
 Every wait is bounded (``--wait``); a step that times out is printed as such and the run goes
 on. A measurement, never a pass/fail: each line shows p50 and max next to its target, and the
-last line names the worst page. Run from the repository root::
+last line names the worst page. ``--against DIR`` runs a second checkout's app (say, main
+exported with ``git archive``) beside this one and alternates the repetitions between the two,
+so a before/after comparison on a shared, busy machine sees the same load. Run from the
+repository root::
 
-    python bench/app_latency.py [--quick] [--reps 5] [--models DIR]
+    python bench/app_latency.py [--quick] [--reps 5] [--models DIR] [--against DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,9 +52,11 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 FIRST_TARGET_S = 2.0  # sign-in / demo pick -> first recommendations
 PAGE_TARGET_S = 1.0  # each page after the first, and a rerun
+#: A drawn chart: Vega-Lite's SVG or canvas (this app), or a Plotly plot (checkouts before it moved).
+CHART = "[data-testid='stVegaLiteChart'] svg, [data-testid='stVegaLiteChart'] canvas, .js-plotly-plot"
 #: Pages after the first, in visiting order: sidebar title, page heading, what "rendered" means.
 PAGES: tuple[tuple[str, str, str, int], ...] = (
-    ("Your taste", "Your taste", "[data-testid='stVegaLiteChart'] svg", 5),  # sound, clusters, artists, genres, eras
+    ("Your taste", "Your taste", CHART, 5),  # sound, clusters, artists, genres, eras
     ("Recommendations", "Recommendations", ".rec-card", 20),  # every card of the default list
     ("Explore", "Explore the catalogue", "[data-testid='stDataFrame']", 1),  # the map, then the cluster table
     ("Similar songs", "Similar songs", "[data-testid='stTextInput']", 1),  # the search box (nothing below yet)
@@ -105,6 +111,18 @@ def rendered(page: Page, heading: str, selector: str, count: int) -> Callable[[]
         page.get_by_role("heading", name=heading).first.wait_for()
         page.locator(selector).nth(count - 1).wait_for()
     return wait
+
+
+def first_visit(browser: Browser, url: str, timings: Timings, *, wait_ms: float) -> None:
+    """The first visitor after the server started: Home, with the model loaded for it."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(wait_ms)
+    page = context.new_page()
+    try:
+        timed(timings, "first visitor after start -> Home drawn (loads the model)", None, lambda: page.goto(url),
+              lambda: page.get_by_role("link", name="Sign in with Spotify").wait_for())
+    finally:
+        context.close()
 
 
 def demo_run(browser: Browser, url: str, timings: Timings, *, wait_ms: float) -> None:
@@ -183,23 +201,34 @@ def similar_search(page: Page, timings: Timings) -> None:
     settle(page)
 
 
-def report(timings: Timings, *, header: str) -> None:
-    """Each step's p50 and max beside its target, then the worst page (by p50)."""
+def report(runs: dict[str, Timings], *, header: str) -> None:
+    """Each step's p50 and max beside its target (one pair of columns per app), then the worst
+    page (by p50) of each."""
     print(header)
-    print(f"{'step':60} {'p50':>8} {'max':>8}   target   n")
-    for name, values in timings.steps.items():
-        done = [v for v in values if v is not None]
-        target = timings.targets[name]
-        p50 = f"{statistics.median(done):.2f} s" if done else "timeout"
-        worst = f"{max(done):.2f} s" if done else "-"
-        late = f" ({len(values) - len(done)} timed out)" if len(done) < len(values) else ""
-        mark = f"< {target:g} s" if target is not None else "  -   "
-        print(f"{name:60} {p50:>8} {worst:>8}   {mark:7} {len(values)}{late}")
-    pages = {name: statistics.median([v for v in values if v is not None] or [float("inf")])
-             for name, values in timings.steps.items() if name.startswith("page: ")}
-    if pages:
-        name, value = max(pages.items(), key=lambda kv: kv[1])
-        print(f"worst page: {value:.2f} s ({name.removeprefix('page: ')}, p50; target < {PAGE_TARGET_S:g} s)")
+    names = list(runs)
+    print(f"{'step':58}" + "".join(f" {n[:17]:>17}" for n in names) + "   target")
+    print(f"{'':58}" + "".join(f" {'p50':>8} {'max':>8}" for _ in names))
+    first = runs[names[0]]
+    for step, target in first.targets.items():
+        cells = []
+        for name in names:
+            values = runs[name].steps.get(step, [])
+            done = [v for v in values if v is not None]
+            late = len(values) - len(done)
+            p50 = f"{statistics.median(done):.2f} s" if done else "timeout"
+            worst = (f"{max(done):.2f} s" if done else "-") + ("!" * min(late, 3))  # "!": repetitions that timed out
+            cells.append(f" {p50:>8} {worst:>8}")
+        mark = f"< {target:g} s" if target is not None else "-"
+        print(f"{step:58}" + "".join(cells) + f"   {mark}")
+    for name in names:
+        steps = runs[name].steps
+        pages = {s: statistics.median([v for v in values if v is not None] or [float("inf")])
+                 for s, values in steps.items() if s.startswith("page: ")}
+        if pages:
+            worst_page, value = max(pages.items(), key=lambda kv: kv[1])
+            label = "" if len(names) == 1 else f" [{name}]"
+            print(f"worst page{label}: {value:.2f} s ({worst_page.removeprefix('page: ')}, p50; "
+                  f"target < {PAGE_TARGET_S:g} s)")
 
 
 def _load() -> str:
@@ -213,6 +242,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2 repetitions")
     parser.add_argument("--models", type=Path, default=None,
                         help="a models directory with CURRENT (default: none, so the committed models/demo serves)")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another checkout (its app.py) to measure in the same run, repetitions alternating")
     parser.add_argument("--wait", type=float, default=30.0, help="seconds any one step may take before it counts "
                         "as timed out (default 30)")
     args = parser.parse_args()
@@ -226,31 +257,33 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="app-latency-"))
     models = args.models.resolve() if args.models else tmp / "models"
     models.mkdir(exist_ok=True)
-    (tmp / "data").mkdir()
+    roots = {"this checkout": ROOT, **({f"against {args.against.name}": args.against.resolve()} if args.against else {})}
     before = _load()
-    timings = Timings()
+    runs = {name: Timings() for name in roots}
     started = time.perf_counter()
-    # The shipped catalogue sample: the demo bundle's items, so Alice's history matches by id.
-    with FakeSpotify(catalogue="auto") as fake, \
-            streamlit_app(fake, data_dir=tmp / "data", models_dir=models, log_path=tmp / "streamlit.log") as url, \
-            sync_playwright() as pw:
+    wait_ms = args.wait * 1000
+    with ExitStack() as stack:
+        # The shipped catalogue sample: the demo bundle's items, so Alice's history matches by id.
+        fake = stack.enter_context(FakeSpotify(catalogue="auto"))
+        urls = {}
+        for i, (name, root) in enumerate(roots.items()):
+            (tmp / f"data{i}").mkdir()
+            urls[name] = stack.enter_context(streamlit_app(fake, data_dir=tmp / f"data{i}", models_dir=models,
+                                                           log_path=tmp / f"streamlit{i}.log", root=root))
+        pw = stack.enter_context(sync_playwright())
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        try:
-            cold = browser.new_context(viewport=VIEWPORT)
-            cold.set_default_timeout(args.wait * 3000)  # the first visitor also waits for the model to load
-            page = cold.new_page()
-            timed(timings, "first visitor after start -> Home drawn (loads the model)", None,
-                  lambda: page.goto(url), lambda: page.get_by_role("link", name="Sign in with Spotify").wait_for())
-            cold.close()
-            for _ in range(reps):
-                demo_run(browser, url, timings, wait_ms=args.wait * 1000)
-                signed_in_run(browser, url, timings, wait_ms=args.wait * 1000)
-        finally:
-            browser.close()
+        stack.callback(browser.close)
+        for name, url in urls.items():
+            first_visit(browser, url, runs[name], wait_ms=wait_ms * 3)  # it also waits for the model to load
+        for rep in range(reps):
+            order = list(urls) if rep % 2 == 0 else list(reversed(urls))  # alternate who goes first
+            for name in order:
+                demo_run(browser, urls[name], runs[name], wait_ms=wait_ms)
+                signed_in_run(browser, urls[name], runs[name], wait_ms=wait_ms)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     source = str(models) if args.models else "models/demo (the committed demo bundle)"
-    report(timings, header=f"app latency: streamlit run app.py on {source}, headless Chromium, {reps} repetitions, "
-                           f"{time.perf_counter() - started:.0f} s wall; before: {before}; after: {uptime}")
+    report(runs, header=f"app latency: streamlit run app.py on {source}, headless Chromium, {reps} repetitions, "
+                        f"{time.perf_counter() - started:.0f} s wall; before: {before}; after: {uptime}")
     return 0
 
 

@@ -53,8 +53,9 @@ def app_env(url: str, fake: FakeSpotify | None, *, data_dir: Path, models_dir: P
 
 @contextmanager
 def streamlit_app(fake: FakeSpotify | None, *, data_dir: Path, models_dir: Path, log_path: Path,
-                  extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``streamlit run app.py`` headless and yield its URL once its health check answers.
+                  extra_env: dict[str, str] | None = None, root: Path = ROOT) -> Iterator[str]:
+    """Run ``streamlit run app.py`` headless (from checkout ``root``) and yield its URL once its
+    health check answers.
 
     Raises RuntimeError with the log's tail when the server exits or does not come up within
     :data:`START_TIMEOUT_S`; the process is always stopped on exit.
@@ -67,7 +68,7 @@ def streamlit_app(fake: FakeSpotify | None, *, data_dir: Path, models_dir: Path,
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
