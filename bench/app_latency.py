@@ -54,14 +54,16 @@ FIRST_TARGET_S = 2.0  # sign-in / demo pick -> first recommendations
 PAGE_TARGET_S = 1.0  # each page after the first, and a rerun
 #: A drawn chart: Vega-Lite's SVG or canvas (this app), or a Plotly plot (checkouts before it moved).
 CHART = "[data-testid='stVegaLiteChart'] svg, [data-testid='stVegaLiteChart'] canvas, .js-plotly-plot"
-#: Pages after the first, in visiting order: sidebar title, page heading, what "rendered" means.
-PAGES: tuple[tuple[str, str, str, int], ...] = (
-    ("Your taste", "Your taste", CHART, 5),  # sound, clusters, artists, genres, eras
-    ("Recommendations", "Recommendations", ".rec-card", 20),  # every card of the default list
-    ("Explore", "Explore the catalogue", "[data-testid='stDataFrame']", 1),  # the map, then the cluster table
-    ("Similar songs", "Similar songs", "[data-testid='stTextInput']", 1),  # the search box (nothing below yet)
-    ("Playlists", "Playlists", "[data-testid='stFormSubmitButton']", 1),  # the table, then "Save to Spotify"
-    ("Model", "The model", "text=Refresh history", 1),
+#: Pages after the first, in visiting order: sidebar title, page heading, and what "rendered"
+#: means: every (selector, count) drawn, i.e. the count-th match of each selector visible.
+TABLE = "[data-testid='stDataFrame']"
+PAGES: tuple[tuple[str, str, tuple[tuple[str, int], ...]], ...] = (
+    ("Your taste", "Your taste", ((CHART, 5),)),  # sound, clusters, artists, genres, eras
+    ("Recommendations", "Recommendations", ((".rec-card", 20),)),  # every card of the default list
+    ("Explore", "Explore the catalogue", ((CHART, 1), (TABLE, 1))),  # the map and the cluster table
+    ("Similar songs", "Similar songs", (("[data-testid='stTextInput']", 1),)),  # the search box (nothing below yet)
+    ("Playlists", "Playlists", ((TABLE, 1), ("[data-testid='stFormSubmitButton']", 1))),  # the list, "Save to Spotify"
+    ("Model", "The model", (("text=Refresh history", 1),)),
 )
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -104,12 +106,13 @@ def nav(page: Page, title: str) -> Callable[[], None]:
     return lambda: page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
 
 
-def rendered(page: Page, heading: str, selector: str, count: int) -> Callable[[], None]:
-    """A wait for the page's heading and the ``count``-th match of ``selector``."""
+def rendered(page: Page, heading: str, drawn: tuple[tuple[str, int], ...]) -> Callable[[], None]:
+    """A wait for the page's heading and the ``count``-th match of each ``(selector, count)``."""
 
     def wait() -> None:
         page.get_by_role("heading", name=heading).first.wait_for()
-        page.locator(selector).nth(count - 1).wait_for()
+        for selector, count in drawn:
+            page.locator(selector).nth(count - 1).wait_for()
     return wait
 
 
@@ -175,13 +178,13 @@ def signed_in_run(browser: Browser, url: str, timings: Timings, *, wait_ms: floa
         if not ok:
             return
         settle(page)
-        for title, heading, selector, count in PAGES:
-            timed(timings, f"page: {title}", PAGE_TARGET_S, nav(page, title), rendered(page, heading, selector, count))
+        for title, heading, drawn in PAGES:
+            timed(timings, f"page: {title}", PAGE_TARGET_S, nav(page, title), rendered(page, heading, drawn))
             settle(page)
             if title == "Similar songs":
                 similar_search(page, timings)
         nav(page, "Recommendations")()
-        rendered(page, "Recommendations", ".rec-card", 20)()
+        rendered(page, "Recommendations", ((".rec-card", 20),))()
         settle(page)
         slider = page.get_by_test_id("stSlider").filter(has_text="How many").get_by_role("slider")
         slider.focus()
