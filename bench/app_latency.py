@@ -257,15 +257,15 @@ def main() -> int:
     if sync_playwright is None:
         print("skipped: needs the playwright package (requirements-dev.txt)")
         return 0
-    tmp = Path(tempfile.mkdtemp(prefix="app-latency-"))
-    models = args.models.resolve() if args.models else tmp / "models"
-    models.mkdir(exist_ok=True)
     roots = {"this checkout": ROOT, **({f"against {args.against.name}": args.against.resolve()} if args.against else {})}
     before = _load()
     runs = {name: Timings() for name in roots}
     started = time.perf_counter()
     wait_ms = args.wait * 1000
-    with ExitStack() as stack:
+    with ExitStack() as stack:  # unwinds in reverse: browser, apps, fake, then the scratch directory
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="app-latency-")))
+        models = args.models.resolve() if args.models else tmp / "models"  # empty: models/demo serves
+        models.mkdir(exist_ok=True)
         # The shipped catalogue sample: the demo bundle's items, so Alice's history matches by id.
         fake = stack.enter_context(FakeSpotify(catalogue="auto"))
         urls = {}
