@@ -6,13 +6,7 @@ from spotify.errors import SpotifyError
 from spotify.export_import import read_export
 from webapp import actions, resources, session, widgets
 from webapp.cards import md_escape
-from webapp.listeners import (
-    KIND_EXPORT,
-    demo_label,
-    listener_from_demo,
-    listener_from_history,
-    listener_from_seeds,
-)
+from webapp.listeners import KIND_EXPORT, listener_from_history
 from webapp.model_info import about_bundle, model_sentence
 
 actions.finish_sign_in()
@@ -58,35 +52,30 @@ if auth:
 with tabs[-2]:
     st.info("Demo listeners are synthetic: generated from the catalogue to show how the app works. "
             "They are not real people.")
-    demo = resources.demo_tables()
+    demo = resources.demo_choices()
     if demo is not None:
-        rows = {str(r["user_id"]): r for r in demo[0].to_dict("records")}
-        picked = st.selectbox("Demo listener", list(rows), key="demo_pick",
-                              format_func=lambda u: f"{u} · {demo_label(rows[u])}")
-        if description := rows[picked].get("description"):
+        picked = st.selectbox("Demo listener", list(demo), key="demo_pick", format_func=lambda u: f"{u} · {demo[u].label}")
+        if description := demo[picked].description:
             st.caption(md_escape(description))
-        if st.button("Listen as this demo listener", type="primary"):
-            name = rows[picked].get("display_name") or rows[picked].get("name") or picked
-            session.set_listener(listener_from_demo(demo[1], picked, name=str(name)))
-            st.rerun()
+        # A callback (not `if st.button: ...; st.rerun()`): the click's own run shows the listener.
+        # It reads the picker when it runs, so a pick made just before the click counts.
+        st.button("Listen as this demo listener", type="primary",
+                  on_click=lambda: actions.use_demo_listener(st.session_state["demo_pick"],
+                                                             demo[st.session_state["demo_pick"]].name))
     else:
         st.caption("The demo listeners have not been prepared here (`make run` builds them); pick a few songs instead.")
     st.subheader("Or pick a few songs you like")
     picks = session.seed_picks()
     query = st.text_input("Search artists or songs", key="seed_query", placeholder="e.g. beatles yesterday")
     for track_id, label in actions.search_tracks(query) if query.strip() else []:
-        if st.button(md_escape(label), key=f"add-{track_id}", icon=":material/add:", disabled=track_id in picks):
-            session.add_seed_pick(track_id)
-            st.rerun()
+        st.button(md_escape(label), key=f"add-{track_id}", icon=":material/add:", disabled=track_id in picks,
+                  on_click=session.add_seed_pick, args=(track_id,))
     if picks:
         chosen = actions.labels_of(picks)
         kept = st.multiselect("Your picks", picks, default=picks, format_func=chosen.get, key="seed_kept")
-        with_artists = st.checkbox("Also recommend from these artists", value=True)
-        if st.button("Use these songs", type="primary", disabled=not kept):
-            artists = actions.artists_of(kept) if with_artists else []
-            session.set_seed_picks(list(kept))
-            session.set_listener(listener_from_seeds(kept, artists))
-            st.rerun()
+        st.checkbox("Also recommend from these artists", value=True, key="seed_with_artists")
+        st.button("Use these songs", type="primary", disabled=not kept, on_click=lambda: actions.use_seed_songs(
+            list(st.session_state["seed_kept"]), bool(st.session_state["seed_with_artists"])))
 
 with tabs[-1]:
     st.write("Request your data at spotify.com/account/privacy, then upload the zip (or the JSON files in it). "

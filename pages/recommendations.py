@@ -86,13 +86,19 @@ def cards(listener: Listener, frame: pd.DataFrame, *, why: Mapping[str, Listens]
         st.warning("No songs pass these filters. Widen the era or energy range, or clear the sound filter.")
         return
     widgets.card_styles()
-    images = actions.artwork(frame["track_id"].tolist(), listener)
+    ids = frame["track_id"].tolist()
+    images, covers = actions.known_artwork(ids, listener), {}
     for position, row in enumerate(frame.to_dict("records")):
         if position % 2 == 0:  # one row of two cards at a time keeps reading (and DOM) order = rank order
             grid = st.columns(2)
         with grid[position % 2]:
-            widgets.track_card(row, verb=listener.verb, image=images.get(row["track_id"]), position=position,
-                               show_player=show_players, why=why.get(row["track_id"]))
+            covers[row["track_id"]] = widgets.track_card(
+                row, verb=listener.verb, image=images.get(row["track_id"]), position=position,
+                show_player=show_players, why=why.get(row["track_id"]))
+    # Album art Spotify has to be asked for fills in after the cards are on the screen.
+    for track_id, url in actions.artwork(ids, listener).items():
+        if track_id not in images:
+            widgets.set_cover(covers[track_id], url)
     st.page_link("pages/playlists.py", label="Save these as a playlist", icon=":material/queue_music:")
 
 

@@ -8,26 +8,19 @@ the first demo listener in headless Chromium and screenshots the Recommendations
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, streamlit_app  # noqa: E402
+
 OUT = ROOT / "docs" / "screenshot-recommendations.png"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -35,28 +28,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="shot-"))
     (tmp / "models").mkdir()
     (tmp / "data").mkdir()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
-    env.update(DATA_DIR=str(tmp / "data"), MODELS_DIR=str(tmp / "models"), APP_STATE_SECRET="screenshot")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{url}_stcore/health", timeout=2).text == "ok":
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("streamlit did not start")
-            time.sleep(0.3)
+    with streamlit_app(None, data_dir=tmp / "data", models_dir=tmp / "models", log_path=tmp / "streamlit.log") as url:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.set_default_timeout(int(os.environ.get("SHOT_TIMEOUT_MS", "90000")))
             page.goto(url)
@@ -74,9 +48,6 @@ def main() -> int:
             time.sleep(3)  # let the embed iframes paint
             page.screenshot(path=str(OUT))
             browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     print(f"wrote {OUT}")
     return 0
 

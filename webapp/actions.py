@@ -7,10 +7,16 @@ Spotify arrive as :class:`spotify.errors.SpotifyError` (never a spotipy exceptio
 text is a sentence to show. When the SQLite store cannot be written (another process holds
 its lock past the busy timeout, a full disk), the click still works as far as it can and the
 page says in a sentence what was not saved (:func:`_not_saved`), never a traceback.
+
+A page run reads the stored likes once (:func:`feedback`) and builds the request once
+(:func:`request`); the lists, their frame, "Why this?" and the editor's choices are kept in the
+session with the inputs they came from (``session.remembered``), so a rerun that changes none
+of them (a Play click, coming back to the page) recomputes nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 from collections.abc import Mapping
@@ -27,6 +33,7 @@ from engine.serving.options import Options
 from engine.serving.results import Recommendations, TasteLists
 from engine.serving.similar_songs import stored_neighbours
 from engine.serving.similar_songs import topic_labels as labels
+from engine.serving.taste import TasteProfile, taste_profile
 from engine.state.events import (
     DISLIKE,
     EXCLUDE,
@@ -48,11 +55,13 @@ from webapp.cards import sign_in_html
 from webapp.listeners import (
     KIND_SPOTIFY,
     Listener,
+    listener_from_demo,
     listener_from_history,
+    listener_from_seeds,
     recommend_request,
 )
 from webapp.mixes import MixMemo, mix_key, mix_request, playlists_to_update
-from webapp.taste_edit import newly_removed, taste_request
+from webapp.taste_edit import TasteRequest, artist_choices, build_request, newly_removed, taste_request, track_labels
 
 if TYPE_CHECKING:
     from engine.state.store import SavedPlaylist as SavedRecord
@@ -149,6 +158,20 @@ def sign_out() -> None:
     session.new_user_key()
 
 
+def use_demo_listener(user_id: str, name: str) -> None:
+    """Button callback: listen as the demo listener ``user_id`` (before the page runs, so the
+    run that follows the click already shows them: no second run)."""
+    demo = resources.demo_tables()
+    if demo is not None:
+        session.set_listener(listener_from_demo(demo[1], user_id, name=name))
+
+
+def use_seed_songs(track_ids: list[str], with_artists: bool) -> None:
+    """Button callback: a listener made of the picked songs (and their first artists)."""
+    session.set_seed_picks(list(track_ids))
+    session.set_listener(listener_from_seeds(track_ids, artists_of(track_ids) if with_artists else []))
+
+
 def forget_me() -> dict[str, int] | None:
     """Delete this listener's events, feedback and playlist records (SQLite and event files);
     None (and an error on the page) when the store or the files cannot be changed now."""
@@ -163,6 +186,8 @@ def forget_me() -> dict[str, int] | None:
         return None
     session.forget_shown()
     session.forget_exclusions()
+    session.forget_run_value(_feedback_name())
+    session.forget_remembered()
     return counts
 
 
@@ -206,8 +231,17 @@ def play(track_id: str) -> None:
     log_events(PLAY, [track_id])
 
 
+def _feedback_name() -> str:
+    return f"feedback:{session.user_key()}"
+
+
 def feedback() -> Feedback:
-    """The listener's likes and dislikes (none, with a note, when the store cannot be read)."""
+    """The listener's likes and dislikes, read from the store once per page run (none, with one
+    note, when the store cannot be read)."""
+    return session.once_per_run(_feedback_name(), _read_feedback)
+
+
+def _read_feedback() -> Feedback:
     try:
         return resources.store().feedback(session.user_key())
     except sqlite3.Error as exc:
@@ -223,6 +257,7 @@ def rate_track(track_id: str, value: int) -> bool:
     except sqlite3.Error as exc:
         _not_saved(_EVENT_WORDS[LIKE if value > 0 else DISLIKE] if value else "Clearing your rating", exc)
         return False
+    session.forget_run_value(_feedback_name())
     if value:
         log_events(LIKE if value > 0 else DISLIKE, [track_id])
     return True
@@ -235,21 +270,35 @@ def block_artist(artist: str) -> bool:
     except sqlite3.Error as exc:
         _not_saved("Hiding this artist", exc)
         return False
+    session.forget_run_value(_feedback_name())
     return True
 
 
 # -- recommendations --------------------------------------------------------------------
 
 
+def request(listener: Listener) -> TasteRequest:
+    """This session's request: the listener, the controls, the stored likes and the exclusions
+    (``webapp.taste_edit.build_request``), built again only when one of them changed."""
+    rec, fb, excl = resources.recommender(), feedback(), session.exclusions()
+    controls = session.controls()
+    # The list shown (``view``) does not change the request: switching lists re-ranks nothing.
+    inputs = (dataclasses.replace(controls, view=""), fb, excl)
+    return session.remembered("request", (rec, listener), inputs,
+                              lambda: build_request(rec, listener, controls, fb, excl))
+
+
 def taste_lists(listener: Listener) -> tuple[TasteLists, Recommendations, pd.DataFrame]:
     """The lists for the session's controls, feedback and exclusions, and the one the controls
     choose to show (``RecControls.view``) with its frame; remember and log what is shown."""
-    rec = resources.recommender()
-    controls = session.controls()
-    history, options, _ = taste_request(rec, listener, controls, feedback(), session.exclusions())
-    lists = rec.lists(history, options)
-    result = {FAMILIAR: lists.familiar, NEW: lists.new}.get(controls.view, lists.blended)
-    frame = rec.frame(result)
+    rec, req, view = resources.recommender(), request(listener), session.controls().view
+    lists = session.remembered("lists", (rec, listener, req), None, lambda: rec.lists(req.history, req.options))
+
+    def shown() -> tuple[Recommendations, pd.DataFrame]:
+        result = {FAMILIAR: lists.familiar, NEW: lists.new}.get(view, lists.blended)
+        return result, rec.frame(result)
+
+    result, frame = session.remembered("shown", (rec, listener, lists), view, shown)
     session.set_shown(frame)
     if session.mark_logged(result.track_ids):
         log_events(RECOMMENDED, list(result.track_ids))
@@ -289,9 +338,15 @@ def recommendations(listener: Listener) -> tuple[Recommendations, pd.DataFrame]:
 
 def effective_history(listener: Listener) -> Mapping[str, float]:
     """The weights recommendations use: history plus picks and likes, minus dislikes and exclusions."""
-    history, _, _ = taste_request(resources.recommender(), listener, session.controls(), feedback(),
-                                  session.exclusions())
-    return history
+    return request(listener).history
+
+
+def profile(listener: Listener) -> TasteProfile:
+    """The Taste page's summary of :func:`effective_history` against the catalogue."""
+    rec, req = resources.recommender(), request(listener)
+    b = rec.bundle
+    return session.remembered("profile", (rec, listener, req), None, lambda: taste_profile(
+        b.items, b.audio_features, b.kmeans, req.history, catalogue=resources.catalog_stats()))
 
 
 # -- the editable taste ---------------------------------------------------------------------
@@ -299,16 +354,30 @@ def effective_history(listener: Listener) -> Mapping[str, float]:
 
 def taste_base(listener: Listener) -> dict[str, float]:
     """The history the listener can untick from: :func:`effective_history` before exclusions."""
-    history, _ = recommend_request(listener, session.controls(), feedback())
-    return dict(history)
+    return dict(request(listener).base)
+
+
+def taste_choices(listener: Listener) -> tuple[dict[str, str], dict[str, str]]:
+    """What "Edit your taste" offers: the history's artists and songs (id -> label), heaviest
+    artists first; made again only when the listener or their likes change."""
+    rec, fb = resources.recommender(), feedback()
+
+    def choices() -> tuple[dict[str, str], dict[str, str]]:
+        base, _ = recommend_request(listener, session.controls(), fb)  # the history part ignores the controls
+        return artist_choices(rec, base), track_labels(rec, list(base))
+
+    return session.remembered("taste_choices", (rec, listener), fb, choices)
 
 
 def listens(listener: Listener, track_ids: list[str]) -> dict[str, Listens]:
     """The listens behind each recommended track ("Why this?"), from the history it was made of."""
-    rec = resources.recommender()
-    history = effective_history(listener)
+    rec, req = resources.recommender(), request(listener)
     plays = listener.timeline.plays() if listener.timeline is not None else None
-    return {lst.track_id: lst for lst in listens_behind(rec, history, track_ids, plays=plays)}
+
+    def behind() -> dict[str, Listens]:
+        return {lst.track_id: lst for lst in listens_behind(rec, req.history, track_ids, plays=plays)}
+
+    return session.remembered("listens", (rec, listener, req), tuple(track_ids), behind)
 
 
 def set_exclusions(listener: Listener, value: Exclusions) -> None:
@@ -318,8 +387,8 @@ def set_exclusions(listener: Listener, value: Exclusions) -> None:
     the track outweighs the exclusion in training.
     """
     rec, controls, fb = resources.recommender(), session.controls(), feedback()
-    _, _, before = taste_request(rec, listener, controls, fb, session.exclusions())
-    _, _, after = taste_request(rec, listener, controls, fb, value)
+    before = request(listener).edit
+    after = build_request(rec, listener, controls, fb, value).edit
     session.set_exclusions(value)
     log_events(EXCLUDE, newly_removed(before, after))
 
@@ -334,10 +403,16 @@ def keep_artist(listener: Listener, artist_id: str, keep: bool) -> None:
     set_exclusions(listener, session.exclusions().with_artist(artist_id, keep=keep))
 
 
+def known_artwork(track_ids: list[str], listener: Listener) -> dict[str, str]:
+    """Album-art URLs the listener's own history brought (no request to Spotify)."""
+    return {t: listener.images[t] for t in track_ids if t in listener.images}
+
+
 def artwork(track_ids: list[str], listener: Listener, *, limit: int = 12) -> dict[str, str]:
     """Album-art URLs: from the listener's own history, else (signed in) from Spotify, first
-    ``limit`` tracks only (one request each). Failures just leave the placeholder."""
-    out = {t: listener.images[t] for t in track_ids if t in listener.images}
+    ``limit`` tracks only (one request each, cached for every session: album art is public).
+    Failures just leave the placeholder."""
+    out = known_artwork(track_ids, listener)
     auth = session.spotify_auth()
     if listener.kind != KIND_SPOTIFY or auth is None or not auth.is_signed_in():
         return out

@@ -11,6 +11,9 @@ Spotify client or anything of one listener's in a shared cache: that lives in
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -26,6 +29,7 @@ from engine.serving.taste import catalog_stats as compute
 from engine.serving.taste import describe_clusters
 from engine.state.store import Store
 from spotify.history import track_info
+from webapp.listeners import demo_label
 
 if TYPE_CHECKING:
     from engine.serving.taste import CatalogStats
@@ -123,6 +127,44 @@ def _demo_tables_from_files(listeners_path: str, history_path: str, stamp: float
     listeners = pd.read_parquet(listeners_path)
     history = pd.read_parquet(history_path, columns=["user_id", "track_id", "weight"])
     return listeners, history
+
+
+@dataclass(frozen=True)
+class DemoChoice:
+    """One demo listener as the Home page offers it."""
+
+    label: str  # "rock & 1970s soul · 35 tracks"
+    name: str
+    description: str
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _demo_choices(version: str, stamp: float, _listeners: pd.DataFrame) -> Mapping[str, DemoChoice]:
+    # Read-only and public (synthetic listeners): one mapping serves every session.
+    out = {}
+    for row in _listeners.to_dict("records"):
+        user = str(row["user_id"])
+        out[user] = DemoChoice(demo_label(row), str(row.get("display_name") or row.get("name") or user),
+                               str(row.get("description") or ""))
+    return MappingProxyType(out)
+
+
+def demo_choices() -> Mapping[str, DemoChoice] | None:
+    """The demo listeners for the Home page's picker (user id -> :class:`DemoChoice`), built
+    once per bundle version and demo table, not on every rerun; None without demo listeners."""
+    demo = demo_tables()
+    if demo is None:
+        return None
+    return _demo_choices(recommender().version, _demo_stamp(), demo[0])
+
+
+def _demo_stamp() -> float:
+    """When the prepared demo tables last changed (0 when the bundle ships them)."""
+    if "demo_listeners" in recommender().bundle.tables:
+        return 0.0
+    parquet = settings().parquet_dir
+    paths = (parquet / "demo_listeners.parquet", parquet / "interactions_demo")
+    return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
 
 
 def demo_tables() -> tuple[pd.DataFrame, pd.DataFrame] | None:

@@ -5,13 +5,20 @@ the Recommendations controls, the list last shown (and last logged), the track w
 is open, a sign-in error waiting to be shown, the songs picked on the Home page, what the
 listener unticked of their taste, the second listener of a Blend, the last mixes by taste,
 their own Spotify playlists while extending one, and the Spotify sign-in (:func:`spotify_auth`,
-whose token ``spotify.auth`` keeps in the same mapping). Pages index ``st.session_state`` only for their own widget keys.
+whose token ``spotify.auth`` keeps in the same mapping). Pages index ``st.session_state`` only
+for their own widget keys.
+
+Two memos keep a rerun from redoing work, both per session (one listener's results never sit
+in a cache shared by every visitor): :func:`once_per_run` (what this script run already read,
+such as the stored likes; :func:`start_run` at the top of every page forgets it) and
+:func:`remembered` (results kept across runs with the inputs they were made from, recomputed
+only when an input differs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, MutableMapping
-from typing import Any, cast
+from collections.abc import Callable, Hashable, MutableMapping
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 import streamlit as st
@@ -33,6 +40,10 @@ K_LOGGED = "logged_recs"
 K_PLAYING = "playing"
 K_SIGNIN_ERROR = "signin_error"
 K_SEED_PICKS = "seed_picks"
+K_RUN = "run_memo"
+K_REMEMBERED = "remembered"
+
+T = TypeVar("T")
 
 
 # -- who is listening ---------------------------------------------------------------------
@@ -61,9 +72,9 @@ def listener() -> Listener | None:
 
 
 def set_listener(value: Listener | None) -> None:
-    """Switch listener: the shown list and the playing preview start over."""
+    """Switch listener: the shown list, the playing preview and remembered results start over."""
     st.session_state[K_LISTENER] = value
-    for key in (K_SHOWN, K_LOGGED, K_PLAYING, K_MIXES):
+    for key in (K_SHOWN, K_LOGGED, K_PLAYING, K_MIXES, K_REMEMBERED):  # remembered results hold the old listener
         st.session_state.pop(key, None)
 
 
@@ -280,3 +291,46 @@ def set_extend_note(ok: bool, text: str, url: str | None = None) -> None:
 def pop_extend_note() -> tuple[bool, str, str | None] | None:
     """That note, once (the page shows it after the rerun the click starts)."""
     return st.session_state.pop(K_EXTEND_NOTE, None)
+
+
+# -- memos: once per run, and per inputs across runs ------------------------------------------
+
+
+def start_run() -> None:
+    """A new script run: forget what the last one read (the store may have changed since)."""
+    st.session_state[K_RUN] = {}
+
+
+def once_per_run(name: str, compute: Callable[[], T]) -> T:
+    """``compute()`` the first time ``name`` is asked for in this run, the same value after."""
+    memo = st.session_state.setdefault(K_RUN, {})
+    if name not in memo:
+        memo[name] = compute()
+    return cast(T, memo[name])
+
+
+def forget_run_value(name: str) -> None:
+    """Drop ``name`` from this run's memo (after a write that changes it)."""
+    st.session_state.get(K_RUN, {}).pop(name, None)
+
+
+def remembered(name: str, owners: tuple[object, ...], key: Hashable, compute: Callable[[], T]) -> T:
+    """The last result for ``name`` when it was made from the same inputs, else ``compute()``.
+
+    ``owners`` are compared by identity (the recommender of one bundle version, the listener
+    object of this session: a new one is new inputs even when equal), ``key`` by equality
+    (controls, likes, exclusions, ...). One result per name is kept; treat it as read-only.
+    """
+    memo = st.session_state.setdefault(K_REMEMBERED, {})
+    entry = memo.get(name)
+    if entry is not None and len(entry[0]) == len(owners) and all(a is b for a, b in zip(entry[0], owners)) \
+            and entry[1] == key:
+        return cast(T, entry[2])
+    value = compute()
+    memo[name] = (owners, key, value)
+    return value
+
+
+def forget_remembered() -> None:
+    """Drop every remembered result (after "Forget me")."""
+    st.session_state.pop(K_REMEMBERED, None)

@@ -10,9 +10,11 @@ removed tracks (recorded as ``exclude`` events), and plain-text lines for the li
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from engine.serving.exclusions import Exclusions, TasteEdit, Timeline, apply_exclusions, history_artists
+from engine.serving.listening import Listening
 from engine.serving.listens import Listens
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -20,14 +22,34 @@ from engine.state.store import Feedback
 from webapp.listeners import Listener, RecControls, recommend_request
 
 
+@dataclass(frozen=True)
+class TasteRequest:
+    """One recommendation request: ``base`` (the history with picks and likes, before
+    exclusions: what the editor unticks from), the ``history`` and ``options`` left after the
+    exclusions, and the ``edit`` that made them."""
+
+    base: Listening
+    history: Mapping[str, float]
+    options: Options
+    edit: TasteEdit
+
+
+def build_request(
+    rec: Recommender, listener: Listener, controls: RecControls, feedback: Feedback, exclusions: Exclusions
+) -> TasteRequest:
+    """``recommend_request`` with the listener's exclusions applied (removed tracks stay out of
+    the results too)."""
+    base, options = recommend_request(listener, controls, feedback)
+    edit = apply_exclusions(rec, base, exclusions, timeline=listener.timeline)
+    return TasteRequest(base, edit.history, edit.options(options), edit)
+
+
 def taste_request(
     rec: Recommender, listener: Listener, controls: RecControls, feedback: Feedback, exclusions: Exclusions
 ) -> tuple[Mapping[str, float], Options, TasteEdit]:
-    """``recommend_request`` with the listener's exclusions applied: the history left, the
-    options (removed tracks stay out of the results too) and the edit itself."""
-    history, options = recommend_request(listener, controls, feedback)
-    edit = apply_exclusions(rec, history, exclusions, timeline=listener.timeline)
-    return edit.history, edit.options(options), edit
+    """:func:`build_request` as ``(history, options, edit)``."""
+    request = build_request(rec, listener, controls, feedback, exclusions)
+    return request.history, request.options, request.edit
 
 
 def newly_removed(before: TasteEdit, after: TasteEdit) -> list[str]:

@@ -62,20 +62,22 @@ def track_card(
     feedback_buttons: bool = True,
     show_player: bool = False,
     why: Listens | None = None,
-) -> None:
+) -> Any:
     """One recommendation (a ``Recommender.frame`` row): cover, text, reasons (with the track's
     own sound, ``catalog.track_sound``), buttons, player, and with ``why`` a "Why this?" popover
-    of the listens behind it (:func:`why_this`)."""
+    of the listens behind it (:func:`why_this`). Returns the cover's slot, for
+    :func:`set_cover` once the album art is known (the card is drawn without waiting for it)."""
     track_id = str(row["track_id"])
     title = str(row.get("name") or "")
     artists = list(row.get("artists") or [])
     with st.container(border=True, key=f"card-{position}-{track_id}"):
         cover, body = st.columns([1, 4], vertical_alignment="top")
         with cover:
+            slot = st.empty()
             if image:
-                st.image(image, width="stretch")
+                set_cover(slot, image)
             else:
-                st.html(placeholder_html(title, row.get("cluster")))
+                slot.html(placeholder_html(title, row.get("cluster")))
         with body:
             lines = reason_lines(row, verb=verb, sound=track_sound(resources.recommender(), track_id))
             st.html(card_html(title=title, artists=artists, year=row.get("year"), lines=lines,
@@ -99,6 +101,12 @@ def track_card(
                         why_this(why, key=f"why-{position}-{track_id}")
             if url and (show_player or session.playing() == track_id):
                 st.iframe(url, height=EMBED_HEIGHT)
+    return slot
+
+
+def set_cover(slot: Any, image: str) -> None:
+    """Show album art in a card's cover slot (replacing the placeholder tile)."""
+    slot.image(image, width="stretch")
 
 
 def _artist_key(row: Mapping[str, Any]) -> str:
@@ -116,6 +124,7 @@ def page_setup() -> Listener | None:
     except ConfigError as exc:
         st.error(f"The app is misconfigured: {exc}. Fix the setting and restart.")
         st.stop()
+    session.start_run()  # this run reads the store afresh (once: see session.once_per_run)
     listener = session.listener()
     with st.sidebar:
         if listener is None:
@@ -148,7 +157,10 @@ TASTE_ARTISTS, TASTE_TRACKS, TASTE_DATES, TASTE_PERIODS = "taste_artists", "tast
 def why_this(listens: Listens, *, key: str) -> None:
     """The listens behind one card: its top history tracks and artists with their share of the
     score (listed + other = 100%), each with a ticked box; unticking leaves it out of the taste."""
-    labels = taste_edit.track_labels(resources.recommender(), [t.track_id for t in listens.tracks])
+    listener = session.listener()
+    songs = actions.taste_choices(listener)[1] if listener is not None else {}  # remembered: no lookup per card
+    missing = [t.track_id for t in listens.tracks if t.track_id not in songs]
+    labels = {**songs, **(taste_edit.track_labels(resources.recommender(), missing) if missing else {})}
     st.markdown("**The listens behind it** (share of its score)")
     for t in listens.tracks:
         box = f"{key}-t-{t.track_id}"
@@ -179,18 +191,15 @@ def _keep(what: str, target: str, box: str) -> None:
 def taste_editor(listener: Listener) -> None:
     """"Edit your taste": leave out artists, songs and (when the history has times) dates, or
     put them back. One call on the Recommendations page, above the cards."""
-    rec = resources.recommender()
-    base = actions.taste_base(listener)
+    artists, songs = actions.taste_choices(listener)
     excl = session.exclusions()
     title = "Edit your taste" + (f" ({excl.summary()})" if excl else "")
     with st.expander(title, icon=":material/tune:"):
         st.caption("Leave out what isn't you (a party, a child's playlist, a phase) and the lists re-fold without "
                    "it. This stays in your browser session; \"Forget me\" clears it.")
-        artists = taste_edit.artist_choices(rec, base)
         st.session_state[TASTE_ARTISTS] = [a for a in sorted(excl.artists) if a in artists]
         st.multiselect("Leave out artists", list(artists), format_func=artists.__getitem__, key=TASTE_ARTISTS,
                        on_change=_edit, args=(listener, TASTE_ARTISTS), placeholder="Search your artists")
-        songs = taste_edit.track_labels(rec, list(base))
         st.session_state[TASTE_TRACKS] = [t for t in sorted(excl.tracks) if t in songs]
         st.multiselect("Leave out songs", list(songs), format_func=songs.__getitem__, key=TASTE_TRACKS,
                        on_change=_edit, args=(listener, TASTE_TRACKS), placeholder="Search your songs")

@@ -30,8 +30,8 @@ def test_every_page_renders_in_demo_mode(app_env: Settings, page: str) -> None:
     checks = {
         "home": lambda: "Demo listener 001" in at.success[0].value,
         "recommendations": lambda: len(shown_ids(at)) == 20 and "synthetic" in at.caption[0].value,
-        "taste": lambda: len(at.get("plotly_chart")) == 5 and "Based on 15" in text,
-        "explore": lambda: len(at.get("plotly_chart")) == 1 and len(at.dataframe) == 1,
+        "taste": lambda: len(at.get("vega_lite_chart")) == 5 and "Based on 15" in text,
+        "explore": lambda: len(at.get("vega_lite_chart")) == 1 and len(at.dataframe) == 1,
         "similar": lambda: at.text_input(key="similar_query") is not None,
         "playlists": lambda: len(at.dataframe[0].value) == 20 and len(at.get("download_button")) == 1,
         "model": lambda: (md_escape(_version(app_env)) in " ".join(m.value for m in at.markdown)

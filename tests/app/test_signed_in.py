@@ -100,7 +100,7 @@ def test_every_page_renders_signed_in(signed_in_env: Settings, page: str) -> Non
         assert len(shown_ids(at)) == 20
         assert at.get("imgs") or at.get("image")  # album art fetched from Spotify for the first cards
     if page == "taste":
-        assert "of" in at.metric[0].value and len(at.get("plotly_chart")) == 5
+        assert "of" in at.metric[0].value and len(at.get("vega_lite_chart")) == 5
     if page == "playlists":
         assert at.get("form")
 

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,24 +21,14 @@ import requests
 
 from engine.bundle.publish import publish_bundle
 from tests.app.conftest import ROOT, seed_bundle_parts
+from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, streamlit_app
 from tests.fake_spotify import FakeSpotify
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 README_SHOT = ROOT / "docs" / "screenshot-recommendations.png"
 WAIT_MS = 60_000  # upper bound for an element to appear on a loaded 2-core machine
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -63,44 +49,10 @@ def fake() -> Iterator[FakeSpotify]:
 def app_url(tmp_path_factory: pytest.TempPathFactory, fake: FakeSpotify) -> Iterator[str]:
     """``streamlit run app.py`` on a free port, pointed at the fake and a test bundle."""
     tmp = tmp_path_factory.mktemp("e2e")
-    parts = seed_bundle_parts()
-    publish_bundle(tmp / "models", **parts)
+    publish_bundle(tmp / "models", **seed_bundle_parts())
     (tmp / "data").mkdir()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = dict(
-        os.environ, DATA_DIR=str(tmp / "data"), MODELS_DIR=str(tmp / "models"),
-        # No client secret: the PKCE flow (the AppTest tests cover the client-secret flow).
-        SPOTIFY_CLIENT_ID="fake-client-id", SPOTIFY_CLIENT_SECRET="",
-        SPOTIFY_REDIRECT_URI=url, SPOTIFY_API_BASE=fake.api_base, SPOTIFY_ACCOUNTS_BASE=fake.accounts_base,
-        APP_STATE_SECRET="e2e-state-secret",
-    )
-    log = open(tmp / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:  # poll the health endpoint (the server is up when it answers "ok")
-            try:
-                if requests.get(f"{url}_stcore/health", timeout=2).text == "ok":
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{(tmp / 'streamlit.log').read_text()[-3000:]}")
-            time.sleep(0.2)
+    with streamlit_app(fake, data_dir=tmp / "data", models_dir=tmp / "models", log_path=tmp / "streamlit.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fake: FakeSpotify) -> None:
@@ -176,10 +128,10 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
         shown = refolded  # the playlist below saves the list as it is now
 
         go("Your taste", "Your taste")
-        page.locator(".js-plotly-plot").nth(4).wait_for()
+        page.locator("[data-testid='stVegaLiteChart'] svg").nth(4).wait_for()
         shot("4-taste")
         go("Explore", "Explore the catalogue")
-        page.locator(".js-plotly-plot").first.wait_for()
+        page.locator("[data-testid='stVegaLiteChart'] canvas").first.wait_for()
         shot("5-explore")
         go("Similar songs", "Similar songs")
         page.get_by_label("Artist and title").fill("Little")
