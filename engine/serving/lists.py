@@ -234,7 +234,9 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
         ranked = _new_candidates(signals, tables, model, artist_score, items, arrays=arrays, request=request, cap=cap)
         floor = float(ranked.rank_scores[-1]) - top_artist if len(ranked.items) == request.k else -np.inf
         # Every track that could reach the k-th pick; when all of them are candidates already, done.
-        wanted = np.flatnonzero(terms >= floor)
+        # (finite only: with fewer than k picks the floor is -inf, and -inf >= -inf would keep
+        # asking for the blocked tracks the candidates drop, forever)
+        wanted = np.flatnonzero(np.isfinite(terms) & (terms >= floor))
         if len(wanted) <= len(items) and np.isin(wanted, items, assume_unique=True).all():
             return ranked
         items = wanted
