@@ -40,9 +40,10 @@ from engine.evaluation.scoring import EvalData, evaluate_model
 from engine.serving.blend import BlendWeights, Component, als_std, pop_discount, sparse_std
 from engine.serving.neighbours import NEIGHBOURS, ItemNeighbours, NeighbourParams
 from engine.training.cooccurrence import CooccurrenceBasis
-from engine.training.ease import ease_neighbours
+from engine.training.ease import ease_lists, ease_neighbours
 
 if TYPE_CHECKING:
+    from engine.evaluation.baselines import Ease
     from engine.evaluation.search_space import GridSpec
     from engine.training.als import AlsParams
 
@@ -118,11 +119,22 @@ class _Cached:
         sigma = c.sigma[rows][:, None]
         for weight, T in self.terms:
             if weight:
-                out += sigma * weight * T[rows].toarray()
+                _add_rows(out, T[rows], sigma.ravel() * weight)
         if w.popularity and self.prior is not None:
             prior_std = float(self.prior[c.scored].std()) or 1.0
             out += sigma * (w.popularity / prior_std) * self.prior[None, :]
         return out
+
+
+def _add_rows(out: np.ndarray, T: sp.csr_matrix, row_scale: np.ndarray) -> None:
+    """``out += row_scale[:, None] * T`` touching only ``T``'s stored entries (a term is sparse:
+    densifying it for every candidate was most of a candidate's scoring time). A canonical CSR
+    row holds each column once, so the flat positions are distinct and ``+=`` is exact."""
+    T = sp.csr_matrix(T)
+    T.sum_duplicates()
+    rows = np.repeat(np.arange(T.shape[0]), np.diff(T.indptr))
+    flat = out.reshape(-1)  # a view: out is C-contiguous
+    flat[rows * out.shape[1] + T.indices] += row_scale[rows] * T.data
 
 
 def search_served(
@@ -134,11 +146,16 @@ def search_served(
     spec: "GridSpec",
     ease_lambda: float | None,
     ease_max_items: int,
+    ease_fitted: "Ease | None" = None,
     k: int = 10,
     k_recall: int = 50,
     seed: int = 42,
 ) -> ServedSearch:
-    """Choose the served model on ``data`` (a validation split) for fitted ALS factors."""
+    """Choose the served model on ``data`` (a validation split) for fitted ALS factors.
+
+    ``ease_fitted``: the EASE model the λ line search fitted on ``data`` at ``ease_lambda``
+    (its lists are then cut from its weights, not from a second inversion of the Gram matrix).
+    """
     start = time.perf_counter()
     metric, cov = spec.metric, f"coverage@{k}"
     W = sp.csr_matrix(data.train, dtype=np.float64, copy=True)
@@ -162,7 +179,10 @@ def search_served(
             longest = replace(p, top_n=max(_top_ns(spec, p.kind, p)))
             lkey = tuple(sorted(longest.to_dict().items()))
             if lkey not in lists:
-                if p.kind == "ease":
+                if p.kind == "ease" and ease_fitted is not None and (ease_fitted.lam, ease_fitted.max_items) == (
+                        longest.ease_lambda, longest.ease_items):
+                    lists[lkey] = ease_lists(data.train, ease_fitted.items, ease_fitted.B, top_n=longest.top_n)
+                elif p.kind == "ease":
                     lists[lkey] = ease_neighbours(data.train, lam=longest.ease_lambda, max_items=longest.ease_items, top_n=longest.top_n)
                 else:
                     lists[lkey] = basis.neighbours(longest)

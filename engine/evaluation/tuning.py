@@ -212,9 +212,7 @@ def grid_search(
         on_sample = scorer_on(sample_df, replace(data, test_users=sample), "sample")
         run([replace(p, rank=screen_rank) for p in points if p.rank == ranks[0]], first, on_sample,
             at_once=spec.first_pass_parallelism)
-        ranked = sorted(first.values(), key=lambda r: -r[spec.metric])[: spec.first_pass_keep]
-        seeds = [_best({0: r}, base, spec.metric) for r in ranked]
-        run(seeds, tried, full)
+        run(_seeds(first, base, spec), tried, full)
         best = _best(tried, base, spec.metric)
         run([replace(best, rank=r) for r in ranks], tried, full)
     else:
@@ -258,7 +256,7 @@ def grid_search(
             sub = {key: r for key, r in tried.items() if r["weight_transform"] == t}
             for axis, value, _ in _edges(p, sub, single=False):
                 warnings.append(f"the best {t} point has {axis}={value} on its grid's edge (not widened): its row may understate {t}")
-    ease_rows, best_lam = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall)
+    ease_rows, best_lam, best_ease = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall)
     if best_lam is not None and len(ease_rows) > 1:
         lams = sorted(r["lambda"] for r in ease_rows)
         if best_lam in (lams[0], lams[-1]):
@@ -268,7 +266,7 @@ def grid_search(
     if spec.blend_neighbours:
         scorer = kept["scorer"] if kept.get("key") == _key(best) else fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
         kept.clear()
-        found = search_served(scorer.U, scorer.Y, data, als=best, spec=spec, ease_lambda=best_lam,
+        found = search_served(scorer.U, scorer.Y, data, als=best, spec=spec, ease_lambda=best_lam, ease_fitted=best_ease,
                               ease_max_items=ease_max_items, k=k, k_recall=k_recall, seed=seed)
         blend_rows, best_blend, best_nb, best_components = found.rows, found.best, found.neighbours, found.components
         warnings += found.warnings
@@ -307,15 +305,21 @@ def _one_transform_if_constant(spec: GridSpec, weights: np.ndarray, base: "AlsPa
 
 def _search_ease(
     data: EvalData, spec: GridSpec, *, ease_max_items: int, k: int, k_recall: int
-) -> tuple[list[dict[str, Any]], float | None]:
-    """EASE λ line search on the validation split, widened (×3) while the best is on an edge."""
+) -> tuple[list[dict[str, Any]], float | None, Ease | None]:
+    """EASE λ line search on the validation split, widened (×3) while the best is on an edge.
+    Returns the rows, the best λ and its fitted model (the served search lists from its weights
+    instead of inverting the same Gram matrix again)."""
     if not spec.ease_lambda:
-        return [], None
+        return [], None, None
     rows: dict[float, dict[str, Any]] = {}
+    best_fit: dict[str, Any] = {}
 
     def score(lam: float) -> None:
-        m = evaluate_model(Ease(lam=lam, max_items=ease_max_items).fit(data.train), data, k=k, k_recall=k_recall)
+        model = Ease(lam=lam, max_items=ease_max_items).fit(data.train)
+        m = evaluate_model(model, data, k=k, k_recall=k_recall)
         rows[lam] = {"lambda": lam, "ndcg@10": m[f"ndcg@{k}"], "recall@50": m[f"recall@{k_recall}"]}
+        if not best_fit or m[spec.metric] > best_fit["metric"]:
+            best_fit.update(metric=m[spec.metric], model=model)  # one N×N model kept, not one per λ
         logger.info(f"[grid] EASE λ={lam:g}: {spec.metric} {m[spec.metric]:.4f}")
 
     for lam in spec.ease_lambda:
@@ -330,7 +334,16 @@ def _search_ease(
         else:
             break
     best = max(rows, key=lambda lam: rows[lam][spec.metric])
-    return [rows[lam] for lam in sorted(rows)], best
+    model = best_fit["model"]
+    return [rows[lam] for lam in sorted(rows)], best, (model if model.lam == best else None)
+
+
+def _seeds(first: dict[tuple, dict[str, Any]], base: "AlsParams", spec: GridSpec) -> list["AlsParams"]:
+    """The first pass's points worth a fit on all listeners: its best ``first_pass_keep``, less
+    those more than ``first_pass_within`` (relative) behind its best."""
+    ranked = sorted(first.values(), key=lambda r: -r[spec.metric])[: spec.first_pass_keep]
+    bar = ranked[0][spec.metric] * (1.0 - spec.first_pass_within) if ranked else 0.0
+    return [_best({0: r}, base, spec.metric) for r in ranked if r[spec.metric] >= bar]
 
 
 def _at_rank(p: "AlsParams", rank: int, unless_rank: int) -> "AlsParams":

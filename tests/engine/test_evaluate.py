@@ -23,6 +23,7 @@ from engine.evaluation.tuning import (
     _edges,
     _key,
     _one_transform_if_constant,
+    _seeds,
     _widened,
     select_kmeans_k,
 )
@@ -72,7 +73,7 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
         rank=(6,), reg_param=(0.1,), alpha={"binary": (1.0, 5.0), "log1p": (5.0,)}, max_iter=(6,),
         ease_lambda=(1.0, 10.0), max_widen=1, blend_neighbours=(0.5, 1.0), blend_exponent=(0.0, 0.5),
         blend_popularity=(0.0,), blend_top_n=(20,), knn_shrink=(0.0, 5.0), rp3_alpha=(0.5,), rp3_beta=(0.0, 0.5),
-        rp3_top_n=(20,), ease_top_n=(20,), first_pass_users=40, first_pass_keep=2,
+        rp3_top_n=(20,), ease_top_n=(20,), first_pass_users=40, first_pass_keep=2, first_pass_within=1.0,
     )
     report = evaluate(
         spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted groups"),
@@ -166,6 +167,20 @@ def test_constant_weights_search_one_transform_over_the_mapped_alphas() -> None:
     assert _one_transform_if_constant(spec, np.array([1.0, 2.0]), base) == (spec, None)
     assert _one_transform_if_constant(replace(spec, als_grid=False), np.ones(3), base)[1] is None
     assert GridSpec(als_grid=False).points(base) == [base]
+
+
+def test_only_first_pass_points_near_its_best_are_fitted_on_all_listeners() -> None:
+    base = AlsParams(rank=32, reg_param=0.1, alpha=1.0, weight_transform="binary", max_iter=10)
+    row = {"rank": 32, "weight_transform": "binary", "max_iter": 10}
+    first = {
+        i: {**row, "reg_param": reg, "alpha": alpha, "ndcg@10": m}
+        for i, (reg, alpha, m) in enumerate([(0.3, 3.0, 0.0749), (0.3, 10.4, 0.0792), (0.03, 10.4, 0.0780), (0.3, 1.0, 0.05)])
+    }
+    spec = GridSpec(first_pass_keep=3, first_pass_within=0.03)
+    # 0.0780 is 1.5% behind the best, 0.0749 5.4%: only the first two are refitted
+    assert [(p.reg_param, p.alpha) for p in _seeds(first, base, spec)] == [(0.3, 10.4), (0.03, 10.4)]
+    assert len(_seeds(first, base, replace(spec, first_pass_within=1.0))) == 3  # keep bounds it
+    assert _seeds({}, base, spec) == []
 
 
 def test_widening_steps_are_screened_at_the_first_pass_rank() -> None:
