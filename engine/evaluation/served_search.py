@@ -35,9 +35,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.core.weights import transform_weights
-from engine.evaluation.scorers import BlendScorer, term_matrix
+from engine.evaluation.scorers import BlendScorer, add_rows, row_stds, term_matrix
 from engine.evaluation.scoring import EvalData, evaluate_model
-from engine.serving.blend import BlendWeights, Component, als_std, pop_discount, sparse_std
+from engine.serving.blend import BlendWeights, Component, als_std, pop_discount
 from engine.serving.neighbours import NEIGHBOURS, ItemNeighbours, NeighbourParams
 from engine.training.cooccurrence import CooccurrenceBasis
 from engine.training.ease import ease_lists, ease_neighbours
@@ -93,10 +93,8 @@ class TermCache:
         if cache_key not in self._terms:
             S = term_matrix(lists, pop_discount(lists.listeners, pop_exponent), len(lists.listeners))
             NB = sp.csr_matrix(self.W @ S)
-            for r in range(NB.shape[0]):
-                lo, hi = NB.indptr[r], NB.indptr[r + 1]
-                if hi > lo:
-                    NB.data[lo:hi] /= sparse_std(NB.data[lo:hi], self.n_scored)
+            NB.sum_duplicates()  # canonical once here, so row slices of it need no sorting later
+            NB.data /= np.repeat(row_stds(NB, self.n_scored), np.diff(NB.indptr))
             self._terms[cache_key] = NB
         return self._terms[cache_key]
 
@@ -119,22 +117,11 @@ class _Cached:
         sigma = c.sigma[rows][:, None]
         for weight, T in self.terms:
             if weight:
-                _add_rows(out, T[rows], sigma.ravel() * weight)
+                add_rows(out, T[rows], sigma.ravel() * weight)
         if w.popularity and self.prior is not None:
             prior_std = float(self.prior[c.scored].std()) or 1.0
             out += sigma * (w.popularity / prior_std) * self.prior[None, :]
         return out
-
-
-def _add_rows(out: np.ndarray, T: sp.csr_matrix, row_scale: np.ndarray) -> None:
-    """``out += row_scale[:, None] * T`` touching only ``T``'s stored entries (a term is sparse:
-    densifying it for every candidate was most of a candidate's scoring time). A canonical CSR
-    row holds each column once, so the flat positions are distinct and ``+=`` is exact."""
-    T = sp.csr_matrix(T)
-    T.sum_duplicates()
-    rows = np.repeat(np.arange(T.shape[0]), np.diff(T.indptr))
-    flat = out.reshape(-1)  # a view: out is C-contiguous
-    flat[rows * out.shape[1] + T.indices] += row_scale[rows] * T.data
 
 
 def search_served(

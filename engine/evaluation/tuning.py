@@ -34,7 +34,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -146,9 +146,15 @@ def grid_search(
     k: int = 10,
     k_recall: int = 50,
     ease_max_items: int = 8000,
+    on_als_chosen: Callable[["AlsParams"], None] | None = None,
 ) -> GridResult:
     """Search ALS (and EASE λ) on a validation split carved from ``train`` (string ids, one
-    row per user and item). Returns every point tried and the best ones."""
+    row per user and item). Returns every point tried and the best ones.
+
+    ``on_als_chosen(best)`` is called once ALS is chosen, before the EASE line and the served
+    search: :func:`engine.evaluation.protocol.evaluate` starts the final ALS fit there, so Spark
+    fits it while those run in numpy (mostly on one core).
+    """
 
     start = time.perf_counter()
     val = validation_split(train, item_col=item_col, kind=split, seed=seed)
@@ -256,6 +262,8 @@ def grid_search(
             sub = {key: r for key, r in tried.items() if r["weight_transform"] == t}
             for axis, value, _ in _edges(p, sub, single=False):
                 warnings.append(f"the best {t} point has {axis}={value} on its grid's edge (not widened): its row may understate {t}")
+    if on_als_chosen is not None:
+        on_als_chosen(best)
     ease_rows, best_lam, best_ease = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall)
     if best_lam is not None and len(ease_rows) > 1:
         lams = sorted(r["lambda"] for r in ease_rows)

@@ -6,11 +6,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.core.weights import transform_weights
-from engine.evaluation.scorers import BlendScorer
+from engine.evaluation.scorers import BlendScorer, add_rows, row_stds
 from engine.evaluation.scoring import build_eval_data, evaluate_model
 from engine.evaluation.search_space import GridSpec
 from engine.evaluation.served_search import RP3BETA, TermCache, search_served
-from engine.serving.blend import BlendWeights, Component
+from engine.serving.blend import BlendWeights, Component, sparse_std
 from engine.serving.neighbours import NeighbourParams
 from engine.training.als import AlsParams
 from engine.training.cooccurrence import cooccurrence_neighbours
@@ -88,3 +88,18 @@ def test_the_served_model_is_never_worse_on_validation_than_any_single_model() -
     if all(c.name in lists for c in found.best.terms):
         again = evaluate_model(BlendScorer(U, Y, lists, train, weights=found.best, transform="binary"), data)
         assert again["ndcg@10"] == best_row["ndcg@10"]
+
+
+def test_row_stds_and_add_rows_match_the_per_row_formulas() -> None:
+    rng = np.random.default_rng(4)
+    T = sp.random(30, 50, density=0.2, format="csr", random_state=5)
+    T = sp.csr_matrix(T @ sp.random(50, 50, density=0.2, format="csr", random_state=6))  # a product: not canonical
+    T[7] = 0.0  # an empty row keeps std 1
+    T.eliminate_zeros()
+    want = [sparse_std(T.data[T.indptr[r]:T.indptr[r + 1]], 50) if T.indptr[r + 1] > T.indptr[r] else 1.0 for r in range(30)]
+    np.testing.assert_allclose(row_stds(T, 50), want, rtol=1e-12)
+    out = rng.normal(size=(30, 50))
+    scale = rng.normal(size=30)
+    expected = out + scale[:, None] * T.toarray()
+    add_rows(out, T, scale)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
