@@ -69,7 +69,8 @@ class GridSpec:
     #: Sample fits run this many at a time (threads on one SparkSession). A small fit leaves
     #: cores idle between its stages, so two overlap: on the 2-core machine, 4 rank-64 sample
     #: fits took 161 s two at a time against 230 s one after the other (scratch measurement at
-    #: load ~10). Fits on all listeners use ``parallelism``.
+    #: load ~10). The seeds and the rank ladder on all listeners also run this many at a time
+    #: (or ``parallelism``, if higher); other fits on all listeners use ``parallelism``.
     first_pass_parallelism: int = 2
     #: A widening step screened on the sample is fitted on all listeners only when it beats the
     #: best point there by this relative margin (on the 550k-pair playlists, 20 iterations beat

@@ -9,16 +9,15 @@ the edge with the other values held at the best point, and this repeats up to ``
 rounds; a best value still on the edge afterwards is reported as a warning. Iterations start
 from one value and count as an edge (more iterations are tried at the best point, then fewer).
 On enough listeners a first pass screens λ × α × transform on a sample of them at the grid's
-smallest rank, two fits at a time (GridSpec.first_pass_rank / first_pass_parallelism); the best
-few are fitted on all listeners and the ranks tried there; widening steps are screened on the
-sample at the middle rank.
+smallest rank, two fits at a time (GridSpec.first_pass_rank / first_pass_parallelism); its best
+few (those within ``first_pass_within`` of its best) are fitted on all listeners, and the ranks
+tried there, again two fits at a time; widening steps are screened on the sample at the middle
+rank.
 
-Blend (engine.serving.blend): with the best ALS refitted on the validation training part and item
-neighbours computed on it with Spark (engine.training.neighbours), the blend weights (neighbour weight,
-neighbour popularity exponent β, popularity prior) and the neighbour list length are searched
-in numpy (:func:`search_blend`), widened the same way. Among the points within
-``blend_tolerance`` (relative) of the best NDCG@10, the one with the widest catalogue coverage
-is chosen: breadth matters in a music app, and NDCG is flat near its optimum.
+Then the EASE λ line, and the served model (ALS, item-kNN, RP3beta, EASE and their blends) is
+chosen in numpy by :func:`engine.evaluation.served_search.search_served`, on the best ALS's
+validation factors. ``on_als_chosen`` lets the caller start the final ALS fit as soon as ALS is
+chosen, so Spark fits it while those run.
 
 The chosen values go to ``settings.models_dir / "best_params.json"``, flat keys named like
 ``engine.training.als.AlsParams`` fields (plus ``kmeans_k``, ``blend`` and ``neighbours`` blocks and a
@@ -218,9 +217,12 @@ def grid_search(
         on_sample = scorer_on(sample_df, replace(data, test_users=sample), "sample")
         run([replace(p, rank=screen_rank) for p in points if p.rank == ranks[0]], first, on_sample,
             at_once=spec.first_pass_parallelism)
-        run(_seeds(first, base, spec), tried, full)
+        seeds = _seeds(first, base, spec)
+        if len(seeds) == 1:  # the rank ladder needs no other seed's result: fit it all at once
+            seeds += [replace(seeds[0], rank=r) for r in ranks]
+        run(seeds, tried, full, at_once=max(spec.parallelism, spec.first_pass_parallelism))
         best = _best(tried, base, spec.metric)
-        run([replace(best, rank=r) for r in ranks], tried, full)
+        run([replace(best, rank=r) for r in ranks], tried, full, at_once=max(spec.parallelism, spec.first_pass_parallelism))
     else:
         run(points, tried, full)
     best = _best(tried, base, spec.metric)
