@@ -177,7 +177,10 @@ def evaluate_model(
     non_candidates = np.flatnonzero(~data.candidates)
     for lo in range(0, len(users), batch_size):
         rows = users[lo : lo + batch_size]
-        S = np.array(model.scores(rows), dtype=np.float64)
+        raw = model.scores(rows)
+        S = np.asarray(raw, dtype=np.float64)
+        if S is raw and not (S.flags.owndata and S.flags.writeable):
+            S = S.copy()  # a view or read-only: masked below, so copied (a fresh array is not)
         S[:, non_candidates] = -np.inf
         # AUC reads the scores before the listener's own training items are masked (gathered
         # here instead of copying the whole batch)
