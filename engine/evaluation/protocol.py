@@ -50,7 +50,7 @@ from engine.serving.blend import BlendWeights
 from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
 from engine.training.als import AlsParams, index_interactions
 from engine.training.cooccurrence import CooccurrenceBasis, cooccurrence_neighbours
-from engine.training.ease import ease_neighbours
+from engine.training.ease import ease_lists
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -79,7 +79,9 @@ class _EarlyFits:
 
     def start(self, p: AlsParams) -> None:
         """Start fitting ``p`` in the worker thread (once per parameter set)."""
-        self._started.setdefault(_params_key(p), self._pool.submit(self._timed, p))
+        key = _params_key(p)
+        if key not in self._started:
+            self._started[key] = self._pool.submit(self._timed, p)
 
     def result(self, p: AlsParams) -> tuple[Any, float]:
         """The fitted scorer of ``p`` and the seconds its fit took (fitted now if not started)."""
@@ -191,6 +193,19 @@ def evaluate(
                      "components": {n: components[n].to_dict() for n in used}}
     fitted: dict[str, Any] = {}
     fit_seconds: dict[str, float] = {}  # fits timed where they ran (the final ALS fit, started early)
+    eases: dict[tuple[float, int], tuple[Ease, float]] = {}  # the served EASE lists and the EASE row share one inversion
+
+    def ease(lam: float, max_items: int) -> Ease:
+        if (lam, max_items) not in eases:
+            start = time.perf_counter()
+            model = Ease(lam=lam, max_items=max_items).fit(data.train)
+            eases[(lam, max_items)] = model, time.perf_counter() - start
+        return eases[(lam, max_items)][0]
+
+    def ease_row() -> Ease:
+        model = ease(ease_lambda, ease_max_items)
+        fit_seconds["ease"] = eases[(ease_lambda, ease_max_items)][1]  # its own fit, wherever it ran
+        return model
 
     def run(name: str, fit: Callable[[], Any], model_params: dict[str, Any]) -> None:
         start = time.perf_counter()
@@ -212,7 +227,8 @@ def evaluate(
         for name in used:
             p = components[name]
             if p.kind == "ease":
-                lists[name] = ease_neighbours(data.train, lam=p.ease_lambda, max_items=p.ease_items, top_n=p.top_n)
+                model = ease(p.ease_lambda, p.ease_items)
+                lists[name] = ease_lists(data.train, model.items, model.B, top_n=p.top_n)
             elif p.max_user_items == basis.max_user_items:
                 lists[name] = basis.neighbours(p)
             else:
@@ -244,7 +260,7 @@ def evaluate(
         "most-popular": (lambda: MostPopular().fit(data.train), {}),
         "random": (lambda: RandomScores(seed=seed).fit(data.train), {"seed": seed}),
         "ease": (
-            lambda: Ease(lam=ease_lambda, max_items=ease_max_items).fit(data.train),
+            ease_row,
             {"lambda": ease_lambda, "max_items": min(ease_max_items, int(data.candidates.sum()))},
         ),
         "item-knn": (lambda: ItemKnn(neighbours=knn_neighbours).fit(data.train), {"neighbours": knn_neighbours}),

@@ -242,3 +242,31 @@ def test_book_reproduction_protocol(spark, planted, settings) -> None:
     assert len(out["rows"]) == 1 and out["best"]["auc"] > 0.8
     assert 0.0 <= out["most_listened"]["auc"] <= 1.0
     assert "most listened" in out["markdown"] and out["data"]["n_test"] > 0
+
+
+def test_early_fits_run_in_a_thread_once_and_fit_late_ones_on_demand() -> None:
+    import threading
+
+    from engine.evaluation.protocol import _EarlyFits
+
+    calls: list[tuple[int, str]] = []
+    release = threading.Event()
+
+    def fit(p: AlsParams) -> str:
+        calls.append((p.rank, threading.current_thread().name))
+        if p.rank == 8:
+            release.wait(5)
+        return f"model {p.rank}"
+
+    fits = _EarlyFits(fit)
+    early = AlsParams(rank=8)
+    fits.start(early)
+    fits.start(early)  # once per parameter set
+    release.set()
+    model, seconds = fits.result(early)
+    assert model == "model 8" and seconds >= 0.0
+    assert calls[0][0] == 8 and calls[0][1].startswith("early-als")
+    late, _ = fits.result(AlsParams(rank=4))  # never started: fitted here, in this thread
+    assert late == "model 4" and calls[1] == (4, threading.current_thread().name), calls
+    assert len(calls) == 2
+    fits.close()
