@@ -190,10 +190,7 @@ def grid_search(
         return score
 
     def run(points: Iterable["AlsParams"], into: dict[tuple, dict[str, Any]], score: Any, *, at_once: int | None = None) -> None:
-        todo = [p for p in points if _key(p) not in into]
-        with ThreadPoolExecutor(max_workers=max(1, at_once or spec.parallelism)) as pool:
-            for p, row in zip(todo, pool.map(score, todo)):
-                into[_key(p)] = row
+        _run_points(points, into, score, at_once=at_once or spec.parallelism)
 
     full = scorer_on(vs.train_df, data, "validation")
     first: dict[tuple, dict[str, Any]] = {}  # the first pass, on a sample of the listeners
@@ -346,6 +343,16 @@ def _search_ease(
     best = max(rows, key=lambda lam: rows[lam][spec.metric])
     model = best_fit["model"]
     return [rows[lam] for lam in sorted(rows)], best, (model if model.lam == best else None)
+
+
+def _run_points(points: Iterable["AlsParams"], into: dict[tuple, dict[str, Any]], score: Callable[["AlsParams"], dict[str, Any]],
+                *, at_once: int) -> None:
+    """Score each point not in ``into`` yet, once (a list may name a point twice: the seed and
+    its own rank on the ladder), ``at_once`` at a time in threads, into ``into``."""
+    todo = list({_key(p): p for p in points if _key(p) not in into}.values())
+    with ThreadPoolExecutor(max_workers=max(1, at_once)) as pool:
+        for p, row in zip(todo, pool.map(score, todo)):
+            into[_key(p)] = row
 
 
 def _seeds(first: dict[tuple, dict[str, Any]], base: "AlsParams", spec: GridSpec) -> list["AlsParams"]:

@@ -23,6 +23,7 @@ from engine.evaluation.tuning import (
     _edges,
     _key,
     _one_transform_if_constant,
+    _run_points,
     _seeds,
     _widened,
     select_kmeans_k,
@@ -270,3 +271,19 @@ def test_early_fits_run_in_a_thread_once_and_fit_late_ones_on_demand() -> None:
     assert late == "model 4" and calls[1] == (4, threading.current_thread().name), calls
     assert len(calls) == 2
     fits.close()
+
+
+def test_grid_points_are_fitted_once_even_when_listed_twice() -> None:
+    seed = AlsParams(rank=32, reg_param=0.3, alpha=10.4)
+    fitted: list[int] = []
+
+    def score(p: AlsParams) -> dict:
+        fitted.append(p.rank)
+        return {"rank": p.rank}
+
+    into: dict = {}
+    # the seed, then the rank ladder at it: rank 32 is the seed itself
+    _run_points([seed, *(replace(seed, rank=r) for r in (32, 64, 128))], into, score, at_once=2)
+    assert sorted(fitted) == [32, 64, 128] and len(into) == 3
+    _run_points([replace(seed, rank=64)], into, score, at_once=1)  # already scored: not again
+    assert len(fitted) == 3
