@@ -22,6 +22,7 @@ from engine.evaluation.tuning import (
     _at_rank,
     _edges,
     _key,
+    _alpha_lines,
     _one_transform_if_constant,
     _run_points,
     _seeds,
@@ -287,3 +288,26 @@ def test_grid_points_are_fitted_once_even_when_listed_twice() -> None:
     assert sorted(fitted) == [32, 64, 128] and len(into) == 3
     _run_points([replace(seed, rank=64)], into, score, at_once=1)  # already scored: not again
     assert len(fitted) == 3
+
+
+def test_the_first_pass_walks_alpha_from_the_middle_towards_the_peak() -> None:
+    alphas = (0.03, 0.1, 0.3, 1.0, 2.079, 3.0, 10.4)
+    base = AlsParams(rank=32, weight_transform="binary", max_iter=10)
+    peak = {0.3: 10.4, 0.03: 0.1}  # per λ: NDCG peaks at this α and falls away from it
+    fitted: list[tuple[float, float]] = []
+
+    def score(p: AlsParams) -> dict:
+        fitted.append((p.reg_param, p.alpha))
+        return {"ndcg@10": -abs(np.log(p.alpha) - np.log(peak[p.reg_param]))}
+
+    points = [replace(base, reg_param=lam, alpha=a) for lam in peak for a in alphas]
+    into: dict = {}
+    _alpha_lines(points, into, score, metric="ndcg@10", at_once=2)
+    by_lam = {lam: sorted(a for l2, a in fitted if l2 == lam) for lam in peak}
+    # λ 0.3: from α 1 up to the top end (4 fits); λ 0.03: 1, then 2.079 is worse, so down to 0.1
+    # and 0.03, which is worse (5 fits)
+    assert by_lam[0.3] == [1.0, 2.079, 3.0, 10.4]
+    assert by_lam[0.03] == [0.03, 0.1, 0.3, 1.0, 2.079]
+    assert len(fitted) == len(into) == 9  # each point once
+    for lam, a in peak.items():  # the peak of each line was fitted
+        assert (lam, a) in fitted
