@@ -31,12 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._synthetic import (  # noqa: E402
-    add_synthetic_args,
-    measure_in_child,
-    print_child_result,
-    print_ratio,
-)
+from bench._synthetic import add_synthetic_args, measure_in_child, print_child_result, print_ratio  # noqa: E402
 from engine.bundle.load import load_bundle  # noqa: E402
 from engine.serving.mixes import build_mix, build_mixes, cluster_shares, plan_mixes  # noqa: E402
 from engine.serving.options import Options  # noqa: E402
