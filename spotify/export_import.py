@@ -132,11 +132,10 @@ def _row(row: dict[str, Any] | None) -> _Play | str | None:
     if row is None:
         return "not an object"
     if "ms_played" in row or "ts" in row:  # extended streaming history
-        ms, end = row.get("ms_played"), _time(row.get("ts"))
-        if not _count(ms):
-            return "'ms_played' is not a number"
-        if end is None:
-            return f"'ts' is not a timestamp: {_shown(row.get('ts'))}"
+        timing = _ms_and_end(row, "ms_played", "ts")
+        if isinstance(timing, str):
+            return timing
+        ms, end = timing
         title, artist = row.get("master_metadata_track_name"), row.get("master_metadata_album_artist_name")
         uri = row.get("spotify_track_uri")
         if not title or not artist or not isinstance(uri, str) or not uri.startswith(TRACK_URI_PREFIX):
@@ -146,11 +145,10 @@ def _row(row: dict[str, Any] | None) -> _Play | str | None:
         return _Play(end, artist, title, track_id_of_uri(uri), _text(row.get("master_metadata_album_album_name")),
                      ms, row.get("skipped") is True, True)
     if "msPlayed" in row or "endTime" in row:  # account data
-        ms, end = row.get("msPlayed"), _time(row.get("endTime"))
-        if not _count(ms):
-            return "'msPlayed' is not a number"
-        if end is None:
-            return f"'endTime' is not a timestamp: {_shown(row.get('endTime'))}"
+        timing = _ms_and_end(row, "msPlayed", "endTime")
+        if isinstance(timing, str):
+            return timing
+        ms, end = timing
         title, artist = row.get("trackName"), row.get("artistName")
         if not title or not artist or (artist, title) == ("Unknown Artist", "Unknown Track"):
             return None
@@ -158,6 +156,16 @@ def _row(row: dict[str, Any] | None) -> _Play | str | None:
             return "'trackName' or 'artistName' is not text"
         return _Play(end, artist, title, None, None, ms, False, False)
     return "has neither 'ms_played'/'ts' nor 'msPlayed'/'endTime'"
+
+
+def _ms_and_end(row: dict[str, Any], ms_field: str, time_field: str) -> tuple[int, datetime] | str:
+    """A row's milliseconds played and end time, or a string saying which of the two is wrong."""
+    ms, end = row.get(ms_field), _time(row.get(time_field))
+    if not _count(ms):
+        return f"{ms_field!r} is not a number"
+    if end is None:
+        return f"{time_field!r} is not a timestamp: {_shown(row.get(time_field))}"
+    return ms, end
 
 
 def _row_end(row: dict[str, Any] | None) -> datetime | None:
