@@ -11,14 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.bundle.load import load_bundle
-from engine.bundle.publish import publish_bundle
 from engine.core.matching import CatalogIndex
 from engine.serving.exclusions import Exclusions, TasteEdit, Timeline, apply_exclusions, history_artists
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
 from spotify.history import HistoryItem
-from tests.factories import random_bundle_parts
+from tests.factories import published_recommender, random_bundle_parts
 
 DAY = 86_400
 T0 = 1_700_000_000  # 2023-11-14
@@ -36,7 +34,7 @@ def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommender:
     items.at[9, "artists"] = ["Artist 3", "Artist 7"]
     items.at[9, "artist_ids"] = ["a3", "a7"]
     tmp: Path = tmp_path_factory.mktemp("excl")
-    return Recommender(load_bundle(tmp / publish_bundle(tmp, **parts)))
+    return published_recommender(tmp, parts)
 
 
 @pytest.fixture(scope="module")

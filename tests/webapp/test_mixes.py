@@ -10,14 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.bundle.load import load_bundle
-from engine.bundle.publish import publish_bundle
 from engine.serving.listening import Listening
 from engine.serving.mixes import Mix, build_mixes
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
 from spotify.playlists import tracks_to_csv
-from tests.factories import random_bundle_parts
+from tests.factories import published_recommender, random_bundle_parts
 from webapp.cards import mix_list_html
 from webapp.mixes import (
     MAX_PLAYLIST_NAME,
@@ -36,7 +34,7 @@ from webapp.mixes import (
 @pytest.fixture(scope="module")
 def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommender:
     tmp: Path = tmp_path_factory.mktemp("mix-webapp")
-    return Recommender(load_bundle(tmp / publish_bundle(tmp, **random_bundle_parts(n_items=300, seed=1))))
+    return published_recommender(tmp, random_bundle_parts(n_items=300, seed=1))
 
 
 @pytest.fixture(scope="module")
