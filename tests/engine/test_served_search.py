@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from engine.core.weights import transform_weights
 from engine.evaluation.scorers import BlendScorer
 from engine.evaluation.scoring import build_eval_data, evaluate_model
 from engine.evaluation.search_space import GridSpec
-from engine.evaluation.served_search import RP3BETA, TermCache, search_served
+from engine.evaluation.served_search import EASE, RP3BETA, ListKind, TermCache, search_served
 from engine.serving.blend import BlendWeights, Component
-from engine.serving.neighbours import NeighbourParams
+from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
 from engine.training.als import AlsParams
 from engine.training.cooccurrence import cooccurrence_neighbours
 
@@ -88,3 +89,18 @@ def test_the_served_model_is_never_worse_on_validation_than_any_single_model() -
     if all(c.name in lists for c in found.best.terms):
         again = evaluate_model(BlendScorer(U, Y, lists, train, weights=found.best, transform="binary"), data)
         assert again["ndcg@10"] == best_row["ndcg@10"]
+
+
+def test_a_terms_list_lengths_follow_its_kind_not_its_parameters() -> None:
+    spec = GridSpec(blend_top_n=(10, 30), rp3_top_n=(40,), ease_top_n=(50, 70))
+    cosine_like = NeighbourParams(top_n=25)  # γ = 0, a = b = 0.5: what item-kNN's defaults are
+    rp3_like = NeighbourParams(top_n=25, user_exponent=0.7, source_exponent=0.7, target_exponent=0.3)
+    assert {k.value for k in ListKind} == {NEIGHBOURS, RP3BETA, EASE}  # every term the search serves
+    assert ListKind(RP3BETA).top_ns(spec, cosine_like) == (40, 25)  # told apart by name, not by exponents
+    assert ListKind(NEIGHBOURS).top_ns(spec, rp3_like) == (10, 30, 25)
+    assert ListKind(EASE).top_ns(spec, NeighbourParams(top_n=50, kind="ease")) == (50, 70)
+    assert ListKind(EASE).top_ns(GridSpec(ease_top_n=()), NeighbourParams(top_n=9, kind="ease")) == (9,)
+    with pytest.raises(ValueError, match="ease lists need neighbours kind 'ease', got 'cooccurrence'"):
+        ListKind.EASE.check(cosine_like)
+    with pytest.raises(ValueError, match="'nope' is not a valid ListKind"):
+        ListKind("nope")
