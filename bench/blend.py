@@ -20,10 +20,7 @@ Usage: ``python bench/blend.py [--pairs 300] [--items 600000]``.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serve import write_bundles  # noqa: E402
+from bench._synthetic import add_synthetic_args, measure_in_child, print_child_result, print_ratio  # noqa: E402
 from engine.bundle.load import load_bundle  # noqa: E402
 from engine.serving.listens import listens_behind  # noqa: E402
 from engine.serving.options import Options  # noqa: E402
@@ -114,12 +111,10 @@ def synthetic_timing(models: Path, *, reps: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=300)
-    parser.add_argument("--reps", type=int, default=30)
-    parser.add_argument("--items", type=int, default=0, help="also time a synthetic bundle of this many items")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    add_synthetic_args(parser, reps=30)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(synthetic_timing(args.measure, reps=args.reps)))
+        print_child_result(synthetic_timing(args.measure, reps=args.reps))
         return 0
     rec = Recommender(load_bundle(ROOT / "models" / "demo"))
     q = quality(rec, pairs=args.pairs)
@@ -136,16 +131,12 @@ def main() -> int:
     t = timing(rec, pairs, reps=args.reps)
     print(f"  one Blend p50 {t['blend_ms']:.1f} ms vs recommend(k=20) p50 {t['recommend_ms']:.1f} ms "
           f"({t['n_items']:,} items)")
-    print(f"ratio: {t['blend_ms'] / t['recommend_ms']:.2f}")
+    print_ratio(t["blend_ms"] / t["recommend_ms"])
     if args.items:
-        with tempfile.TemporaryDirectory(prefix="bench-blend-") as tmp:
-            models = write_bundles(Path(tmp), n_items=args.items, ranks=[64], top_n=0)[64]
-            child = subprocess.run([sys.executable, __file__, "--measure", str(models), "--reps", str(args.reps)],
-                                   capture_output=True, text=True, check=True)
-        s = json.loads(child.stdout.strip().splitlines()[-1])
+        s = measure_in_child(__file__, n_items=args.items, reps=args.reps, prefix="bench-blend-")
         print(f"synthetic {s['n_items']:,} items, rank 64, 200-track histories: one Blend p50 {s['blend_ms']:.0f} ms "
               f"vs recommend(k=20) p50 {s['recommend_ms']:.0f} ms")
-        print(f"ratio: {s['blend_ms'] / s['recommend_ms']:.2f}")
+        print_ratio(s["blend_ms"] / s["recommend_ms"])
     return 0
 
 

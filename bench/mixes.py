@@ -21,10 +21,7 @@ Prints numbers, never a pass/fail. Usage: ``python bench/mixes.py [--listeners 3
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serve import write_bundles  # noqa: E402
+from bench._synthetic import add_synthetic_args, measure_in_child, print_child_result, print_ratio  # noqa: E402
 from engine.bundle.load import load_bundle  # noqa: E402
 from engine.serving.mixes import build_mix, build_mixes, cluster_shares, plan_mixes  # noqa: E402
 from engine.serving.options import Options  # noqa: E402
@@ -109,7 +106,7 @@ def demo(listeners: int, reps: int) -> None:
           f"(familiar {np.mean(coherent['familiar']):.0%}, new {np.mean(coherent['new']):.0%})")
     p = timed(rec, histories, reps)
     print(f"  {report(p)}")
-    print(f"ratio: {(p['plan'] + p['first']) / p['lists']:.2f}")
+    print_ratio((p["plan"] + p["first"]) / p["lists"])
 
 
 def measure(models: Path, reps: int, seed: int = 1) -> dict[str, float]:
@@ -127,23 +124,17 @@ def measure(models: Path, reps: int, seed: int = 1) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=300)
-    parser.add_argument("--reps", type=int, default=60)
-    parser.add_argument("--items", type=int, default=0, help="also time a synthetic bundle of this many items")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    add_synthetic_args(parser, reps=60)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.reps)))
+        print_child_result(measure(args.measure, args.reps))
         return 0
     demo(args.listeners, args.reps)
     if args.items:
-        with tempfile.TemporaryDirectory(prefix="bench-mixes-") as tmp:
-            models = write_bundles(Path(tmp), n_items=args.items, ranks=[64], top_n=0)[64]
-            child = subprocess.run([sys.executable, __file__, "--measure", str(models), "--reps", str(args.reps)],
-                                   capture_output=True, text=True, check=True)
-        m = json.loads(child.stdout.strip().splitlines()[-1])
+        m = measure_in_child(__file__, n_items=args.items, reps=args.reps, prefix="bench-mixes-")
         print(f"{args.items:,} synthetic items, rank 64, 200-track histories ({m['n_mixes']:.1f} mixes each): "
               f"{report(m)}")
-        print(f"ratio: {(m['plan'] + m['first']) / m['lists']:.2f}")
+        print_ratio((m["plan"] + m["first"]) / m["lists"])
     return 0
 
 

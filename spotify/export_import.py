@@ -43,7 +43,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 
@@ -132,11 +132,10 @@ def _row(row: dict[str, Any] | None) -> _Play | str | None:
     if row is None:
         return "not an object"
     if "ms_played" in row or "ts" in row:  # extended streaming history
-        ms, end = row.get("ms_played"), _time(row.get("ts"))
-        if not _count(ms):
-            return "'ms_played' is not a number"
-        if end is None:
-            return f"'ts' is not a timestamp: {_shown(row.get('ts'))}"
+        timing = _ms_and_end(row, "ms_played", "ts")
+        if isinstance(timing, str):
+            return timing
+        ms, end = timing
         title, artist = row.get("master_metadata_track_name"), row.get("master_metadata_album_artist_name")
         uri = row.get("spotify_track_uri")
         if not title or not artist or not isinstance(uri, str) or not uri.startswith(TRACK_URI_PREFIX):
@@ -146,11 +145,10 @@ def _row(row: dict[str, Any] | None) -> _Play | str | None:
         return _Play(end, artist, title, track_id_of_uri(uri), _text(row.get("master_metadata_album_album_name")),
                      ms, row.get("skipped") is True, True)
     if "msPlayed" in row or "endTime" in row:  # account data
-        ms, end = row.get("msPlayed"), _time(row.get("endTime"))
-        if not _count(ms):
-            return "'msPlayed' is not a number"
-        if end is None:
-            return f"'endTime' is not a timestamp: {_shown(row.get('endTime'))}"
+        timing = _ms_and_end(row, "msPlayed", "endTime")
+        if isinstance(timing, str):
+            return timing
+        ms, end = timing
         title, artist = row.get("trackName"), row.get("artistName")
         if not title or not artist or (artist, title) == ("Unknown Artist", "Unknown Track"):
             return None
@@ -158,6 +156,29 @@ def _row(row: dict[str, Any] | None) -> _Play | str | None:
             return "'trackName' or 'artistName' is not text"
         return _Play(end, artist, title, None, None, ms, False, False)
     return "has neither 'ms_played'/'ts' nor 'msPlayed'/'endTime'"
+
+
+def _ms_and_end(row: dict[str, Any], ms_field: str, time_field: str) -> tuple[int, datetime] | str:
+    """A row's milliseconds played and end time, or a string saying which of the two is wrong."""
+    ms, end = row.get(ms_field), _time(row.get(time_field))
+    if not _count(ms):
+        return f"{ms_field!r} is not a number"
+    if end is None:
+        return f"{time_field!r} is not a timestamp: {_shown(row.get(time_field))}"
+    return ms, end
+
+
+def _row_end(row: dict[str, Any] | None) -> datetime | None:
+    """When a row that is not a play ended (the field :func:`_row` reads for its format), or None."""
+    if row is None:
+        return None
+    return _time(row.get("ts") if "ms_played" in row or "ts" in row else row.get("endTime"))
+
+
+def _micros(moment: datetime) -> int:
+    """``moment`` (aware) in whole microseconds since 1970 (UTC), without float rounding."""
+    delta = moment - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _shown(value: Any) -> str:
@@ -213,11 +234,48 @@ class _Plays:
             index = self._index[key] = len(self.tracks)
             self.tracks.append(key)
             self._name_chars += chars
-        delta = play.end - _EPOCH
-        self.end_us.append((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds)
+        self.end_us.append(_micros(play.end))
         self.ms.append(play.ms)
         self.flags.append((_SKIPPED if play.skipped else 0) | (_EXTENDED if play.extended else 0))
         self.track.append(index)
+
+
+class _OtherRows:
+    """The rows that gave no play, by kind (``ignored``: podcasts, nulls; ``bad_rows``:
+    unreadable), with the time each ended, so that a time cut of the log
+    (:func:`history_from_plays` with ``until_us``) counts only the rows of its own span."""
+
+    KINDS = ("ignored", "bad_rows")
+
+    def __init__(self) -> None:
+        self.ends = {kind: array("q") for kind in self.KINDS}  # microseconds since 1970 (UTC)
+        self.untimed: Counter[str] = Counter()  # rows whose time cannot be read
+
+    def add(self, kind: str, end: datetime | None) -> None:
+        """Count one row of ``kind`` that ended at ``end`` (None: its time is unreadable)."""
+        if end is None:
+            self.untimed[kind] += 1
+        else:
+            self.ends[kind].append(_micros(end))
+
+    def total(self, kind: str) -> int:
+        """Every row of ``kind``, timed or not."""
+        return len(self.ends[kind]) + self.untimed[kind]
+
+    def extend(self, other: "_OtherRows") -> None:
+        """Add the rows of ``other`` (one file's) to these."""
+        for kind in self.KINDS:
+            self.ends[kind].extend(other.ends[kind])
+        self.untimed.update(other.untimed)
+
+    def counts(self, until_us: int | None) -> dict[str, int]:
+        """Rows of each kind that ended by ``until_us`` (all rows when None). A row whose time
+        cannot be read may belong to any part of the log, so every cut counts it: a part never
+        reports fewer problems than it may hold. (Ignored rows always have a time: :func:`_row`
+        checks it before it looks at the track.)"""
+        if until_us is None:
+            return {kind: self.total(kind) for kind in self.KINDS}
+        return {kind: sum(1 for t in self.ends[kind] if t <= until_us) + self.untimed[kind] for kind in self.KINDS}
 
 
 # -- reading files -------------------------------------------------------------------------
@@ -228,10 +286,17 @@ class _FileRead:
     shape: str | None = None
     rows: int = 0
     plays: int = 0
-    ignored: int = 0
-    bad: int = 0
+    other: _OtherRows = field(default_factory=_OtherRows)
     first_bad: str = ""
     problem: str | None = None
+
+    @property
+    def ignored(self) -> int:
+        return self.other.total("ignored")
+
+    @property
+    def bad(self) -> int:
+        return self.other.total("bad_rows")
 
 
 def _read_file(candidate: Candidate, plays: _Plays, budget: Budget, read: _FileRead) -> None:
@@ -254,18 +319,18 @@ def _read_file(candidate: Candidate, plays: _Plays, budget: Budget, read: _FileR
                 plays.add(result)
                 read.plays += 1
             elif result is None:
-                read.ignored += 1
+                read.other.add("ignored", _row_end(row))
             else:
                 if not read.bad:
                     read.first_bad = f"row {read.rows - 1}: {result}"
-                read.bad += 1
+                read.other.add("bad_rows", _row_end(row))
     except FileRefused as exc:
         read.problem = str(exc)
     finally:
         stream.close()
 
 
-def _settle(candidate: Candidate, read: _FileRead, counts: Counter[str], used: list[str],
+def _settle(candidate: Candidate, read: _FileRead, other: _OtherRows, used: list[str],
             problems: list[FileProblem], warnings: list[str], *, stopped: bool) -> bool:
     """Record the outcome of one file (``stopped``: the import stopped inside it); True when it
     was recognised as a history file."""
@@ -275,8 +340,7 @@ def _settle(candidate: Candidate, read: _FileRead, counts: Counter[str], used: l
         return False
     if read.plays or read.ignored or (not read.rows and read.problem is None and not stopped):
         used.append(candidate.name)
-        counts["ignored"] += read.ignored
-        counts["bad_rows"] += read.bad
+        other.extend(read.other)
         if read.bad:
             warnings.append(f"{candidate.name}: {read.bad:,} unreadable rows skipped (first: {read.first_bad})")
         if read.problem:
@@ -362,10 +426,15 @@ class PlayLog:
     (``scripts/evaluate_listeners.py``)."""
 
     plays: _Plays
+    other_rows: _OtherRows
     files: tuple[str, ...]
     problems: tuple[FileProblem, ...]
-    counts: Mapping[str, int]
     warnings: tuple[str, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The log-wide ``ignored`` and ``bad_rows`` counts (every file used, every time)."""
+        return self.other_rows.counts(None)
 
     def span_us(self) -> tuple[int, int]:
         """The first and last play's end, in microseconds since 1970 (UTC); (0, 0) without plays."""
@@ -385,7 +454,7 @@ def read_plays(source: Source, *, name: str | None = None, limits: ExportLimits 
     budget = Budget(limits)
     problems: list[FileProblem] = []
     warnings: list[str] = []
-    counts: Counter[str] = Counter()
+    other_rows = _OtherRows()
     plays = _Plays(limits)
     used: list[str] = []
     containers: dict[str, bool] = {}
@@ -399,7 +468,7 @@ def read_plays(source: Source, *, name: str | None = None, limits: ExportLimits 
             except ImportStopped as exc:
                 stopped = str(exc)
             # Also when the import stopped inside this file: the plays read from it are kept.
-            if _settle(candidate, read, counts, used, problems, warnings, stopped=stopped is not None) \
+            if _settle(candidate, read, other_rows, used, problems, warnings, stopped=stopped is not None) \
                     and candidate.container:
                 containers[candidate.container] = True
             if stopped is not None:
@@ -415,7 +484,7 @@ def read_plays(source: Source, *, name: str | None = None, limits: ExportLimits 
         raise ExportError(f"Could not read any streaming history: {detail or 'no files given'}.")
     if stopped:
         warnings.append(f"Stopped reading: {stopped}; what was read before that point was used.")
-    return PlayLog(plays=plays, files=tuple(used), problems=tuple(problems), counts=dict(counts),
+    return PlayLog(plays=plays, other_rows=other_rows, files=tuple(used), problems=tuple(problems),
                    warnings=tuple(warnings + [str(p) for p in problems]))
 
 
@@ -424,9 +493,12 @@ def history_from_plays(log: PlayLog, *, until_us: int | None = None) -> tuple[Hi
     :class:`History`, as an upload of them would be: the second half of :func:`read_export`.
 
     Returns the history and its counts (``plays``, ``full_plays``, ``short_or_skipped``,
-    ``ignored``, ``duplicates``, ``bad_rows``); the log's warnings become the history's.
+    ``ignored``, ``duplicates``, ``bad_rows``). With ``until_us`` every count describes the
+    history returned: only rows that ended by ``until_us`` are counted, and an unreadable row
+    whose time cannot be read is counted in every cut (it may belong to any); :attr:`PlayLog.counts` keeps
+    the log-wide ones. The log's warnings (about its files) become the history's.
     """
-    counts: Counter[str] = Counter(log.counts)
+    counts: Counter[str] = Counter(log.other_rows.counts(until_us))
     plays = log.plays if until_us is None else log.plays.until(until_us)
     builder = _weigh(plays, counts)
     builder.warnings.extend(log.warnings)

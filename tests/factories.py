@@ -3,7 +3,7 @@
 ``random_bundle_parts`` returns the keyword arguments of ``engine.bundle.publish.write_bundle`` for a
 catalogue with planted structure: items belong to ``n_groups`` groups whose factor vectors
 point in distinct directions, so recommendations for a listener of one group stay in it.
-``rehash`` re-records one file's sha256 in a written bundle's manifest (tests that plant a
+``published_recommender`` serves such parts from a published bundle. ``rehash`` re-records one file's sha256 in a written bundle's manifest (tests that plant a
 readable-hash-but-broken file).
 """
 
@@ -17,7 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.bundle.load import load_bundle
+from engine.bundle.publish import publish_bundle
 from engine.core.schemas import CLUSTER_FEATURES
+from engine.serving.recommender import Recommender
 
 
 def random_bundle_parts(
@@ -80,6 +83,12 @@ def random_bundle_parts(
             "weight_epsilon": 1.0, "weight_clip": 100.0, "max_iter": 10},
         "data_stats": {"n_users": 0, "n_interactions": 0, "source": "synthetic test bundle"},
     }
+
+
+def published_recommender(folder: Path, parts: dict[str, Any] | None = None) -> Recommender:
+    """A :class:`Recommender` over ``parts`` (default ``random_bundle_parts()``) published into ``folder``."""
+    folder = Path(folder)
+    return Recommender(load_bundle(folder / publish_bundle(folder, **(parts or random_bundle_parts()))))
 
 
 def rehash(bundle_dir: Path, name: str) -> None:

@@ -36,9 +36,6 @@ from rapidfuzz import fuzz, process
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Tracks kept per normalized artist for :meth:`CatalogIndex.artist_tracks` (most popular first).
-ARTIST_FALLBACK_TOP = 3
-
 #: Separates the artist and title parts of a match key; normalized text never contains it.
 KEY_SEPARATOR = "|"
 
@@ -219,9 +216,9 @@ class CatalogIndex:
     """Lookup structures over the model's items, built once (:meth:`from_items`).
 
     Holds: track id -> row, normalized (artist, title) key -> row (every credited artist of a
-    track gets a key; on a clash the more popular track wins), normalized artist -> its most
-    popular rows and its catalogue key (the artist's id when the items carry ``artist_ids``,
-    else its name as the catalogue writes it), and one normalized "artist title" string per
+    track gets a key; on a clash the more popular track wins), normalized artist -> its
+    catalogue key (the artist's id when the items carry ``artist_ids``, else its name as the
+    catalogue writes it), and one normalized "artist title" string per
     row for fuzzy search.
     """
 
@@ -230,7 +227,6 @@ class CatalogIndex:
         track_ids: np.ndarray,
         popularity: np.ndarray,
         by_key: dict[str, int],
-        by_artist: dict[str, list[int]],
         search_strings: list[str],
         artist_keys: dict[str, str] | None = None,
     ) -> None:
@@ -238,7 +234,6 @@ class CatalogIndex:
         self.popularity = popularity
         self.row_of = {tid: i for i, tid in enumerate(track_ids.tolist())}
         self.by_key = by_key
-        self.by_artist = by_artist
         self.search_strings = search_strings
         self.artist_keys = artist_keys or {}
         self._tokens: tuple[list[str], np.ndarray, np.ndarray] | None = None
@@ -255,8 +250,8 @@ class CatalogIndex:
 
         ``artists_col`` holds a list of artist names per row (a plain string is one artist).
         ``popularity`` is optional (ties then go to the first row). When a bundle's
-        ``has_factors`` column is present, rows with factors win name clashes and the
-        artist-fallback slots over rows without.
+        ``has_factors`` column is present, rows with factors win name clashes (and claim
+        artist keys) over rows without.
 
         Examples
         --------
@@ -275,7 +270,7 @@ class CatalogIndex:
             popularity = items["popularity"].fillna(0).to_numpy(dtype=np.float64)
         else:
             popularity = np.zeros(n)
-        # Visit rows best first so the first row to claim a key (or an artist slot) wins: rows
+        # Visit rows best first so the first row to claim a key (or an artist key) wins: rows
         # with ALS factors before rows without (a match the model cannot use is lost), then
         # by popularity.
         if "has_factors" in items.columns:
@@ -287,7 +282,6 @@ class CatalogIndex:
         artists_lists = [_as_list(a) for a in items[artists_col].tolist()]
         id_lists = [_as_list(a) for a in items["artist_ids"].tolist()] if "artist_ids" in items.columns else None
         by_key: dict[str, int] = {}
-        by_artist: dict[str, list[int]] = defaultdict(list)
         artist_keys: dict[str, str] = {}
         titles = [normalize_title(n) for n in names]
         for row in order.tolist():
@@ -300,13 +294,10 @@ class CatalogIndex:
                 artist_keys.setdefault(a, ids[position] if ids is not None else artist)
                 if title:
                     by_key.setdefault(f"{a}{KEY_SEPARATOR}{title}", row)
-                bucket = by_artist[a]
-                if len(bucket) < ARTIST_FALLBACK_TOP:
-                    bucket.append(row)
         search_strings = [
             " ".join([*(normalize_artist(a) for a in artists_lists[i]), titles[i]]) for i in range(n)
         ]
-        return cls(track_ids, popularity, by_key, dict(by_artist), search_strings, artist_keys)
+        return cls(track_ids, popularity, by_key, search_strings, artist_keys)
 
     def lookup_name(self, artist: object, title: object) -> str | None:
         """Track id matched by normalized artist + title, or ``None``."""
@@ -316,10 +307,6 @@ class CatalogIndex:
     def artist_key(self, artist: object) -> str | None:
         """The catalogue key (artist id, else catalogue name) of a normalized-name match, or None."""
         return self.artist_keys.get(normalize_artist(artist))
-
-    def artist_tracks(self, artist: object) -> list[str]:
-        """The artist's most popular track ids (at most ``ARTIST_FALLBACK_TOP``)."""
-        return [str(self.track_ids[r]) for r in self.by_artist.get(normalize_artist(artist), [])]
 
     def _token_index(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Vocabulary and postings (CSR: token -> rows) of the search strings, built once."""

@@ -30,6 +30,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +53,30 @@ logger = logging.getLogger(__name__)
 
 #: Names of the item–item terms the search may serve, besides the first lists (item-kNN).
 RP3BETA, EASE = "rp3beta", "ease"
+
+
+class ListKind(Enum):
+    """Which model a term's lists are, named by the term they serve (the first lists,
+    ``neighbours``, are item-kNN here). The kind decides which list lengths the search tries,
+    so the longest is computed once and the others are its prefixes, and how the lists are
+    computed (co-occurrence or EASE)."""
+
+    KNN = NEIGHBOURS
+    RP3BETA = RP3BETA
+    EASE = EASE
+
+    def top_ns(self, spec: "GridSpec", p: NeighbourParams) -> tuple[int, ...]:
+        """The list lengths the search tries for lists of this kind, ``p``'s own among them."""
+        if self is ListKind.EASE:
+            return tuple(spec.ease_top_n) or (p.top_n,)
+        return tuple(spec.blend_top_n if self is ListKind.KNN else spec.rp3_top_n) + (p.top_n,)
+
+    def check(self, p: NeighbourParams) -> NeighbourParams:
+        """``p`` when its ``kind`` is the one this term's lists are computed with, else ValueError."""
+        want = "ease" if self is ListKind.EASE else "cooccurrence"
+        if p.kind != want:
+            raise ValueError(f"{self.value} lists need neighbours kind {want!r}, got {p.kind!r}")
+        return p
 
 
 @dataclass
@@ -161,16 +186,18 @@ def search_served(
                               np.zeros(0, np.float32), basis.listeners.astype(np.float32))
     lists: dict[tuple, ItemNeighbours] = {}
 
-    def get_lists(p: NeighbourParams) -> ItemNeighbours:
-        key = tuple(sorted(p.to_dict().items()))
+    def get_lists(name: str, p: NeighbourParams) -> ItemNeighbours:
+        """The lists of the term ``name`` with parameters ``p`` (a prefix of the longest its kind tries)."""
+        kind = ListKind(name)
+        key = (kind, *sorted(kind.check(p).to_dict().items()))
         if key not in lists:
-            longest = replace(p, top_n=max(_top_ns(spec, p.kind, p)))
-            lkey = tuple(sorted(longest.to_dict().items()))
+            longest = replace(p, top_n=max(kind.top_ns(spec, p)))
+            lkey = (kind, *sorted(longest.to_dict().items()))
             if lkey not in lists:
-                if p.kind == "ease" and ease_fitted is not None and (ease_fitted.lam, ease_fitted.max_items) == (
+                if kind is ListKind.EASE and ease_fitted is not None and (ease_fitted.lam, ease_fitted.max_items) == (
                         longest.ease_lambda, longest.ease_items):
                     lists[lkey] = ease_lists(data.train, ease_fitted.items, ease_fitted.B, top_n=longest.top_n)
-                elif p.kind == "ease":
+                elif kind is ListKind.EASE:
                     lists[lkey] = ease_neighbours(data.train, lam=longest.ease_lambda, max_items=longest.ease_items, top_n=longest.top_n)
                 else:
                     lists[lkey] = basis.neighbours(longest)
@@ -189,7 +216,7 @@ def search_served(
         if key in tried:
             return tried[key]
         t = time.perf_counter()
-        terms = [(c.weight, cache.term(json_key(lp[c.name].to_dict()), get_lists(lp[c.name]), c.pop_exponent)) for c in w.terms]
+        terms = [(c.weight, cache.term(json_key(lp[c.name].to_dict()), get_lists(c.name, lp[c.name]), c.pop_exponent)) for c in w.terms]
         m = evaluate_model(cache.scorer(w, terms, prior), sample, k=k, k_recall=k_recall)
         row = _row(w, lp, m, metric=metric, k=k, k_recall=k_recall, stage=stage)
         row["score_seconds"] = round(time.perf_counter() - t, 2)
@@ -309,7 +336,7 @@ def search_served(
         if key in refined:
             continue
         t = time.perf_counter()
-        used = {c.name: get_lists(lpp[c.name]) for c in w.terms} or {NEIGHBOURS: no_lists}
+        used = {c.name: get_lists(c.name, lpp[c.name]) for c in w.terms} or {NEIGHBOURS: no_lists}
         scorer = BlendScorer(user_factors, item_factors, used, data.train,
                              weights=w, transform=als.weight_transform, epsilon=als.weight_epsilon, clip=als.weight_clip)
         m = evaluate_model(scorer, data, k=k, k_recall=k_recall)
@@ -335,14 +362,6 @@ def search_served(
         best=best, neighbours=neighbours, components=components, warnings=warnings,
         seconds=time.perf_counter() - start,
     )
-
-
-def _top_ns(spec: "GridSpec", kind: str, p: NeighbourParams) -> tuple[int, ...]:
-    if kind == "ease":
-        return tuple(spec.ease_top_n) or (p.top_n,)
-    if p.user_exponent == 0 and p.source_exponent == p.target_exponent == 0.5:
-        return tuple(spec.blend_top_n) + (p.top_n,)
-    return tuple(spec.rp3_top_n) + (p.top_n,)
 
 
 def _row(w: BlendWeights, lp: dict[str, NeighbourParams], m: dict[str, float], *, metric: str, k: int, k_recall: int, stage: str) -> dict[str, Any]:

@@ -53,10 +53,6 @@ class Listening(Mapping[str, float]):
     def __bool__(self) -> bool:
         return bool(self.tracks) or bool(self.artists)
 
-    def with_tracks(self, tracks: Mapping[str, float]) -> "Listening":
-        """The same artist weights with other track weights (likes added, dislikes removed)."""
-        return Listening(tracks=dict(tracks), artists=self.artists)
-
 
 def artist_weights_of(history: Mapping[str, float] | None) -> Mapping[str, float]:
     """The artist-only weights a history carries (none for a plain mapping of tracks)."""

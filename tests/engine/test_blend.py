@@ -19,7 +19,7 @@ from engine.serving.blend import ALS_ONLY, BlendWeights, als_std, sum_by_item
 from engine.serving.neighbours import ItemNeighbours
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
-from tests.factories import random_bundle_parts
+from tests.factories import published_recommender, random_bundle_parts
 
 N_ITEMS = 300
 WEIGHTS = BlendWeights(neighbours=0.6, neighbour_pop_exponent=0.7, popularity=0.2)
@@ -55,7 +55,7 @@ def publish(tmp, *, blend: BlendWeights | None, neighbours: ItemNeighbours | Non
         parts["params"] = {**parts["params"], "blend": blend.to_dict()}
     if neighbours is not None:
         parts["extra"] = neighbours.to_extra()
-    return Recommender(load_bundle(tmp / publish_bundle(tmp, **parts)))
+    return published_recommender(tmp, parts)
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +250,7 @@ def test_several_components_and_an_als_weight_equal_brute_force(tmp_path, nb) ->
     parts = random_bundle_parts(n_items=N_ITEMS, rank=8, seed=0)
     parts["params"] = {**parts["params"], "blend": w.to_dict()}
     parts["extra"] = {**nb.to_extra(), **other.to_extra("rp3beta")}
-    rec = Recommender(load_bundle(tmp_path / publish_bundle(tmp_path, **parts)))
+    rec = published_recommender(tmp_path, parts)
     assert BlendWeights.from_dict(rec.bundle.params["blend"]) == w
 
     x = rec.fold_in(HISTORY)

@@ -4,6 +4,7 @@ the grid, best_params.json, KMeans k, the bundle manifest, the CLI and the book'
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -12,17 +13,17 @@ import pytest
 from engine.bundle.load import load_current, verify_bundle_dir
 from engine.bundle.publish import publish_bundle, write_bundle
 from engine.evaluation.datasets import Dataset, fit_als_scorer, index_split
-from engine.evaluation.protocol import evaluate
+from engine.evaluation.protocol import _EarlyFits, evaluate
 from engine.evaluation.report import store_metrics, write_report
 from engine.evaluation.scorers import FactorScorer
 from engine.evaluation.scoring import build_eval_data, evaluate_model, metric_keys
 from engine.evaluation.search_space import GridSpec
 from engine.evaluation.splits import holdout_split, prepare_interactions
 from engine.evaluation.tuning import (
+    _alpha_lines,
     _at_rank,
     _edges,
     _key,
-    _alpha_lines,
     _one_transform_if_constant,
     _run_points,
     _seeds,
@@ -247,10 +248,6 @@ def test_book_reproduction_protocol(spark, planted, settings) -> None:
 
 
 def test_early_fits_run_in_a_thread_once_and_fit_late_ones_on_demand() -> None:
-    import threading
-
-    from engine.evaluation.protocol import _EarlyFits
-
     calls: list[tuple[int, str]] = []
     release = threading.Event()
 

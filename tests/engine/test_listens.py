@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.bundle.load import load_bundle
-from engine.bundle.publish import publish_bundle
 from engine.serving.listens import listens_behind
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
 from tests.engine.test_blend import WEIGHTS, planted_neighbours
-from tests.factories import random_bundle_parts
+from tests.factories import published_recommender, random_bundle_parts
 
 
 def tid(i: int) -> str:
@@ -35,7 +33,7 @@ def _publish(tmp: Path, *, blended: bool) -> Recommender:
     if blended:
         parts["params"] = {**parts["params"], "blend": WEIGHTS.to_dict()}
         parts["extra"] = planted_neighbours().to_extra()
-    return Recommender(load_bundle(tmp / publish_bundle(tmp, **parts)))
+    return published_recommender(tmp, parts)
 
 
 @pytest.fixture(scope="module", params=["als", "blend"])

@@ -24,6 +24,7 @@ from engine.serving.options import Options
 from engine.serving.recommender import Recommender
 from engine.serving.rerank import Ranked, _cap_artists
 from tests.factories import random_bundle_parts
+from tests.references import capped_walk
 
 DEMO = ROOT / "models" / "demo"
 
@@ -36,17 +37,8 @@ def credited(rec: Recommender) -> list[list[int]]:
 
 def greedy(final: np.ndarray, ok: np.ndarray, artists: list[list[int]], k: int, cap: int | None) -> list[int]:
     """The first ``k`` items by ``final`` (descending) among ``ok`` that respect the artist cap."""
-    chosen: list[int] = []
-    counts: dict[int, int] = {}
-    for i in sorted(np.flatnonzero(ok & np.isfinite(final)).tolist(), key=lambda i: (-final[i], i)):
-        if cap and any(counts.get(a, 0) >= cap for a in artists[i]):
-            continue
-        for a in artists[i]:
-            counts[a] = counts.get(a, 0) + 1
-        chosen.append(i)
-        if len(chosen) == k:
-            break
-    return chosen
+    order = sorted(np.flatnonzero(ok & np.isfinite(final)).tolist(), key=lambda i: (-final[i], i))
+    return [order[p] for p in capped_walk((artists[i] for i in order), k, cap)]
 
 
 def dense_lists(rec: Recommender, history: dict[str, float], opts: Options) -> tuple[list[int], list[int], np.ndarray, np.ndarray]:
@@ -197,17 +189,7 @@ def test_the_artist_cap_equals_the_greedy_walk_on_random_credits() -> None:
                                 "artist_ids": np.arange(n_artists)})()
         items = rng.permutation(n)[: int(rng.integers(1, n + 1))]
         k, cap = int(rng.integers(1, 60)), int(rng.integers(1, 4))
-        walk: list[int] = []
-        counts: dict[int, int] = {}
-        for j, item in enumerate(items.tolist()):
-            own = codes[ptr[item] : ptr[item + 1]].tolist()
-            if any(counts.get(a, 0) >= cap for a in own):
-                continue
-            for a in own:
-                counts[a] = counts.get(a, 0) + 1
-            walk.append(j)
-            if len(walk) == k:
-                break
+        walk = capped_walk((codes[ptr[item] : ptr[item + 1]].tolist() for item in items.tolist()), k, cap)
         assert _cap_artists(items, arrays, k=k, cap=cap).tolist() == walk  # type: ignore[arg-type]
 
 

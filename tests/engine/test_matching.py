@@ -172,13 +172,14 @@ def test_rows_with_factors_win_clashes():
             "track_id": ["popular_no_factors", "with_factors"],
             "name": ["Song", "Song - Remastered"],
             "artists": [["A"], ["A"]],
+            "artist_ids": [["id_no_factors"], ["id_with_factors"]],
             "popularity": [90, 10],
             "has_factors": [False, True],
         }
     )
     index = CatalogIndex.from_items(items)
     assert index.lookup_name("a", "song") == "with_factors"
-    assert index.artist_tracks("A") == ["with_factors", "popular_no_factors"]
+    assert index.artist_key("A") == "id_with_factors"
 
 
 def test_from_items_requires_columns():

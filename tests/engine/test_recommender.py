@@ -26,6 +26,7 @@ from engine.serving.recommender import Recommender
 from engine.serving.rerank import select_top
 from engine.serving.results import Reason
 from tests.factories import random_bundle_parts
+from tests.references import capped_walk
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {"rank": 8, "reg_param": 0.1, "alpha": 10.0, "weight_transform": "log1p",
@@ -160,16 +161,8 @@ def reference(parts, x, *, known, k, cap=2, year=None, explicit=None, energy=Non
         ok &= np.isin(items["cluster"].to_numpy(), clusters)
     recency = (yr - yr.min()) / (yr.max() - yr.min())
     final = s - novelty * parts["popularity"].astype(np.float64) + freshness * recency
-    chosen, counts = [], {}
-    for i in sorted(np.flatnonzero(ok), key=lambda i: -final[i]):
-        artists = list(items["artist_ids"][i])
-        if cap and any(counts.get(a, 0) >= cap for a in artists):
-            continue
-        for a in artists:
-            counts[a] = counts.get(a, 0) + 1
-        chosen.append(i)
-        if len(chosen) == k:
-            break
+    order = sorted(np.flatnonzero(ok), key=lambda i: -final[i])
+    chosen = [order[p] for p in capped_walk((list(items["artist_ids"][i]) for i in order), k, cap)]
     return [tid(i) for i in chosen], s[chosen]
 
 

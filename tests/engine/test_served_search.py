@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from engine.core.weights import transform_weights
 from engine.evaluation.scorers import BlendScorer, add_rows, row_stds
 from engine.evaluation.scoring import build_eval_data, evaluate_model
 from engine.evaluation.search_space import GridSpec
-from engine.evaluation.served_search import RP3BETA, TermCache, search_served
+from engine.evaluation.served_search import EASE, RP3BETA, ListKind, TermCache, search_served
 from engine.serving.blend import BlendWeights, Component, sparse_std
-from engine.serving.neighbours import NeighbourParams
+from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
 from engine.training.als import AlsParams
 from engine.training.cooccurrence import cooccurrence_neighbours
 
@@ -128,3 +129,18 @@ def test_rp3beta_tries_beta_in_order_until_it_falls_behind() -> None:
         for i in range(1, len(line) - 1):  # every step before the last kept up with the best so far
             assert line[i][1] >= max(m for _, m in line[:i]) * (1 - spec.blend_tolerance)
     assert stopped_early  # β 2 discounts popular targets far too much on these scenes
+
+
+def test_a_terms_list_lengths_follow_its_kind_not_its_parameters() -> None:
+    spec = GridSpec(blend_top_n=(10, 30), rp3_top_n=(40,), ease_top_n=(50, 70))
+    cosine_like = NeighbourParams(top_n=25)  # γ = 0, a = b = 0.5: what item-kNN's defaults are
+    rp3_like = NeighbourParams(top_n=25, user_exponent=0.7, source_exponent=0.7, target_exponent=0.3)
+    assert {k.value for k in ListKind} == {NEIGHBOURS, RP3BETA, EASE}  # every term the search serves
+    assert ListKind(RP3BETA).top_ns(spec, cosine_like) == (40, 25)  # told apart by name, not by exponents
+    assert ListKind(NEIGHBOURS).top_ns(spec, rp3_like) == (10, 30, 25)
+    assert ListKind(EASE).top_ns(spec, NeighbourParams(top_n=50, kind="ease")) == (50, 70)
+    assert ListKind(EASE).top_ns(GridSpec(ease_top_n=()), NeighbourParams(top_n=9, kind="ease")) == (9,)
+    with pytest.raises(ValueError, match="ease lists need neighbours kind 'ease', got 'cooccurrence'"):
+        ListKind.EASE.check(cosine_like)
+    with pytest.raises(ValueError, match="'nope' is not a valid ListKind"):
+        ListKind("nope")

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from engine.bundle.load import load_bundle
-from engine.bundle.publish import publish_bundle
 from engine.core.config import ROOT
 from engine.serving import together
 from engine.serving.listening import Listening
@@ -36,7 +35,7 @@ from engine.serving.together import (
     taste_match,
 )
 from tests.engine.test_blend import WEIGHTS, planted_neighbours
-from tests.factories import random_bundle_parts
+from tests.factories import published_recommender, random_bundle_parts
 
 N_ITEMS = 300
 DEMO = ROOT / "models" / "demo"
@@ -63,7 +62,7 @@ def _publish(tmp: Path, *, blended: bool) -> Recommender:
     if blended:
         parts["params"] = {**parts["params"], "blend": WEIGHTS.to_dict()}
         parts["extra"] = planted_neighbours().to_extra()
-    return Recommender(load_bundle(tmp / publish_bundle(tmp, **parts)))
+    return published_recommender(tmp, parts)
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,10 @@ def me(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str, str]) -> 
     return Response.json(200, objects.user_object(user, fake.base_url, dev_mode=fake.dev_mode, private=True))
 
 
-def top_tracks(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str, str]) -> Response:
+def _top_page(fake: "FakeSpotify", req: Request, caller: Caller, kind: str,
+              page: Callable[[User, str], list[Any]]) -> Response:
+    """``/v1/me/top/<kind>``: the scope and arguments both top lists check, then one page of
+    ``page(user, time_range)`` (every object of the list, best first)."""
     user = caller.need_user()
     caller.need_scope("user-top-read")
     time_range = req.arg("time_range", "medium_term")
@@ -75,33 +78,30 @@ def top_tracks(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str, s
         raise ApiError(400, "Invalid time range")
     limit = req.int_arg("limit", 20, lo=1, hi=50)
     offset = req.int_arg("offset", 0, lo=0, hi=100_000)
-    ids = user.top[time_range]
-    items = [_track(fake, fake.seed.tracks[i]) for i in ids[offset: offset + limit]]
-    return Response.json(200, objects.paging(items, base=fake.base_url, path="/v1/me/top/tracks",
-                                             limit=limit, offset=offset, total=len(ids),
-                                             params={"time_range": time_range}))
+    everything = page(user, time_range)
+    return Response.json(200, objects.paging(everything[offset: offset + limit], base=fake.base_url,
+                                             path=f"/v1/me/top/{kind}", limit=limit, offset=offset,
+                                             total=len(everything), params={"time_range": time_range}))
+
+
+def top_tracks(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str, str]) -> Response:
+    """The listener's top tracks for ``time_range``."""
+    return _top_page(fake, req, caller, "tracks",
+                     lambda user, time_range: [_track(fake, fake.seed.tracks[i]) for i in user.top[time_range]])
 
 
 def top_artists(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str, str]) -> Response:
     """The artists of the listener's top tracks for ``time_range``, most tracks first."""
-    user = caller.need_user()
-    caller.need_scope("user-top-read")
-    time_range = req.arg("time_range", "medium_term")
-    if time_range not in TIME_RANGES:
-        raise ApiError(400, "Invalid time range")
-    limit = req.int_arg("limit", 20, lo=1, hi=50)
-    offset = req.int_arg("offset", 0, lo=0, hi=100_000)
-    counts: dict[tuple[str, str], int] = {}
-    for tid in user.top[time_range]:
-        t = fake.seed.tracks[tid]
-        for artist in zip(t.artist_ids, t.artist_names):
-            counts[artist] = counts.get(artist, 0) + 1
-    ranked = sorted(counts, key=lambda a: -counts[a])  # stable: first seen first among equals
-    items = [objects.artist_object(fake.base_url, aid, name, dev_mode=fake.dev_mode)
-             for aid, name in ranked[offset: offset + limit]]
-    return Response.json(200, objects.paging(items, base=fake.base_url, path="/v1/me/top/artists",
-                                             limit=limit, offset=offset, total=len(ranked),
-                                             params={"time_range": time_range}))
+    def ranked(user: User, time_range: str) -> list[Any]:
+        counts: dict[tuple[str, str], int] = {}
+        for tid in user.top[time_range]:
+            t = fake.seed.tracks[tid]
+            for artist in zip(t.artist_ids, t.artist_names):
+                counts[artist] = counts.get(artist, 0) + 1
+        order = sorted(counts, key=lambda a: -counts[a])  # stable: first seen first among equals
+        return [objects.artist_object(fake.base_url, aid, name, dev_mode=fake.dev_mode) for aid, name in order]
+
+    return _top_page(fake, req, caller, "artists", ranked)
 
 
 def recently_played(fake: "FakeSpotify", req: Request, caller: Caller, _: dict[str, str]) -> Response:

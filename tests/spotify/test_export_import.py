@@ -180,3 +180,28 @@ def test_read_plays_then_weighing_equals_read_export_and_a_part_weighs_alone() -
     assert 0 < len(early.items) <= len(whole.items) and early_counts["plays"] < counts["plays"]
     assert all(i.last_played is not None and i.last_played <= cut_time for i in early.items)
     assert log.full_play_artists(cut) and not log.full_play_artists(end)
+
+
+def test_a_time_cut_history_counts_only_the_rows_of_its_own_span() -> None:
+    def play(ts: str, uri: str | None, title: object = "Song") -> dict[str, object]:
+        return {"ts": ts, "ms_played": 200_000, "master_metadata_track_name": title,
+                "master_metadata_album_artist_name": "Robyn", "spotify_track_uri": uri}
+
+    rows = [play("2024-01-01T10:00:00Z", f"spotify:track:{DOMO}"),
+            play("2024-01-02T10:00:00Z", None),  # a podcast episode: ignored, early
+            play("2024-01-03T10:00:00Z", f"spotify:track:{DOMO}", title=7),  # unreadable, early
+            play("2024-06-01T10:00:00Z", f"spotify:track:{RIVERS}"),
+            play("2024-06-02T10:00:00Z", None), play("2024-06-03T10:00:00Z", None),  # ignored, late
+            play("2024-06-04T10:00:00Z", f"spotify:track:{RIVERS}", title=["x"]),  # unreadable, late
+            play("not a time", f"spotify:track:{RIVERS}")]  # unreadable, no time: in every part
+    log = read_plays(json.dumps(rows).encode(), name="Streaming_History_Audio_2024.json")
+    cut = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp()) * 1_000_000
+
+    early, counts = history_from_plays(log, until_us=cut)
+    whole, whole_counts = history_from_plays(log)
+    assert [i.track_id for i in early.items] == [DOMO]
+    assert counts == {"plays": 1, "full_plays": 1, "short_or_skipped": 0, "ignored": 1, "duplicates": 0,
+                      "bad_rows": 2}
+    assert early.counts["ignored"] == 1 and early.counts["bad_rows"] == 2  # the history's own counts agree
+    assert whole_counts["ignored"] == 3 and whole_counts["bad_rows"] == 3 and log.counts == {"ignored": 3,
+                                                                                           "bad_rows": 3}

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
 
-from engine.bundle.load import load_bundle
-from engine.bundle.publish import publish_bundle
 from engine.serving.listening import Listening
 from engine.serving.listens import listens_behind
 from engine.serving.options import Options
@@ -17,7 +14,7 @@ from engine.serving.recommender import Recommender
 from engine.serving.together import shared_list, taste_match
 from spotify.playlists import tracks_to_csv
 from tests.engine.test_together import A, B
-from tests.factories import random_bundle_parts
+from tests.factories import published_recommender, random_bundle_parts
 from webapp.blend_cards import (
     KIND_SHARE,
     NO_NAME,
@@ -36,7 +33,7 @@ from webapp.share_code import SharedTaste
 def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommender:
     tmp = tmp_path_factory.mktemp("blend-cards")
     parts = random_bundle_parts(n_items=300, rank=8, seed=0)
-    return Recommender(load_bundle(Path(tmp) / publish_bundle(tmp, **parts)))
+    return published_recommender(tmp, parts)
 
 
 def test_badges_name_whose_taste_it_is() -> None:

@@ -8,15 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.bundle.load import load_bundle
-from engine.bundle.publish import publish_bundle
 from engine.core.matching import CatalogIndex
 from engine.serving.exclusions import Exclusions, TasteEdit
 from engine.serving.listens import Listens
 from engine.serving.recommender import Recommender
 from engine.state.store import Feedback
 from spotify.history import HistoryItem, history_from_items
-from tests.factories import random_bundle_parts
+from tests.factories import published_recommender, random_bundle_parts
 from webapp.listeners import LIKED_WEIGHT, Listener, RecControls, listener_from_history
 from webapp.taste_edit import (
     artist_choices,
@@ -38,7 +36,7 @@ def tid(i: int) -> str:
 @pytest.fixture(scope="module")
 def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommender:
     tmp: Path = tmp_path_factory.mktemp("taste")
-    return Recommender(load_bundle(tmp / publish_bundle(tmp, **random_bundle_parts(n_items=120, seed=1))))
+    return published_recommender(tmp, random_bundle_parts(n_items=120, seed=1))
 
 
 def test_exclusions_apply_after_likes_and_keep_removed_tracks_out(rec: Recommender) -> None:
