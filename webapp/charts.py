@@ -99,7 +99,7 @@ def map_rows(points: pd.DataFrame, labels: Mapping[int, str]) -> pd.DataFrame:
     })
 
 
-def catalogue_map(dots: pd.DataFrame, marked: pd.DataFrame, labels: Mapping[int, str]) -> alt.LayerChart:
+def catalogue_map(dots: pd.DataFrame, marked: pd.DataFrame, labels: Mapping[int, str]) -> alt.LayerChart | alt.FacetChart:
     """The 2-D sound map: catalogue ``dots`` coloured by cluster, and the ``marked`` tracks (the
     listener's as open circles, recommendations as stars on top); both are :func:`map_rows`.
 
