@@ -97,22 +97,11 @@ def track_card(
                         st.button("Hide artist", key=f"block-{track_id}", icon=":material/block:", type="tertiary",
                                   on_click=_block, args=(_artist_key(row), artists[0]))
                 if why is not None and why.tracks:
-                    # Lazy: the listens and their boxes are drawn only while the popover is open
-                    # (opening it reruns the page, from memos). Drawn on every card they were
-                    # ~40% of the page's elements and slowed every Recommendations render
-                    # (bench/app_latency.py: 525 -> 316 frames, page and rerun ~0.3 s faster).
-                    with st.popover("Why this?", icon=":material/help:", type="tertiary",
-                                    key=why_key(position, track_id), on_change="rerun") as box:
-                        if box.open:
-                            why_this(why, key=f"why-{position}-{track_id}")
+                    with st.popover("Why this?", icon=":material/help:", type="tertiary"):
+                        why_this(why, key=f"why-{position}-{track_id}")
             if url and (show_player or session.playing() == track_id):
                 st.iframe(url, height=EMBED_HEIGHT)
     return slot
-
-
-def why_key(position: int, track_id: str) -> str:
-    """The widget key of a card's "Why this?" popover (its state: open or not)."""
-    return f"why-open-{position}-{track_id}"
 
 
 def set_cover(slot: Any, image: str) -> None:

@@ -7,7 +7,6 @@ import re
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP, TIMEOUT
-from webapp.widgets import why_key
 
 _CARD_LINK = re.compile(r'class="rec-title"><a href="https://open\.spotify\.com/track/([0-9A-Za-z]{22})"')
 
@@ -52,14 +51,6 @@ def open_page(at: AppTest, name: str) -> AppTest:
 def shown_ids(at: AppTest) -> list[str]:
     """Track ids of the recommendation cards on the page, top to bottom."""
     return [m.group(1) for h in at.get("html") for m in [_CARD_LINK.search(h.proto.body)] if m]
-
-
-def open_why(at: AppTest) -> AppTest:
-    """Open every card's "Why this?" popover (lazy: its boxes are drawn only while it is open),
-    as a click on each would, and run."""
-    for position, track_id in enumerate(shown_ids(at)):
-        at.session_state[why_key(position, track_id)] = True
-    return run(at)
 
 
 def button(at: AppTest, key: str):

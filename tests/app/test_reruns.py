@@ -21,11 +21,10 @@ from engine.serving.exclusions import Exclusions
 from engine.serving.recommender import Recommender
 from engine.state.store import Feedback, Store
 from tests.app.conftest import DEMO_USERS
-from tests.app.helpers import open_page, open_why, pick_demo_listener, run, shown_ids, start
+from tests.app.helpers import open_page, pick_demo_listener, run, shown_ids, start
 from webapp import resources
 from webapp.listeners import RecControls
 from webapp.taste_edit import build_request
-from webapp.widgets import why_key
 
 _WHY_ARTIST = re.compile(r"^why-\d+-[0-9A-Za-z]{22}-a-(.+)$")
 
@@ -120,7 +119,6 @@ def test_the_dial_a_like_and_an_exclusion_each_remake_the_list(counted: Counter[
     assert counted["lists"] == 4 and liked not in shown_ids(at)
     assert "Based on 16 of your tracks" in _based_on(at)  # the like joined the history the lists use
 
-    open_why(at)
     artist = next(m.group(1) for c in at.checkbox if (m := _WHY_ARTIST.match(str(c.key))))
     at.multiselect(key="taste_artists").select(artist)
     run(at)
@@ -157,16 +155,3 @@ def test_the_maps_catalogue_sample_is_made_once_for_every_session(counted: Count
     two.select_slider(key="map_n").set_value(1000)
     run(two)
     assert counted["map sample n=1000"] == 1 and counted["map sample n=5000"] == 1
-
-
-def test_why_this_is_drawn_only_when_opened_and_opening_it_recomputes_nothing(counted: Counter[str]) -> None:
-    at = open_page(pick_demo_listener(start()), "recommendations")
-    shown = shown_ids(at)
-    assert not [c for c in at.checkbox if str(c.key).startswith("why-")]  # closed: no boxes drawn
-    before = Counter(CALLS)
-    at.session_state[why_key(2, shown[2])] = True  # a click on the third card's "Why this?"
-    run(at)
-    boxes = [str(c.key) for c in at.checkbox if str(c.key).startswith("why-")]
-    assert boxes and all(k.startswith(f"why-2-{shown[2]}-") for k in boxes)  # that card's listens only
-    assert any(_WHY_ARTIST.match(k) for k in boxes)
-    assert CALLS["lists"] == before["lists"] and shown_ids(at) == shown  # from the memos: the same list

@@ -18,16 +18,14 @@ from engine.core.config import Settings
 from engine.state.events import EXCLUDE, read_events
 from engine.state.store import Store
 from tests.app.conftest import DEMO_USERS
-from tests.app.helpers import open_page, open_why, pick_demo_listener, run, shown_ids, start
+from tests.app.helpers import open_page, pick_demo_listener, run, shown_ids, start
 
 _WHY_ARTIST = re.compile(r"^why-(\d+)-([0-9A-Za-z]{22})-a-(.+)$")
 _WHY_TRACK = re.compile(r"^why-(\d+)-([0-9A-Za-z]{22})-t-(.+)$")
 
 
 def _why(at, pattern: re.Pattern[str]) -> list[tuple[str, str]]:
-    """``(recommended track, explaining id)`` of every "Why this?" box of a kind on the page
-    (every card's popover opened first)."""
-    open_why(at)
+    """``(recommended track, explaining id)`` of every "Why this?" box of a kind on the page."""
     return [(m.group(2), m.group(3)) for c in at.checkbox if (m := pattern.match(str(c.key)))]
 
 
