@@ -304,11 +304,20 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
         for artist, row in zip(newcomers.tolist(), parts):
             if row.max() > 0:
                 like[artist] = int(own_codes[int(np.argmax(row))])
+    # Each item's credited artists as plain lists (one gather for the whole list, not a numpy
+    # slice and scalar reads per card).
+    ptr, codes = arrays.artist_ptr, arrays.artist_codes
+    starts, sizes = ptr[items], ptr[items + 1] - ptr[items]
+    flat = codes[np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))]
+    flat_codes, flat_own, flat_share = flat.tolist(), scored.own[flat].tolist(), scored.share[flat].tolist()
+    ends = np.cumsum(sizes).tolist()
     out: list[list[Reason]] = []
-    for item, first in zip(items.tolist(), firsts.tolist()):
-        mine = [int(c) for c in arrays.artists_of(item) if scored.own[c]]
+    lo = 0
+    for first, hi in zip(firsts.tolist(), ends):
+        mine = [(c, w) for c, o, w in zip(flat_codes[lo:hi], flat_own[lo:hi], flat_share[lo:hi]) if o]
+        lo = hi
         if mine:
-            best = max(mine, key=lambda c: scored.share[c])
+            best = max(mine, key=lambda cw: cw[1])[0]  # the first of the largest shares
             out.append([Reason("your_artist", str(arrays.artist_names[best]))])
         elif first in like:
             other = like[first]
