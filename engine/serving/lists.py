@@ -214,9 +214,10 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
     weights = tables.weights
     n = len(tables.popularity)
     # The item terms of every item (one dense pass over the Y @ x scores).
-    terms = tables.new_popularity.copy()
     if model is not None and weights.new_model:
-        model.add_z(terms, weights.new_model)
+        terms = model.plus_z(tables.new_popularity, weights.new_model)
+    else:
+        terms = tables.new_popularity.copy()
     if request.novelty:
         terms -= request.novelty * arrays.popularity
     if request.freshness:
@@ -236,10 +237,13 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
         # Every track that could reach the k-th pick; when all of them are candidates already, done.
         # (finite only: with fewer than k picks the floor is -inf, and -inf >= -inf would keep
         # asking for the blocked tracks the candidates drop, forever)
-        wanted = np.flatnonzero(np.isfinite(terms) & (terms >= floor))
+        # (a finite floor already rejects -inf: one comparison pass)
+        wanted = np.flatnonzero(np.isfinite(terms)) if floor == -np.inf else np.flatnonzero(terms >= floor)
         if len(wanted) <= len(items) and np.isin(wanted, items, assume_unique=True).all():
             return ranked
         items = wanted
+
+
 def _new_candidates(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, artist_score: np.ndarray,
                     items: np.ndarray, *, arrays: ItemArrays, request: ListRequest, cap: int) -> Ranked:
     """The new list among candidate ``items``: their scores, each first artist's best, the cap."""
