@@ -31,8 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from engine.serving.artists import ArtistSignals
+from engine.serving.neighbours import segment_positions
 from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted
 from engine.serving.results import Reason
 from engine.serving.scan import ModelScores
@@ -80,6 +82,27 @@ class ListTables:
         self.no_first_artist = np.flatnonzero(signals.primary < 0)
         #: items credited to exactly one artist (their familiar score is read, not maximized)
         self.single = np.diff(signals.arrays.artist_ptr) == 1
+        #: artist -> its single-artist tracks and artist -> its other tracks (CSR, items sorted):
+        #: a request gathers its artists' tracks already split, with no pass over the catalogue
+        self.single_ptr, self.single_items = _split_rows(signals.artist_items, self.single)
+        self.multi_ptr, self.multi_items = _split_rows(signals.artist_items, ~self.single)
+
+    def own_tracks(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tracks of artists ``codes``: (single-artist tracks, grouped by artist in the
+        order of ``codes``; how many each artist has; the other tracks, with repeats)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        starts, ends = self.single_ptr[codes], self.single_ptr[codes + 1]
+        singles = self.single_items[segment_positions(starts, ends - starts)]
+        m_starts, m_ends = self.multi_ptr[codes], self.multi_ptr[codes + 1]
+        return singles, ends - starts, self.multi_items[segment_positions(m_starts, m_ends - m_starts)]
+
+
+def _split_rows(rows: sp.csr_matrix, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(indptr, indices)`` of the CSR ``rows`` with only the columns where ``keep`` holds."""
+    mask = keep[rows.indices]
+    kept = np.zeros(len(mask) + 1, dtype=np.int64)
+    np.cumsum(mask, out=kept[1:])
+    return kept[rows.indptr], rows.indices[mask].astype(np.int64)
 
 
 def artist_shares(weights: np.ndarray) -> np.ndarray:
@@ -140,8 +163,11 @@ def choose_lists(
     share = artist_shares(artist_weights)
     own = share > 0
     blocked = np.asarray(blocked, dtype=np.int64)
-    own_tracks = signals.artist_items[np.flatnonzero(own)].indices.astype(np.int64)
-    familiar = _familiar(signals, tables, model, share, own_tracks, arrays=arrays, blocked=blocked, request=request)
+    codes = np.flatnonzero(own)
+    singles, counts, multis = tables.own_tracks(codes)
+    familiar = _familiar(signals, tables, model, share, (codes, singles, counts, multis),
+                         arrays=arrays, blocked=blocked, request=request)
+    own_tracks = np.concatenate([singles, multis])
     spread = signals.spread(share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
@@ -159,37 +185,44 @@ def _model_term(model: ModelScores | None, weight: float, items: np.ndarray) -> 
 
 
 def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray,
-              own_tracks: np.ndarray, *, arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
+              own_tracks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, arrays: ItemArrays,
+              blocked: np.ndarray, request: ListRequest) -> Ranked:
     """The familiar list. Its score is ``the largest log share among the track's own artists``
     plus the item terms (popularity, model z, re-ranking). A single-artist track's share is
     read directly; a track with several artists can score at most the top share plus its item
     terms. The candidates are the tracks best by that bound's lower half, then every track
-    whose upper bound reaches the k-th pick found, until the k-th pick clears it."""
+    whose upper bound reaches the k-th pick found, until the k-th pick clears it.
+
+    ``own_tracks``: the listener's artist codes and :meth:`ListTables.own_tracks` of them."""
     weights = tables.weights
     own = share > 0
-    keep = np.zeros(len(tables.popularity), dtype=bool)
-    keep[own_tracks] = True
-    keep[blocked] = False
-    items = np.flatnonzero(keep)
+    codes, singles, counts, multis = own_tracks
+    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
+    first = np.repeat(log_share[codes], counts)  # a single-artist track's share term
+    multis = unique_sorted(multis)
+    if len(blocked):
+        unblocked = ~np.isin(singles, blocked, kind="table")
+        singles, first = singles[unblocked], first[unblocked]
+        multis = multis[~np.isin(multis, blocked, kind="table")]
+    # Candidates in this order (singles by artist, then the rest): positions index ``items``,
+    # and each candidate set is sorted by item before it is ranked, so ties break by item.
+    items = np.concatenate([singles, multis])
     if not len(items):
         return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
-    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
     # item terms of every candidate track, and a lower and an upper bound of its share term
     terms = weights.familiar_popularity * tables.popularity[items] + _model_term(model, weights.familiar_model, items)
     if request.novelty:
         terms -= request.novelty * arrays.popularity[items]
     if request.freshness:
         terms += request.freshness * arrays.recency[items]
-    first = log_share[signals.primary[items]]  # every own track has a first artist
-    single = tables.single[items]
-    lower = np.where(single, first, -np.inf)
-    upper = np.where(single, first, float(log_share[own].max()))
+    lower = np.concatenate([first, np.full(len(multis), -np.inf)])
+    upper = np.concatenate([first, np.full(len(multis), float(log_share[own].max()))])
     guess = lower + terms
     size = min(len(items), max(4096, 64 * request.k))
     chosen = select_top(guess, size)
     while True:
         chosen = unique_sorted(chosen)
-        at = items[chosen]
+        at = np.sort(items[chosen])
         scores = signals.item_max(log_share, fill=-np.inf, items=at) + weights.familiar_popularity * tables.popularity[at]
         scores += _model_term(model, weights.familiar_model, at)
         ranked = _rerank(scores, at, arrays, request, request.max_per_artist, start=len(at))
