@@ -36,6 +36,7 @@ import scipy.sparse as sp
 
 from engine.core.weights import transform_weights
 from engine.serving.foldin import solve_batch
+from engine.serving.neighbours import segment_positions
 from engine.serving.rerank import ItemArrays, list_codes
 
 #: Bundle files of the optional artist model (``bundle.extra`` names).
@@ -177,13 +178,13 @@ class ArtistSignals:
             return out
         weights = np.asarray(share, dtype=np.float64)[own]
         if w.genres and self._genre.nnz:
-            profile = self._genre[own].T @ weights
+            profile = _rows_t_dot(self._genre, own, weights)
             out += w.genres * (self._genre @ profile)
             out[own] -= w.genres * weights * self._genre_self[own]
         if w.collaborations and self._collab.nnz:
-            out += w.collaborations * (self._collab[own].T @ weights)  # symmetric
+            out += w.collaborations * _rows_t_dot(self._collab, own, weights)  # symmetric
         if w.colistening and self._colisten is not None:
-            out += w.colistening * (self._colisten[own].T @ weights)
+            out += w.colistening * _rows_t_dot(self._colisten, own, weights)
         return out
 
     def fold_in(self, weights: np.ndarray) -> np.ndarray | None:
@@ -238,6 +239,19 @@ class ArtistSignals:
             return []
         order = np.argsort(-g.data[a][at], kind="stable")[:limit]
         return [str(self._genre_names[c]) for c in common[order]]
+
+
+def _rows_t_dot(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``matrix[rows].T @ weights`` (float64 ``[n_columns]``) without building the row slice:
+    one gather and a bincount, which adds the products in the order scipy's transposed product
+    does (row by row, each row's entries in stored order), so the sums are bit for bit the same.
+    scipy's fancy row indexing and transposed product cost ~10x more in overhead for the few
+    hundred rows of a listener."""
+    starts = matrix.indptr[rows].astype(np.int64)
+    lengths = matrix.indptr[np.asarray(rows) + 1].astype(np.int64) - starts
+    flat = segment_positions(starts, lengths)
+    products = matrix.data[flat].astype(np.float64) * np.repeat(np.asarray(weights, dtype=np.float64), lengths)
+    return np.bincount(matrix.indices[flat], weights=products, minlength=matrix.shape[1])
 
 
 def _columns(rows: sp.csr_matrix, columns: np.ndarray, n_columns: int) -> np.ndarray:

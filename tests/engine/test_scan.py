@@ -1,10 +1,13 @@
-"""engine.serving.scan: the served scores the lists read, in their faster forms, equal the plain ones bit for bit."""
+"""The served scores and artist spread the lists read (engine.serving.scan, engine.serving.artists), in their
+faster forms, equal the plain ones bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from engine.serving.artists import _rows_t_dot
 from engine.serving.scan import ModelScores, Scan
 
 
@@ -42,3 +45,17 @@ def test_plus_z_of_scores_that_do_not_vary_is_the_base() -> None:
     model = ModelScores.of(np.ones(scan.matrix.shape[0], dtype=np.float32), scan)
     base = np.arange(scan.matrix.shape[0], dtype=np.float64)
     assert np.array_equal(model.plus_z(base, 2.0), base)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_t_dot_is_scipys_transposed_row_product_bit_for_bit(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    matrix = sp.random(300, 120, density=0.08, format="csr", random_state=6, dtype=dtype)
+    matrix = (matrix @ sp.random(120, 120, density=0.05, format="csr", random_state=7, dtype=dtype)).tocsr()  # unsorted rows
+    rows = np.sort(rng.choice(300, 40, replace=False))
+    weights = rng.random(40)
+    expected = matrix[rows].T @ weights
+    got = _rows_t_dot(matrix, rows, weights)
+    assert got.dtype == np.float64 and np.array_equal(got, expected)
+    assert np.any(got != 0)
+    assert np.array_equal(_rows_t_dot(matrix, rows[:0], weights[:0]), np.zeros(120))
