@@ -1,9 +1,16 @@
 """Serving latency vs one bare ``Y @ x`` pass, on a catalogue of the real size.
 
 Writes a bundle of ~600k items with random factors (rank 64 and 128) and a realistic items
-table (22-char ids, Zipf-distributed artists with 1–3 per track, genres, years, explicit,
-energy, clusters) to a temporary directory, then measures in a fresh process that loads it the
-way the app does (``Recommender.load``, arrays memory-mapped):
+table (22-char ids, artists, genres, years, explicit, energy, clusters) to a temporary directory
+(``--out DIR``: kept there, and reused by the next run with the same catalogue), then measures
+in a fresh process that loads it the way the app does (``Recommender.load``, arrays
+memory-mapped). ``--artists`` picks the artist draw: ``kaggle`` (default) is calibrated to the
+real 600k catalogue (top artist ~3.6k tracks, 1.28 credits per track; see ``KAGGLE_S``),
+``zipf08`` is the earlier, head-heavy one (top artist ~20k tracks, 1.57 credits). Each block
+prints the catalogue's top artist and how many tracks a history's own artists have (what the
+familiar list starts from). ``--against DIR`` times another checkout's engine on the same
+bundles, alternating with this one (``--rounds`` times per rank), for before/after in one run;
+every block prints the load average before and after it.
 
 - p50/p99 of fold-in + recommend (k=50, default re-ranking: known tracks masked, at most 2 per
   artist, explanations) for a 200-track history, as a ratio to one bare ``Y @ x`` of the same
@@ -22,7 +29,8 @@ way the app does (``Recommender.load``, arrays memory-mapped):
 Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p50 ratio of
 the served (blended) recommend to the bare pass). ``--quick``: rank 64 only, 30 reps, under a
 minute; it prints its wall time.
-Usage: ``python bench/serve.py [--quick] [--items 600000] [--ranks 64 128] [--reps 200] [--top-n 100]``.
+Usage: ``python bench/serve.py [--quick] [--items 600000] [--ranks 64 128] [--reps 200] [--top-n 100]
+[--artists kaggle|zipf08] [--out DIR] [--against CHECKOUT [--rounds N]]``.
 """
 
 from __future__ import annotations
@@ -90,10 +98,11 @@ def _credits(n: int, rng: np.random.Generator, artists: str) -> tuple[int, np.nd
     return n_artists, rng.choice(np.array(list(KAGGLE_CREDITS)), size=n, p=counts / counts.sum()), weights
 
 
-def realistic_items(n: int, rng: np.random.Generator, artists: str = "kaggle") -> pd.DataFrame:
+def realistic_items(n: int, rng: np.random.Generator, artists: str = "zipf08") -> pd.DataFrame:
     """An items table shaped like the Spotify 600k catalogue (built in numpy and Arrow: a few
     seconds, where a Python loop per track took ~20 s); ``artists`` picks the artist draw
-    (:data:`ARTIST_DRAWS`)."""
+    (:data:`ARTIST_DRAWS`; the other benches that build on this one keep ``zipf08``, the draw
+    their numbers were measured on, unless they pass another)."""
     ids = ALPHABET[rng.integers(0, 62, size=(n, 22))].view("<U22").ravel()
     n_genres = 2_000
     n_artists, per_track, weights = _credits(n, rng, artists)
@@ -156,7 +165,7 @@ def bundle_dir(out: Path, *, n_items: int, rank: int, top_n: int, artists: str, 
 
 
 def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100, seed: int = 0,
-                  artists: str = "kaggle") -> dict[int, Path]:
+                  artists: str = "zipf08") -> dict[int, Path]:
     """One published bundle per rank (:func:`bundle_dir`); returns rank -> models dir. Bundles
     already there (a kept ``--out``) are reused."""
     dirs = {r: bundle_dir(out, n_items=n_items, rank=r, top_n=top_n, artists=artists, seed=seed) for r in ranks}
