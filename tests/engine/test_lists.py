@@ -195,3 +195,23 @@ def test_item_weights_feed_artist_weights(demo: Recommender) -> None:
     weights = demo._artist_weights(hist)
     codes = [list(demo.arrays.artist_ids).index(a) for a in first["artist_ids"]]
     assert weights[codes].tolist() == [3.0, 3.0] and weights.sum() == 6.0  # every credited artist
+
+
+def test_own_tracks_split_every_artists_tracks_into_single_and_shared_credits(demo: Recommender) -> None:
+    """The familiar list's per-bundle tables: an artist's single-artist tracks (grouped by
+    artist, in the order asked) and its co-credited ones are together exactly its tracks."""
+    tables, signals = demo._list_tables, demo.artists
+    credits = np.diff(demo.arrays.artist_ptr)
+    codes = np.flatnonzero(signals.n_tracks >= 2)[::7][:40][::-1]  # not sorted: the order is kept
+    singles, counts, multis = tables.own_tracks(codes)
+    assert counts.sum() == len(singles) and len(codes) == len(counts)
+    at = 0
+    for code, count in zip(codes.tolist(), counts.tolist()):
+        mine = set(signals.artist_items[code].indices.tolist())
+        group = singles[at : at + count].tolist()
+        at += count
+        assert set(group) == {i for i in mine if credits[i] == 1}
+        assert set(group) | set(multis.tolist()) >= mine
+    assert (credits[multis] > 1).all() and (credits[singles] == 1).all()
+    assert set(np.concatenate([singles, multis]).tolist()) == set(signals.artist_items[codes].indices.tolist())
+    assert len(multis) and len(singles)  # the demo has both kinds among these artists
