@@ -338,9 +338,9 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
     like: dict[int, int] = {}
     if len(newcomers) and len(own_codes):
         parts = signals.similarity_matrix(newcomers, own_codes) * scored.share[own_codes][None, :]
-        for artist, row in zip(newcomers.tolist(), parts):
-            if row.max() > 0:
-                like[artist] = int(own_codes[int(np.argmax(row))])
+        similar = parts.max(axis=1) > 0
+        best = own_codes[np.argmax(parts, axis=1)]  # per row, the first of the largest parts
+        like = dict(zip(newcomers[similar].tolist(), best[similar].tolist()))
     # Each item's credited artists as plain lists (one gather for the whole list, not a numpy
     # slice and scalar reads per card).
     ptr, codes = arrays.artist_ptr, arrays.artist_codes
