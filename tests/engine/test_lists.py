@@ -12,6 +12,7 @@ from engine.bundle.publish import write_bundle
 from engine.core.config import ROOT
 from engine.core.errors import BundleError
 from engine.core.matching import CatalogIndex
+from engine.serving import lists as lists_module
 from engine.serving.listening import Listening, listening_from_history
 from engine.serving.lists import FAMILIAR, NEW, blend_order
 from engine.serving.options import DEFAULT_DISCOVERY, Options
@@ -215,3 +216,23 @@ def test_own_tracks_split_every_artists_tracks_into_single_and_shared_credits(de
     assert (credits[multis] > 1).all() and (credits[singles] == 1).all()
     assert set(np.concatenate([singles, multis]).tolist()) == set(signals.artist_items[codes].indices.tolist())
     assert len(multis) and len(singles)  # the demo has both kinds among these artists
+
+
+@pytest.mark.parametrize("start", [1, 64, 100_000])
+def test_the_familiar_list_does_not_depend_on_its_first_candidate_count(
+    demo: Recommender, monkeypatch: pytest.MonkeyPatch, start: int
+) -> None:
+    """The candidates grow until nothing outside can beat the k-th pick, so a start of one
+    track (every growth path: the cap leaving too few, then the bound) and one past the whole
+    catalogue give the served start's list."""
+    rng = np.random.default_rng(11)
+    ids = demo.track_ids
+    history = dict(zip(ids[rng.choice(len(ids), 60, replace=False)].tolist(), rng.integers(1, 30, 60).astype(float)))
+    opts = Options(k=30)
+    served = demo.lists(history, opts).familiar
+    monkeypatch.setattr(lists_module, "FAMILIAR_START", start)
+    monkeypatch.setattr(lists_module, "FAMILIAR_PER_PICK", 0)
+    again = demo.lists(history, opts).familiar
+    assert len(served.track_ids) == 30
+    assert again.track_ids == served.track_ids
+    assert np.array_equal(again.rank_scores, served.rank_scores)
