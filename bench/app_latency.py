@@ -34,15 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, streamlit_app  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, VIEWPORT, signed_in_note, streamlit_app  # noqa: E402
 from tests.fake_spotify import FakeSpotify  # noqa: E402
 
 try:  # requirements-dev.txt; without it the bench says so and measures nothing
@@ -65,7 +65,6 @@ PAGES: tuple[tuple[str, str, tuple[tuple[str, int], ...]], ...] = (
     ("Playlists", "Playlists", ((TABLE, 1), ("[data-testid='stFormSubmitButton']", 1))),  # the list, "Save to Spotify"
     ("Model", "The model", (("text=Refresh history", 1),)),
 )
-VIEWPORT = {"width": 1400, "height": 1000}
 
 
 @dataclass
@@ -116,66 +115,79 @@ def rendered(page: Page, heading: str, drawn: tuple[tuple[str, int], ...]) -> Ca
     return wait
 
 
-def first_visit(browser: Browser, url: str, timings: Timings, *, wait_ms: float) -> None:
-    """The first visitor after the server started: Home, with the model loaded for it."""
+@contextmanager
+def fresh_page(browser: Browser, *, wait_ms: float) -> Iterator[Page]:
+    """A page in a new browser context (a person's first visit: no cache, no cookies), every
+    wait bounded by ``wait_ms``; the context is closed on exit."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(wait_ms)
-    page = context.new_page()
     try:
-        timed(timings, "first visitor after start -> Home drawn (loads the model)", None, lambda: page.goto(url),
-              lambda: page.get_by_role("link", name="Sign in with Spotify").wait_for())
+        yield context.new_page()
     finally:
         context.close()
 
 
+#: One timed sub-step of a chain: its name, the click, the wait.
+Step = tuple[str, Callable[[], None], Callable[[], None]]
+
+
+def timed_chain(timings: Timings, name: str, target: float | None, steps: list[Step]) -> bool:
+    """Time each step (untargeted) and, when none timed out, their sum as ``name`` against
+    ``target``; stops at the first timeout (the rest would wait on a page that is not there)
+    and records ``name`` as timed out. True when every step finished."""
+    start = time.perf_counter()
+    for step, action, done in steps:
+        if timed(timings, step, None, action, done) is None:
+            timings.add(name, None, target)
+            return False
+    timings.add(name, time.perf_counter() - start, target)
+    return True
+
+
+def first_visit(browser: Browser, url: str, timings: Timings, *, wait_ms: float) -> None:
+    """The first visitor after the server started: Home, with the model loaded for it."""
+    with fresh_page(browser, wait_ms=wait_ms) as page:
+        timed(timings, "first visitor after start -> Home drawn (loads the model)", None, lambda: page.goto(url),
+              lambda: page.get_by_role("link", name="Sign in with Spotify").wait_for())
+
+
+def first_card(page: Page) -> Step:
+    """"See your recommendations" on Home -> the first recommendation card drawn."""
+    return ("\"See your recommendations\" -> first card", lambda: page.get_by_text("See your recommendations").click(),
+            lambda: page.locator(".rec-card").first.wait_for())
+
+
 def demo_run(browser: Browser, url: str, timings: Timings, *, wait_ms: float) -> None:
     """A fresh browser: open the app, pick the first demo listener, reach the first card."""
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(wait_ms)
-    page = context.new_page()
-    try:
+    with fresh_page(browser, wait_ms=wait_ms) as page:
         timed(timings, "open the app -> Home drawn", PAGE_TARGET_S, lambda: page.goto(url),
               lambda: page.get_by_role("link", name="Sign in with Spotify").wait_for())
         settle(page)
         page.get_by_role("tab", name="Try the demo").click()
         listen = page.get_by_role("button", name="Listen as this demo listener")
         listen.wait_for()
-        start = time.perf_counter()
-        first = timed(timings, "  demo: click -> \"Listening as\"", None, listen.click,
-                      lambda: page.get_by_test_id("stAlertContentSuccess").filter(has_text="Listening as").wait_for())
-        second = timed(timings, "  demo: \"See your recommendations\" -> first card", None,
-                       lambda: page.get_by_text("See your recommendations").click(),
-                       lambda: page.locator(".rec-card").first.wait_for())
-        total = time.perf_counter() - start if first is not None and second is not None else None
-        timings.add("demo pick -> first recommendation card", total, FIRST_TARGET_S)
-    finally:
-        context.close()
+        recs = first_card(page)
+        timed_chain(timings, "demo pick -> first recommendation card", FIRST_TARGET_S, [
+            ("  demo: click -> \"Listening as\"", listen.click,
+             lambda: page.get_by_test_id("stAlertContentSuccess").filter(has_text="Listening as").wait_for()),
+            (f"  demo: {recs[0]}", recs[1], recs[2]),
+        ])
 
 
 def signed_in_run(browser: Browser, url: str, timings: Timings, *, wait_ms: float) -> None:
     """A fresh browser: sign in through the fake Spotify, then every page, a search, a rerun."""
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(wait_ms)
-    page = context.new_page()
-    try:
+    with fresh_page(browser, wait_ms=wait_ms) as page:
         page.goto(url)
         link = page.get_by_role("link", name="Sign in with Spotify")
         link.wait_for()
         settle(page)
-        start = time.perf_counter()
-        consent = timed(timings, "  sign-in: click -> consent page (the fake Spotify)", None, link.click,
-                        lambda: page.get_by_text("Agree as Alice Andersson").wait_for())
-        back = timed(timings, "  sign-in: agree -> back, \"Listening as\"", None,
-                     lambda: page.get_by_text("Agree as Alice Andersson").click(),
-                     lambda: page.get_by_test_id("stAlertContentSuccess").filter(
-                         has_text="Listening as Alice Andersson").wait_for())
-        recs = timed(timings, "  sign-in: \"See your recommendations\" -> first card", None,
-                     lambda: page.get_by_text("See your recommendations").click(),
-                     lambda: page.locator(".rec-card").first.wait_for())
-        ok = None not in (consent, back, recs)
-        timings.add("sign-in -> first recommendation card", time.perf_counter() - start if ok else None,
-                    FIRST_TARGET_S)
-        if not ok:
+        agree = page.get_by_text("Agree as Alice Andersson")
+        recs = first_card(page)
+        if not timed_chain(timings, "sign-in -> first recommendation card", FIRST_TARGET_S, [
+            ("  sign-in: click -> consent page (the fake Spotify)", link.click, agree.wait_for),
+            ("  sign-in: agree -> back, \"Listening as\"", agree.click, signed_in_note(page).wait_for),
+            (f"  sign-in: {recs[0]}", recs[1], recs[2]),
+        ]):
             return
         settle(page)
         for title, heading, drawn in PAGES:
@@ -191,8 +203,6 @@ def signed_in_run(browser: Browser, url: str, timings: Timings, *, wait_ms: floa
         timed(timings, "rerun: \"How many\" 20 -> 25 cards", PAGE_TARGET_S, lambda: slider.press("ArrowRight"),
               lambda: page.locator(".rec-card").nth(24).wait_for())
         settle(page)
-    finally:
-        context.close()
 
 
 def similar_search(page: Page, timings: Timings) -> None:

@@ -1,9 +1,16 @@
 """Serving latency vs one bare ``Y @ x`` pass, on a catalogue of the real size.
 
 Writes a bundle of ~600k items with random factors (rank 64 and 128) and a realistic items
-table (22-char ids, Zipf-distributed artists with 1–3 per track, genres, years, explicit,
-energy, clusters) to a temporary directory, then measures in a fresh process that loads it the
-way the app does (``Recommender.load``, arrays memory-mapped):
+table (22-char ids, artists, genres, years, explicit, energy, clusters) to a temporary directory
+(``--out DIR``: kept there, and reused by the next run with the same catalogue), then measures
+in a fresh process that loads it the way the app does (``Recommender.load``, arrays
+memory-mapped). ``--artists`` picks the artist draw: ``kaggle`` (default) is calibrated to the
+real 600k catalogue (top artist ~3.6k tracks, 1.28 credits per track; see ``KAGGLE_S``),
+``zipf08`` is the earlier, head-heavy one (top artist ~20k tracks, 1.57 credits). Each block
+prints the catalogue's top artist and how many tracks a history's own artists have (what the
+familiar list starts from). ``--against DIR`` times another checkout's engine on the same
+bundles, alternating with this one (``--rounds`` times per rank), for before/after in one run;
+every block prints the load average before and after it.
 
 - p50/p99 of fold-in + recommend (k=50, default re-ranking: known tracks masked, at most 2 per
   artist, explanations) for a 200-track history, as a ratio to one bare ``Y @ x`` of the same
@@ -22,13 +29,15 @@ way the app does (``Recommender.load``, arrays memory-mapped):
 Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p50 ratio of
 the served (blended) recommend to the bare pass). ``--quick``: rank 64 only, 30 reps, under a
 minute; it prints its wall time.
-Usage: ``python bench/serve.py [--quick] [--items 600000] [--ranks 64 128] [--reps 200] [--top-n 100]``.
+Usage: ``python bench/serve.py [--quick] [--items 600000] [--ranks 64 128] [--reps 200] [--top-n 100]
+[--artists kaggle|zipf08] [--out DIR] [--against CHECKOUT [--rounds N]]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -40,7 +49,10 @@ import pandas as pd
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+#: The checkout whose engine a ``--measure`` child imports (``--against`` points it at another
+#: one, so two versions of the code are timed on the same bundles in one run).
+CODE = Path(os.environ.get("BENCH_SERVE_CODE", ROOT)).resolve()
+sys.path.insert(0, str(CODE))
 
 from engine.bundle.publish import publish_bundle
 from engine.core.schemas import CLUSTER_FEATURES
@@ -55,14 +67,45 @@ def _lists(offsets: np.ndarray, values: pa.Array) -> pd.Series:
     return pd.Series(pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)))
 
 
-def realistic_items(n: int, rng: np.random.Generator) -> pd.DataFrame:
+#: The artist draw calibrated to the real catalogue (``--artists kaggle``, the default). Fitted
+#: once by ``bench/fit_artists.py`` on two independent random 10k-track samples of the Kaggle
+#: 600k ``tracks.csv`` (column ``id_artists``): per 10k tracks they hold 8,557 / 8,678 distinct
+#: artists, 77-78% of them once, the top artist 69 / 51 times (one track in 58.7, so ~3-4k
+#: tracks at full size), 1.28 credits per track. A Zipf-Mandelbrot draw ``1 / (rank + Q)^S``
+#: over ``n / KAGGLE_ITEMS_PER_ARTIST`` artists with the credit counts below, drawn at 600k and
+#: sampled back to 10k, gives ~8.3k distinct, 80% once, top ~59 (full size: top ~3.5k tracks),
+#: the best point of the script's grid (``python bench/fit_artists.py SAMPLE_A SAMPLE_B``).
+KAGGLE_S, KAGGLE_Q, KAGGLE_ITEMS_PER_ARTIST = 0.8, 8.0, 10
+#: Credits per track (1, 2, ..., 8 or more) in the two samples together (20,000 tracks).
+KAGGLE_CREDITS = {1: 16_437, 2: 2_443, 3: 722, 4: 221, 5: 70, 6: 38, 7: 20, 8: 49}
+#: The artist draws ``realistic_items`` knows: ``kaggle`` (calibrated, above) and ``zipf08``
+#: (the bench's earlier draw: Zipf(0.8) over n/6 artists, 1-3 credits, the top artist ~20k tracks).
+ARTIST_DRAWS = ("kaggle", "zipf08")
+
+
+def _credits(n: int, rng: np.random.Generator, artists: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(n_artists, credits per track, artist weights)`` of one of :data:`ARTIST_DRAWS`."""
+    if artists == "zipf08":
+        n_artists = max(10, n // 6)
+        # Zipf-like artist sizes: a few prolific artists, a long tail with one or two tracks.
+        weights = 1.0 / np.arange(1, n_artists + 1) ** 0.8
+        return n_artists, rng.choice([1, 1, 1, 1, 2, 2, 3], size=n), weights
+    if artists != "kaggle":
+        raise ValueError(f"--artists {artists!r}: expected one of {', '.join(ARTIST_DRAWS)}")
+    n_artists = max(10, n // KAGGLE_ITEMS_PER_ARTIST)
+    weights = 1.0 / (np.arange(1, n_artists + 1) + KAGGLE_Q) ** KAGGLE_S
+    counts = np.array(list(KAGGLE_CREDITS.values()), dtype=np.float64)
+    return n_artists, rng.choice(np.array(list(KAGGLE_CREDITS)), size=n, p=counts / counts.sum()), weights
+
+
+def realistic_items(n: int, rng: np.random.Generator, artists: str = "zipf08") -> pd.DataFrame:
     """An items table shaped like the Spotify 600k catalogue (built in numpy and Arrow: a few
-    seconds, where a Python loop per track took ~20 s)."""
+    seconds, where a Python loop per track took ~20 s); ``artists`` picks the artist draw
+    (:data:`ARTIST_DRAWS`; the other benches that build on this one keep ``zipf08``, the draw
+    their numbers were measured on, unless they pass another)."""
     ids = ALPHABET[rng.integers(0, 62, size=(n, 22))].view("<U22").ravel()
-    n_artists, n_genres = max(10, n // 6), 2_000
-    # Zipf-like artist sizes: a few prolific artists, a long tail with one or two tracks.
-    weights = 1.0 / np.arange(1, n_artists + 1) ** 0.8
-    per_track = rng.choice([1, 1, 1, 1, 2, 2, 3], size=n)
+    n_genres = 2_000
+    n_artists, per_track, weights = _credits(n, rng, artists)
     credit_ptr = np.concatenate([[0], np.cumsum(per_track)])
     credits = rng.choice(n_artists, size=int(credit_ptr[-1]), p=weights / weights.sum())
     # Distinct artists per track (a repeated draw is dropped), first-credited first.
@@ -115,12 +158,24 @@ def random_neighbours(n: int, top_n: int, rng: np.random.Generator) -> ItemNeigh
     return ItemNeighbours(indptr, indices, scores, listeners)
 
 
-def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100, seed: int = 0) -> dict[int, Path]:
-    """One published bundle per rank under ``out/rank<r>``; returns rank -> models dir."""
+def bundle_dir(out: Path, *, n_items: int, rank: int, top_n: int, artists: str, seed: int = 0) -> Path:
+    """Where :func:`write_bundles` puts one bundle (its parameters in the name, so a kept
+    ``--out`` directory is reused only for the same catalogue)."""
+    return out / f"{artists}-{n_items}-top{top_n}-seed{seed}" / f"rank{rank}"
+
+
+def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100, seed: int = 0,
+                  artists: str = "zipf08") -> dict[int, Path]:
+    """One published bundle per rank (:func:`bundle_dir`); returns rank -> models dir. Bundles
+    already there (a kept ``--out``) are reused."""
+    dirs = {r: bundle_dir(out, n_items=n_items, rank=r, top_n=top_n, artists=artists, seed=seed) for r in ranks}
+    if all((d / "CURRENT").exists() for d in dirs.values()):
+        print(f"bundles reused from {out}", flush=True)
+        return dirs
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    items = realistic_items(n_items, rng)
-    print(f"items table: {n_items:,} rows ({time.perf_counter() - t0:.1f}s)", flush=True)
+    items = realistic_items(n_items, rng, artists)
+    print(f"items table: {n_items:,} rows, artists {artists!r} ({time.perf_counter() - t0:.1f}s)", flush=True)
     n_feat = len(CLUSTER_FEATURES)
     audio = rng.normal(size=(n_items, n_feat)).astype(np.float32)
     popularity = rng.random(n_items).astype(np.float32)
@@ -129,17 +184,15 @@ def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100
     t0 = time.perf_counter()
     extra = random_neighbours(n_items, top_n, rng).to_extra() if top_n else {}
     print(f"neighbours: {top_n} per item ({time.perf_counter() - t0:.1f}s)", flush=True)
-    dirs = {}
     for rank in ranks:
         t0 = time.perf_counter()
         factors = (rng.normal(size=(n_items, rank)) * 0.1).astype(np.float32)
         params = {"rank": rank, "reg_param": 0.1, "alpha": 10.0, "weight_transform": "log1p",
                   "weight_epsilon": 1.0, "weight_clip": 100.0, "max_iter": 10,
                   "blend": BlendWeights().to_dict(), "neighbours": {"top_n": top_n}}
-        models = out / f"rank{rank}"
+        models = dirs[rank]
         publish_bundle(models, items=items, item_factors=factors, popularity=popularity, audio_features=audio,
                        kmeans=kmeans, params=params, extra=extra, data_stats={"source": "bench/serve.py random factors"})
-        dirs[rank] = models
         print(f"bundle rank {rank}: written ({time.perf_counter() - t0:.1f}s)", flush=True)
     return dirs
 
@@ -248,6 +301,13 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         rec.lists(h, Options(k=k))
         lists.append(time.perf_counter() - t)
     assert len(out) == k and out.path == "als"
+    # The catalogue's head, as a request sees it: the most credited artist's tracks, and the
+    # tracks of a history's own artists (what the familiar list starts from).
+    n_tracks = np.diff(rec.artists.artist_items.indptr)
+    own_tracks = []
+    for h in histories:
+        codes = np.unique(rec.artists.item_artist[rec.index_of(list(h))].indices)
+        own_tracks.append(len(np.unique(rec.artists.artist_items[codes].indices)))
     assert (rec.blend is not None) == bool(rec.bundle.extra) and als.blend is None
     rss_served = _rss()
     # The reduced-precision scan, measured (not served: see the README): int8 with a per-row
@@ -265,6 +325,10 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
     p = lambda a, q: float(np.percentile(a, q))  # noqa: E731
     return {
         "rank": rec.rank,
+        "code": str(CODE),
+        "top_artist_tracks": int(n_tracks.max()),
+        "own_tracks_median": float(np.median(own_tracks)),
+        "own_tracks_max": int(max(own_tracks)),
         "n_items": rec.bundle.n_items,
         "load_s": load_s,
         "bare_p50_ms": p(bare, 50) * 1e3,
@@ -305,6 +369,46 @@ def demo_recall(k: int) -> float | None:
     return int8_recall(np.asarray(rec._scan), xs[:50], k=k, candidates=min(4096, len(rec._scan) // 2))
 
 
+def _child(models: Path, args: argparse.Namespace, reps: int, code: Path | None) -> dict:
+    """One ``--measure`` run in a fresh process (``code``: import the engine from that checkout)."""
+    env = dict(os.environ, BENCH_SERVE_CODE=str(code)) if code is not None else None
+    child = subprocess.run(
+        [sys.executable, __file__, "--measure", str(models), "--reps", str(reps),
+         "--history", str(args.history), "--k", str(args.k)],
+        capture_output=True, text=True, check=True, env=env,
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def _load() -> str:
+    """The 1-minute load average (the machine is shared: every number goes with it)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def _report(m: dict, args: argparse.Namespace, reps: int, load_before: str) -> str:
+    loaded, served = m["rss_loaded_mib"], m["rss_served_mib"]
+    code = "" if Path(m["code"]) == ROOT else f", code {m['code']}"
+    return (
+        f"rank {m['rank']}, {m['n_items']:,} items, artists {args.artists!r}, {args.history}-track history, "
+        f"k={args.k}, {reps} reps{code} (load {load_before} -> {_load()}):\n"
+        f"  catalogue head: top artist {m['top_artist_tracks']:,} tracks; own-artist tracks per history "
+        f"median {m['own_tracks_median']:,.0f}, max {m['own_tracks_max']:,}\n"
+        f"  bare Y @ x            p50 {m['bare_p50_ms']:.2f} ms\n"
+        f"  served (blend, lists) p50 {m['serve_p50_ms']:.2f} ms, p99 {m['serve_p99_ms']:.2f} ms"
+        f"  (x{m['ratio_p50']:.2f} / x{m['ratio_p99']:.2f} of bare)\n"
+        f"  ALS alone             p50 {m['als_p50_ms']:.2f} ms  (blend / ALS alone: x{m['blend_vs_als_p50']:.2f})\n"
+        f"  without explanations  p50 {m['plain_p50_ms']:.2f} ms\n"
+        f"  model ranking (discovery=None, blend) p50 {m['model_p50_ms']:.2f} ms  (x{m['model_ratio_p50']:.2f} of bare)\n"
+        f"  lists() (the app's call: three lists, all explained) p50 {m['lists_p50_ms']:.2f} ms\n"
+        f"  fold-in alone         p50 {m['fold_in_p50_us']:.0f} us, p99 {m['fold_in_p99_us']:.0f} us\n"
+        f"  int8 scan (not served) p50 {m['int8_p50_ms']:.2f} ms; recall@{args.k} of 4096 candidates "
+        f"re-scored exactly: {m['int8_recall']:.3f}\n"
+        f"  load {m['load_s']:.1f} s; RSS MiB: start {m['rss_start_mib']['VmRSS']}, "
+        f"loaded {loaded['VmRSS']} (anon {loaded['RssAnon']}, file {loaded['RssFile']}), "
+        f"serving {served['VmRSS']} (anon {served['RssAnon']}, file {served['RssFile']})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=600_000)
@@ -313,6 +417,11 @@ def main() -> int:
     parser.add_argument("--history", type=int, default=200)
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--top-n", type=int, default=100, help="neighbours per item in the bundle (0: ALS only)")
+    parser.add_argument("--artists", choices=ARTIST_DRAWS, default="kaggle",
+                        help="the artist draw: kaggle (calibrated to the real catalogue, default) or zipf08 (the old one)")
+    parser.add_argument("--out", type=Path, help="keep the bundles here (and reuse them when already there)")
+    parser.add_argument("--against", type=Path, help="another checkout: time its engine too, alternating with this one")
+    parser.add_argument("--rounds", type=int, default=1, help="with --against: alternations per rank")
     parser.add_argument("--quick", action="store_true", help="rank 64 only, 30 reps: under a minute")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # child mode: one bundle dir
     args = parser.parse_args()
@@ -324,34 +433,17 @@ def main() -> int:
     wall = time.perf_counter()
     ratios = []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
-        dirs = write_bundles(Path(tmp), n_items=args.items, ranks=ranks, top_n=args.top_n)
-        for rank, models in dirs.items():
-            # A fresh process per bundle, so RSS shows what the app would hold, not the writer.
-            child = subprocess.run(
-                [sys.executable, __file__, "--measure", str(models), "--reps", str(reps),
-                 "--history", str(args.history), "--k", str(args.k)],
-                capture_output=True, text=True, check=True,
-            )
-            m = json.loads(child.stdout.strip().splitlines()[-1])
-            ratios.append(m["ratio_p50"])
-            loaded, served = m["rss_loaded_mib"], m["rss_served_mib"]
-            print(
-                f"rank {rank}, {m['n_items']:,} items, {args.history}-track history, k={args.k}, {reps} reps:\n"
-                f"  bare Y @ x            p50 {m['bare_p50_ms']:.2f} ms\n"
-                f"  served (blend, lists) p50 {m['serve_p50_ms']:.2f} ms, p99 {m['serve_p99_ms']:.2f} ms"
-                f"  (x{m['ratio_p50']:.2f} / x{m['ratio_p99']:.2f} of bare)\n"
-                f"  ALS alone             p50 {m['als_p50_ms']:.2f} ms  (blend / ALS alone: x{m['blend_vs_als_p50']:.2f})\n"
-                f"  without explanations  p50 {m['plain_p50_ms']:.2f} ms\n"
-                f"  model ranking (discovery=None, blend) p50 {m['model_p50_ms']:.2f} ms  (x{m['model_ratio_p50']:.2f} of bare)\n"
-                f"  lists() (the app's call: three lists, all explained) p50 {m['lists_p50_ms']:.2f} ms\n"
-                f"  fold-in alone         p50 {m['fold_in_p50_us']:.0f} us, p99 {m['fold_in_p99_us']:.0f} us\n"
-                f"  int8 scan (not served) p50 {m['int8_p50_ms']:.2f} ms; recall@{args.k} of 4096 candidates "
-                f"re-scored exactly: {m['int8_recall']:.3f}\n"
-                f"  load {m['load_s']:.1f} s; RSS MiB: start {m['rss_start_mib']['VmRSS']}, "
-                f"loaded {loaded['VmRSS']} (anon {loaded['RssAnon']}, file {loaded['RssFile']}), "
-                f"serving {served['VmRSS']} (anon {served['RssAnon']}, file {served['RssFile']})",
-                flush=True,
-            )
+        out = args.out if args.out is not None else Path(tmp)
+        dirs = write_bundles(out, n_items=args.items, ranks=ranks, top_n=args.top_n, artists=args.artists)
+        codes: list[Path | None] = [None] if args.against is None else [None, args.against.resolve()] * args.rounds
+        for models in dirs.values():
+            for code in codes:
+                # A fresh process per bundle, so RSS shows what the app would hold, not the writer.
+                load_before = _load()
+                m = _child(models, args, reps, code)
+                if code is None:
+                    ratios.append(m["ratio_p50"])
+                print(_report(m, args, reps, load_before), flush=True)
     found = demo_recall(args.k)
     if found is not None:
         print(f"int8 scan recall@{args.k} on the trained demo bundle (models/demo, demo listeners): {found:.3f}")

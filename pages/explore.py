@@ -15,11 +15,12 @@ st.write("Each dot is a track, placed by its sound (a 2-D projection of its audi
 n = st.select_slider("Catalogue tracks to draw", [1000, 2000, 5000, 10000, 20000], value=5000, key="map_n")
 recommended = session.shown_track_ids() or actions.recommendations(listener)[1]["track_id"].tolist()
 yours = list(actions.effective_history(listener))
-points = map_sample(bundle.items, n=n, listener=yours, recommended=recommended, seed=0)
-catalogue = points[points["role"] == "catalogue"]
-st.altair_chart(charts.catalogue_map(points, labels), key="map")
-st.caption(f"{len(catalogue):,} catalogue tracks sampled, {int((points['role'] == 'yours').sum())} of yours, "
-           f"{int((points['role'] == 'recommended').sum())} recommended (open circles: yours; stars: recommended).")
+dots = resources.map_dots(n)  # the catalogue sample: shared by every session
+marked = charts.map_rows(map_sample(bundle.items, n=0, listener=yours, recommended=recommended), labels)
+st.altair_chart(charts.catalogue_map(dots, marked, labels), key="map")
+sampled = int((~dots["track_id"].isin(set(marked["track_id"]))).sum())
+st.caption(f"{sampled:,} catalogue tracks sampled, {int((marked['role'] == 'yours').sum())} of yours, "
+           f"{int((marked['role'] == 'recommended').sum())} recommended (open circles: yours; stars: recommended).")
 
 st.subheader("What the clusters sound like")
 sizes = bundle.kmeans.get("sizes") or []

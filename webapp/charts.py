@@ -84,23 +84,46 @@ def eras(table: pd.DataFrame) -> alt.Chart:
     return _grouped(data, category="decade", horizontal=False, percent=True, order=list(named["decade"]))
 
 
-def catalogue_map(points: pd.DataFrame, labels: Mapping[int, str]) -> alt.LayerChart | alt.FacetChart:
-    """The 2-D sound map (``engine.serving.taste.map_sample`` rows): catalogue dots coloured by
-    cluster, the listener's tracks as open circles, recommendations as stars on top."""
-    frame = points.assign(
-        label=[f"{a} – {t}" for a, t in zip(points["artist"], points["name"])],
-        sound=[f"{int(c)}: {labels.get(int(c), '')}" for c in points["cluster"]],
-    )[["x", "y", "label", "sound", "role"]]
-    sounds = [f"{c}: {labels.get(c, '')}" for c in sorted({int(c) for c in points["cluster"]})]
+def map_rows(points: pd.DataFrame, labels: Mapping[int, str]) -> pd.DataFrame:
+    """``engine.serving.taste.map_sample`` rows as the map draws them: ``track_id, x, y, label,
+    sound, role``, compact for the browser (float32 coordinates; the cluster names and roles,
+    a few distinct values, as categoricals, which reach the browser as Arrow dictionaries)."""
+    return pd.DataFrame({
+        "track_id": points["track_id"].to_numpy(dtype=object),
+        "x": points["x"].to_numpy(dtype="float32"),
+        "y": points["y"].to_numpy(dtype="float32"),
+        "label": [f"{a} – {t}" for a, t in zip(points["artist"], points["name"])],
+        "sound": pd.Categorical([f"{int(c)}: {labels.get(int(c), '')}" for c in points["cluster"]]),
+        "role": pd.Categorical(points["role"].to_numpy(dtype=object)),
+        "cluster": points["cluster"].to_numpy(dtype="int64"),
+    })
+
+
+def catalogue_map(dots: pd.DataFrame, marked: pd.DataFrame, labels: Mapping[int, str]) -> alt.LayerChart | alt.FacetChart:
+    """The 2-D sound map: catalogue ``dots`` coloured by cluster, and the ``marked`` tracks (the
+    listener's as open circles, recommendations as stars on top); both are :func:`map_rows`.
+
+    A dot that is also marked is drawn as marked only. Each layer gets only its own rows, so
+    the browser receives every point once and filters nothing.
+    """
+    marked_ids = set(marked["track_id"])
+    dots = dots[~dots["track_id"].isin(marked_ids)] if marked_ids else dots
+    clusters = sorted({int(c) for c in dots["cluster"]} | {int(c) for c in marked["cluster"]})
+    sounds = [f"{c}: {labels.get(c, '')}" for c in clusters]
     tooltip = [alt.Tooltip("label:N", title="track"), alt.Tooltip("sound:N", title="cluster")]
-    base = alt.Chart(frame).encode(x=alt.X("x:Q", scale=alt.Scale(zero=False), axis=None),
-                                   y=alt.Y("y:Q", scale=alt.Scale(zero=False), axis=None), tooltip=tooltip)
-    dots = base.transform_filter(alt.datum.role == "catalogue").mark_circle(size=14, opacity=0.5).encode(
+    x = alt.X("x:Q", scale=alt.Scale(zero=False), axis=None)
+    y = alt.Y("y:Q", scale=alt.Scale(zero=False), axis=None)
+    columns = ["x", "y", "label", "sound"]
+
+    def layer(frame: pd.DataFrame) -> alt.Chart:
+        return alt.Chart(frame[columns].reset_index(drop=True)).encode(x=x, y=y, tooltip=tooltip)
+
+    points = layer(dots).mark_circle(size=14, opacity=0.5).encode(
         color=alt.Color("sound:N", title="cluster", scale=alt.Scale(domain=sounds, scheme="category20"),
                         legend=alt.Legend(orient="right", symbolOpacity=1)))
-    yours = base.transform_filter(alt.datum.role == "yours").mark_point(
+    yours = layer(marked[marked["role"] == "yours"]).mark_point(
         shape="circle", size=90, color="#111", strokeWidth=2, filled=False)
-    stars = base.transform_filter(alt.datum.role == "recommended").mark_point(
+    stars = layer(marked[marked["role"] == "recommended"]).mark_point(
         shape=STAR_SHAPE, size=420, color=STAR, filled=True, stroke="#fff", strokeWidth=1)
     # Thousands of dots: canvas, not one SVG node per dot (vega-embed reads usermeta.embedOptions).
-    return alt.layer(dots, yours, stars).properties(height=640, usermeta=CANVAS).interactive()
+    return alt.layer(points, yours, stars).properties(height=640, usermeta=CANVAS).interactive()

@@ -26,9 +26,10 @@ from engine.core.errors import BundleError
 from engine.core.matching import CatalogIndex
 from engine.serving.recommender import Recommender
 from engine.serving.taste import catalog_stats as compute
-from engine.serving.taste import describe_clusters
+from engine.serving.taste import describe_clusters, map_sample
 from engine.state.store import Store
 from spotify.history import track_info
+from webapp.charts import map_rows
 from webapp.listeners import demo_label
 
 if TYPE_CHECKING:
@@ -120,6 +121,19 @@ def catalog_stats() -> CatalogStats:
     """The catalogue side of the taste page's comparisons (once per version)."""
     rec = recommender()
     return _catalog_stats(rec.version, rec)
+
+
+@st.cache_resource(show_spinner=False, max_entries=10)
+def _map_dots(version: str, n: int, _rec: Recommender) -> pd.DataFrame:
+    return map_rows(map_sample(_rec.bundle.items, n=n, seed=0), describe_clusters(_rec.bundle.kmeans))
+
+
+def map_dots(n: int) -> pd.DataFrame:
+    """The Explore map's seeded sample of ``n`` catalogue tracks (``webapp.charts.map_rows``),
+    made once per bundle version and size for every session (public catalogue data; it was
+    0.1-0.2 s of every Explore visit). Shared: treat it as read-only."""
+    rec = recommender()
+    return _map_dots(rec.version, n, rec)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

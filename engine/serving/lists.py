@@ -31,14 +31,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from engine.serving.artists import ArtistSignals
+from engine.serving.neighbours import segment_positions
 from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted
 from engine.serving.results import Reason
 from engine.serving.scan import ModelScores
 
 #: Tracks per artist in the new list (one: every slot introduces an artist).
 NEW_PER_ARTIST = 1
+#: The familiar list's first candidate count: at least FAMILIAR_START, FAMILIAR_PER_PICK per
+#: wanted track. Any start gives the same list (the candidates grow until nothing outside can
+#: beat the k-th pick); 1,024 for k=50 took 0.89x / 0.95x the time of 4,096 per request on the
+#: bench's calibrated / zipf08 catalogues (paired, bench/serve.py bundles): the bound check
+#: needed a second round either way, and the first one now ranks a quarter of the tracks.
+FAMILIAR_START, FAMILIAR_PER_PICK = 1024, 16
 
 FAMILIAR = "familiar"
 NEW = "new"
@@ -80,6 +88,28 @@ class ListTables:
         self.no_first_artist = np.flatnonzero(signals.primary < 0)
         #: items credited to exactly one artist (their familiar score is read, not maximized)
         self.single = np.diff(signals.arrays.artist_ptr) == 1
+        #: artist -> its single-artist tracks and artist -> its other tracks (CSR, items sorted):
+        #: a request gathers its artists' tracks already split, with no pass over the catalogue
+        self.single_ptr, self.single_items = _split_rows(signals.artist_items, self.single)
+        self.multi_ptr, self.multi_items = _split_rows(signals.artist_items, ~self.single)
+
+    def own_tracks(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tracks of artists ``codes``: (single-artist tracks, grouped by artist in the
+        order of ``codes``; how many each artist has; the other tracks, with repeats)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        starts, ends = self.single_ptr[codes], self.single_ptr[codes + 1]
+        singles = self.single_items[segment_positions(starts, ends - starts)].astype(np.int64)
+        m_starts, m_ends = self.multi_ptr[codes], self.multi_ptr[codes + 1]
+        return singles, ends - starts, self.multi_items[segment_positions(m_starts, m_ends - m_starts)].astype(np.int64)
+
+
+def _split_rows(rows: sp.csr_matrix, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(indptr, indices)`` of the CSR ``rows`` with only the columns where ``keep`` holds
+    (indices int32 like scipy's: the two tables together cost what ``artist_items`` does)."""
+    mask = keep[rows.indices]
+    kept = np.zeros(len(mask) + 1, dtype=np.int64)
+    np.cumsum(mask, out=kept[1:])
+    return kept[rows.indptr], rows.indices[mask].astype(np.int32)
 
 
 def artist_shares(weights: np.ndarray) -> np.ndarray:
@@ -140,8 +170,11 @@ def choose_lists(
     share = artist_shares(artist_weights)
     own = share > 0
     blocked = np.asarray(blocked, dtype=np.int64)
-    own_tracks = signals.artist_items[np.flatnonzero(own)].indices.astype(np.int64)
-    familiar = _familiar(signals, tables, model, share, own_tracks, arrays=arrays, blocked=blocked, request=request)
+    codes = np.flatnonzero(own)
+    singles, counts, multis = tables.own_tracks(codes)
+    familiar = _familiar(signals, tables, model, share, (codes, singles, counts, multis),
+                         arrays=arrays, blocked=blocked, request=request)
+    own_tracks = np.concatenate([singles, multis])
     spread = signals.spread(share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
@@ -159,37 +192,44 @@ def _model_term(model: ModelScores | None, weight: float, items: np.ndarray) -> 
 
 
 def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray,
-              own_tracks: np.ndarray, *, arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
+              own_tracks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, arrays: ItemArrays,
+              blocked: np.ndarray, request: ListRequest) -> Ranked:
     """The familiar list. Its score is ``the largest log share among the track's own artists``
     plus the item terms (popularity, model z, re-ranking). A single-artist track's share is
     read directly; a track with several artists can score at most the top share plus its item
     terms. The candidates are the tracks best by that bound's lower half, then every track
-    whose upper bound reaches the k-th pick found, until the k-th pick clears it."""
+    whose upper bound reaches the k-th pick found, until the k-th pick clears it.
+
+    ``own_tracks``: the listener's artist codes and :meth:`ListTables.own_tracks` of them."""
     weights = tables.weights
     own = share > 0
-    keep = np.zeros(len(tables.popularity), dtype=bool)
-    keep[own_tracks] = True
-    keep[blocked] = False
-    items = np.flatnonzero(keep)
+    codes, singles, counts, multis = own_tracks
+    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
+    first = np.repeat(log_share[codes], counts)  # a single-artist track's share term
+    multis = unique_sorted(multis)
+    if len(blocked):
+        unblocked = ~np.isin(singles, blocked, kind="table")
+        singles, first = singles[unblocked], first[unblocked]
+        multis = multis[~np.isin(multis, blocked, kind="table")]
+    # Candidates in this order (singles by artist, then the rest): positions index ``items``,
+    # and each candidate set is sorted by item before it is ranked, so ties break by item.
+    items = np.concatenate([singles, multis])
     if not len(items):
         return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
-    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
     # item terms of every candidate track, and a lower and an upper bound of its share term
     terms = weights.familiar_popularity * tables.popularity[items] + _model_term(model, weights.familiar_model, items)
     if request.novelty:
         terms -= request.novelty * arrays.popularity[items]
     if request.freshness:
         terms += request.freshness * arrays.recency[items]
-    first = log_share[signals.primary[items]]  # every own track has a first artist
-    single = tables.single[items]
-    lower = np.where(single, first, -np.inf)
-    upper = np.where(single, first, float(log_share[own].max()))
+    lower = np.concatenate([first, np.full(len(multis), -np.inf)])
+    upper = np.concatenate([first, np.full(len(multis), float(log_share[own].max()))])
     guess = lower + terms
-    size = min(len(items), max(4096, 64 * request.k))
+    size = min(len(items), max(FAMILIAR_START, FAMILIAR_PER_PICK * request.k))
     chosen = select_top(guess, size)
     while True:
         chosen = unique_sorted(chosen)
-        at = items[chosen]
+        at = np.sort(items[chosen])
         scores = signals.item_max(log_share, fill=-np.inf, items=at) + weights.familiar_popularity * tables.popularity[at]
         scores += _model_term(model, weights.familiar_model, at)
         ranked = _rerank(scores, at, arrays, request, request.max_per_artist, start=len(at))
@@ -214,9 +254,10 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
     weights = tables.weights
     n = len(tables.popularity)
     # The item terms of every item (one dense pass over the Y @ x scores).
-    terms = tables.new_popularity.copy()
     if model is not None and weights.new_model:
-        model.add_z(terms, weights.new_model)
+        terms = model.plus_z(tables.new_popularity, weights.new_model)
+    else:
+        terms = tables.new_popularity.copy()
     if request.novelty:
         terms -= request.novelty * arrays.popularity
     if request.freshness:
@@ -236,10 +277,13 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
         # Every track that could reach the k-th pick; when all of them are candidates already, done.
         # (finite only: with fewer than k picks the floor is -inf, and -inf >= -inf would keep
         # asking for the blocked tracks the candidates drop, forever)
-        wanted = np.flatnonzero(np.isfinite(terms) & (terms >= floor))
+        # (a finite floor already rejects -inf: one comparison pass)
+        wanted = np.flatnonzero(np.isfinite(terms)) if floor == -np.inf else np.flatnonzero(terms >= floor)
         if len(wanted) <= len(items) and np.isin(wanted, items, assume_unique=True).all():
             return ranked
         items = wanted
+
+
 def _new_candidates(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, artist_score: np.ndarray,
                     items: np.ndarray, *, arrays: ItemArrays, request: ListRequest, cap: int) -> Ranked:
     """The new list among candidate ``items``: their scores, each first artist's best, the cap."""
@@ -301,14 +345,23 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
     like: dict[int, int] = {}
     if len(newcomers) and len(own_codes):
         parts = signals.similarity_matrix(newcomers, own_codes) * scored.share[own_codes][None, :]
-        for artist, row in zip(newcomers.tolist(), parts):
-            if row.max() > 0:
-                like[artist] = int(own_codes[int(np.argmax(row))])
+        similar = parts.max(axis=1) > 0
+        best = own_codes[np.argmax(parts, axis=1)]  # per row, the first of the largest parts
+        like = dict(zip(newcomers[similar].tolist(), best[similar].tolist()))
+    # Each item's credited artists as plain lists (one gather for the whole list, not a numpy
+    # slice and scalar reads per card).
+    ptr, codes = arrays.artist_ptr, arrays.artist_codes
+    starts, sizes = ptr[items], ptr[items + 1] - ptr[items]
+    flat = codes[np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))]
+    flat_codes, flat_own, flat_share = flat.tolist(), scored.own[flat].tolist(), scored.share[flat].tolist()
+    ends = np.cumsum(sizes).tolist()
     out: list[list[Reason]] = []
-    for item, first in zip(items.tolist(), firsts.tolist()):
-        mine = [int(c) for c in arrays.artists_of(item) if scored.own[c]]
+    lo = 0
+    for first, hi in zip(firsts.tolist(), ends):
+        mine = [(c, w) for c, o, w in zip(flat_codes[lo:hi], flat_own[lo:hi], flat_share[lo:hi]) if o]
+        lo = hi
         if mine:
-            best = max(mine, key=lambda c: scored.share[c])
+            best = max(mine, key=lambda cw: cw[1])[0]  # the first of the largest shares
             out.append([Reason("your_artist", str(arrays.artist_names[best]))])
         elif first in like:
             other = like[first]

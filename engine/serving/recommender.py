@@ -130,6 +130,17 @@ class _History:
     artist_values: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
 
 
+@dataclass(frozen=True)
+class _ScoredLists:
+    """One request's two lists before they are explained, with the model terms behind them."""
+
+    scored: ListScores
+    model: ModelScores | None
+    fold: FoldIn | None
+    user: UserBlend | None
+    path: str
+
+
 def _interleave(picks: Sequence[tuple[Recommendations, int]], *, path: str, hist: _History) -> Recommendations:
     """A list made of entries of other lists: ``(list, position)`` pairs in order."""
     def take(values: Sequence[Any] | np.ndarray, dtype: Any) -> np.ndarray:
@@ -393,9 +404,9 @@ class Recommender:
         hist = self._parse(history)
         excluded = self._excluded(opts)
         if opts.discovery is not None:
-            lists = self._lists(hist, opts, excluded, discovery=opts.discovery, blended_only=True)
-            if lists is not None:
-                return lists.blended
+            blended = self._blended(hist, opts, excluded, discovery=opts.discovery)
+            if blended is not None:
+                return blended
         if not len(hist.als_items):
             return self._cold_start(hist, opts, excluded)
         fold, user = self._listener(hist)
@@ -475,12 +486,9 @@ class Recommender:
             self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
         return ModelScores.of(scores, self.scan), fold, user
 
-    def _lists(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float,
-               blended_only: bool = False) -> TasteLists | None:
-        """The lists, or None when the history names no artist of the bundle.
-
-        ``blended_only`` (``recommend``): explanations and per-card reasons are built for the
-        blended list's k tracks only; the other two lists come back without them."""
+    def _scored_lists(self, hist: _History, opts: Options, excluded: np.ndarray) -> _ScoredLists | None:
+        """Both lists of one request (re-ranked, not yet explained) and what explaining them
+        needs, or None when the history names no artist of the bundle."""
         weights = self._artist_weights(hist)
         if not (weights > 0).any():
             return None
@@ -490,21 +498,37 @@ class Recommender:
         with one_blas_thread():
             scored = choose_lists(self.artists, self._list_tables, model, weights, arrays=self.arrays,
                                   blocked=blocked, request=request)
-            fam, new = scored.familiar, scored.new
-            order = blend_order(fam, new, k=opts.k, discovery=discovery)
-            path = PATH_ALS if fold is not None else PATH_ARTISTS
-            explain = not blended_only
-            out = {name: self._list_result(r, model, fold, user, hist, scored, opts, path, explain=explain)
+        return _ScoredLists(scored, model, fold, user, PATH_ALS if fold is not None else PATH_ARTISTS)
+
+    def _blended(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float) -> Recommendations | None:
+        """``recommend``'s list: the blend of the two lists at ``discovery``, explained (its k
+        tracks only: the two lists themselves are never turned into results), or None when
+        the history names no artist of the bundle. Equals ``lists(...).blended``."""
+        found = self._scored_lists(hist, opts, excluded)
+        if found is None:
+            return None
+        scored = found.scored
+        order = blend_order(scored.familiar, scored.new, k=opts.k, discovery=discovery)
+        lists = {FAMILIAR: scored.familiar, NEW: scored.new}
+        items = np.asarray([lists[name].items[j] for name, j in order], dtype=np.int64)
+        rank_scores = np.asarray([lists[name].rank_scores[j] for name, j in order], dtype=np.float64)
+        shown = Ranked(items, np.zeros(len(items)), rank_scores)
+        with one_blas_thread():
+            return self._list_result(shown, found.model, found.fold, found.user, hist, scored, opts, found.path)
+
+    def _lists(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float) -> TasteLists | None:
+        """The three lists, each explained, with their stats; None when the history names no
+        artist of the bundle."""
+        found = self._scored_lists(hist, opts, excluded)
+        if found is None:
+            return None
+        scored, model, fold, user, path = found.scored, found.model, found.fold, found.user, found.path
+        fam, new = scored.familiar, scored.new
+        order = blend_order(fam, new, k=opts.k, discovery=discovery)
+        with one_blas_thread():
+            out = {name: self._list_result(r, model, fold, user, hist, scored, opts, path)
                    for name, r in ((FAMILIAR, fam), (NEW, new))}
-            picks = [(out[name], j) for name, j in order]
-            if blended_only:
-                shown = Ranked(np.asarray([r.indices[j] for r, j in picks], dtype=np.int64),
-                               np.zeros(len(picks)), np.zeros(len(picks)))
-                explained = self._list_result(shown, model, fold, user, hist, scored, opts, path).explanations
-                picks_out = _interleave(picks, path=path, hist=hist)
-                out[BLENDED] = dataclasses.replace(picks_out, explanations=explained)
-            else:
-                out[BLENDED] = _interleave(picks, path=path, hist=hist)
+        out[BLENDED] = _interleave([(out[name], j) for name, j in order], path=path, hist=hist)
         stats = {name: self.list_stats(r.indices, scored.own) for name, r in out.items()}
         return TasteLists(familiar=out[FAMILIAR], new=out[NEW], blended=out[BLENDED], discovery=discovery, stats=stats)
 

@@ -153,3 +153,17 @@ class ModelScores:
             part = np.multiply(self.scores, scale, dtype=np.float64)
             part -= self.mean * scale
             out += part
+
+    def plus_z(self, base: np.ndarray, weight: float) -> np.ndarray:
+        """A new float64 array ``base + weight · z`` over the items (item order): bit for bit
+        ``out = base.copy(); self.add_z(out, weight)``, without the copy when every item is
+        scanned (the sum is formed in the product's buffer; addition commutes exactly)."""
+        if self.scan.pos2item is not None or self.scan.require_factors or not self.std > 0 or not weight:
+            out = np.array(base, dtype=np.float64)
+            self.add_z(out, weight)
+            return out
+        scale = weight / self.std
+        out = np.multiply(self.scores, scale, dtype=np.float64)
+        out -= self.mean * scale
+        out += base
+        return out

@@ -135,3 +135,23 @@ def test_two_sessions_keep_their_own_lists(counted: Counter[str]) -> None:
     run(one)
     run(two)
     assert shown_ids(one) == mine and shown_ids(two) == theirs and counted["lists"] == 2
+
+
+def test_the_maps_catalogue_sample_is_made_once_for_every_session(counted: Counter[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    real = resources.map_sample
+
+    def counting(items: Any, **kwargs: Any) -> Any:  # the real sample, counted
+        CALLS[f"map sample n={kwargs['n']}"] += 1
+        return real(items, **kwargs)
+
+    monkeypatch.setattr(resources, "map_sample", counting)
+    one = open_page(pick_demo_listener(start(), DEMO_USERS[0]), "explore")
+    two = open_page(pick_demo_listener(start(), DEMO_USERS[1]), "explore")
+    run(one)
+    assert counted["map sample n=5000"] == 1  # two sessions, three runs: one catalogue sample
+    captions = [c.value for c in two.caption if "catalogue tracks sampled" in c.value]
+    assert len(captions) == 1 and "15 of yours" in captions[0]  # each session still marks its own tracks
+    two.select_slider(key="map_n").set_value(1000)
+    run(two)
+    assert counted["map sample n=1000"] == 1 and counted["map sample n=5000"] == 1

@@ -1,10 +1,11 @@
 """``streamlit run app.py`` against the local fake Spotify, for headless Chromium: shared by the
-end-to-end test (``tests/browser/test_end_to_end.py``) and ``bench/app_latency.py``.
+browser tests (``tests/browser/``) and ``bench/app_latency.py``.
 
 The app is pointed at a models directory and a fresh data directory, signs in with PKCE (no
 client secret) through the fake's accounts service, and serves on a free 127.0.0.1 port until
-the ``streamlit_app`` context exits (terminate, then kill). No pytest here: the bench runs
-without it.
+the ``streamlit_app`` context exits (terminate, then kill); :func:`sign_in` is the click path
+through the fake's consent page. No pytest here, and playwright only for types: the bench runs
+without pytest and says so itself when playwright is missing.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from tests.fake_spotify import FakeSpotify
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -29,6 +34,7 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+VIEWPORT = {"width": 1400, "height": 1000}
 START_TIMEOUT_S = 90.0  # upper bound for `streamlit run` to answer its health check on a loaded machine
 
 
@@ -89,3 +95,19 @@ def streamlit_app(fake: FakeSpotify | None, *, data_dir: Path, models_dir: Path,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=20)
+
+
+def signed_in_note(page: Page, name: str = "Alice Andersson") -> Locator:
+    """The Home page's "Listening as <name>" note (a locator: wait on it or read it)."""
+    return page.get_by_test_id("stAlertContentSuccess").filter(has_text=f"Listening as {name}")
+
+
+def sign_in(page: Page, name: str = "Alice Andersson") -> Locator:
+    """Sign in from the Home page already open in ``page``: "Sign in with Spotify" -> the fake's
+    consent page -> "Agree as <name>" -> back on the app; waits for and returns
+    :func:`signed_in_note`. Each wait uses the page's default timeout."""
+    page.get_by_role("link", name="Sign in with Spotify").click()
+    page.get_by_text(f"Agree as {name}").click()
+    note = signed_in_note(page, name)
+    note.wait_for()
+    return note

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.harness import VIEWPORT, sign_in
 from tests.browser.test_end_to_end import (  # noqa: F401  (fixtures pytest finds by name)
     ARTIFACTS,
     CHROMIUM,
@@ -33,12 +34,10 @@ def test_blend_with_a_demo_listener_and_save_it_to_spotify(sync_playwright, app_
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(WAIT_MS)
         page.goto(app_url)
-        page.get_by_role("link", name="Sign in with Spotify").click()
-        page.get_by_text("Agree as Alice Andersson").click()
-        page.get_by_test_id("stAlertContentSuccess").filter(has_text="Listening as Alice Andersson").wait_for()
+        sign_in(page)
 
         page.get_by_test_id("stSidebarNav").get_by_text("Recommendations", exact=True).click()
         page.get_by_role("heading", name="Blend").wait_for()

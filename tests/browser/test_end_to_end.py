@@ -21,7 +21,7 @@ import requests
 
 from engine.bundle.publish import publish_bundle
 from tests.app.conftest import ROOT, seed_bundle_parts
-from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, streamlit_app
+from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, VIEWPORT, sign_in, streamlit_app
 from tests.fake_spotify import FakeSpotify
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -59,7 +59,7 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(WAIT_MS)
 
         def shot(name: str) -> Path:
@@ -83,10 +83,7 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
         shot("1-home")
 
         # Sign in through the fake's consent page; Spotify redirects back to the same tab.
-        page.get_by_role("link", name="Sign in with Spotify").click()
-        page.get_by_text("Agree as Alice Andersson").click()
-        signed_in = page.get_by_test_id("stAlertContentSuccess").filter(has_text="Listening as Alice Andersson")
-        signed_in.wait_for()
+        signed_in = sign_in(page)
         assert "tracks found in the catalogue" in signed_in.inner_text()
         page.get_by_text("See your recommendations").wait_for()
         page.get_by_text("Your data and privacy").wait_for()

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from tests.browser import test_end_to_end as e2e
+from tests.browser.harness import VIEWPORT, sign_in
 from tests.fake_spotify import FakeSpotify
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,13 +29,11 @@ def test_sign_in_extend_a_playlist_and_add_two_songs(sync_playwright, app_url: s
     e2e.ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=e2e.CHROMIUM, headless=True, args=e2e.CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(e2e.WAIT_MS)
 
         page.goto(app_url)
-        page.get_by_role("link", name="Sign in with Spotify").click()
-        page.get_by_text("Agree as Alice Andersson").click()
-        page.get_by_test_id("stAlertContentSuccess").filter(has_text="Listening as Alice Andersson").wait_for()
+        sign_in(page)
 
         page.get_by_test_id("stSidebarNav").get_by_text("Playlists", exact=True).click()
         page.get_by_role("heading", name="Playlists").wait_for()

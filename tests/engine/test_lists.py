@@ -12,6 +12,7 @@ from engine.bundle.publish import write_bundle
 from engine.core.config import ROOT
 from engine.core.errors import BundleError
 from engine.core.matching import CatalogIndex
+from engine.serving import lists as lists_module
 from engine.serving.listening import Listening, listening_from_history
 from engine.serving.lists import FAMILIAR, NEW, blend_order
 from engine.serving.options import DEFAULT_DISCOVERY, Options
@@ -195,3 +196,43 @@ def test_item_weights_feed_artist_weights(demo: Recommender) -> None:
     weights = demo._artist_weights(hist)
     codes = [list(demo.arrays.artist_ids).index(a) for a in first["artist_ids"]]
     assert weights[codes].tolist() == [3.0, 3.0] and weights.sum() == 6.0  # every credited artist
+
+
+def test_own_tracks_split_every_artists_tracks_into_single_and_shared_credits(demo: Recommender) -> None:
+    """The familiar list's per-bundle tables: an artist's single-artist tracks (grouped by
+    artist, in the order asked) and its co-credited ones are together exactly its tracks."""
+    tables, signals = demo._list_tables, demo.artists
+    credits = np.diff(demo.arrays.artist_ptr)
+    codes = np.flatnonzero(signals.n_tracks >= 2)[::7][:40][::-1]  # not sorted: the order is kept
+    singles, counts, multis = tables.own_tracks(codes)
+    assert counts.sum() == len(singles) and len(codes) == len(counts)
+    at = 0
+    for code, count in zip(codes.tolist(), counts.tolist()):
+        mine = set(signals.artist_items[code].indices.tolist())
+        group = singles[at : at + count].tolist()
+        at += count
+        assert set(group) == {i for i in mine if credits[i] == 1}
+        assert set(group) | set(multis.tolist()) >= mine
+    assert (credits[multis] > 1).all() and (credits[singles] == 1).all()
+    assert set(np.concatenate([singles, multis]).tolist()) == set(signals.artist_items[codes].indices.tolist())
+    assert len(multis) and len(singles)  # the demo has both kinds among these artists
+
+
+@pytest.mark.parametrize("start", [1, 64, 100_000])
+def test_the_familiar_list_does_not_depend_on_its_first_candidate_count(
+    demo: Recommender, monkeypatch: pytest.MonkeyPatch, start: int
+) -> None:
+    """The candidates grow until nothing outside can beat the k-th pick, so a start of one
+    track (every growth path: the cap leaving too few, then the bound) and one past the whole
+    catalogue give the served start's list."""
+    rng = np.random.default_rng(11)
+    ids = demo.track_ids
+    history = dict(zip(ids[rng.choice(len(ids), 60, replace=False)].tolist(), rng.integers(1, 30, 60).astype(float)))
+    opts = Options(k=30)
+    served = demo.lists(history, opts).familiar
+    monkeypatch.setattr(lists_module, "FAMILIAR_START", start)
+    monkeypatch.setattr(lists_module, "FAMILIAR_PER_PICK", 0)
+    again = demo.lists(history, opts).familiar
+    assert len(served.track_ids) == 30
+    assert again.track_ids == served.track_ids
+    assert np.array_equal(again.rank_scores, served.rank_scores)

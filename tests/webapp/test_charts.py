@@ -47,16 +47,29 @@ def test_names_reach_the_chart_as_text_not_html() -> None:
     assert spec["encoding"]["y"]["sort"] == ["Simon & Garfunkel", "<b>x</b>"]  # heaviest first, as given
 
 
-def test_the_map_draws_every_role_once_on_a_canvas() -> None:
+def test_the_map_draws_every_point_once_on_a_canvas() -> None:
     points = pd.DataFrame({
         "track_id": ["a", "b", "c", "d"], "name": ["A", "B", "C", "D"], "artist": ["X", "Y", "Z", "W"],
         "cluster": [2, 10, 1, 2], "x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.5, 0.2],
         "role": ["catalogue", "catalogue", "yours", "recommended"],
     })
-    spec = _spec(charts.catalogue_map(points, {1: "quiet", 2: "loud", 10: "old"}))
+    labels = {1: "quiet", 2: "loud", 10: "old"}
+    dots = charts.map_rows(points.assign(role="catalogue"), labels)  # the shared sample holds c and d too
+    marked = charts.map_rows(points[points["role"] != "catalogue"], labels)
+    spec = _spec(charts.catalogue_map(dots, marked, labels))
     assert spec["usermeta"] == {"embedOptions": {"renderer": "canvas"}}  # thousands of dots: no SVG node each
     layers = spec["layer"]
-    assert [layer["transform"][0]["filter"] for layer in layers] == [
-        "(datum.role === 'catalogue')", "(datum.role === 'yours')", "(datum.role === 'recommended')"]
+    assert not any("transform" in layer for layer in layers)  # each layer has its own rows: nothing to filter
     assert layers[0]["encoding"]["color"]["scale"]["domain"] == ["1: quiet", "2: loud", "10: old"]
-    assert len(_rows(spec)) == 4  # one dataset shared by the three layers
+    rows = [spec["datasets"][layer["data"]["name"]] for layer in layers]
+    # c and d are drawn once, as marked: the catalogue layer leaves them out.
+    assert [[r["label"] for r in layer] for layer in rows] == [["X – A", "Y – B"], ["Z – C"], ["W – D"]]
+    assert rows[0][1]["sound"] == "10: old" and set(rows[0][0]) == {"x", "y", "label", "sound"}
+
+
+def test_map_rows_are_compact() -> None:
+    points = pd.DataFrame({"track_id": ["a", "b"], "name": ["A", "B"], "artist": ["X", "Y"], "cluster": [1, 1],
+                           "x": [0.5, 1.5], "y": [0.25, 2.0], "role": ["catalogue", "yours"]})
+    rows = charts.map_rows(points, {1: "quiet"})
+    assert str(rows["x"].dtype) == "float32" and str(rows["sound"].dtype) == "category"
+    assert rows["label"].tolist() == ["X – A", "Y – B"] and rows["sound"].tolist() == ["1: quiet"] * 2

@@ -1,0 +1,61 @@
+"""The served scores and artist spread the lists read (engine.serving.scan, engine.serving.artists), in their
+faster forms, equal the plain ones bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from engine.serving.artists import _rows_t_dot
+from engine.serving.scan import ModelScores, Scan
+
+
+def _scan(kind: str, rng: np.random.Generator, n: int = 500) -> Scan:
+    factors = rng.normal(size=(n, 8)).astype(np.float32)
+    has = np.ones(n, dtype=bool)
+    if kind == "some":  # more than half with factors: the full matrix, zero rows not served
+        has[rng.choice(n, n // 4, replace=False)] = False
+    elif kind == "few":  # fewer than half: a compact copy of the rows with factors
+        has[rng.choice(n, 3 * n // 4, replace=False)] = False
+    factors[~has] = 0.0
+    return Scan.of(factors, has)
+
+
+@pytest.mark.parametrize("kind", ["all", "some", "few"])
+@pytest.mark.parametrize("weight", [0.5, 0.0, -1.25])
+def test_plus_z_is_a_copy_plus_add_z_bit_for_bit(kind: str, weight: float) -> None:
+    rng = np.random.default_rng(3)
+    scan = _scan(kind, rng)
+    model = ModelScores.of(scan.scores(rng.normal(size=8)), scan)
+    base = rng.random(len(scan.has_factors))
+    kept = base.copy()
+    expected = base.copy()
+    model.add_z(expected, weight)
+    got = model.plus_z(base, weight)
+    assert got.dtype == np.float64 and got is not base
+    assert np.array_equal(got, expected)
+    assert np.array_equal(base, kept)  # the base is not modified
+    if weight and kind == "all":
+        assert not np.array_equal(got, base)  # the z term was added
+
+
+def test_plus_z_of_scores_that_do_not_vary_is_the_base() -> None:
+    scan = _scan("all", np.random.default_rng(0))
+    model = ModelScores.of(np.ones(scan.matrix.shape[0], dtype=np.float32), scan)
+    base = np.arange(scan.matrix.shape[0], dtype=np.float64)
+    assert np.array_equal(model.plus_z(base, 2.0), base)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_t_dot_is_scipys_transposed_row_product_bit_for_bit(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    matrix = sp.random(300, 120, density=0.08, format="csr", random_state=6, dtype=dtype)
+    matrix = (matrix @ sp.random(120, 120, density=0.05, format="csr", random_state=7, dtype=dtype)).tocsr()  # unsorted rows
+    rows = np.sort(rng.choice(300, 40, replace=False))
+    weights = rng.random(40)
+    expected = matrix[rows].T @ weights
+    got = _rows_t_dot(matrix, rows, weights)
+    assert got.dtype == np.float64 and np.array_equal(got, expected)
+    assert np.any(got != 0)
+    assert np.array_equal(_rows_t_dot(matrix, rows[:0], weights[:0]), np.zeros(120))
