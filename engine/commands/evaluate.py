@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from engine.core.config import WEIGHT_TRANSFORMS, Settings
 from engine.core.errors import InputError
@@ -102,15 +103,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         str(settings.parquet_dir / "interactions") if (settings.parquet_dir / "interactions").exists() else "demo"
     )
     dataset = load_dataset(spark, settings, name, data_dir=args.data_dir, n_playlists=args.playlists or DEFAULT_PLAYLISTS)
-    saved = load_best_params(settings) or {}
-    if saved.get("meta", {}).get("dataset") != dataset.name:
-        saved = {}  # tuned on other data: start from the settings instead
-    overrides = {k: getattr(args, k) for k in ("rank", "reg_param", "alpha", "max_iter", "weight_transform")}
-    params = AlsParams.from_settings(settings, **{**saved, **{k: v for k, v in overrides.items() if v is not None}})
-    try:
-        served = ServedChoice.from_params(saved)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{settings.models_dir / BEST_PARAMS_FILE}: {exc}") from None
+    saved, params, served = _saved_choice(args, settings, dataset.name)
     blend, neighbour_params = served.blend, served.neighbours
     # the served model is chosen on validation unless it was chosen for this data already
     # (best_params.json) or is given on the command line
@@ -190,15 +183,7 @@ def _continuation(args: argparse.Namespace, settings: Settings) -> int:
         except InputError as exc:  # a dataset that is not here is skipped with the reason, the rest goes on
             print(f"[evaluate] {name} skipped: {exc}")
             continue
-        saved = load_best_params(settings) or {}
-        if saved.get("meta", {}).get("dataset") != name:
-            saved = {}  # tuned on other data: train as `engine train` would without a choice
-        overrides = {k: getattr(args, k) for k in ("rank", "reg_param", "alpha", "max_iter", "weight_transform")}
-        params = AlsParams.from_settings(settings, **{**saved, **{k: v for k, v in overrides.items() if v is not None}})
-        try:
-            served = ServedChoice.from_params(saved)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{settings.models_dir / BEST_PARAMS_FILE}: {exc}") from None
+        _, params, served = _saved_choice(args, settings, name)
         report = evaluate_continuation(spark, settings, data, params=params, served=served, seeds=seeds,
                                        n_test=args.test_playlists, seed=args.seed)
         print(report.to_markdown())
@@ -208,6 +193,22 @@ def _continuation(args: argparse.Namespace, settings: Settings) -> int:
     json_path, md_path = write_continuation_reports(reports, args.out or settings.data_dir / "reports")
     print(f"[evaluate] report written to {json_path} and {md_path}")
     return 0
+
+
+def _saved_choice(args: argparse.Namespace, settings: Settings, dataset: str) -> tuple[dict[str, Any], AlsParams, ServedChoice]:
+    """The choice ``evaluate --grid`` saved in ``best_params.json`` for ``dataset`` (empty when it
+    was made on other data: then the settings, as ``engine train`` would use), the ALS parameters
+    it gives with the command line's overrides on top, and its served model."""
+    saved = load_best_params(settings) or {}
+    if saved.get("meta", {}).get("dataset") != dataset:
+        saved = {}
+    overrides = {k: getattr(args, k) for k in ("rank", "reg_param", "alpha", "max_iter", "weight_transform")}
+    params = AlsParams.from_settings(settings, **{**saved, **{k: v for k, v in overrides.items() if v is not None}})
+    try:
+        served = ServedChoice.from_params(saved)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{settings.models_dir / BEST_PARAMS_FILE}: {exc}") from None
+    return saved, params, served
 
 
 def _ints(text: str, flag: str) -> list[int]:

@@ -24,8 +24,10 @@ engine.training.neighbours is tested to give the same lists). With a grid, the b
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from engine.core.config import Settings
@@ -48,13 +50,51 @@ from engine.serving.blend import BlendWeights
 from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
 from engine.training.als import AlsParams, index_interactions
 from engine.training.cooccurrence import CooccurrenceBasis, cooccurrence_neighbours
-from engine.training.ease import ease_neighbours
+from engine.training.ease import ease_lists
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 BASELINES = ("most-popular", "random", "ease", "item-knn")
 #: The row of the model the app serves.
 SERVED = "served"
+
+
+class _EarlyFits:
+    """ALS fits started before they are needed, each in a worker thread.
+
+    :func:`evaluate` starts the final ALS fit as soon as the grid has chosen ALS
+    (``grid_search(on_als_chosen=...)``): the grid's EASE line and served search then run in
+    numpy, mostly on one core, while Spark fits beside them (on the 550k-pair playlists the
+    final rank-128 fit took minutes). A fit not started early runs when asked for.
+    """
+
+    def __init__(self, fit: Callable[[AlsParams], Any]) -> None:
+        self._fit = fit
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-als")
+        self._started: dict[str, Future[tuple[Any, float]]] = {}
+
+    def _timed(self, p: AlsParams) -> tuple[Any, float]:
+        start = time.perf_counter()
+        return self._fit(p), time.perf_counter() - start
+
+    def start(self, p: AlsParams) -> None:
+        """Start fitting ``p`` in the worker thread (once per parameter set)."""
+        key = _params_key(p)
+        if key not in self._started:
+            self._started[key] = self._pool.submit(self._timed, p)
+
+    def result(self, p: AlsParams) -> tuple[Any, float]:
+        """The fitted scorer of ``p`` and the seconds its fit took (fitted now if not started)."""
+        started = self._started.pop(_params_key(p), None)
+        return started.result() if started is not None else self._timed(p)
+
+    def close(self) -> None:
+        """Drop fits started and not asked for (a running one finishes in its thread)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _params_key(p: AlsParams) -> str:
+    return json.dumps(p.to_dict(), sort_keys=True)
 
 
 def evaluate(
@@ -111,8 +151,8 @@ def evaluate(
     notes: list[str] = []
     if grid is None and search and served:
         grid = GridSpec(als_grid=False)
+    final_als = _EarlyFits(lambda p: fit_als_scorer(data_split.train_df, p, n_users=n_users, n_items=n_items))
     if grid is not None:
-
         grid_result = grid_search(
             spark,
             train_s,
@@ -126,6 +166,7 @@ def evaluate(
             k=k,
             k_recall=k_recall,
             ease_max_items=ease_max_items,
+            on_als_chosen=final_als.start,
         )
         params = grid_result.best
         ease_lambda = grid_result.best_ease_lambda or ease_lambda
@@ -151,11 +192,25 @@ def evaluate(
     served_params = {**params.to_dict(), "blend": blend.to_dict(), "neighbours": neighbour_params.to_dict(),
                      "components": {n: components[n].to_dict() for n in used}}
     fitted: dict[str, Any] = {}
+    fit_seconds: dict[str, float] = {}  # fits timed where they ran (the final ALS fit, started early)
+    eases: dict[tuple[float, int], tuple[Ease, float]] = {}  # the served EASE lists and the EASE row share one inversion
+
+    def ease(lam: float, max_items: int) -> Ease:
+        if (lam, max_items) not in eases:
+            start = time.perf_counter()
+            model = Ease(lam=lam, max_items=max_items).fit(data.train)
+            eases[(lam, max_items)] = model, time.perf_counter() - start
+        return eases[(lam, max_items)][0]
+
+    def ease_row() -> Ease:
+        model = ease(ease_lambda, ease_max_items)
+        fit_seconds["ease"] = eases[(ease_lambda, ease_max_items)][1]  # its own fit, wherever it ran
+        return model
 
     def run(name: str, fit: Callable[[], Any], model_params: dict[str, Any]) -> None:
         start = time.perf_counter()
         model = fitted[name] = fit()
-        fit_s = time.perf_counter() - start
+        fit_s = fit_seconds.get(name, time.perf_counter() - start)
         row = {"model": name, **evaluate_model(model, data, k=k, k_recall=k_recall)}
         row.update(fit_seconds=round(fit_s, 2), params=model_params)
         rows.append(row)
@@ -172,7 +227,8 @@ def evaluate(
         for name in used:
             p = components[name]
             if p.kind == "ease":
-                lists[name] = ease_neighbours(data.train, lam=p.ease_lambda, max_items=p.ease_items, top_n=p.top_n)
+                model = ease(p.ease_lambda, p.ease_items)
+                lists[name] = ease_lists(data.train, model.items, model.B, top_n=p.top_n)
             elif p.max_user_items == basis.max_user_items:
                 lists[name] = basis.neighbours(p)
             else:
@@ -189,8 +245,13 @@ def evaluate(
             for t, p in grid_result.best_by_transform.items()
             if t != params.weight_transform
         ]
+    def fit_variant(name: str, p: AlsParams) -> Any:
+        scorer, fit_seconds[name] = final_als.result(p)
+        return scorer
+
     for name, p in als_variants:
-        run(name, lambda p=p: fit_als_scorer(data_split.train_df, p, n_users=n_users, n_items=n_items), p.to_dict())
+        run(name, lambda name=name, p=p: fit_variant(name, p), p.to_dict())
+    final_als.close()
     if served:
         # The served row's fit time is the neighbour computation (ALS is the "als" row's).
         run(SERVED, fit_served, served_params)
@@ -199,7 +260,7 @@ def evaluate(
         "most-popular": (lambda: MostPopular().fit(data.train), {}),
         "random": (lambda: RandomScores(seed=seed).fit(data.train), {"seed": seed}),
         "ease": (
-            lambda: Ease(lam=ease_lambda, max_items=ease_max_items).fit(data.train),
+            ease_row,
             {"lambda": ease_lambda, "max_items": min(ease_max_items, int(data.candidates.sum()))},
         ),
         "item-knn": (lambda: ItemKnn(neighbours=knn_neighbours).fit(data.train), {"neighbours": knn_neighbours}),

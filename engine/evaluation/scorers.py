@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from engine.bundle.load import Bundle
 from engine.core.weights import transform_weights
-from engine.serving.blend import Blend, BlendWeights, als_std, sparse_std
+from engine.serving.blend import Blend, BlendWeights, als_std
 from engine.serving.neighbours import ItemNeighbours
 from engine.serving.recommender import Recommender
 
@@ -107,14 +107,35 @@ class BlendScorer:
         sigma_a = als_std(self.U[user_rows], b.gram, b.factor_sum, b.n_scored)
         for weight, S in self.terms:
             NB = (self.W[user_rows] @ S).tocsr()
-            for r in range(len(user_rows)):
-                lo, hi = NB.indptr[r], NB.indptr[r + 1]
-                if hi > lo:
-                    vals = NB.data[lo:hi]
-                    A[r, NB.indices[lo:hi]] += sigma_a[r] * weight / sparse_std(vals, b.n_scored) * vals
+            add_rows(A, NB, sigma_a * weight / row_stds(NB, b.n_scored))
         if w.popularity:
             A += (sigma_a * w.popularity / b.prior_std)[:, None] * b.prior[None, :]
         return A
+
+
+def row_stds(T: sp.csr_matrix, n: int) -> np.ndarray:
+    """:func:`~engine.serving.blend.sparse_std` of every row of ``T`` at once (rows without
+    entries: 1), the same formula with row sums in place of a loop over rows."""
+    n = max(1, n)
+    T = sp.csr_matrix(T)
+    mean = np.asarray(T.sum(axis=1)).ravel() / n
+    var = np.asarray(T.multiply(T).sum(axis=1)).ravel() / n - mean * mean
+    out = np.ones(T.shape[0])
+    ok = var > 1e-24
+    out[ok] = np.sqrt(var[ok])
+    return out
+
+
+def add_rows(out: np.ndarray, T: sp.csr_matrix, row_scale: np.ndarray) -> None:
+    """``out += row_scale[:, None] * T`` touching only ``T``'s stored entries (a term is sparse:
+    densifying it for every candidate was most of a candidate's scoring time). A canonical CSR
+    row holds each column once, so the flat positions are distinct and ``+=`` is exact."""
+    T = sp.csr_matrix(T)
+    if not T.has_canonical_format:  # TermCache stores its terms canonical, so this is once per term
+        T.sum_duplicates()
+    rows = np.repeat(np.arange(T.shape[0]), np.diff(T.indptr))
+    flat = out.reshape(-1)  # a view: out is C-contiguous
+    flat[rows * out.shape[1] + T.indices] += row_scale[rows] * T.data
 
 
 def term_matrix(lists: ItemNeighbours, discount: np.ndarray, n: int) -> sp.csr_matrix:

@@ -174,11 +174,20 @@ def evaluate_model(
     tops: list[np.ndarray] = []
     n_list = max(k, k_recall)
     users = data.test_users
+    non_candidates = np.flatnonzero(~data.candidates)
     for lo in range(0, len(users), batch_size):
         rows = users[lo : lo + batch_size]
-        S = np.array(model.scores(rows), dtype=np.float64)
-        S[:, ~data.candidates] = -np.inf
-        auc_scores = S.copy()
+        raw = model.scores(rows)
+        S = np.asarray(raw, dtype=np.float64)
+        if S is raw and not (S.flags.owndata and S.flags.writeable):
+            S = S.copy()  # a view or read-only: masked below, so copied (a fresh array is not)
+        S[:, non_candidates] = -np.inf
+        # AUC reads the scores before the listener's own training items are masked (gathered
+        # here instead of copying the whole batch)
+        for j, u in enumerate(rows):
+            pos_s, neg_s = S[j, data.positives[int(u)]], S[j, data.negatives[int(u)]]
+            per["auc"].append(M.auc(pos_s, neg_s, ties="wrong"))
+            per["auc_half"].append(M.auc(pos_s, neg_s, ties="half"))
         # Mask each listener's own training items for the ranking metrics.
         sub = data.train[rows]
         S[np.repeat(np.arange(len(rows)), np.diff(sub.indptr)), sub.indices] = -np.inf
@@ -191,9 +200,6 @@ def evaluate_model(
             per["precision"].append(M.precision_at_k(ranked, relevant, k))
             per["map"].append(M.average_precision_at_k(ranked, relevant, k))
             per["recall"].append(M.recall_at_k(ranked, relevant, k_recall))
-            pos, neg = data.positives[u], data.negatives[u]
-            per["auc"].append(M.auc(auc_scores[j, pos], auc_scores[j, neg], ties="wrong"))
-            per["auc_half"].append(M.auc(auc_scores[j, pos], auc_scores[j, neg], ties="half"))
             top = ranked[:k]
             tops.append(top)
             per["nov"].append(M.novelty(top, data.popularity_rank))

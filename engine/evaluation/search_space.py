@@ -56,6 +56,11 @@ class GridSpec:
     #: and how many of its best points are fitted again on all validation listeners.
     first_pass_users: int = 2000
     first_pass_keep: int = 3
+    #: ... of which only those within this relative distance of the sample's best: the first pass
+    #: scores every point on the same listeners, so its order is a paired comparison (on the
+    #: 550k-pair playlists the second point was 5% behind on the sample and 5% behind on all
+    #: listeners; refitting it cost a full fit and changed nothing).
+    first_pass_within: float = 0.03
     #: The rank of the first pass (0: the grid's smallest; widening is screened at the middle). Spark
     #: solves one rank×rank system per item and iteration, whatever the number of listeners, so
     #: a sample of listeners barely shortens a fit over tens of thousands of items; a lower rank
@@ -64,7 +69,8 @@ class GridSpec:
     #: Sample fits run this many at a time (threads on one SparkSession). A small fit leaves
     #: cores idle between its stages, so two overlap: on the 2-core machine, 4 rank-64 sample
     #: fits took 161 s two at a time against 230 s one after the other (scratch measurement at
-    #: load ~10). Fits on all listeners use ``parallelism``.
+    #: load ~10). The seeds and the rank ladder on all listeners also run this many at a time
+    #: (or ``parallelism``, if higher); other fits on all listeners use ``parallelism``.
     first_pass_parallelism: int = 2
     #: A widening step screened on the sample is fitted on all listeners only when it beats the
     #: best point there by this relative margin (on the 550k-pair playlists, 20 iterations beat

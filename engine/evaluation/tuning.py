@@ -8,17 +8,17 @@ counts). When the best point sits on the edge of an axis, that axis is extended 
 the edge with the other values held at the best point, and this repeats up to ``max_widen``
 rounds; a best value still on the edge afterwards is reported as a warning. Iterations start
 from one value and count as an edge (more iterations are tried at the best point, then fewer).
-On enough listeners a first pass screens λ × α × transform on a sample of them at the grid's
-smallest rank, two fits at a time (GridSpec.first_pass_rank / first_pass_parallelism); the best
-few are fitted on all listeners and the ranks tried there; widening steps are screened on the
-sample at the middle rank.
+On enough listeners a first pass screens λ × transform on a sample of them at the grid's
+smallest rank, with a line search over α for each (from the middle α towards the better side
+while it improves), two fits at a time (GridSpec.first_pass_rank / first_pass_parallelism); its best
+few (those within ``first_pass_within`` of its best) are fitted on all listeners, and the ranks
+tried there, again two fits at a time; widening steps are screened on the sample at the middle
+rank.
 
-Blend (engine.serving.blend): with the best ALS refitted on the validation training part and item
-neighbours computed on it with Spark (engine.training.neighbours), the blend weights (neighbour weight,
-neighbour popularity exponent β, popularity prior) and the neighbour list length are searched
-in numpy (:func:`search_blend`), widened the same way. Among the points within
-``blend_tolerance`` (relative) of the best NDCG@10, the one with the widest catalogue coverage
-is chosen: breadth matters in a music app, and NDCG is flat near its optimum.
+Then the EASE λ line, and the served model (ALS, item-kNN, RP3beta, EASE and their blends) is
+chosen in numpy by :func:`engine.evaluation.served_search.search_served`, on the best ALS's
+validation factors. ``on_als_chosen`` lets the caller start the final ALS fit as soon as ALS is
+chosen, so Spark fits it while those run.
 
 The chosen values go to ``settings.models_dir / "best_params.json"``, flat keys named like
 ``engine.training.als.AlsParams`` fields (plus ``kmeans_k``, ``blend`` and ``neighbours`` blocks and a
@@ -34,7 +34,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -146,9 +146,15 @@ def grid_search(
     k: int = 10,
     k_recall: int = 50,
     ease_max_items: int = 8000,
+    on_als_chosen: Callable[["AlsParams"], None] | None = None,
 ) -> GridResult:
     """Search ALS (and EASE λ) on a validation split carved from ``train`` (string ids, one
-    row per user and item). Returns every point tried and the best ones."""
+    row per user and item). Returns every point tried and the best ones.
+
+    ``on_als_chosen(best)`` is called once ALS is chosen, before the EASE line and the served
+    search: :func:`engine.evaluation.protocol.evaluate` starts the final ALS fit there, so Spark
+    fits it while those run in numpy (mostly on one core).
+    """
 
     start = time.perf_counter()
     val = validation_split(train, item_col=item_col, kind=split, seed=seed)
@@ -185,10 +191,7 @@ def grid_search(
         return score
 
     def run(points: Iterable["AlsParams"], into: dict[tuple, dict[str, Any]], score: Any, *, at_once: int | None = None) -> None:
-        todo = [p for p in points if _key(p) not in into]
-        with ThreadPoolExecutor(max_workers=max(1, at_once or spec.parallelism)) as pool:
-            for p, row in zip(todo, pool.map(score, todo)):
-                into[_key(p)] = row
+        _run_points(points, into, score, at_once=at_once or spec.parallelism)
 
     full = scorer_on(vs.train_df, data, "validation")
     first: dict[tuple, dict[str, Any]] = {}  # the first pass, on a sample of the listeners
@@ -201,22 +204,24 @@ def grid_search(
     # rank-128 fits, 7 minutes, on the 550k-pair playlists); at rank 64 they did not.
     widen_rank = ranks[len(ranks) // 2]
     if spec.first_pass_users and len(users_with_test) > 1.5 * spec.first_pass_users and len(points) > spec.first_pass_keep:
-        # A cheaper first pass: every transform × α × λ at the screening rank (GridSpec.first_pass_rank),
-        # fitted and scored on a random sample of the validation listeners; the best few, and the
-        # other ranks at the best, are then fitted on all of them. The sample shortens scoring and
-        # the listener side of a fit; the low rank shortens the item side, which dominates.
+        # A cheaper first pass: every transform × λ at the screening rank (GridSpec.first_pass_rank),
+        # with a line search over α for each, fitted and scored on a random sample of the
+        # validation listeners; the best few, and the other ranks at the best, are then fitted on
+        # all of them. The sample shortens scoring and the listener side of a fit; the low rank
+        # shortens the item side, which dominates.
         rng = np.random.default_rng(seed)
         sample = np.sort(rng.choice(users_with_test, size=spec.first_pass_users, replace=False))
         keep = spark.createDataFrame([(int(u),) for u in sample], "user_idx int")
         sample_df = vs.train_df.join(F.broadcast(keep), on="user_idx", how="left_semi").cache()
         on_sample = scorer_on(sample_df, replace(data, test_users=sample), "sample")
-        run([replace(p, rank=screen_rank) for p in points if p.rank == ranks[0]], first, on_sample,
-            at_once=spec.first_pass_parallelism)
-        ranked = sorted(first.values(), key=lambda r: -r[spec.metric])[: spec.first_pass_keep]
-        seeds = [_best({0: r}, base, spec.metric) for r in ranked]
-        run(seeds, tried, full)
+        _alpha_lines([replace(p, rank=screen_rank) for p in points if p.rank == ranks[0]], first, on_sample,
+                     metric=spec.metric, at_once=spec.first_pass_parallelism)
+        seeds = _seeds(first, base, spec)
+        if len(seeds) == 1:  # the rank ladder needs no other seed's result: fit it all at once
+            seeds += [replace(seeds[0], rank=r) for r in ranks]
+        run(seeds, tried, full, at_once=max(spec.parallelism, spec.first_pass_parallelism))
         best = _best(tried, base, spec.metric)
-        run([replace(best, rank=r) for r in ranks], tried, full)
+        run([replace(best, rank=r) for r in ranks], tried, full, at_once=max(spec.parallelism, spec.first_pass_parallelism))
     else:
         run(points, tried, full)
     best = _best(tried, base, spec.metric)
@@ -258,7 +263,9 @@ def grid_search(
             sub = {key: r for key, r in tried.items() if r["weight_transform"] == t}
             for axis, value, _ in _edges(p, sub, single=False):
                 warnings.append(f"the best {t} point has {axis}={value} on its grid's edge (not widened): its row may understate {t}")
-    ease_rows, best_lam = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall)
+    if on_als_chosen is not None:
+        on_als_chosen(best)
+    ease_rows, best_lam, best_ease = _search_ease(data, spec, ease_max_items=ease_max_items, k=k, k_recall=k_recall)
     if best_lam is not None and len(ease_rows) > 1:
         lams = sorted(r["lambda"] for r in ease_rows)
         if best_lam in (lams[0], lams[-1]):
@@ -268,7 +275,7 @@ def grid_search(
     if spec.blend_neighbours:
         scorer = kept["scorer"] if kept.get("key") == _key(best) else fit_als_scorer(vs.train_df, best, n_users=n_users, n_items=n_items)
         kept.clear()
-        found = search_served(scorer.U, scorer.Y, data, als=best, spec=spec, ease_lambda=best_lam,
+        found = search_served(scorer.U, scorer.Y, data, als=best, spec=spec, ease_lambda=best_lam, ease_fitted=best_ease,
                               ease_max_items=ease_max_items, k=k, k_recall=k_recall, seed=seed)
         blend_rows, best_blend, best_nb, best_components = found.rows, found.best, found.neighbours, found.components
         warnings += found.warnings
@@ -307,15 +314,21 @@ def _one_transform_if_constant(spec: GridSpec, weights: np.ndarray, base: "AlsPa
 
 def _search_ease(
     data: EvalData, spec: GridSpec, *, ease_max_items: int, k: int, k_recall: int
-) -> tuple[list[dict[str, Any]], float | None]:
-    """EASE λ line search on the validation split, widened (×3) while the best is on an edge."""
+) -> tuple[list[dict[str, Any]], float | None, Ease | None]:
+    """EASE λ line search on the validation split, widened (×3) while the best is on an edge.
+    Returns the rows, the best λ and its fitted model (the served search lists from its weights
+    instead of inverting the same Gram matrix again)."""
     if not spec.ease_lambda:
-        return [], None
+        return [], None, None
     rows: dict[float, dict[str, Any]] = {}
+    best_fit: dict[str, Any] = {}
 
     def score(lam: float) -> None:
-        m = evaluate_model(Ease(lam=lam, max_items=ease_max_items).fit(data.train), data, k=k, k_recall=k_recall)
+        model = Ease(lam=lam, max_items=ease_max_items).fit(data.train)
+        m = evaluate_model(model, data, k=k, k_recall=k_recall)
         rows[lam] = {"lambda": lam, "ndcg@10": m[f"ndcg@{k}"], "recall@50": m[f"recall@{k_recall}"]}
+        if not best_fit or m[spec.metric] > best_fit["metric"]:
+            best_fit.update(metric=m[spec.metric], model=model)  # one N×N model kept, not one per λ
         logger.info(f"[grid] EASE λ={lam:g}: {spec.metric} {m[spec.metric]:.4f}")
 
     for lam in spec.ease_lambda:
@@ -330,7 +343,68 @@ def _search_ease(
         else:
             break
     best = max(rows, key=lambda lam: rows[lam][spec.metric])
-    return [rows[lam] for lam in sorted(rows)], best
+    model = best_fit["model"]
+    return [rows[lam] for lam in sorted(rows)], best, (model if model.lam == best else None)
+
+
+def _alpha_lines(points: Iterable["AlsParams"], into: dict[tuple, dict[str, Any]], score: Callable[["AlsParams"], dict[str, Any]],
+                 *, metric: str, at_once: int) -> None:
+    """Score ``points`` as one line search over α per (transform, λ, iterations), the lines
+    ``at_once`` at a time in threads, into ``into``.
+
+    A line starts at its middle α and steps towards the better neighbour while the metric
+    improves, so a λ whose best α is at an end costs about half its α values: on the 550k-pair
+    playlists NDCG rose steadily with α at both λ (seven α values each), and the line fitted
+    four of them. It assumes one peak along α at fixed λ — as every dataset here has had; a
+    best α at the end of the tried values is still widened past it by the grid.
+    """
+    lines: dict[tuple, list["AlsParams"]] = {}
+    for p in points:
+        lines.setdefault((p.weight_transform, p.reg_param, p.max_iter, p.rank), []).append(p)
+    lock = threading.Lock()
+
+    def scored(p: "AlsParams") -> float:
+        if _key(p) not in into:
+            row = score(p)
+            with lock:
+                into[_key(p)] = row
+        return float(into[_key(p)][metric])
+
+    def walk(line: list["AlsParams"]) -> None:
+        line = sorted({_key(p): p for p in line}.values(), key=lambda p: p.alpha)
+        mid = (len(line) - 1) // 2
+        best = scored(line[mid])
+        if mid + 1 >= len(line):
+            return
+        up = scored(line[mid + 1])
+        step, i = (1, mid + 2) if up > best else (-1, mid - 1)
+        best = max(best, up)
+        while 0 <= i < len(line):
+            got = scored(line[i])
+            if got <= best:
+                break
+            best, i = got, i + step
+
+    with ThreadPoolExecutor(max_workers=max(1, at_once)) as pool:
+        list(pool.map(walk, lines.values()))
+
+
+def _run_points(points: Iterable["AlsParams"], into: dict[tuple, dict[str, Any]], score: Callable[["AlsParams"], dict[str, Any]],
+                *, at_once: int) -> None:
+    """Score each point not in ``into`` yet, once (a list may name a point twice: the seed and
+    its own rank on the ladder), ``at_once`` at a time in threads, into ``into``."""
+    todo = list({_key(p): p for p in points if _key(p) not in into}.values())
+    with ThreadPoolExecutor(max_workers=max(1, at_once)) as pool:
+        for p, row in zip(todo, pool.map(score, todo)):
+            into[_key(p)] = row
+
+
+def _seeds(first: dict[tuple, dict[str, Any]], base: "AlsParams", spec: GridSpec) -> list["AlsParams"]:
+    """The first pass's points worth a fit on all listeners: its best ``first_pass_keep``, less
+    those more than ``first_pass_within`` (relative) behind its best."""
+    ranked = sorted(first.values(), key=lambda r: -r[spec.metric])[: spec.first_pass_keep]
+    bar = ranked[0][spec.metric] * (1.0 - spec.first_pass_within) if ranked else 0.0
+    return [_best({0: r}, base, spec.metric) for r in ranked if r[spec.metric] >= bar]
 
 
 def _at_rank(p: "AlsParams", rank: int, unless_rank: int) -> "AlsParams":

@@ -66,6 +66,7 @@ class CooccurrenceBasis:
         self.degree = np.asarray(self.B.sum(axis=1), dtype=np.float64).ravel()
         self._co: dict[float, sp.csr_matrix] = {}
         self._counts: sp.csr_matrix | None = None
+        self._pair_rows: tuple[np.ndarray, np.ndarray] | None = None
 
     def cooccurrence(self, user_exponent: float) -> sp.csr_matrix:
         """``Bᵀ · diag(|I_u|^(−γ)) · B`` without its diagonal, rows sorted (cached per γ)."""
@@ -82,6 +83,13 @@ class CooccurrenceBasis:
             self._co[key] = C
         return self._co[key]
 
+    def _rows(self, C: sp.csr_matrix) -> np.ndarray:
+        """The row of every stored pair of ``C`` (int32; cached: every γ has B's co-occurrence
+        pattern, so one array serves them all, checked by its ``indptr``)."""
+        if self._pair_rows is None or not np.array_equal(self._pair_rows[0], C.indptr):
+            self._pair_rows = (C.indptr, np.repeat(np.arange(self.n_items, dtype=np.int32), np.diff(C.indptr)))
+        return self._pair_rows[1]
+
     def counts(self) -> sp.csr_matrix:
         """Plain co-occurrence counts (the shared listeners of each pair), for ``min_common``."""
         if self._counts is None:
@@ -93,9 +101,7 @@ class CooccurrenceBasis:
         if params.max_user_items != self.max_user_items:
             raise ValueError(f"basis built with max_user_items={self.max_user_items}, asked for {params.max_user_items}")
         C = self.cooccurrence(params.user_exponent)
-        rows = np.repeat(np.arange(self.n_items), np.diff(C.indptr))
-        cols = C.indices.astype(np.int64)
-        data = C.data
+        rows, cols, data = self._rows(C), C.indices, C.data
         if params.min_common > 1:
             counts = self.counts()
             # same sparsity pattern as C (both are B's co-occurrence without the diagonal)
@@ -112,7 +118,7 @@ class CooccurrenceBasis:
         kept = np.minimum(lengths, params.top_n)
         indptr = np.zeros(self.n_items + 1, dtype=np.int64)
         np.cumsum(kept, out=indptr[1:])
-        return ItemNeighbours(indptr, cols[keep].astype(np.int32), s[keep].astype(np.float32), n.astype(np.float32))
+        return ItemNeighbours(indptr, cols[keep].astype(np.int32, copy=False), s[keep].astype(np.float32), n.astype(np.float32))
 
 
 def row_top_n(indptr: np.ndarray, scores: np.ndarray, top_n: int) -> np.ndarray:

@@ -48,9 +48,13 @@ def ease_weights(B: sp.csr_matrix, *, lam: float, max_items: int) -> tuple[np.nd
 def ease_neighbours(B: sp.csr_matrix, *, lam: float, max_items: int, top_n: int) -> ItemNeighbours:
     """EASE's ``top_n`` largest positive weights per subset item as neighbour lists over all
     ``B.shape[1]`` items (items outside the subset have empty rows and are never targets)."""
-    n_items = B.shape[1]
     items, W = ease_weights(B, lam=lam, max_items=max_items)
-    return weights_to_neighbours(items, W, n_items=n_items, top_n=top_n,
+    return ease_lists(B, items, W, top_n=top_n)
+
+
+def ease_lists(B: sp.csr_matrix, items: np.ndarray, W: np.ndarray, *, top_n: int) -> ItemNeighbours:
+    """:func:`ease_neighbours` from weights already fitted on ``B`` (:func:`ease_weights`)."""
+    return weights_to_neighbours(items, W, n_items=B.shape[1], top_n=top_n,
                                  listeners=np.asarray((B > 0).sum(axis=0), dtype=np.float32).ravel())
 
 

@@ -4,6 +4,7 @@ the grid, best_params.json, KMeans k, the bundle manifest, the CLI and the book'
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -12,17 +13,20 @@ import pytest
 from engine.bundle.load import load_current, verify_bundle_dir
 from engine.bundle.publish import publish_bundle, write_bundle
 from engine.evaluation.datasets import Dataset, fit_als_scorer, index_split
-from engine.evaluation.protocol import evaluate
+from engine.evaluation.protocol import _EarlyFits, evaluate
 from engine.evaluation.report import store_metrics, write_report
 from engine.evaluation.scorers import FactorScorer
 from engine.evaluation.scoring import build_eval_data, evaluate_model, metric_keys
 from engine.evaluation.search_space import GridSpec
 from engine.evaluation.splits import holdout_split, prepare_interactions
 from engine.evaluation.tuning import (
+    _alpha_lines,
     _at_rank,
     _edges,
     _key,
     _one_transform_if_constant,
+    _run_points,
+    _seeds,
     _widened,
     select_kmeans_k,
 )
@@ -72,7 +76,7 @@ def test_evaluate_report_schema_grid_and_manifest(spark, planted, settings, tmp_
         rank=(6,), reg_param=(0.1,), alpha={"binary": (1.0, 5.0), "log1p": (5.0,)}, max_iter=(6,),
         ease_lambda=(1.0, 10.0), max_widen=1, blend_neighbours=(0.5, 1.0), blend_exponent=(0.0, 0.5),
         blend_popularity=(0.0,), blend_top_n=(20,), knn_shrink=(0.0, 5.0), rp3_alpha=(0.5,), rp3_beta=(0.0, 0.5),
-        rp3_top_n=(20,), ease_top_n=(20,), first_pass_users=40, first_pass_keep=2,
+        rp3_top_n=(20,), ease_top_n=(20,), first_pass_users=40, first_pass_keep=2, first_pass_within=1.0,
     )
     report = evaluate(
         spark, settings, dataset=Dataset("planted", planted, "artist_id", "planted groups"),
@@ -168,6 +172,20 @@ def test_constant_weights_search_one_transform_over_the_mapped_alphas() -> None:
     assert GridSpec(als_grid=False).points(base) == [base]
 
 
+def test_only_first_pass_points_near_its_best_are_fitted_on_all_listeners() -> None:
+    base = AlsParams(rank=32, reg_param=0.1, alpha=1.0, weight_transform="binary", max_iter=10)
+    row = {"rank": 32, "weight_transform": "binary", "max_iter": 10}
+    first = {
+        i: {**row, "reg_param": reg, "alpha": alpha, "ndcg@10": m}
+        for i, (reg, alpha, m) in enumerate([(0.3, 3.0, 0.0749), (0.3, 10.4, 0.0792), (0.03, 10.4, 0.0780), (0.3, 1.0, 0.05)])
+    }
+    spec = GridSpec(first_pass_keep=3, first_pass_within=0.03)
+    # 0.0780 is 1.5% behind the best, 0.0749 5.4%: only the first two are refitted
+    assert [(p.reg_param, p.alpha) for p in _seeds(first, base, spec)] == [(0.3, 10.4), (0.03, 10.4)]
+    assert len(_seeds(first, base, replace(spec, first_pass_within=1.0))) == 3  # keep bounds it
+    assert _seeds({}, base, spec) == []
+
+
 def test_widening_steps_are_screened_at_the_first_pass_rank() -> None:
     best = AlsParams(rank=128, reg_param=0.3, alpha=15.0)
     assert _at_rank(replace(best, reg_param=0.9), 64, best.rank).rank == 64  # a step in λ: at rank 64
@@ -227,3 +245,66 @@ def test_book_reproduction_protocol(spark, planted, settings) -> None:
     assert len(out["rows"]) == 1 and out["best"]["auc"] > 0.8
     assert 0.0 <= out["most_listened"]["auc"] <= 1.0
     assert "most listened" in out["markdown"] and out["data"]["n_test"] > 0
+
+
+def test_early_fits_run_in_a_thread_once_and_fit_late_ones_on_demand() -> None:
+    calls: list[tuple[int, str]] = []
+    release = threading.Event()
+
+    def fit(p: AlsParams) -> str:
+        calls.append((p.rank, threading.current_thread().name))
+        if p.rank == 8:
+            release.wait(5)
+        return f"model {p.rank}"
+
+    fits = _EarlyFits(fit)
+    early = AlsParams(rank=8)
+    fits.start(early)
+    fits.start(early)  # once per parameter set
+    release.set()
+    model, seconds = fits.result(early)
+    assert model == "model 8" and seconds >= 0.0
+    assert calls[0][0] == 8 and calls[0][1].startswith("early-als")
+    late, _ = fits.result(AlsParams(rank=4))  # never started: fitted here, in this thread
+    assert late == "model 4" and calls[1] == (4, threading.current_thread().name), calls
+    assert len(calls) == 2
+    fits.close()
+
+
+def test_grid_points_are_fitted_once_even_when_listed_twice() -> None:
+    seed = AlsParams(rank=32, reg_param=0.3, alpha=10.4)
+    fitted: list[int] = []
+
+    def score(p: AlsParams) -> dict:
+        fitted.append(p.rank)
+        return {"rank": p.rank}
+
+    into: dict = {}
+    # the seed, then the rank ladder at it: rank 32 is the seed itself
+    _run_points([seed, *(replace(seed, rank=r) for r in (32, 64, 128))], into, score, at_once=2)
+    assert sorted(fitted) == [32, 64, 128] and len(into) == 3
+    _run_points([replace(seed, rank=64)], into, score, at_once=1)  # already scored: not again
+    assert len(fitted) == 3
+
+
+def test_the_first_pass_walks_alpha_from_the_middle_towards_the_peak() -> None:
+    alphas = (0.03, 0.1, 0.3, 1.0, 2.079, 3.0, 10.4)
+    base = AlsParams(rank=32, weight_transform="binary", max_iter=10)
+    peak = {0.3: 10.4, 0.03: 0.1}  # per λ: NDCG peaks at this α and falls away from it
+    fitted: list[tuple[float, float]] = []
+
+    def score(p: AlsParams) -> dict:
+        fitted.append((p.reg_param, p.alpha))
+        return {"ndcg@10": -abs(np.log(p.alpha) - np.log(peak[p.reg_param]))}
+
+    points = [replace(base, reg_param=lam, alpha=a) for lam in peak for a in alphas]
+    into: dict = {}
+    _alpha_lines(points, into, score, metric="ndcg@10", at_once=2)
+    by_lam = {lam: sorted(a for l2, a in fitted if l2 == lam) for lam in peak}
+    # λ 0.3: from α 1 up to the top end (4 fits); λ 0.03: 1, then 2.079 is worse, so down to 0.1
+    # and 0.03, which is worse (5 fits)
+    assert by_lam[0.3] == [1.0, 2.079, 3.0, 10.4]
+    assert by_lam[0.03] == [0.03, 0.1, 0.3, 1.0, 2.079]
+    assert len(fitted) == len(into) == 9  # each point once
+    for lam, a in peak.items():  # the peak of each line was fitted
+        assert (lam, a) in fitted

@@ -7,11 +7,11 @@ import pytest
 import scipy.sparse as sp
 
 from engine.core.weights import transform_weights
-from engine.evaluation.scorers import BlendScorer
+from engine.evaluation.scorers import BlendScorer, add_rows, row_stds
 from engine.evaluation.scoring import build_eval_data, evaluate_model
 from engine.evaluation.search_space import GridSpec
 from engine.evaluation.served_search import EASE, RP3BETA, ListKind, TermCache, search_served
-from engine.serving.blend import BlendWeights, Component
+from engine.serving.blend import BlendWeights, Component, sparse_std
 from engine.serving.neighbours import NEIGHBOURS, NeighbourParams
 from engine.training.als import AlsParams
 from engine.training.cooccurrence import cooccurrence_neighbours
@@ -89,6 +89,46 @@ def test_the_served_model_is_never_worse_on_validation_than_any_single_model() -
     if all(c.name in lists for c in found.best.terms):
         again = evaluate_model(BlendScorer(U, Y, lists, train, weights=found.best, transform="binary"), data)
         assert again["ndcg@10"] == best_row["ndcg@10"]
+
+
+def test_row_stds_and_add_rows_match_the_per_row_formulas() -> None:
+    rng = np.random.default_rng(4)
+    T = sp.random(30, 50, density=0.2, format="csr", random_state=5)
+    T = sp.csr_matrix(T @ sp.random(50, 50, density=0.2, format="csr", random_state=6))  # a product: not canonical
+    T.data[T.indptr[7]:T.indptr[8]] = 0.0  # an empty row keeps std 1
+    T.eliminate_zeros()
+    want = [sparse_std(T.data[T.indptr[r]:T.indptr[r + 1]], 50) if T.indptr[r + 1] > T.indptr[r] else 1.0 for r in range(30)]
+    np.testing.assert_allclose(row_stds(T, 50), want, rtol=1e-12)
+    out = rng.normal(size=(30, 50))
+    scale = rng.normal(size=30)
+    expected = out + scale[:, None] * T.toarray()
+    add_rows(out, T, scale)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_rp3beta_tries_beta_in_order_until_it_falls_behind() -> None:
+    train, test = scenes()
+    data = build_eval_data(train, test, seed=3)
+    rng = np.random.default_rng(2)
+    U, Y = rng.normal(size=(train.shape[0], 4)) * 0.1, rng.normal(size=(train.shape[1], 4))
+    betas = (0.0, 0.5, 1.0, 1.5, 2.0)
+    spec = GridSpec(blend_top_n=(30,), knn_shrink=(0.0,), rp3_alpha=(0.5, 1.0), rp3_beta=betas, rp3_top_n=(30,),
+                    ease_top_n=(), blend_neighbours=(1.0,), blend_rounds=1, search_users=150, refine_top=1, max_widen=0)
+    found = search_served(U, Y, data, als=AlsParams(weight_transform="binary"), spec=spec,
+                          ease_lambda=None, ease_max_items=200, seed=0)
+    alone = [r for r in found.rows if r["stage"] == "sample" and set(r["lists"]) == {RP3BETA} and r["als"] == 0]
+    stopped_early = False
+    for a in spec.rp3_alpha:
+        line = sorted((r["lists"][RP3BETA]["target_exponent"], r["ndcg@10"]) for r in alone
+                      if r["lists"][RP3BETA]["user_exponent"] == a and r["blend"]["components"][0]["weight"] == 1.0)
+        tried = [b for b, _ in line]
+        assert tried == list(betas[: len(tried)]) and tried  # a prefix of the β grid
+        if len(tried) < len(betas):  # stopped: the last step fell behind the best before it
+            stopped_early = True
+            assert line[-1][1] < max(m for _, m in line[:-1]) * (1 - spec.blend_tolerance)
+        for i in range(1, len(line) - 1):  # every step before the last kept up with the best so far
+            assert line[i][1] >= max(m for _, m in line[:i]) * (1 - spec.blend_tolerance)
+    assert stopped_early  # β 2 discounts popular targets far too much on these scenes
 
 
 def test_a_terms_list_lengths_follow_its_kind_not_its_parameters() -> None:
