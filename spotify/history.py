@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import logging
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import spotipy
 
 from spotify.errors import SpotifyRefused
+from spotify.fanout import MAX_WORKERS, run_all
 
 logger = logging.getLogger(__name__)
 
@@ -285,21 +287,25 @@ def fetch_saved_tracks(sp: spotipy.Spotify, *, page_size: int = PAGE_SIZE, max_i
 _WHAT = {"top": "your top tracks", "recent": "your recently played tracks", "saved": "your saved tracks"}
 
 
-def _guarded(builder: HistoryBuilder, what: str, fetch: Any) -> list[Any]:
-    """Run one fetch; a 403 (permission not granted) becomes a warning instead of an error."""
-    try:
-        return fetch()
-    except SpotifyRefused as exc:
-        if exc.status != 403:
-            raise
+def _guarded(builder: HistoryBuilder, what: str, outcome: list[Any] | BaseException) -> list[Any]:
+    """One source's items; a 403 (permission not granted) becomes a warning, other errors are raised."""
+    if not isinstance(outcome, BaseException):
+        return outcome
+    if isinstance(outcome, SpotifyRefused) and outcome.status == 403:
         builder.warnings.append(f"Spotify did not allow reading {_WHAT[what]} (permission missing); "
                                 f"sign out and in again to grant it.")
         return []
+    raise outcome
 
 
 def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size: int = PAGE_SIZE,
-                  max_saved: int = 1000) -> History:
+                  max_saved: int = 1000, max_workers: int = MAX_WORKERS) -> History:
     """Read top tracks (3 ranges), recently played and saved tracks into one weighted history.
+
+    The five sources are read at once (:func:`spotify.fanout.run_all`: one client per worker,
+    the same token) and merged in a fixed order, so the result is the one a sequential read
+    gives: same items, order, counts and warnings; when several sources fail with something
+    other than a 403, the error raised is the one of the first source in that order.
 
     Parameters
     ----------
@@ -311,6 +317,9 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
         Items per request (the API allows 1..50).
     max_saved
         Cap on saved tracks read (a large library costs one request per 50).
+    max_workers
+        Sources read at once (at most :data:`spotify.fanout.MAX_WORKERS`); 1 reads them one
+        after another on ``sp`` in this thread (the sequential reference).
 
     Returns
     -------
@@ -319,16 +328,22 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
         ``saved``); ``warnings`` for sources Spotify refused (403).
     """
     now = now or datetime.now(UTC)
+    reads: list[Callable[[spotipy.Spotify], list[Any]]] = [
+        *(partial(_top_read, time_range=r, page_size=page_size) for r in TIME_RANGES),
+        partial(_recent_read, page_size=page_size),
+        partial(_saved_read, page_size=page_size, max_items=max_saved),
+    ]
+    *tops, recent_outcome, saved_outcome = run_all(sp, reads, max_workers=max_workers)
     builder = HistoryBuilder("spotify_api")
-    for time_range in TIME_RANGES:
-        tracks = _guarded(builder, "top", lambda r=time_range: fetch_top_tracks(sp, r, page_size=page_size))
+    for time_range, outcome in zip(TIME_RANGES, tops, strict=True):
+        tracks = _guarded(builder, "top", outcome)
         source = f"top_{time_range}"
         builder.count(source, len(tracks))
         for rank, obj in enumerate(tracks):
             info = track_info(obj)
             if info is not None:
                 builder.add(info, RANGE_WEIGHT[time_range] * 0.5 ** (rank / TOP_HALF_LIFE_RANKS), source)
-    recent = _guarded(builder, "recent", lambda: fetch_recently_played(sp, page_size=page_size))
+    recent = _guarded(builder, "recent", recent_outcome)
     builder.count("recent", len(recent))
     for entry in recent:
         info = track_info(entry_track(entry))
@@ -337,7 +352,7 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
             continue
         age_days = max(0.0, (now - played_at).total_seconds() / 86400) if played_at else RECENT_HALF_LIFE_DAYS
         builder.add(info, 0.5 ** (age_days / RECENT_HALF_LIFE_DAYS), "recent", played_at=played_at, play=True)
-    saved = _guarded(builder, "saved", lambda: fetch_saved_tracks(sp, page_size=page_size, max_items=max_saved))
+    saved = _guarded(builder, "saved", saved_outcome)
     builder.count("saved", len(saved))
     for entry in saved:
         info = track_info(entry_track(entry))
@@ -346,6 +361,19 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
     # Deduplicate warnings: three time ranges may each have been refused.
     builder.warnings = list(dict.fromkeys(builder.warnings))
     return builder.build()
+
+
+# Module-level reads (not lambdas) so each names its source in a traceback from a worker thread.
+def _top_read(sp: spotipy.Spotify, *, time_range: str, page_size: int) -> list[Any]:
+    return fetch_top_tracks(sp, time_range, page_size=page_size)
+
+
+def _recent_read(sp: spotipy.Spotify, *, page_size: int) -> list[Any]:
+    return fetch_recently_played(sp, page_size=page_size)
+
+
+def _saved_read(sp: spotipy.Spotify, *, page_size: int, max_items: int) -> list[Any]:
+    return fetch_saved_tracks(sp, page_size=page_size, max_items=max_items)
 
 
 def history_from_items(items: Iterable[HistoryItem], *, origin: str) -> History:
