@@ -24,7 +24,6 @@ engine.training.neighbours is tested to give the same lists). With a grid, the b
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -71,7 +70,7 @@ class _EarlyFits:
     def __init__(self, fit: Callable[[AlsParams], Any]) -> None:
         self._fit = fit
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-als")
-        self._started: dict[str, Future[tuple[Any, float]]] = {}
+        self._started: dict[AlsParams, Future[tuple[Any, float]]] = {}  # AlsParams is frozen: a key
 
     def _timed(self, p: AlsParams) -> tuple[Any, float]:
         start = time.perf_counter()
@@ -79,22 +78,17 @@ class _EarlyFits:
 
     def start(self, p: AlsParams) -> None:
         """Start fitting ``p`` in the worker thread (once per parameter set)."""
-        key = _params_key(p)
-        if key not in self._started:
-            self._started[key] = self._pool.submit(self._timed, p)
+        if p not in self._started:
+            self._started[p] = self._pool.submit(self._timed, p)
 
     def result(self, p: AlsParams) -> tuple[Any, float]:
         """The fitted scorer of ``p`` and the seconds its fit took (fitted now if not started)."""
-        started = self._started.pop(_params_key(p), None)
+        started = self._started.pop(p, None)
         return started.result() if started is not None else self._timed(p)
 
     def close(self) -> None:
         """Drop fits started and not asked for (a running one finishes in its thread)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _params_key(p: AlsParams) -> str:
-    return json.dumps(p.to_dict(), sort_keys=True)
 
 
 def evaluate(

@@ -219,9 +219,10 @@ def grid_search(
         seeds = _seeds(first, base, spec)
         if len(seeds) == 1:  # the rank ladder needs no other seed's result: fit it all at once
             seeds += [replace(seeds[0], rank=r) for r in ranks]
-        run(seeds, tried, full, at_once=max(spec.parallelism, spec.first_pass_parallelism))
+        at_once = max(spec.parallelism, spec.first_pass_parallelism)
+        run(seeds, tried, full, at_once=at_once)
         best = _best(tried, base, spec.metric)
-        run([replace(best, rank=r) for r in ranks], tried, full, at_once=max(spec.parallelism, spec.first_pass_parallelism))
+        run([replace(best, rank=r) for r in ranks], tried, full, at_once=at_once)  # done already with one seed
     else:
         run(points, tried, full)
     best = _best(tried, base, spec.metric)
