@@ -277,29 +277,22 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         als.recommend(h, Options(k=k))
         y @ x
     bare, serve, fold, plain, als_only, model, lists = [], [], [], [], [], [], []
-    for r in range(reps):
+
+    def timed(into: list, call, *args):
+        t = time.perf_counter()
+        result = call(*args)
+        into.append(time.perf_counter() - t)
+        return result
+
+    for r in range(reps):  # one of each per repetition, in this order: they see the same load
         h = histories[r % len(histories)]
-        t = time.perf_counter()
-        y @ x
-        bare.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        out = rec.recommend(h, Options(k=k))
-        serve.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        rec.fold_in(h)
-        fold.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        rec.recommend(h, Options(k=k, explain=False))
-        plain.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        als.recommend(h, Options(k=k))
-        als_only.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        rec.recommend(h, Options(k=k, discovery=None))
-        model.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        rec.lists(h, Options(k=k))
-        lists.append(time.perf_counter() - t)
+        timed(bare, y.__matmul__, x)
+        out = timed(serve, rec.recommend, h, Options(k=k))
+        timed(fold, rec.fold_in, h)
+        timed(plain, rec.recommend, h, Options(k=k, explain=False))
+        timed(als_only, als.recommend, h, Options(k=k))
+        timed(model, rec.recommend, h, Options(k=k, discovery=None))
+        timed(lists, rec.lists, h, Options(k=k))
     assert len(out) == k and out.path == "als"
     # The catalogue's head, as a request sees it: the most credited artist's tracks, and the
     # tracks of a history's own artists (what the familiar list starts from).
