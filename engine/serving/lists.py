@@ -191,6 +191,14 @@ def _model_term(model: ModelScores | None, weight: float, items: np.ndarray) -> 
     return weight * model.z_at(items)
 
 
+def _model_bound(model: ModelScores | None, weight: float, items: np.ndarray) -> np.ndarray:
+    """An upper bound of :func:`_model_term` (``weight >= 0``; the term itself without a
+    quantized scan): for guesses and candidate checks, never for a pick's score."""
+    if model is None or not weight:
+        return np.zeros(len(items))
+    return weight * model.z_bound_at(items)
+
+
 def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray,
               own_tracks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, arrays: ItemArrays,
               blocked: np.ndarray, request: ListRequest) -> Ranked:
@@ -216,8 +224,9 @@ def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | N
     items = np.concatenate([singles, multis])
     if not len(items):
         return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
-    # item terms of every candidate track, and a lower and an upper bound of its share term
-    terms = weights.familiar_popularity * tables.popularity[items] + _model_term(model, weights.familiar_model, items)
+    # item terms of every candidate track (bounds from an int8 scan: a pick's own are exact),
+    # and a lower and an upper bound of its share term
+    terms = weights.familiar_popularity * tables.popularity[items] + _model_bound(model, weights.familiar_model, items)
     if request.novelty:
         terms -= request.novelty * arrays.popularity[items]
     if request.freshness:
@@ -253,9 +262,10 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
     pick clears it (each first artist's best track among them is then its best overall)."""
     weights = tables.weights
     n = len(tables.popularity)
-    # The item terms of every item (one dense pass over the Y @ x scores).
+    # The item terms of every item (one dense pass over the Y @ x scores; with an int8 scan,
+    # over its upper bounds: the candidates' own terms are exact in _new_candidates).
     if model is not None and weights.new_model:
-        terms = model.plus_z(tables.new_popularity, weights.new_model)
+        terms = model.plus_z_bound(tables.new_popularity, weights.new_model)
     else:
         terms = tables.new_popularity.copy()
     if request.novelty:

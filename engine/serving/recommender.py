@@ -35,7 +35,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from engine.bundle.load import Bundle, load_current
+from engine.bundle.load import Bundle, load_current, release_pages
 from engine.core.errors import BundleError
 from engine.core.weights import transform_weights
 from engine.serving.artists import ArtistFoldParams, ArtistSignals
@@ -72,6 +72,7 @@ from engine.serving.lists import (
     list_reasons,
 )
 from engine.serving.options import MAX_K, MAX_WEIGHT, Options, check_k, check_weights
+from engine.serving.quantized import QUANTIZE_FROM
 from engine.serving.rerank import ItemArrays, Ranked, mask_positions, rerank
 from engine.serving.results import (
     PATH_ALS,
@@ -173,6 +174,11 @@ class Recommender:
         How the cold-start score mixes audio, genre, artist, cluster and popularity.
     similar_factor_weight : float
         β of the similar-songs blend (:mod:`engine.serving.similar_songs`).
+    quantize : bool or None
+        Serve from an int8 copy of the factors (:mod:`engine.serving.quantized`): the same
+        lists from a pass over a quarter of the bytes. None: for scans of at least
+        ``QUANTIZE_FROM`` items, unless a weight of the blend or the lists on the model score
+        is negative (the pass bounds the scores from above only).
     """
 
     def __init__(
@@ -182,6 +188,7 @@ class Recommender:
         cold_start_weights: ColdStartWeights = ColdStartWeights(),
         similar_factor_weight: float = 0.7,
         list_weights: ListWeights = ListWeights(),
+        quantize: bool | None = None,
     ) -> None:
         params = bundle.params
         for key in ("alpha", "reg_param"):
@@ -207,9 +214,10 @@ class Recommender:
         self._factors = np.asarray(bundle.item_factors)  # plain ndarray view of the memory map
         self._trust = factor_trust(self.arrays.has_factors, bundle.extra.get("item_listeners"))
         self._last = threading.local()  # the last listener solved per thread (see _listener)
+        self.list_weights = list_weights
         self._setup_scan()
         self._setup_blend()
-        self.list_weights = list_weights
+        self._setup_quantized(quantize)
         try:
             self.artists = ArtistSignals(
                 self.arrays, items["genres"] if "genres" in items.columns else pd.Series([[]] * len(items)),
@@ -226,6 +234,10 @@ class Recommender:
         ranks = np.empty(len(spotify_pop))
         ranks[np.argsort(spotify_pop, kind="stable")] = np.arange(len(spotify_pop))
         self._popularity_pct = 100.0 * ranks / max(1, len(spotify_pop) - 1)
+        if self.scan.quantized is not None:
+            # Construction read every float32 row (the blend's sums, the int8 copy); serving
+            # reads only the rows it re-scores, so they need not stay counted in the RSS.
+            release_pages(self._factors)
         _return_freed_memory()
 
     @property
@@ -240,11 +252,27 @@ class Recommender:
 
     def _setup_scan(self) -> None:
         """Choose the matrix the ``Y @ x`` pass scans (:class:`~engine.serving.scan.Scan`)."""
-        self.scan = Scan.of(self._factors, self.arrays.has_factors)
+        self.scan = Scan.of(self._factors, self.arrays.has_factors, quantize=False)  # see _setup_quantized
         self._scan = self.scan.matrix
         self._pos2item = self.scan.pos2item
         self._item2pos = self.scan.item2pos
         self._require_factors = self.scan.require_factors
+
+    def _setup_quantized(self, quantize: bool | None) -> None:
+        """Add the int8 copy to the scan when ``quantize`` asks (None: by size) and the bounds hold."""
+        if quantize is False:
+            return
+        negative = [name for name, w in (
+            ("the blend's ALS weight", self._blend.weights.als if self._blend is not None else 1.0),
+            ("ListWeights.familiar_model", self.list_weights.familiar_model),
+            ("ListWeights.new_model", self.list_weights.new_model),
+        ) if w < 0]
+        if negative:
+            if quantize:
+                raise ValueError(f"quantize=True needs non-negative weights on the model score: {', '.join(negative)} < 0")
+            return
+        if quantize or self.scan.matrix.shape[0] >= QUANTIZE_FROM:
+            self.scan = self.scan.with_quantized()
 
     def _setup_blend(self) -> None:
         """The served blend (:mod:`engine.serving.blend`); None serves ALS alone (older bundles)."""
@@ -410,7 +438,7 @@ class Recommender:
         if not len(hist.als_items):
             return self._cold_start(hist, opts, excluded)
         fold, user = self._listener(hist)
-        scores = self._scan @ fold.x.astype(np.float32)
+        scores = self.scan.nominating(fold.x)
         return self._finish_als(scores, fold, hist, opts, excluded, user)
 
     def lists(self, history: Mapping[str, float] | None = None, options: Options = DEFAULT_OPTIONS) -> TasteLists:
@@ -447,7 +475,7 @@ class Recommender:
         """``[n_items]`` the served score of every item from one ``Y @ x`` pass (float32, as
         :meth:`recommend` nominates candidates; plus the item-neighbour blend when served); NaN
         for items without factors, and everywhere for a history without a fold-in."""
-        model = self._model_scores(self._parse(history))[0]
+        model = self._model_scores(self._parse(history), exact_pass=True)[0]
         out = np.full(len(self._track_ids), np.nan, dtype=np.float32)
         if model is None:
             return out
@@ -475,16 +503,42 @@ class Recommender:
             np.add.at(weights, hist.artist_codes, hist.artist_values)
         return weights
 
-    def _model_scores(self, hist: _History) -> tuple[ModelScores | None, FoldIn | None, UserBlend | None]:
+    def _model_scores(
+        self, hist: _History, *, exact_pass: bool = False
+    ) -> tuple[ModelScores | None, FoldIn | None, UserBlend | None]:
         """The served model scores of the scanned items (blend added in place) with their
-        moments, and the fold-in behind them; None without a history the model knows."""
+        moments, and the fold-in behind them; None without a history the model knows.
+
+        A quantized scan gives estimates, bounds and exact re-scoring (:class:`ModelScores`)
+        unless ``exact_pass`` asks for the float32 pass's scores themselves."""
         if not len(hist.als_items):
             return None, None, None
         fold, user = self._listener(hist)  # kept per thread: "Why this?" reuses this solve
-        scores = self.scan.scores(fold.x)
+        if self.scan.quantized is None or exact_pass:
+            scores = self.scan.scores(fold.x)
+            self._add_blend(scores, user)
+            return ModelScores.of(scores, self.scan), fold, user
+        estimate, upper = self.scan.quantized.scan(fold.x)
+        self._add_blend(estimate, user)
+        self._add_blend(upper, user)
+        return ModelScores.of(estimate, self.scan, upper=upper, exact=self._rescorer(fold, user)), fold, user
+
+    def _add_blend(self, scores: np.ndarray, user: UserBlend | None) -> None:
+        """The blend's terms added to a pass's scores in place (nothing serving ALS alone)."""
         if user is not None:
             self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
-        return ModelScores.of(scores, self.scan), fold, user
+
+    def _rescorer(self, fold: FoldIn, user: UserBlend | None) -> Callable[[np.ndarray], np.ndarray]:
+        """The exact (float64) served score at scan positions, from the float32 rows."""
+        scan, x, pos2item = self.scan, fold.x, self._pos2item
+
+        def rescore(pos: np.ndarray) -> np.ndarray:
+            exact = scan.exact(x, pos)
+            if user is not None:
+                exact = user.score(exact, pos if pos2item is None else pos2item[pos])
+            return exact
+
+        return rescore
 
     def _scored_lists(self, hist: _History, opts: Options, excluded: np.ndarray) -> _ScoredLists | None:
         """Both lists of one request (re-ranked, not yet explained) and what explaining them
@@ -599,24 +653,17 @@ class Recommender:
         self, scores: np.ndarray, fold: FoldIn, hist: _History, opts: Options, excluded: np.ndarray,
         user: UserBlend | None,
     ) -> Recommendations:
-        """Mask, re-rank and explain one listener's ``Y @ x`` scores (``scores`` is modified)."""
-        if user is not None:
-            self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
+        """Mask, re-rank and explain one listener's nominating scores (``scores``: the float32
+        pass, or the int8 pass's upper bounds; modified). The candidates are re-scored exactly."""
+        self._add_blend(scores, user)
         # Masking writes only the listed positions: no full-size boolean pass.
         if opts.exclude_known:
             mask_positions(scores, hist.known_items, self._item2pos)
         mask_positions(scores, excluded, self._item2pos)
-        scan, x, pos2item = self._scan, fold.x, self._pos2item
-
-        def rescore(pos: np.ndarray) -> np.ndarray:
-            exact = np.asarray(scan[pos], dtype=np.float64) @ x
-            if user is not None:
-                exact = user.score(exact, pos if pos2item is None else pos2item[pos])
-            return exact
-
         with one_blas_thread():  # only small products from here on
             ranked = self._rerank(
-                scores, opts, pos2item=pos2item, require_factors=self._require_factors, rescore=rescore,
+                scores, opts, pos2item=self._pos2item, require_factors=self._require_factors,
+                rescore=self._rescorer(fold, user),
             )
             explanations: tuple[Explanation, ...] = ()
             if opts.explain:

@@ -9,13 +9,22 @@ the scores of that pass at a few positions, or combines them with per-item array
 - :class:`ModelScores` is one listener's served score at every position (ALS, plus the blend
   added in place) with its mean and spread over the items with factors, as the lists read it:
   ``z`` at a few items, or gathered in another order.
+
+A large scan is also quantized (:mod:`engine.serving.quantized`): its pass then reads the int8
+rows only, and yields an estimate and an upper bound of every score. Candidates are chosen by
+the bound and re-scored exactly, so the lists are the ones the float32 pass gives (see
+:class:`ModelScores` for the one difference: the moments come from the estimates).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from engine.serving.quantized import QUANTIZE_FROM, QuantizedScan
 
 #: Below this share of items with factors, serving keeps a compact in-memory copy of those
 #: rows rather than scanning the (memory-mapped) full matrix of mostly zero rows.
@@ -38,6 +47,8 @@ class Scan:
         True when the matrix holds zero rows (items without factors) that must not be served.
     has_factors : numpy.ndarray
         bool ``[n_items]``.
+    quantized : QuantizedScan or None
+        The int8 copy the serving pass reads instead of ``matrix`` (None: ``matrix`` itself).
     """
 
     matrix: np.ndarray
@@ -45,20 +56,30 @@ class Scan:
     item2pos: np.ndarray | None
     require_factors: bool
     has_factors: np.ndarray
+    quantized: QuantizedScan | None = None
 
     @classmethod
-    def of(cls, factors: np.ndarray, has_factors: np.ndarray) -> "Scan":
-        """The scan of a bundle's factors (see :data:`COMPACT_BELOW`)."""
+    def of(cls, factors: np.ndarray, has_factors: np.ndarray, *, quantize: bool | None = None) -> "Scan":
+        """The scan of a bundle's factors (see :data:`COMPACT_BELOW`); ``quantize`` None
+        quantizes scans of at least :data:`~engine.serving.quantized.QUANTIZE_FROM` positions."""
         has = np.asarray(has_factors, dtype=bool)
         n, n_f = len(has), int(has.sum())
         if n_f == n:
-            return cls(factors, None, None, False, has)
-        if n_f < COMPACT_BELOW * n:
+            found = cls(factors, None, None, False, has)
+        elif n_f < COMPACT_BELOW * n:
             rows = np.flatnonzero(has)
             item2pos = np.full(n, -1, dtype=np.int64)
             item2pos[rows] = np.arange(n_f)
-            return cls(np.ascontiguousarray(factors[rows]), rows, item2pos, False, has)
-        return cls(factors, None, None, True, has)
+            found = cls(np.ascontiguousarray(factors[rows]), rows, item2pos, False, has)
+        else:
+            found = cls(factors, None, None, True, has)
+        if quantize is None:
+            quantize = found.matrix.shape[0] >= QUANTIZE_FROM
+        return found.with_quantized() if quantize else found
+
+    def with_quantized(self) -> "Scan":
+        """This scan with its int8 copy (:mod:`engine.serving.quantized`)."""
+        return dataclasses.replace(self, quantized=QuantizedScan.of(self.matrix))
 
     def positions(self, items: np.ndarray) -> np.ndarray:
         """Positions of ``items`` whose scores mean something (-1 for items without factors)."""
@@ -70,8 +91,19 @@ class Scan:
         return np.where(self.has_factors[items], items, -1)
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        """float32 ``Y @ x`` at every position (the one full pass)."""
+        """float32 ``Y @ x`` at every position (a full pass over the float32 matrix)."""
         return self.matrix @ np.asarray(x, dtype=np.float32)
+
+    def nominating(self, x: np.ndarray) -> np.ndarray:
+        """float32 scores that nominate candidates, to be re-scored exactly: the upper bounds
+        of the int8 pass when quantized, else the float32 pass (a new array either way)."""
+        if self.quantized is None:
+            return self.scores(x)
+        return self.quantized.upper(x)
+
+    def exact(self, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """float64 ``y_pᵀx`` at positions ``pos`` from the float32 rows."""
+        return np.asarray(self.matrix[pos], dtype=np.float64) @ np.asarray(x, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -80,31 +112,46 @@ class ModelScores:
 
     ``mean`` / ``std`` run over the items with factors (the others have no model score:
     NaN in :meth:`at`, 0 in :meth:`z_at`).
+
+    From a quantized scan, ``scores`` are the int8 pass's estimates (the moments are theirs:
+    within about 1e-5 of the exact ones, the rounding errors averaging out over the
+    catalogue), ``upper`` its upper bounds, and ``exact`` gives the exact served score at
+    positions: :meth:`at` and :meth:`z_at` are exact, :meth:`z_bound_at` and
+    :meth:`plus_z_bound` bound them from above for candidate checks.
     """
 
     scores: np.ndarray
     scan: Scan
     mean: float
     std: float
+    upper: np.ndarray | None = None
+    exact: Callable[[np.ndarray], np.ndarray] | None = None
 
     @classmethod
-    def of(cls, scores: np.ndarray, scan: Scan) -> "ModelScores":
+    def of(cls, scores: np.ndarray, scan: Scan, *, upper: np.ndarray | None = None,
+           exact: Callable[[np.ndarray], np.ndarray] | None = None) -> "ModelScores":
         """Moments of ``scores`` over the positions with factors (float64 accumulation)."""
         values = scores[scan.has_factors] if scan.require_factors else scores
         n = len(values)
         if n == 0:
-            return cls(scores, scan, 0.0, 0.0)
+            return cls(scores, scan, 0.0, 0.0, upper, exact)
         mean = float(values.sum(dtype=np.float64)) / n
         centred = values - np.float32(mean)
         std = float(np.sqrt(float(centred @ centred) / n)) if n > 1 else 0.0
-        return cls(scores, scan, mean, std)
+        return cls(scores, scan, mean, std, upper, exact)
+
+    def _values(self, pos: np.ndarray) -> np.ndarray:
+        """float64 served score at valid positions: exact when quantized, else the pass's."""
+        if self.exact is not None:
+            return self.exact(pos)
+        return self.scores[pos].astype(np.float64)
 
     def at(self, items: np.ndarray) -> np.ndarray:
         """float64 served model score of ``items`` (NaN for items without factors)."""
         pos = self.scan.positions(items)
         out = np.full(len(pos), np.nan)
         ok = pos >= 0
-        out[ok] = self.scores[pos[ok]]
+        out[ok] = self._values(pos[ok])
         return out
 
     def z_at(self, items: np.ndarray) -> np.ndarray:
@@ -121,13 +168,26 @@ class ModelScores:
             return np.zeros(len(pos))
         inv = 1.0 / self.std
         if all_valid:
-            out = self.scores[pos].astype(np.float64)
+            out = self._values(pos)
             out -= self.mean
             out *= inv
             return out
         out = np.zeros(len(pos))
         ok = pos >= 0
-        out[ok] = (self.scores[pos[ok]] - self.mean) * inv
+        out[ok] = (self._values(pos[ok]) - self.mean) * inv
+        return out
+
+    def z_bound_at(self, items: np.ndarray) -> np.ndarray:
+        """An upper bound of :meth:`z_at` (equal to it without a quantized scan), read from
+        the pass's bounds: no exact re-scoring."""
+        if self.upper is None:
+            return self.z_at(items)
+        pos = self.scan.positions(items)
+        if not self.std > 0:
+            return np.zeros(len(pos))
+        out = np.zeros(len(pos))
+        ok = pos >= 0
+        out[ok] = (self.upper[pos[ok]] - self.mean) / self.std
         return out
 
     def z_range(self) -> tuple[float, float]:
@@ -153,6 +213,15 @@ class ModelScores:
             part = np.multiply(self.scores, scale, dtype=np.float64)
             part -= self.mean * scale
             out += part
+
+    def plus_z_bound(self, base: np.ndarray, weight: float) -> np.ndarray:
+        """An upper bound of :meth:`plus_z` for ``weight >= 0`` (equal to it without a
+        quantized scan): the same sum over the pass's upper bounds."""
+        if self.upper is None:
+            return self.plus_z(base, weight)
+        if weight < 0:
+            raise ValueError(f"a bound of base + weight·z needs weight >= 0, got {weight}")
+        return dataclasses.replace(self, scores=self.upper, upper=None, exact=None).plus_z(base, weight)
 
     def plus_z(self, base: np.ndarray, weight: float) -> np.ndarray:
         """A new float64 array ``base + weight · z`` over the items (item order): bit for bit
