@@ -19,49 +19,58 @@ casting blocks to float32 for ``sgemv`` costs more than the float32 pass it repl
 in ``bench/serve.py``: 10.8 vs 6.2 ms on 600k × 64). The kernel is therefore a numba loop
 (compiled once, cached beside this file, single-threaded and GIL-free: numba's default
 threading layer is not safe for concurrent callers, and Streamlit serves sessions in threads).
+
+Off by default (``Recommender(quantize=True)`` turns it on): the model ranking gets ~1.6x
+faster at 600k × 64, but the process holds the int8 copy, numba's compiler (~55 MiB) and, in
+time, every float32 page again (the re-scored rows are spread over the whole file, and the
+kernel maps pages around each one read), so RSS grows by ~150 MiB (bench/serve.py).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-#: Scans of at least this many positions are quantized by default: below it the float32
-#: matrix fits the caches and its BLAS pass costs about a millisecond anyway.
-QUANTIZE_FROM = 100_000
 #: Rows quantized per block at load (bounds the float32 temporaries).
 _BLOCK = 65_536
 
 
-#: compiled once and cached beside this file; GIL-free; reassociation lets the dot vectorize
-_jit = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc", "contract"})
+@functools.cache
+def _kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+    """The compiled ``(upper, estimate and upper)`` kernels; numba is imported here, on first
+    use, so a process that serves the float32 pass never loads its compiler (~55 MiB RSS)."""
+    import numba
 
+    # cached beside this file; GIL-free; reassociation lets the dot product vectorize
+    jit = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc", "contract"})
 
-@_jit
-def _upper_kernel(q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
-                  upper: np.ndarray) -> None:  # pragma: no cover - compiled
-    n, d = q.shape
-    c = np.float32(slack)
-    for i in range(n):
-        acc = np.float32(0.0)
-        for j in range(d):
-            acc += np.float32(q[i, j]) * x[j]
-        upper[i] = (acc + c) * scale[i]
+    @jit
+    def upper_kernel(q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
+                     upper: np.ndarray) -> None:  # pragma: no cover - compiled
+        n, d = q.shape
+        c = np.float32(slack)
+        for i in range(n):
+            acc = np.float32(0.0)
+            for j in range(d):
+                acc += np.float32(q[i, j]) * x[j]
+            upper[i] = (acc + c) * scale[i]
 
+    @jit
+    def scan_kernel(q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
+                    estimate: np.ndarray, upper: np.ndarray) -> None:  # pragma: no cover - compiled
+        n, d = q.shape
+        c = np.float32(slack)
+        for i in range(n):
+            acc = np.float32(0.0)
+            for j in range(d):
+                acc += np.float32(q[i, j]) * x[j]
+            estimate[i] = acc * scale[i]
+            upper[i] = (acc + c) * scale[i]
 
-@_jit
-def _scan_kernel(q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
-                 estimate: np.ndarray, upper: np.ndarray) -> None:  # pragma: no cover - compiled
-    n, d = q.shape
-    c = np.float32(slack)
-    for i in range(n):
-        acc = np.float32(0.0)
-        for j in range(d):
-            acc += np.float32(q[i, j]) * x[j]
-        estimate[i] = acc * scale[i]
-        upper[i] = (acc + c) * scale[i]
+    return upper_kernel, scan_kernel
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ class QuantizedScan:
         """An upper bound of ``Y @ x`` at every position (float32, a new array)."""
         x32 = self._vector(x)
         out = np.empty(len(self.q), dtype=np.float32)
-        _upper_kernel(self.q, self.scale, x32, self.slack(x32), out)
+        _kernels()[0](self.q, self.scale, x32, self.slack(x32), out)
         return out
 
     def scan(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,5 +130,5 @@ class QuantizedScan:
         x32 = self._vector(x)
         estimate = np.empty(len(self.q), dtype=np.float32)
         upper = np.empty(len(self.q), dtype=np.float32)
-        _scan_kernel(self.q, self.scale, x32, self.slack(x32), estimate, upper)
+        _kernels()[1](self.q, self.scale, x32, self.slack(x32), estimate, upper)
         return estimate, upper

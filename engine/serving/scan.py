@@ -10,7 +10,7 @@ the scores of that pass at a few positions, or combines them with per-item array
   added in place) with its mean and spread over the items with factors, as the lists read it:
   ``z`` at a few items, or gathered in another order.
 
-A large scan is also quantized (:mod:`engine.serving.quantized`): its pass then reads the int8
+A scan may also be quantized (:mod:`engine.serving.quantized`): its pass then reads the int8
 rows only, and yields an estimate and an upper bound of every score. Candidates are chosen by
 the bound and re-scored exactly, so the lists are the ones the float32 pass gives (see
 :class:`ModelScores` for the one difference: the moments come from the estimates).
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.serving.quantized import QUANTIZE_FROM, QuantizedScan
+from engine.serving.quantized import QuantizedScan
 
 #: Below this share of items with factors, serving keeps a compact in-memory copy of those
 #: rows rather than scanning the (memory-mapped) full matrix of mostly zero rows.
@@ -59,9 +59,9 @@ class Scan:
     quantized: QuantizedScan | None = None
 
     @classmethod
-    def of(cls, factors: np.ndarray, has_factors: np.ndarray, *, quantize: bool | None = None) -> "Scan":
-        """The scan of a bundle's factors (see :data:`COMPACT_BELOW`); ``quantize`` None
-        quantizes scans of at least :data:`~engine.serving.quantized.QUANTIZE_FROM` positions."""
+    def of(cls, factors: np.ndarray, has_factors: np.ndarray, *, quantize: bool = False) -> "Scan":
+        """The scan of a bundle's factors (see :data:`COMPACT_BELOW`), with its int8 copy when
+        ``quantize``."""
         has = np.asarray(has_factors, dtype=bool)
         n, n_f = len(has), int(has.sum())
         if n_f == n:
@@ -73,8 +73,6 @@ class Scan:
             found = cls(np.ascontiguousarray(factors[rows]), rows, item2pos, False, has)
         else:
             found = cls(factors, None, None, True, has)
-        if quantize is None:
-            quantize = found.matrix.shape[0] >= QUANTIZE_FROM
         return found.with_quantized() if quantize else found
 
     def with_quantized(self) -> "Scan":

@@ -10,8 +10,7 @@ import pytest
 
 from engine.bundle.load import load_bundle
 from engine.serving.lists import ListWeights
-from engine.serving.options import Options
-from engine.serving.quantized import QUANTIZE_FROM, QuantizedScan
+from engine.serving.quantized import QuantizedScan
 from engine.serving.recommender import Recommender
 from engine.serving.scan import Scan
 from tests.engine.test_lists_reference import CASES, DEMO, rich_bundle, same_up_to_ties
@@ -44,12 +43,11 @@ def test_a_vector_of_the_wrong_rank_is_refused() -> None:
         scan.upper(np.ones(4))
 
 
-def test_scans_are_quantized_from_the_size_threshold() -> None:
+def test_scans_are_float32_unless_asked(tmp_path) -> None:
     has = np.ones(10, dtype=bool)
-    small = Scan.of(np.ones((10, 2), dtype=np.float32), has)
-    assert small.quantized is None and Scan.of(np.ones((10, 2), dtype=np.float32), has, quantize=True).quantized
-    big = np.zeros((QUANTIZE_FROM, 2), dtype=np.float32)
-    assert Scan.of(big, np.ones(QUANTIZE_FROM, dtype=bool)).quantized is not None
+    assert Scan.of(np.ones((10, 2), dtype=np.float32), has).quantized is None
+    assert Scan.of(np.ones((10, 2), dtype=np.float32), has, quantize=True).quantized is not None
+    assert rich_bundle(tmp_path, 0).scan.quantized is None
 
 
 def _pair(rec: Recommender) -> tuple[Recommender, Recommender]:
@@ -105,7 +103,7 @@ def test_the_demo_lists_are_the_float32_ones() -> None:
         same_up_to_ties(got.indices, got.rank_scores, want.indices.tolist(), want.rank_scores)
 
 
-def test_negative_model_weights_keep_the_float32_pass(tmp_path) -> None:
+def test_negative_model_weights_refuse_the_int8_pass(tmp_path) -> None:
     rec = rich_bundle(tmp_path, 0)
     weights = ListWeights(new_model=-0.5)
     assert Recommender(rec.bundle, list_weights=weights).scan.quantized is None
