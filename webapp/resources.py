@@ -68,7 +68,8 @@ def store() -> Store:
 def _load_recommender(models_dir: str, fallback_dir: str, version: str) -> Recommender:
     # ``version`` is only the cache key: a new CURRENT means a new entry (max 2 kept in memory).
     # No local bundle: MODEL_BUNDLE_URL (sha256-verified, cached on disk), else models/demo.
-    return Recommender(serving_bundle(settings()))
+    config = settings()
+    return Recommender(serving_bundle(config), quantize=config.serve_int8)
 
 
 @st.cache_resource(show_spinner="Indexing the catalogue for search…", max_entries=2)

@@ -82,6 +82,9 @@ class Settings:
     # Hosted deployments
     model_bundle_url: str = ""
     model_bundle_sha256: str = ""
+    # Serving: the model pass over an int8 copy of the factors (engine.serving.quantized):
+    # a faster model ranking for ~150-190 MiB more RSS at 600k items
+    serve_int8: bool = False
 
     # -- derived paths -------------------------------------------------------------------
     @property

@@ -46,3 +46,9 @@ def test_env_example_documents_every_setting() -> None:
     text = (ROOT / ".env.example").read_text()
     documented = {line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")}
     assert {f.name.upper() for f in fields(Settings)} == documented
+
+
+def test_serve_int8_is_off_unless_set() -> None:
+    assert Settings.from_env({}, env_file=None).serve_int8 is False
+    assert Settings.from_env({"SERVE_INT8": "true"}, env_file=None).serve_int8 is True
+    assert Settings.from_env({"SERVE_INT8": "0"}, env_file=None).serve_int8 is False
