@@ -235,7 +235,7 @@ class Recommender:
         self._popularity_pct = 100.0 * ranks / max(1, len(spotify_pop) - 1)
         if self.scan.quantized is not None:
             # Construction read every float32 row (the blend's sums, the int8 copy); serving
-            # reads only the rows it re-scores, so they need not stay counted in the RSS.
+            # reads only the rows it re-scores (though the pages around them come back in time).
             release_pages(self._factors)
         _return_freed_memory()
 

@@ -112,8 +112,7 @@ class ModelScores:
     NaN in :meth:`at`, 0 in :meth:`z_at`).
 
     From a quantized scan, ``scores`` are the int8 pass's estimates (the moments are theirs:
-    within about 1e-5 of the exact ones, the rounding errors averaging out over the
-    catalogue), ``upper`` its upper bounds, and ``exact`` gives the exact served score at
+    a few 1e-5 from the exact ones, the rounding errors averaging out over the catalogue), ``upper`` its upper bounds, and ``exact`` gives the exact served score at
     positions: :meth:`at` and :meth:`z_at` are exact, :meth:`z_bound_at` and
     :meth:`plus_z_bound` bound them from above for candidate checks.
     """
