@@ -26,7 +26,8 @@ every block prints the load average before and after it.
   by an upper bound, re-scored exactly) on the same bundle after the default's numbers: the
   pass alone, the default request and the model ranking against bare ``Y @ x`` in one loop,
   recall@k of its lists against the float32 pass's (here and on the trained demo bundle's
-  listeners), and the RSS with it loaded too.
+  listeners), and the RSS with both recommenders loaded (the second one's own arrays
+  included: the int8 pass's own cost needs a process serving it alone, as in the README).
 
 Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p50 ratio of
 the served (blended) recommend to the bare pass). ``--quick``: rank 64 only, 30 reps, under a
@@ -377,8 +378,8 @@ def _int8_report(m: dict, k: int) -> str:
         f"served request {m['int8_serve_p50_ms']:.2f} ms (x{m['int8_serve_p50_ms'] / bare:.2f}); "
         f"model ranking {m['int8_model_p50_ms']:.2f} ms (x{m['int8_model_p50_ms'] / bare:.2f})\n"
         f"    recall@{k} against the float32 pass: model ranking {m['int8_model_recall']:.3f}, "
-        f"default request {m['int8_lists_recall']:.3f}; RSS with it loaded too {rss['VmRSS']} MiB "
-        f"(anon {rss['RssAnon']}, file {rss['RssFile']})\n"
+        f"default request {m['int8_lists_recall']:.3f}; RSS with both recommenders loaded {rss['VmRSS']} MiB "
+        f"(anon {rss['RssAnon']}, file {rss['RssFile']}; int8 alone in a process: see the README)\n"
     )
 
 
