@@ -48,25 +48,25 @@ def _kernels() -> tuple[Callable[..., None], Callable[..., None]]:
     jit = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc", "contract"})
 
     @jit
+    def row_dot(q: np.ndarray, x: np.ndarray, i: int) -> np.float32:  # pragma: no cover - compiled
+        acc = np.float32(0.0)
+        for j in range(q.shape[1]):
+            acc += np.float32(q[i, j]) * x[j]
+        return acc
+
+    @jit
     def upper_kernel(q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
                      upper: np.ndarray) -> None:  # pragma: no cover - compiled
-        n, d = q.shape
         c = np.float32(slack)
-        for i in range(n):
-            acc = np.float32(0.0)
-            for j in range(d):
-                acc += np.float32(q[i, j]) * x[j]
-            upper[i] = (acc + c) * scale[i]
+        for i in range(q.shape[0]):
+            upper[i] = (row_dot(q, x, i) + c) * scale[i]
 
     @jit
     def scan_kernel(q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
                     estimate: np.ndarray, upper: np.ndarray) -> None:  # pragma: no cover - compiled
-        n, d = q.shape
         c = np.float32(slack)
-        for i in range(n):
-            acc = np.float32(0.0)
-            for j in range(d):
-                acc += np.float32(q[i, j]) * x[j]
+        for i in range(q.shape[0]):
+            acc = row_dot(q, x, i)
             estimate[i] = acc * scale[i]
             upper[i] = (acc + c) * scale[i]
 

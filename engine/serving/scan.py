@@ -112,9 +112,10 @@ class ModelScores:
     NaN in :meth:`at`, 0 in :meth:`z_at`).
 
     From a quantized scan, ``scores`` are the int8 pass's estimates (the moments are theirs:
-    a few 1e-5 from the exact ones, the rounding errors averaging out over the catalogue), ``upper`` its upper bounds, and ``exact`` gives the exact served score at
-    positions: :meth:`at` and :meth:`z_at` are exact, :meth:`z_bound_at` and
-    :meth:`plus_z_bound` bound them from above for candidate checks.
+    a few 1e-5 from the exact ones, the rounding errors averaging out over the catalogue),
+    ``upper`` its upper bounds, and ``exact`` gives the exact served score at positions:
+    :meth:`at` and :meth:`z_at` are exact, :meth:`z_bound_at` and :meth:`plus_z_bound` bound
+    them from above for candidate checks.
     """
 
     scores: np.ndarray
@@ -174,18 +175,15 @@ class ModelScores:
         out[ok] = (self._values(pos[ok]) - self.mean) * inv
         return out
 
+    def _bounds(self) -> "ModelScores":
+        """These scores with the pass's upper bounds in place of the estimates (same moments)."""
+        assert self.upper is not None, "bounds come from a quantized scan"
+        return dataclasses.replace(self, scores=self.upper, upper=None, exact=None)
+
     def z_bound_at(self, items: np.ndarray) -> np.ndarray:
         """An upper bound of :meth:`z_at` (equal to it without a quantized scan), read from
         the pass's bounds: no exact re-scoring."""
-        if self.upper is None:
-            return self.z_at(items)
-        pos = self.scan.positions(items)
-        if not self.std > 0:
-            return np.zeros(len(pos))
-        out = np.zeros(len(pos))
-        ok = pos >= 0
-        out[ok] = (self.upper[pos[ok]] - self.mean) / self.std
-        return out
+        return self.z_at(items) if self.upper is None else self._bounds().z_at(items)
 
     def z_range(self) -> tuple[float, float]:
         """The smallest and largest standardized score over the items with factors ((0, 0)
@@ -218,7 +216,7 @@ class ModelScores:
             return self.plus_z(base, weight)
         if weight < 0:
             raise ValueError(f"a bound of base + weight·z needs weight >= 0, got {weight}")
-        return dataclasses.replace(self, scores=self.upper, upper=None, exact=None).plus_z(base, weight)
+        return self._bounds().plus_z(base, weight)
 
     def plus_z(self, base: np.ndarray, weight: float) -> np.ndarray:
         """A new float64 array ``base + weight · z`` over the items (item order): bit for bit
