@@ -251,7 +251,7 @@ class Recommender:
 
     def _setup_scan(self) -> None:
         """Choose the matrix the ``Y @ x`` pass scans (:class:`~engine.serving.scan.Scan`)."""
-        self.scan = Scan.of(self._factors, self.arrays.has_factors, quantize=False)  # see _setup_quantized
+        self.scan = Scan.of(self._factors, self.arrays.has_factors)  # the int8 copy: _setup_quantized
         self._scan = self.scan.matrix
         self._pos2item = self.scan.pos2item
         self._item2pos = self.scan.item2pos
