@@ -10,19 +10,20 @@ bundle's item rows, and convert to and from the bundle's ``extra`` arrays.
 Storage (bundle ``extra`` arrays, rows = the bundle's items table): ``neighbours_indptr``
 int64 ``[n_items + 1]``, ``neighbours_indices`` int32, ``neighbours_scores`` float32 (each row
 sorted by score, best first), and ``item_listeners`` float32 ``[n_items]`` (training listeners
-per item). At 100 neighbours that is 800 bytes per item with listeners — memory-mapped, so a
-600k catalogue costs only the pages a request touches. numpy only: the app imports this module.
+per item). At 100 neighbours that is 800 bytes per item with listeners — memory-mapped, and a
+request reads its rows of ``indices`` / ``scores`` from the files (``FileSlices``), so a 600k
+catalogue's lists stay out of the process RSS. numpy only: the app imports this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from engine.bundle.load import release_pages
+from engine.bundle.load import FileSlices, release_pages
 
 #: What builds a component's lists (see :class:`NeighbourParams`).
 KINDS = ("cooccurrence", "ease")
@@ -120,12 +121,15 @@ class NeighbourParams:
 @dataclass(frozen=True)
 class ItemNeighbours:
     """CSR neighbour lists: item ``i``'s neighbours are ``indices[indptr[i]:indptr[i+1]]`` with
-    cosine ``scores`` in the same slice, best first. ``listeners[i]`` = training listeners of i."""
+    cosine ``scores`` in the same slice, best first. ``listeners[i]`` = training listeners of i.
+    ``files``: readers of ``indices`` and ``scores`` straight from the bundle's files
+    (:meth:`from_extra` sets them when it can), which :meth:`gather` uses instead of the maps."""
 
     indptr: np.ndarray
     indices: np.ndarray
     scores: np.ndarray
     listeners: np.ndarray
+    files: tuple[FileSlices, FileSlices] | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_items(self) -> int:
@@ -141,14 +145,19 @@ class ItemNeighbours:
         """The lists of ``items``: (row lengths, neighbour indices int64, cosines float64),
         rows concatenated in the order of ``items``.
 
-        The memory-mapped pages read are released afterwards (:func:`release_pages`): the
+        Read from the bundle's files when :attr:`files` are set (nothing is mapped). Otherwise
+        the memory-mapped pages read are released afterwards (:func:`release_pages`): the
         kernel maps a whole large page-cache folio per fault, so a few hundred rows of a
         600k-item list file otherwise left ~190 MiB of it counted in the process RSS per
-        request (measured); the release costs ~0.1 ms, the next read maps them again.
+        request (measured); the next read maps them again.
         """
         items = np.asarray(items, dtype=np.int64)
         starts = np.asarray(self.indptr[items], dtype=np.int64)
         lengths = np.asarray(self.indptr[items + 1], dtype=np.int64) - starts
+        if self.files is not None:
+            index_file, score_file = self.files
+            return (lengths, index_file.read(starts, lengths).astype(np.int64),
+                    score_file.read(starts, lengths).astype(np.float64))
         flat = segment_positions(starts, lengths)
         indices = np.asarray(self.indices[flat], dtype=np.int64)
         scores = np.asarray(self.scores[flat], dtype=np.float64)
@@ -206,9 +215,11 @@ class ItemNeighbours:
             return None
         if EXTRA_LISTENERS not in extra or indices not in extra or scores not in extra:
             raise ValueError(f"extra/{indptr}.npy comes without {indices}, {scores} or {EXTRA_LISTENERS}")
+        index_file, score_file = FileSlices.of(extra[indices]), FileSlices.of(extra[scores])
         found = cls(
             np.asarray(extra[indptr]), np.asarray(extra[indices]),
             np.asarray(extra[scores]), np.asarray(extra[EXTRA_LISTENERS]),
+            files=(index_file, score_file) if index_file is not None and score_file is not None else None,
         )
         if len(found.indptr) != n_items + 1 or len(found.listeners) != n_items:
             raise ValueError(f"extra/{indptr}.npy has {len(found.indptr)} entries, expected {n_items + 1}")

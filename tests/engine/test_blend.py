@@ -335,3 +335,17 @@ def test_contributions_are_the_same_for_long_and_short_histories(blended) -> Non
     sparse = dataclasses.replace(user, prior=np.zeros(len(user.tgt) * 4 + 1)).contributions(items, len(idx))
     assert np.array_equal(dense, sparse)  # ...this copy the search
     assert dense[0].any() and dense[1].any() and not dense[2].any() and not dense[3].any()
+
+
+def test_served_lists_are_read_from_their_files_and_equal_the_maps(blended, nb) -> None:
+    """A loaded bundle's lists are read with ``pread`` (nothing mapped per request), and every
+    read equals the memory-mapped arrays': any items, repeated, empty rows, none at all."""
+    lists = blended._blend.lists["neighbours"]  # noqa: SLF001 - the served lists themselves
+    assert lists.files is not None
+    mapped = dataclasses.replace(lists, files=None)
+    rng = np.random.default_rng(0)
+    for items in ([], [N_ITEMS - 1], [5, 5, 0, N_ITEMS - 3], rng.integers(0, N_ITEMS, 200).tolist()):
+        got, want = lists.gather(np.asarray(items, dtype=np.int64)), mapped.gather(np.asarray(items, dtype=np.int64))
+        for a, b in zip(got, want):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert np.array_equal(lists.gather(np.arange(N_ITEMS))[1], nb.indices.astype(np.int64))

@@ -5,7 +5,7 @@ import pytest
 
 from engine.bundle import publish
 from engine.bundle.layout import current_version, list_versions
-from engine.bundle.load import load_bundle, load_current
+from engine.bundle.load import FileSlices, load_bundle, load_current
 from engine.bundle.publish import publish_bundle, write_bundle
 from engine.core.errors import BundleError
 from tests.factories import random_bundle_parts
@@ -121,3 +121,27 @@ def test_items_load_as_arrow_and_pandas_frames_are_made_on_first_use(tmp_path: P
         assert frame["artist_ids"].map(list).tolist() == columns["artist_ids"].tolist() == parts["items"]["artist_ids"].tolist()
         assert frame["track_id"].tolist() == parts["items"]["track_id"].tolist()
         assert frame["year"].dtype.kind == "i" and frame["has_factors"].dtype == bool
+
+
+def test_file_slices_read_whole_mapped_arrays_only(tmp_path) -> None:
+    """``FileSlices`` reads slices of a whole memory-mapped ``.npy`` exactly; it refuses an
+    in-memory array and a view of part of a map (whose file offset is not its own), and says
+    which file ended early when it shrank after loading."""
+    values = np.arange(1000, dtype=np.float32) * 0.5
+    file = tmp_path / "values.npy"
+    np.save(file, values)
+    mapped = np.load(file, mmap_mode="r")
+    reader = FileSlices.of(mapped)
+    assert reader is not None
+    starts, lengths = np.array([990, 0, 7, 500]), np.array([10, 3, 0, 1])
+    want = np.concatenate([values[s : s + n] for s, n in zip(starts, lengths)])
+    assert np.array_equal(reader.read(starts, lengths), want)
+    assert reader.read(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).size == 0
+    assert FileSlices.of(values) is None
+    assert FileSlices.of(mapped[10:]) is None and FileSlices.of(mapped[:-10]) is None
+    with pytest.raises(BundleError, match="outside"):
+        reader.read(np.array([995]), np.array([10]))
+    with open(file, "r+b") as f:
+        f.truncate(file.stat().st_size - 400)
+    with pytest.raises(BundleError, match=r"values\.npy: ended early"):
+        reader.read(np.array([900]), np.array([100]))
