@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.serving.neighbours import NEIGHBOURS, ItemNeighbours
+from engine.serving.neighbours import NEIGHBOURS, ItemNeighbours, segment_positions
 
 
 @dataclass(frozen=True)
@@ -169,31 +169,52 @@ def sparse_std(values: np.ndarray, n: int) -> float:
     return float(np.sqrt(var)) if var > 1e-24 else 1.0
 
 
-def sum_by_item(items: np.ndarray, values: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct ``items`` (sorted) and the sum of ``values`` over each.
+@dataclass(frozen=True)
+class ItemGroups:
+    """Entries grouped by their item (see :func:`group_by_item`): ``items`` the distinct items
+    (sorted); ``order`` the entries in item order (a stable sort), ``starts`` where each item's
+    entries begin in it (``len(items) + 1``); both None when the entries keep their input order
+    (the dense way); ``bins`` each entry's group, in the order the entries are taken."""
 
-    Bit for bit what ``np.unique(items, return_inverse=True)`` + ``np.bincount`` give (every bin
-    adds its values in input order either way); a dense count over the catalogue replaces the
-    sort when the entries are many for its size: a 2,000-track history with 100 neighbours each
-    on a 10,000-track catalogue sums 10x faster, which an untick on the Recommendations page
-    pays twice per re-fold (bench/taste_edit.py).
+    items: np.ndarray
+    bins: np.ndarray
+    order: np.ndarray | None = None
+    starts: np.ndarray | None = None
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """The sum of ``values`` (one per entry, input order) over each item's entries."""
+        values = np.asarray(values, dtype=np.float64)
+        taken = values if self.order is None else values[self.order]
+        return np.bincount(self.bins, weights=taken, minlength=len(self.items)).astype(np.float64)
+
+
+def group_by_item(items: np.ndarray, n_items: int) -> ItemGroups:
+    """Group entries by item (``items``: one item index per entry, each < ``n_items``).
+
+    Every group adds its values in input order, so :meth:`ItemGroups.sums` is bit for bit what
+    ``np.unique(items, return_inverse=True)`` + ``np.bincount`` give. A dense count over the
+    catalogue replaces the sort when the entries are many for its size: a 2,000-track history
+    with 100 neighbours each on a 10,000-track catalogue sums 10x faster, which an untick on
+    the Recommendations page pays twice per re-fold (bench/taste_edit.py).
     """
+    items = np.asarray(items, dtype=np.int64)
     if len(items) * 4 >= n_items:
-        present = np.flatnonzero(np.bincount(items, minlength=n_items))
-        return present, np.bincount(items, weights=values, minlength=n_items)[present].astype(np.float64)
+        counts = np.bincount(items, minlength=n_items)
+        group = np.cumsum(counts > 0) - 1  # item -> its group
+        return ItemGroups(np.flatnonzero(counts), group[items])
     if not len(items):
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return ItemGroups(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     # One stable sort, then bincount over the bins in that order (each bin still adds its
     # values in input order, sequentially): numpy 2's np.unique(return_inverse=True) was ~3x
     # slower on 20k entries.
     # A unique key per entry (item, then input position) sorts like a stable sort, with numpy's
     # fast (SIMD) unstable sort: a stable argsort of 20k entries took ~1.6 ms.
     n = len(items)
-    keys = np.sort(np.asarray(items, dtype=np.int64) * n + np.arange(n))
+    keys = np.sort(items * n + np.arange(n))
     order, ordered = keys % n, keys // n
     head = np.concatenate(([True], ordered[1:] != ordered[:-1]))
-    bins = np.cumsum(head) - 1
-    return ordered[head], np.bincount(bins, weights=np.asarray(values, dtype=np.float64)[order]).astype(np.float64)
+    starts = np.append(np.flatnonzero(head), n)
+    return ItemGroups(ordered[head], np.cumsum(head) - 1, order, starts)
 
 
 @dataclass(frozen=True)
@@ -202,8 +223,9 @@ class UserBlend:
 
     ``nb_items`` (sorted) / ``nb_values`` are the non-zero item–item bonuses, every term's
     coefficient already applied; ``src``, ``tgt``, ``val`` the per-(history position, item) parts
-    of them (coefficients applied too), kept for explanations. The served score of item ``i`` is
-    ``als_weight · a_i + bonus(i)``.
+    of them (coefficients applied too), kept for explanations. With ``starts`` the parts are in
+    item order and ``nb_items[j]``'s are ``starts[j]:starts[j + 1]``. The served score of item
+    ``i`` is ``als_weight · a_i + bonus(i)``.
     """
 
     als_scale: float
@@ -215,6 +237,7 @@ class UserBlend:
     tgt: np.ndarray
     val: np.ndarray
     prior: np.ndarray
+    starts: np.ndarray | None = None
 
     def bonus(self, items: np.ndarray) -> np.ndarray:
         """``score − als_weight · a`` of the given item indices (float64)."""
@@ -239,20 +262,24 @@ class UserBlend:
         out = np.zeros((len(items), n_history))
         if not len(self.tgt) or not len(items):
             return out
-        if len(self.tgt) * 4 >= len(self.prior):
-            # Many entries for the catalogue (a long history): a dense item -> row map instead
-            # of a binary search per entry; the first of repeated items gets the part, as below.
+        if self.starts is None:
+            # Many entries for the catalogue (a long history; they are not in item order): a
+            # dense item -> row map; the first of repeated items gets the part, as below.
             row = np.full(len(self.prior), -1, dtype=np.int64)
             row[items[::-1]] = np.arange(len(items) - 1, -1, -1)
             at = row[self.tgt]
             hit = at >= 0
             np.add.at(out, (at[hit], self.src[hit]), self.val[hit])
             return out
-        order = np.argsort(items, kind="stable")
-        at = np.searchsorted(items[order], self.tgt)
-        at_c = np.minimum(at, len(items) - 1)
-        hit = items[order][at_c] == self.tgt
-        np.add.at(out, (order[at_c[hit]], self.src[hit]), self.val[hit])
+        # The parts of each asked item are one slice of the item-ordered entries.
+        at = np.minimum(np.searchsorted(self.nb_items, items), len(self.nb_items) - 1)
+        first = np.zeros(len(items), dtype=bool)
+        first[np.unique(items, return_index=True)[1]] = True
+        rows = np.flatnonzero((self.nb_items[at] == items) & first)
+        lo = self.starts[at[rows]]
+        lengths = self.starts[at[rows] + 1] - lo
+        flat = segment_positions(lo, lengths)
+        np.add.at(out, (np.repeat(rows, lengths), self.src[flat]), self.val[flat])
         return out
 
     def popularity_part(self, items: np.ndarray) -> np.ndarray:
@@ -343,24 +370,29 @@ class Blend:
         items = np.asarray(items, dtype=np.int64)
         hist_w = np.asarray(weights, dtype=np.float64)
         sigma_a = float(als_std(x, self.gram, self.factor_sum, self.n_scored))
-        srcs, tgts, vals = [], [], []
+        parts = []
         for c in self.weights.terms:
             lengths, tgt, cosines = self.lists[c.name].gather(items)
             src = np.repeat(np.arange(len(items)), lengths)
             val = hist_w[src] * cosines * self.discounts[c.name][tgt]
             if not len(tgt):
                 continue
-            _, sums = sum_by_item(tgt, val, len(self.prior))
-            coef = sigma_a * c.weight / sparse_std(sums, self.n_scored)
-            srcs.append(src)
-            tgts.append(tgt)
-            vals.append(coef * val)
-        src = np.concatenate(srcs) if srcs else np.zeros(0, dtype=np.int64)
-        tgt = np.concatenate(tgts) if tgts else np.zeros(0, dtype=np.int64)
-        val = np.concatenate(vals) if vals else np.zeros(0)
-        nb_items, nb_values = sum_by_item(tgt, val, len(self.prior))
+            groups = group_by_item(tgt, len(self.prior))
+            coef = sigma_a * c.weight / sparse_std(groups.sums(val), self.n_scored)
+            parts.append((src, tgt, coef * val, groups))
+        if len(parts) == 1:  # one term: its grouping is the blend's (no second sort)
+            src, tgt, val, groups = parts[0]
+        else:
+            src = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+            tgt = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+            val = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+            groups = group_by_item(tgt, len(self.prior))
+        nb_values = groups.sums(val)
+        if groups.order is not None:  # keep the parts in item order: explanations slice them
+            src, tgt, val = src[groups.order], tgt[groups.order], val[groups.order]
         pop_coef = sigma_a * self.weights.popularity / self.prior_std
-        return UserBlend(sigma_a, self.weights.als, pop_coef, nb_items, nb_values, src, tgt, val, self.prior)
+        return UserBlend(sigma_a, self.weights.als, pop_coef, groups.items, nb_values, src, tgt, val, self.prior,
+                         starts=groups.starts)
 
     def add_to(self, scores: np.ndarray, user: UserBlend, *, item2pos: np.ndarray | None, prior_scan: np.ndarray | None) -> None:
         """Turn a listener's ``Y @ x`` scores (positions of the scan) into served scores, in place."""

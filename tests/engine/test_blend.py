@@ -15,7 +15,7 @@ from engine.bundle.publish import publish_bundle
 from engine.core.errors import BundleError
 from engine.core.weights import transform_weights
 from engine.evaluation.scorers import BlendScorer
-from engine.serving.blend import ALS_ONLY, BlendWeights, als_std, sum_by_item
+from engine.serving.blend import ALS_ONLY, BlendWeights, als_std, group_by_item
 from engine.serving.neighbours import ItemNeighbours
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -312,29 +312,38 @@ def test_component_alone_ranks_like_the_item_item_scores(tmp_path, nb) -> None:
 
 
 @pytest.mark.parametrize("n_items, n_entries", [(50, 400), (10_000, 200), (10_000, 0)])
-def test_sum_by_item_is_bit_for_bit_unique_then_bincount(n_items: int, n_entries: int) -> None:
-    """Both ways (dense count for many entries, sort for few) give np.unique + np.bincount exactly."""
+def test_group_sums_are_bit_for_bit_unique_then_bincount(n_items: int, n_entries: int) -> None:
+    """Both ways (dense count for many entries, sort for few) give np.unique + np.bincount
+    exactly; the sorted way's order and starts put each item's entries in one slice."""
     rng = np.random.default_rng(n_items + n_entries)
     items = rng.integers(0, n_items, n_entries)
     values = rng.normal(size=n_entries) * 10.0 ** rng.integers(-8, 8, n_entries)
     uniq, inv = np.unique(items, return_inverse=True)
-    got_items, got_sums = sum_by_item(items, values, n_items)
-    assert np.array_equal(got_items, uniq)
-    assert np.array_equal(got_sums, np.bincount(inv, weights=values, minlength=len(uniq)))  # exact, not approx
+    groups = group_by_item(items, n_items)
+    assert np.array_equal(groups.items, uniq)
+    assert np.array_equal(groups.sums(values), np.bincount(inv, weights=values, minlength=len(uniq)))  # exact, not approx
+    assert (groups.order is None) == (n_entries * 4 >= n_items or n_entries == 0)
+    if groups.order is not None and groups.starts is not None:
+        for j, item in enumerate(uniq):
+            slice_ = groups.order[groups.starts[j] : groups.starts[j + 1]]
+            assert slice_.tolist() == np.flatnonzero(items == item).tolist()  # input order kept
 
 
-def test_contributions_are_the_same_for_long_and_short_histories(blended) -> None:
-    """UserBlend.contributions maps entries to rows two ways (dense for many entries, a binary
-    search for few); on the same user both give the same matrix, repeated items included."""
-    history = {tid(i): 1.0 + i % 5 for i in range(120)}
+@pytest.mark.parametrize("n_history", [120, 6])
+def test_contributions_are_the_same_both_ways(blended, n_history: int) -> None:
+    """UserBlend.contributions maps entries to rows two ways (a dense map for many entries, the
+    item-ordered slices for few); on the same user both give the same matrix, repeated and
+    unreached items included, and the parts of each row add up to its bonus."""
+    history = {tid(i): 1.0 + i % 5 for i in range(n_history)}
     idx = blended.index_of(list(history))
     user = blended.blend.for_user(blended.fold_in(history), idx, np.ones(len(idx)))
-    assert len(user.tgt) * 4 >= len(user.prior)  # this user takes the dense way...
-    items = np.array([user.tgt[0], user.tgt[1], user.tgt[0], 299])
-    dense = user.contributions(items, len(idx))
-    sparse = dataclasses.replace(user, prior=np.zeros(len(user.tgt) * 4 + 1)).contributions(items, len(idx))
-    assert np.array_equal(dense, sparse)  # ...this copy the search
-    assert dense[0].any() and dense[1].any() and not dense[2].any() and not dense[3].any()
+    assert (user.starts is None) == (n_history == 120)  # the long history takes the dense way
+    items = np.array([user.nb_items[0], user.nb_items[-1], user.nb_items[0], 299])
+    got = user.contributions(items, len(idx))
+    dense = dataclasses.replace(user, starts=None).contributions(items, len(idx))
+    assert np.array_equal(got, dense)
+    assert got[0].any() and got[1].any() and not got[2].any() and not got[3].any()
+    assert got[:2].sum(axis=1) == pytest.approx(user.nb_values[[0, -1]], rel=1e-12)
 
 
 def test_served_lists_are_read_from_their_files_and_equal_the_maps(blended, nb) -> None:
