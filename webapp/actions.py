@@ -393,16 +393,6 @@ def set_exclusions(listener: Listener, value: Exclusions) -> None:
     log_events(EXCLUDE, newly_removed(before, after))
 
 
-def keep_track(listener: Listener, track_id: str, keep: bool) -> None:
-    """Tick (``keep``) or untick one history track."""
-    set_exclusions(listener, session.exclusions().with_track(track_id, keep=keep))
-
-
-def keep_artist(listener: Listener, artist_id: str, keep: bool) -> None:
-    """Tick (``keep``) or untick one artist of the history."""
-    set_exclusions(listener, session.exclusions().with_artist(artist_id, keep=keep))
-
-
 def known_artwork(track_ids: list[str], listener: Listener) -> dict[str, str]:
     """Album-art URLs the listener's own history brought (no request to Spotify)."""
     return {t: listener.images[t] for t in track_ids if t in listener.images}

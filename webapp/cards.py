@@ -54,19 +54,32 @@ def reason_lines(row: Mapping[str, Any], *, verb: str, sound: str | None) -> lis
     return list(dict.fromkeys(lines))
 
 
-def card_html(*, title: str, artists: Sequence[str], year: object, lines: Iterable[str], url: str | None) -> str:
-    """The text block of a card; every value is escaped."""
+def card_html(
+    *, title: str, artists: Sequence[str], year: object, lines: Iterable[str], url: str | None, cover: str | None = None,
+) -> str:
+    """The text block of a card; every value is escaped. With ``cover`` (:func:`cover_html` or
+    :func:`placeholder_html`) the cover sits on its left in the same block: one element per
+    card instead of a column pair with two (the page draws 20 cards at a time)."""
     esc = html.escape
     year_text = f" · {int(year)}" if isinstance(year, (int, float)) and year == year and year > 0 else ""
     name = esc(str(title))
     if url:
         name = f'<a href="{esc(url)}" target="_blank" rel="noopener">{name}</a>'
     reasons = "".join(f'<li>{esc(str(line))}</li>' for line in lines)
-    return (
+    text = (
         f'<div class="rec-card"><div class="rec-title">{name}</div>'
         f'<div class="rec-meta">{esc(", ".join(map(str, artists)))}{esc(year_text)}</div>'
         f'<ul class="rec-reasons">{reasons}</ul></div>'
     )
+    return text if cover is None else f'<div class="rec-row"><div class="rec-side">{cover}</div>{text}</div>'
+
+
+def cover_html(image: str) -> str | None:
+    """Album art as a square ``<img>`` for :func:`card_html`, or None when ``image`` is not an
+    ``https``/``http`` URL (Spotify's are ``https://i.scdn.co/...``)."""
+    if not re.match(r"https?://[^\s\"'<>]+$", str(image)):
+        return None
+    return f'<img class="rec-cover rec-art" src="{html.escape(str(image))}" alt="" loading="lazy">'
 
 
 def mix_list_html(rows: Iterable[Mapping[str, Any]], *, verb: str) -> str:
@@ -111,6 +124,10 @@ CARD_CSS = """<style>
 .rec-card .rec-reasons{margin:0;padding-left:1.1rem;font-size:.9rem;opacity:.9}
 .rec-cover{width:100%;aspect-ratio:1/1;border-radius:8px;display:flex;align-items:center;
 justify-content:center;color:#fff;font-weight:700;font-size:1.6rem;letter-spacing:.05em}
+.rec-row{display:flex;gap:1rem;align-items:flex-start}
+.rec-side{flex:0 0 20%;max-width:20%}
+.rec-row .rec-card{flex:1 1 0;min-width:0}
+.rec-art{display:block;object-fit:cover}
 </style>"""
 
 

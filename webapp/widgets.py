@@ -2,13 +2,15 @@
 and track cards with their buttons and players.
 
 Text from Spotify or the catalogue reaches HTML only through :func:`webapp.cards.card_html` /
-``placeholder_html``, which escape it; players are embedded only for Spotify-shaped ids.
+``placeholder_html`` / ``cover_html``, which escape it (album art only from http(s) URLs);
+players are embedded only for Spotify-shaped ids.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -25,6 +27,7 @@ from webapp import actions, mixes, resources, session, taste_edit
 from webapp.cards import (
     CARD_CSS,
     card_html,
+    cover_html,
     md_escape,
     mix_list_html,
     placeholder_html,
@@ -62,51 +65,59 @@ def track_card(
     feedback_buttons: bool = True,
     show_player: bool = False,
     why: Listens | None = None,
-) -> Any:
+) -> CardSlot:
     """One recommendation (a ``Recommender.frame`` row): cover, text, reasons (with the track's
-    own sound, ``catalog.track_sound``), buttons, player, and with ``why`` a "Why this?" popover
-    of the listens behind it (:func:`why_this`). Returns the cover's slot, for
+    own sound, ``catalog.track_sound``) in one HTML block, buttons, player, and with ``why`` a
+    "Why this?" popover of the listens behind it (:func:`why_this`). Returns the card, for
     :func:`set_cover` once the album art is known (the card is drawn without waiting for it)."""
     track_id = str(row["track_id"])
     title = str(row.get("name") or "")
     artists = list(row.get("artists") or [])
     with st.container(border=True, key=f"card-{position}-{track_id}"):
-        cover, body = st.columns([1, 4], vertical_alignment="top")
-        with cover:
-            slot = st.empty()
-            if image:
-                set_cover(slot, image)
-            else:
-                slot.html(placeholder_html(title, row.get("cluster")))
-        with body:
-            lines = reason_lines(row, verb=verb, sound=track_sound(resources.recommender(), track_id))
-            st.html(card_html(title=title, artists=artists, year=row.get("year"), lines=lines,
-                              url=track_url(track_id)))
-            url = embed_url(track_id)
-            with st.container(horizontal=True, gap="small"):
-                # Tertiary (text) buttons: all four fit on one line of a half-width card.
-                if url and not show_player:
-                    st.button("Play", key=f"play-{track_id}", icon=":material/play_arrow:", type="tertiary",
-                              on_click=actions.play, args=(track_id,), help="Open Spotify's player here")
-                if feedback_buttons:
-                    st.button("Like", key=f"like-{track_id}", icon=":material/thumb_up:", type="tertiary",
-                              on_click=_rate, args=(track_id, 1, title))
-                    st.button("Dislike", key=f"dislike-{track_id}", icon=":material/thumb_down:", type="tertiary",
-                              on_click=_rate, args=(track_id, -1, title))
-                    if artists:
-                        st.button("Hide artist", key=f"block-{track_id}", icon=":material/block:", type="tertiary",
-                                  on_click=_block, args=(_artist_key(row), artists[0]))
-                if why is not None and why.tracks:
-                    with st.popover("Why this?", icon=":material/help:", type="tertiary"):
-                        why_this(why, key=f"why-{position}-{track_id}")
-            if url and (show_player or session.playing() == track_id):
-                st.iframe(url, height=EMBED_HEIGHT)
-    return slot
+        lines = reason_lines(row, verb=verb, sound=track_sound(resources.recommender(), track_id))
+        card = CardSlot(st.empty(), functools.partial(card_html, title=title, artists=artists, year=row.get("year"),
+                                                      lines=lines, url=track_url(track_id)))
+        card.show((cover_html(image) if image else None) or placeholder_html(title, row.get("cluster")))
+        url = embed_url(track_id)
+        with st.container(horizontal=True, gap="small"):
+            # Tertiary (text) buttons: all four fit on one line of a half-width card.
+            if url and not show_player:
+                st.button("Play", key=f"play-{track_id}", icon=":material/play_arrow:", type="tertiary",
+                          on_click=actions.play, args=(track_id,), help="Open Spotify's player here")
+            if feedback_buttons:
+                st.button("Like", key=f"like-{track_id}", icon=":material/thumb_up:", type="tertiary",
+                          on_click=_rate, args=(track_id, 1, title))
+                st.button("Dislike", key=f"dislike-{track_id}", icon=":material/thumb_down:", type="tertiary",
+                          on_click=_rate, args=(track_id, -1, title))
+                if artists:
+                    st.button("Hide artist", key=f"block-{track_id}", icon=":material/block:", type="tertiary",
+                              on_click=_block, args=(_artist_key(row), artists[0]))
+            if why is not None and why.tracks:
+                with st.popover("Why this?", icon=":material/help:", type="tertiary"):
+                    why_this(why, key=f"why-{position}-{track_id}")
+        if url and (show_player or session.playing() == track_id):
+            st.iframe(url, height=EMBED_HEIGHT)
+    return card
 
 
-def set_cover(slot: Any, image: str) -> None:
-    """Show album art in a card's cover slot (replacing the placeholder tile)."""
-    slot.image(image, width="stretch")
+@dataclasses.dataclass(frozen=True)
+class CardSlot:
+    """A drawn card's text block (cover included) and what draws it again with another cover."""
+
+    slot: Any
+    text: Callable[..., str]  # card_html with everything but ``cover``
+
+    def show(self, cover: str) -> None:
+        """Draw the card's block with ``cover`` (escaped HTML: cover_html / placeholder_html)."""
+        self.slot.html(self.text(cover=cover))
+
+
+def set_cover(card: CardSlot, image: str) -> None:
+    """Show album art on a drawn card (replacing the placeholder tile); a URL that is not
+    ``http(s)`` leaves the placeholder."""
+    cover = cover_html(image)
+    if cover is not None:
+        card.show(cover)
 
 
 def _artist_key(row: Mapping[str, Any]) -> str:
@@ -147,7 +158,7 @@ def require_listener() -> Listener:
 
 
 # -- the editable taste: "Why this?" and the editor ------------------------------------------
-# The listener unticks what is not their taste; callbacks store it (actions.set_exclusions)
+# The listener deselects / unticks what is not their taste; callbacks store it (actions.set_exclusions)
 # before the page runs again, so the lists re-fold at once. Widget values are set from the
 # session's exclusions before each widget is drawn, so the popovers and the editor agree.
 
@@ -156,36 +167,42 @@ TASTE_ARTISTS, TASTE_TRACKS, TASTE_DATES, TASTE_PERIODS = "taste_artists", "tast
 
 def why_this(listens: Listens, *, key: str) -> None:
     """The listens behind one card: its top history tracks and artists with their share of the
-    score (listed + other = 100%), each with a ticked box; unticking leaves it out of the taste."""
+    score (listed + other = 100%), each a selected pill; deselecting one leaves it out of the taste.
+
+    Two pill groups and a caption: three elements per card where a box per listen made ~12,
+    i.e. ~200 of the ~520 the Recommendations page sent for 20 cards (each is a message the
+    browser renders)."""
     listener = session.listener()
     songs = actions.taste_choices(listener)[1] if listener is not None else {}  # remembered: no lookup per card
     missing = [t.track_id for t in listens.tracks if t.track_id not in songs]
     labels = {**songs, **(taste_edit.track_labels(resources.recommender(), missing) if missing else {})}
-    st.markdown("**The listens behind it** (share of its score)")
-    for t in listens.tracks:
-        box = f"{key}-t-{t.track_id}"
-        st.session_state[box] = True  # listed means it counts (an unticked one leaves the history)
-        st.checkbox(f"{md_escape(labels.get(t.track_id, t.track_id))} · {taste_edit.listen_detail(t.weight, t.plays)}"
-                    f" · {taste_edit.percent(listens, t.value)}", key=box, on_change=_keep, args=("track", t.track_id, box))
-    st.caption(f"Your other listens: {taste_edit.percent(listens, listens.other_tracks)}")
-    st.markdown("**Artists**")
-    for a in listens.artists:
-        box = f"{key}-a-{a.artist_id}"
-        st.session_state[box] = True
-        st.checkbox(f"{md_escape(a.name or a.artist_id)} · {a.tracks} of your songs · {taste_edit.percent(listens, a.value)}",
-                    key=box, on_change=_keep, args=("artist", a.artist_id, box))
-    st.caption(f"Other artists: {taste_edit.percent(listens, listens.other_artists)}. "
-               "Untick what isn't you: the list re-folds without it.")
+    tracks = {t.track_id: f"{md_escape(labels.get(t.track_id, t.track_id))} · {taste_edit.listen_detail(t.weight, t.plays)}"
+                          f" · {taste_edit.percent(listens, t.value)}" for t in listens.tracks}
+    artists = {a.artist_id: f"{md_escape(a.name or a.artist_id)} · {a.tracks} of your songs · "
+                            f"{taste_edit.percent(listens, a.value)}" for a in listens.artists}
+    for what, box, shown, label in (("track", f"{key}-t", tracks, "The listens behind it (share of its score)"),
+                                    ("artist", f"{key}-a", artists, "Artists")):
+        if not shown:
+            continue
+        st.session_state[box] = list(shown)  # listed means it counts (a deselected one leaves the history)
+        st.pills(label, list(shown), selection_mode="multi", key=box, format_func=shown.__getitem__,
+                 on_change=_keep, args=(what, box, tuple(shown)))
+    st.caption(f"Your other listens: {taste_edit.percent(listens, listens.other_tracks)}; other artists: "
+               f"{taste_edit.percent(listens, listens.other_artists)}. Deselect what isn't you: the list re-folds "
+               "without it.")
 
 
-def _keep(what: str, target: str, box: str) -> None:
+def _keep(what: str, box: str, listed: tuple[str, ...]) -> None:
+    """Leave out of the taste every listed listen deselected in ``box`` (one re-fold)."""
     listener = session.listener()
     if listener is None:
         return
-    if what == "track":
-        actions.keep_track(listener, target, bool(st.session_state[box]))
-    else:
-        actions.keep_artist(listener, target, bool(st.session_state[box]))
+    kept = set(st.session_state.get(box) or ())
+    excl = session.exclusions()
+    for target in listed:
+        if target not in kept:
+            excl = excl.with_track(target, keep=False) if what == "track" else excl.with_artist(target, keep=False)
+    actions.set_exclusions(listener, excl)
 
 
 def taste_editor(listener: Listener) -> None:

@@ -26,7 +26,7 @@ from webapp import resources
 from webapp.listeners import RecControls
 from webapp.taste_edit import build_request
 
-_WHY_ARTIST = re.compile(r"^why-\d+-[0-9A-Za-z]{22}-a-(.+)$")
+_WHY_ARTISTS = re.compile(r"^why-\d+-[0-9A-Za-z]{22}-a$")  # a card's "Why this?" artist pills
 
 CALLS: Counter[str] = Counter()
 
@@ -119,7 +119,7 @@ def test_the_dial_a_like_and_an_exclusion_each_remake_the_list(counted: Counter[
     assert counted["lists"] == 4 and liked not in shown_ids(at)
     assert "Based on 16 of your tracks" in _based_on(at)  # the like joined the history the lists use
 
-    artist = next(m.group(1) for c in at.checkbox if (m := _WHY_ARTIST.match(str(c.key))))
+    artist = next(str(g.value[0]) for g in at.button_group if _WHY_ARTISTS.match(str(g.key)) and g.value)
     at.multiselect(key="taste_artists").select(artist)
     run(at)
     assert counted["lists"] == 5 and "1 artist left out" in at.expander[0].label

@@ -98,7 +98,8 @@ def test_every_page_renders_signed_in(signed_in_env: Settings, page: str) -> Non
     at = open_page(sign_in(), page)
     if page == "recommendations":
         assert len(shown_ids(at)) == 20
-        assert at.get("imgs") or at.get("image")  # album art fetched from Spotify for the first cards
+        covers = [h.proto.body for h in at.get("html") if 'class="rec-cover rec-art"' in h.proto.body]
+        assert covers and all('src="http' in c for c in covers)  # album art fetched from Spotify for the first cards
     if page == "taste":
         assert "of" in at.metric[0].value and len(at.get("vega_lite_chart")) == 5
     if page == "playlists":

@@ -1,6 +1,6 @@
 """Editable taste on the Recommendations page (real Streamlit AppTest, real store and event files).
 
-Untick an artist in a card's "Why this?" -> the list re-folds, the artist explains no card,
+Deselect an artist in a card's "Why this?" -> the list re-folds, the artist explains no card,
 ``exclude`` events are written; put it back in "Edit your taste" -> the first list returns.
 A data export's listening dates can be left out; "Forget me" drops the exclusions and their events.
 """
@@ -20,13 +20,14 @@ from engine.state.store import Store
 from tests.app.conftest import DEMO_USERS
 from tests.app.helpers import open_page, pick_demo_listener, run, shown_ids, start
 
-_WHY_ARTIST = re.compile(r"^why-(\d+)-([0-9A-Za-z]{22})-a-(.+)$")
-_WHY_TRACK = re.compile(r"^why-(\d+)-([0-9A-Za-z]{22})-t-(.+)$")
+_WHY = re.compile(r"^why-(\d+)-([0-9A-Za-z]{22})-([ta])$")  # a card's "Why this?" pills: tracks, artists
+_WHY_ARTIST, _WHY_TRACK = "a", "t"
 
 
-def _why(at, pattern: re.Pattern[str]) -> list[tuple[str, str]]:
-    """``(recommended track, explaining id)`` of every "Why this?" box of a kind on the page."""
-    return [(m.group(2), m.group(3)) for c in at.checkbox if (m := pattern.match(str(c.key)))]
+def _why(at, kind: str) -> list[tuple[str, str]]:
+    """``(recommended track, explaining id)`` of every "Why this?" pill of a kind on the page."""
+    return [(m.group(2), str(listed)) for g in at.button_group
+            if (m := _WHY.match(str(g.key))) and m.group(3) == kind for listed in (g.value or [])]
 
 
 def _because_lines(at) -> str:
@@ -44,8 +45,9 @@ def test_unticking_an_artist_refolds_the_list_and_it_explains_no_card(app_env: S
     names = set(items.set_index("track_id").loc[sorted(theirs), "name"])
     assert theirs and any(n in _because_lines(at) for n in names)
 
-    box = next(c for c in at.checkbox if _WHY_ARTIST.match(str(c.key)) and c.key.endswith(f"-a-{artist}"))
-    box.uncheck()
+    pills = next(g for g in at.button_group if (m := _WHY.match(str(g.key))) and m.group(3) == _WHY_ARTIST
+                 and artist in (g.value or []))
+    pills.unselect(artist)
     run(at)
 
     after = shown_ids(at)

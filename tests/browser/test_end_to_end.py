@@ -99,7 +99,7 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
         cards = page.locator(".rec-card")
         cards.nth(19).wait_for()
         page.locator(".rec-reasons li", has_text="Because you played").first.wait_for()
-        page.locator("[data-testid='stImage'] img").first.wait_for()  # album art from Spotify
+        page.locator(".rec-side img.rec-art").first.wait_for()  # album art from Spotify
         hrefs = page.locator(".rec-title a").evaluate_all("els => els.map(e => e.href)")
         shown = [h.rsplit("/", 1)[-1] for h in hrefs]
         assert len(shown) == 20 and len(set(shown)) == 20
@@ -107,9 +107,9 @@ def test_sign_in_recommend_and_save_a_playlist(sync_playwright, app_url: str, fa
         if os.environ.get("UPDATE_README_SCREENSHOT"):  # a test run never dirties the work tree
             shutil.copyfile(recs_shot, _readme_shot())
 
-        # "Why this?" on the first card: untick its top artist, and the list re-folds without them.
+        # "Why this?" on the first card: deselect its top artist, and the list re-folds without them.
         page.get_by_test_id("stPopoverButton").first.click()
-        artist = page.get_by_test_id("stPopoverBody").get_by_test_id("stCheckbox").filter(has_text="of your songs").first
+        artist = page.get_by_test_id("stPopoverBody").get_by_role("button").filter(has_text="of your songs").first
         artist.wait_for()
         shot("3a-why-this")
         artist.click()

@@ -7,6 +7,7 @@ import pytest
 from engine.serving.results import Reason
 from webapp.cards import (
     card_html,
+    cover_html,
     join_names,
     md_escape,
     placeholder_html,
@@ -51,3 +52,16 @@ def test_reasons_read_like_sentences() -> None:
 @pytest.mark.parametrize("cluster", [None, float("nan"), -1, 4])
 def test_placeholder_handles_missing_clusters(cluster) -> None:
     assert "hsl(" in placeholder_html("Blue Moon", cluster) and ">BM<" in placeholder_html("Blue Moon", cluster)
+
+
+def test_a_card_holds_its_cover_and_album_art_comes_only_from_web_urls() -> None:
+    """The cover sits in the card's own block; an image URL that is not http(s) (or would leave
+    the attribute) gives no <img>, and the one that does is escaped."""
+    art = cover_html("https://i.scdn.co/image/ab67616d0000b273?x=1&y=2")
+    assert art is not None and 'src="https://i.scdn.co/image/ab67616d0000b273?x=1&amp;y=2"' in art
+    for bad in ("javascript:alert(1)", "data:image/svg+xml,<svg onload=alert(1)>", 'https://x/" onerror="alert(1)',
+                "//i.scdn.co/x.jpg", "https://x/a b.jpg"):
+        assert cover_html(bad) is None, bad
+    card = card_html(title="Song", artists=["A"], year=2001, lines=[], url=None, cover=art)
+    assert card.startswith('<div class="rec-row"><div class="rec-side"><img ') and '<div class="rec-card">' in card
+    assert '<div class="rec-row">' not in card_html(title="Song", artists=["A"], year=2001, lines=[], url=None)
