@@ -327,13 +327,40 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
         Items sorted by weight; ``counts`` per source (``top_short_term``..., ``recent``,
         ``saved``); ``warnings`` for sources Spotify refused (403).
     """
-    now = now or datetime.now(UTC)
-    reads: list[Callable[[spotipy.Spotify], list[Any]]] = [
+    reads = _history_reads(page_size=page_size, max_saved=max_saved)
+    return _merged(run_all(sp, reads, max_workers=max_workers), now or datetime.now(UTC))
+
+
+def fetch_profile_and_history(
+    sp: spotipy.Spotify, *, now: datetime | None = None, page_size: int = PAGE_SIZE, max_saved: int = 1000,
+    max_workers: int = MAX_WORKERS,
+) -> tuple[dict[str, Any], History]:
+    """The listener's profile (``sp.me()``) and :func:`fetch_history`, read in one fan-out.
+
+    The profile is a sixth read beside the five sources (at most :data:`MAX_WORKERS` at once;
+    it is submitted last, so the paged sources start first), instead of a request before them.
+    The result is what ``sp.me()`` then ``fetch_history(sp)`` give, and so are the errors: a
+    failed profile read raises first, as when it ran first; otherwise the history's rules hold.
+    """
+    reads: list[Callable[[spotipy.Spotify], Any]] = [*_history_reads(page_size=page_size, max_saved=max_saved), _me_read]
+    *sources, profile = run_all(sp, reads, max_workers=max_workers)
+    if isinstance(profile, BaseException):
+        raise profile
+    return profile, _merged(sources, now or datetime.now(UTC))
+
+
+def _history_reads(*, page_size: int, max_saved: int) -> list[Callable[[spotipy.Spotify], list[Any]]]:
+    """The five sources' reads, in the order their outcomes are merged."""
+    return [
         *(partial(_top_read, time_range=r, page_size=page_size) for r in TIME_RANGES),
         partial(_recent_read, page_size=page_size),
         partial(_saved_read, page_size=page_size, max_items=max_saved),
     ]
-    *tops, recent_outcome, saved_outcome = run_all(sp, reads, max_workers=max_workers)
+
+
+def _merged(outcomes: Sequence[list[Any] | BaseException], now: datetime) -> History:
+    """The weighted history from the five sources' outcomes (:func:`_history_reads` order)."""
+    *tops, recent_outcome, saved_outcome = outcomes
     builder = HistoryBuilder("spotify_api")
     for time_range, outcome in zip(TIME_RANGES, tops, strict=True):
         tracks = _guarded(builder, "top", outcome)
@@ -363,9 +390,14 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
     return builder.build()
 
 
+
 # Module-level reads (not lambdas) so each names its source in a traceback from a worker thread.
 def _top_read(sp: spotipy.Spotify, *, time_range: str, page_size: int) -> list[Any]:
     return fetch_top_tracks(sp, time_range, page_size=page_size)
+
+
+def _me_read(sp: spotipy.Spotify) -> dict[str, Any]:
+    return dict(sp.me())
 
 
 def _recent_read(sp: spotipy.Spotify, *, page_size: int) -> list[Any]:

@@ -48,7 +48,7 @@ from engine.state.events import (
 from engine.state.store import Event, Feedback
 from spotify.auth import SpotifyAuth
 from spotify.errors import AuthError, SpotifyError
-from spotify.history import fetch_history
+from spotify.history import fetch_profile_and_history
 from spotify.playlists import save_playlist
 from webapp import catalog, resources, session
 from webapp.cards import sign_in_html
@@ -128,8 +128,7 @@ def load_spotify_listener(auth: SpotifyAuth) -> Listener:
 
     sp = auth.client()
     with st.spinner("Reading your Spotify history…"):
-        me = sp.me()
-        history = fetch_history(sp)
+        me, history = fetch_profile_and_history(sp)  # the profile read beside the history's, not before
         listener = listener_from_history(history, resources.catalog_index(), kind=KIND_SPOTIFY,
                                          label=me.get("display_name") or "Spotify listener")
     # Salted with APP_STATE_SECRET when set, so the key survives a lost app.sqlite (ephemeral disks).

@@ -16,7 +16,8 @@ import pytest
 from spotify.auth import TOKEN_KEY
 from spotify.errors import SpotifyRefused
 from spotify.fanout import MAX_WORKERS, run_all, worker_client
-from spotify.history import History, fetch_history
+import spotify.history as history_module
+from spotify.history import History, fetch_history, fetch_profile_and_history
 from tests.fake_spotify import FakeSpotify
 from tests.spotify.test_history import client_for
 
@@ -122,6 +123,55 @@ def test_other_errors_still_raise_and_the_first_source_in_order_wins(fake: FakeS
     with pytest.raises(SpotifyRefused) as both:
         fetch_history(sp)
     assert both.value.status == 400
+
+
+def test_profile_and_history_are_the_sequential_reads(fake: FakeSpotify) -> None:
+    """One fan-out gives what ``sp.me()`` then the sequential history give, with one profile read."""
+    sp = client_for(fake, "alice")
+    want_profile, want = sp.me(), fetch_history(sp, now=_now(fake), max_workers=1)
+    fake.clear_requests()
+    profile, got = fetch_profile_and_history(sp, now=_now(fake))
+    assert profile == want_profile and profile["id"] == "alice"
+    assert got == want and [i.track_id for i in got] == [i.track_id for i in want]
+    assert len([r for r in fake.requests if r.path.rstrip("/") == "/v1/me"]) == 1
+
+
+def test_the_profile_is_read_beside_the_history_not_before(fake: FakeSpotify, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profile read and the recently-played read meet at a barrier: had the profile been
+    read before (or after) the history, neither would get past it."""
+    sp = client_for(fake, "alice")
+    barrier = threading.Barrier(2, timeout=30)
+    me_read, recent_read = history_module._me_read, history_module._recent_read
+
+    def meeting(read: Any) -> Any:
+        def wrapped(client: Any, **kwargs: Any) -> Any:
+            barrier.wait()
+            return read(client, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(history_module, "_me_read", meeting(me_read))
+    monkeypatch.setattr(history_module, "_recent_read", meeting(recent_read))
+    profile, got = fetch_profile_and_history(sp, now=_now(fake))
+    assert profile["id"] == "alice" and got.counts["recent"] == 50
+
+
+def test_a_failed_profile_read_raises_first(fake: FakeSpotify, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As when the profile was read first: its error wins over a failing source's."""
+    sp = client_for(fake, "alice")
+
+    def refused(client: Any) -> Any:
+        raise SpotifyRefused(status=403)
+
+    monkeypatch.setattr(history_module, "_me_read", refused)
+    fake.fail_next(1, 404, path_prefix="/v1/me/tracks")
+    with pytest.raises(SpotifyRefused) as raised:
+        fetch_profile_and_history(sp)
+    assert raised.value.status == 403
+    monkeypatch.undo()
+    fake.fail_next(1, 404, path_prefix="/v1/me/tracks")
+    with pytest.raises(SpotifyRefused) as source:  # the profile read: the history's own rules hold
+        fetch_profile_and_history(sp)
+    assert source.value.status == 404
 
 
 class _ThreadRecordingSession(dict[str, Any]):
