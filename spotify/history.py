@@ -302,10 +302,11 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
                   max_saved: int = 1000, max_workers: int = MAX_WORKERS) -> History:
     """Read top tracks (3 ranges), recently played and saved tracks into one weighted history.
 
-    The five sources are read at once (:func:`spotify.fanout.run_all`: one client per worker,
-    the same token) and merged in a fixed order, so the result is the one a sequential read
-    gives: same items, order, counts and warnings; when several sources fail with something
-    other than a 403, the error raised is the one of the first source in that order.
+    The five sources' first pages are read at once, then all their later pages at once (by
+    offset; :func:`spotify.fanout.run_all`: one client per worker, the same token), and merged
+    in a fixed order, so the result is the one a sequential read gives: same items, order,
+    counts and warnings; when several sources fail with something other than a 403, the error
+    raised is the one of the first source in that order.
 
     Parameters
     ----------
@@ -327,8 +328,8 @@ def fetch_history(sp: spotipy.Spotify, *, now: datetime | None = None, page_size
         Items sorted by weight; ``counts`` per source (``top_short_term``..., ``recent``,
         ``saved``); ``warnings`` for sources Spotify refused (403).
     """
-    reads = _history_reads(page_size=page_size, max_saved=max_saved)
-    return _merged(run_all(sp, reads, max_workers=max_workers), now or datetime.now(UTC))
+    outcomes = _read_sources(sp, [], page_size=page_size, max_saved=max_saved, max_workers=max_workers)
+    return _merged(outcomes, now or datetime.now(UTC))
 
 
 def fetch_profile_and_history(
@@ -342,20 +343,95 @@ def fetch_profile_and_history(
     The result is what ``sp.me()`` then ``fetch_history(sp)`` give, and so are the errors: a
     failed profile read raises first, as when it ran first; otherwise the history's rules hold.
     """
-    reads: list[Callable[[spotipy.Spotify], Any]] = [*_history_reads(page_size=page_size, max_saved=max_saved), _me_read]
-    *sources, profile = run_all(sp, reads, max_workers=max_workers)
+    outcomes = _read_sources(sp, [_me_read], page_size=page_size, max_saved=max_saved, max_workers=max_workers)
+    *sources, profile = outcomes
     if isinstance(profile, BaseException):
         raise profile
     return profile, _merged(sources, now or datetime.now(UTC))
 
 
-def _history_reads(*, page_size: int, max_saved: int) -> list[Callable[[spotipy.Spotify], list[Any]]]:
-    """The five sources' reads, in the order their outcomes are merged."""
-    return [
+#: Items each source keeps at most (top tracks: the API has fewer; saved: ``max_saved``).
+_MAX_ITEMS = 1000
+
+
+def _read_sources(sp: spotipy.Spotify, extra: Sequence[Callable[[spotipy.Spotify], Any]], *, page_size: int,
+                  max_saved: int, max_workers: int) -> list[Any]:
+    """The five sources' items (or the exception each raised), then the ``extra`` reads' outcomes.
+
+    Two fan-outs (:func:`~spotify.fanout.run_all`): every source's first page with the
+    ``extra`` reads, then every page after them at once. Offset-paged sources (top tracks,
+    saved tracks) say their ``total``, so their later pages are read side by side, by offset;
+    a large library (1000 saved tracks: 20 pages) no longer waits one request after another.
+    The items are the ones following ``next`` would give (the same pages, in order), as long
+    as the library does not change during the read; a failed later page fails its source with
+    the first such error, as a sequential read would have stopped there.
+    """
+    firsts: list[Callable[..., Any]] = [
         *(partial(_top_read, time_range=r, page_size=page_size) for r in TIME_RANGES),
         partial(_recent_read, page_size=page_size),
-        partial(_saved_read, page_size=page_size, max_items=max_saved),
+        partial(_saved_read, page_size=page_size),
     ]
+    # How a later page of each source is read by offset (None: cursor paging, follow ``next``).
+    at_offset: list[Callable[..., Any] | None] = [
+        *(partial(_top_read, time_range=r) for r in TIME_RANGES), None, _saved_read,
+    ]
+    caps = [_MAX_ITEMS] * (len(firsts) - 1) + [max_saved]
+    first_outcomes = run_all(sp, [*firsts, *extra], max_workers=max_workers)
+    pages, extra_outcomes = first_outcomes[: len(firsts)], first_outcomes[len(firsts):]
+    later: list[Callable[[spotipy.Spotify], Any]] = []
+    owners: list[int] = []
+    for source, (page, cap, reader) in enumerate(zip(pages, caps, at_offset, strict=True)):
+        if isinstance(page, BaseException) or not isinstance(page, Mapping):
+            continue
+        for read in _later_pages(page, cap, reader):
+            later.append(read)
+            owners.append(source)
+    later_outcomes = run_all(sp, later, max_workers=max_workers) if later else []
+    out: list[Any] = []
+    for source, (page, cap) in enumerate(zip(pages, caps, strict=True)):
+        if isinstance(page, BaseException):
+            out.append(page)
+            continue
+        items = list((page or {}).get("items") or [])
+        failed: BaseException | None = None
+        for owner, outcome in zip(owners, later_outcomes, strict=True):
+            if owner != source or failed is not None:
+                continue
+            if isinstance(outcome, BaseException):
+                failed = outcome
+            else:
+                items.extend(outcome)
+        out.append(failed if failed is not None else items[:cap])
+    return [*out, *extra_outcomes]
+
+
+def _later_pages(page: Mapping[str, Any], cap: int,
+                 reader: Callable[..., Any] | None) -> list[Callable[[spotipy.Spotify], list[Any]]]:
+    """Reads of the items after a first ``page``, in order: one per page by offset with
+    ``reader(sp, page_size=, offset=)`` when the page says its ``total`` and ``limit``, else one
+    read following ``next`` (cursor paging)."""
+    have = len(page.get("items") or [])
+    if not page.get("next") or have >= cap:
+        return []
+    total, limit = page.get("total"), page.get("limit")
+    if reader is not None and isinstance(total, int) and isinstance(limit, int) and limit > 0 and page.get("offset") == 0:
+        return [partial(_items_of, reader, page_size=limit, offset=o) for o in range(limit, min(total, cap), limit)]
+    return [partial(_following, page=page, max_items=cap - have)]
+
+
+def _items_of(reader: Callable[..., Any], sp: spotipy.Spotify, **kwargs: Any) -> list[Any]:
+    """The items of one page ``reader`` reads."""
+    return list((reader(sp, **kwargs) or {}).get("items") or [])
+
+
+def _following(sp: spotipy.Spotify, *, page: Mapping[str, Any], max_items: int) -> list[Any]:
+    """The items after ``page``, following ``next`` (cursor paging), up to ``max_items``."""
+    items: list[Any] = []
+    current: Mapping[str, Any] | None = page
+    while current and current.get("next") and len(items) < max_items:
+        current = sp.next(current)
+        items.extend((current or {}).get("items") or [])
+    return items[:max_items]
 
 
 def _merged(outcomes: Sequence[list[Any] | BaseException], now: datetime) -> History:
@@ -392,20 +468,21 @@ def _merged(outcomes: Sequence[list[Any] | BaseException], now: datetime) -> His
 
 
 # Module-level reads (not lambdas) so each names its source in a traceback from a worker thread.
-def _top_read(sp: spotipy.Spotify, *, time_range: str, page_size: int) -> list[Any]:
-    return fetch_top_tracks(sp, time_range, page_size=page_size)
+# Each reads one page of a source (the first by default; the rest: _later_pages).
+def _top_read(sp: spotipy.Spotify, *, time_range: str, page_size: int, offset: int = 0) -> Any:
+    return sp.current_user_top_tracks(limit=page_size, offset=offset, time_range=time_range)
 
 
 def _me_read(sp: spotipy.Spotify) -> dict[str, Any]:
     return dict(sp.me())
 
 
-def _recent_read(sp: spotipy.Spotify, *, page_size: int) -> list[Any]:
-    return fetch_recently_played(sp, page_size=page_size)
+def _recent_read(sp: spotipy.Spotify, *, page_size: int) -> Any:
+    return sp.current_user_recently_played(limit=page_size)
 
 
-def _saved_read(sp: spotipy.Spotify, *, page_size: int, max_items: int) -> list[Any]:
-    return fetch_saved_tracks(sp, page_size=page_size, max_items=max_items)
+def _saved_read(sp: spotipy.Spotify, *, page_size: int, offset: int = 0) -> Any:
+    return sp.current_user_saved_tracks(limit=page_size, offset=offset)
 
 
 def history_from_items(items: Iterable[HistoryItem], *, origin: str) -> History:

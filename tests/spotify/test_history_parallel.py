@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+import spotify.history as history_module
 from spotify.auth import TOKEN_KEY
 from spotify.errors import SpotifyRefused
 from spotify.fanout import MAX_WORKERS, run_all, worker_client
-import spotify.history as history_module
 from spotify.history import History, fetch_history, fetch_profile_and_history
 from tests.fake_spotify import FakeSpotify
 from tests.spotify.test_history import client_for
@@ -123,6 +123,50 @@ def test_other_errors_still_raise_and_the_first_source_in_order_wins(fake: FakeS
     with pytest.raises(SpotifyRefused) as both:
         fetch_history(sp)
     assert both.value.status == 400
+
+
+@pytest.mark.parametrize("page_size, max_saved", [(20, 1000), (50, 1000), (20, 100), (7, 61)])
+def test_pages_read_by_offset_are_the_pages_next_links_give(fake: FakeSpotify, page_size: int, max_saved: int) -> None:
+    """Every source's items, read as first pages then later pages side by side by offset, equal
+    what following ``next`` page after page gives (the fetchers below), caps included."""
+    sp = client_for(fake, "alice")
+    got = history_module._read_sources(sp, [], page_size=page_size, max_saved=max_saved, max_workers=MAX_WORKERS)
+    want = [*(history_module.fetch_top_tracks(sp, r, page_size=page_size) for r in history_module.TIME_RANGES),
+            history_module.fetch_recently_played(sp, page_size=page_size),
+            history_module.fetch_saved_tracks(sp, page_size=page_size, max_items=max_saved)]
+    assert got == want and len(got[-1]) == min(220, max_saved)
+
+
+def test_later_saved_pages_are_read_side_by_side(fake: FakeSpotify, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three later pages of the saved tracks meet at a barrier: page after page never would."""
+    sp = client_for(fake, "alice")
+    barrier = threading.Barrier(3, timeout=30)
+    saved_read = history_module._saved_read
+
+    def meeting(client: Any, *, page_size: int, offset: int = 0) -> Any:
+        if offset in (20, 40, 60):
+            barrier.wait()
+        return saved_read(client, page_size=page_size, offset=offset)
+
+    monkeypatch.setattr(history_module, "_saved_read", meeting)
+    assert fetch_history(sp, now=_now(fake), page_size=20).counts["saved"] == 220
+
+
+def test_a_failed_later_page_fails_its_source_only(fake: FakeSpotify, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A later saved page refused (403) drops the saved tracks with the warning, as when the
+    sequential read stopped there; the other sources are whole."""
+    sp = client_for(fake, "alice")
+    saved_read = history_module._saved_read
+
+    def refusing(client: Any, *, page_size: int, offset: int = 0) -> Any:
+        if offset == 100:
+            raise SpotifyRefused(status=403)
+        return saved_read(client, page_size=page_size, offset=offset)
+
+    monkeypatch.setattr(history_module, "_saved_read", refusing)
+    got = fetch_history(sp, now=_now(fake), page_size=20)
+    assert got.counts["saved"] == 0 and got.counts["top_long_term"] == 99 and got.counts["recent"] == 50
+    assert any("saved tracks" in w for w in got.warnings)
 
 
 def test_profile_and_history_are_the_sequential_reads(fake: FakeSpotify) -> None:
