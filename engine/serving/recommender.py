@@ -444,7 +444,8 @@ class Recommender:
         ``options.discovery`` is the dial of the blend (None counts as the default dial);
         ``lists(h, o).blended`` equals ``recommend(h, o)``. Each list comes with its
         :class:`~engine.serving.results.ListStats`. A history that names no artist of the
-        bundle gets empty ``familiar`` / ``new`` lists and the cold-start list as ``blended``.
+        bundle gets empty ``familiar`` / ``new`` lists and, as ``blended``, what :meth:`recommend`
+        serves it: the model's ranking when the model knows one of its tracks, else the cold start.
         """
         opts = _checked(options)
         if opts.discovery is None:
@@ -454,10 +455,16 @@ class Recommender:
         found = self._lists(hist, opts, excluded, discovery=float(opts.discovery))  # type: ignore[arg-type]
         if found is not None:
             return found
-        cold = self._cold_start(hist, opts, excluded)
-        empty = self._result(Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)), (), cold.path, hist)
-        return TasteLists(familiar=empty, new=empty, blended=cold, discovery=float(opts.discovery),  # type: ignore[arg-type]
-                          stats={BLENDED: self.list_stats(cold.indices, np.zeros(self.artists.n_artists, dtype=bool))})
+        # No artist of the bundle in the history: the blend is what recommend() serves then,
+        # the model's ranking when the model knows a track, else the cold start.
+        if len(hist.als_items):
+            fold, user = self._listener(hist)
+            blended = self._finish_als(self.scan.nominating(fold.x), fold, hist, opts, excluded, user)
+        else:
+            blended = self._cold_start(hist, opts, excluded)
+        empty = self._result(Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)), (), blended.path, hist)
+        return TasteLists(familiar=empty, new=empty, blended=blended, discovery=float(opts.discovery),  # type: ignore[arg-type]
+                          stats={BLENDED: self.list_stats(blended.indices, np.zeros(self.artists.n_artists, dtype=bool))})
 
     def list_stats(self, items: np.ndarray, own: np.ndarray) -> ListStats:
         """Share of new artists (no artist in ``own``) and median popularity percentile of ``items``."""

@@ -236,3 +236,22 @@ def test_the_familiar_list_does_not_depend_on_its_first_candidate_count(
     assert len(served.track_ids) == 30
     assert again.track_ids == served.track_ids
     assert np.array_equal(again.rank_scores, served.rank_scores)
+
+
+def test_a_history_without_bundle_artists_gets_the_recommend_list_as_its_blend(tmp_path: Path) -> None:
+    """Tracks the model knows but that credit no artist of the bundle: ``lists().blended`` is
+    what ``recommend()`` serves (the model's ranking), not the cold start; the lists are empty."""
+    parts = random_bundle_parts(n_items=120, rank=8)
+    items = parts["items"]
+    nameless = items.index[:12]
+    items["artists"] = [[] if i in nameless else a for i, a in zip(items.index, items["artists"])]
+    items["artist_ids"] = [[] if i in nameless else a for i, a in zip(items.index, items["artist_ids"])]
+    write_bundle(tmp_path / "b", **parts)
+    rec = Recommender(load_bundle(tmp_path / "b"))
+    history = {str(t): 2.0 for t in items.loc[nameless, "track_id"]}
+    assert not rec.artist_weights(history).any()
+    want = rec.recommend(history, Options(k=10))
+    got = rec.lists(history, Options(k=10))
+    assert want.path == got.blended.path == PATH_ALS
+    assert list(got.blended.indices) == list(want.indices) and not len(got.familiar.indices) and not len(got.new.indices)
+    assert rec.lists({}, Options(k=10)).blended.path == rec.recommend({}, Options(k=10)).path  # no history: cold start
