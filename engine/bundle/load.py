@@ -26,6 +26,7 @@ import logging
 import mmap
 import os
 import re
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -315,7 +316,8 @@ class FileSlices:
 
     def __init__(self, file: str, offset: int, dtype: np.dtype, length: int) -> None:
         self.file, self.offset, self.dtype, self.length = file, offset, np.dtype(dtype), length
-        self._fd = open(file, "rb", buffering=0)  # noqa: SIM115 - kept open with the reader, closed with it
+        self._fd = os.open(file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        weakref.finalize(self, os.close, self._fd)  # the descriptor lives as long as the reader
 
     @classmethod
     def of(cls, arr: np.ndarray) -> FileSlices | None:
@@ -345,7 +347,7 @@ class FileSlices:
         starts, lengths = np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
         if len(starts) and (int(starts.min()) < 0 or int((starts + lengths).max()) > self.length):
             raise BundleError(f"{self.file}: a slice outside its {self.length} entries was asked for")
-        fd = self._fd.fileno()
+        fd = self._fd
         parts = [os.pread(fd, n * size, self.offset + s * size)
                  for s, n in zip(starts.tolist(), lengths.tolist()) if n]
         data = b"".join(parts)

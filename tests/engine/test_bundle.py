@@ -1,3 +1,4 @@
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,20 @@ def test_file_slices_read_whole_mapped_arrays_only(tmp_path) -> None:
         f.truncate(file.stat().st_size - 400)
     with pytest.raises(BundleError, match=r"values\.npy: ended early"):
         reader.read(np.array([900]), np.array([100]))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd (Linux)")
+def test_file_slices_close_their_descriptor_with_the_reader(tmp_path) -> None:
+    """Reloading a bundle many times (the app after each refresh) leaks no file descriptor."""
+
+
+    file = tmp_path / "values.npy"
+    np.save(file, np.arange(100, dtype=np.int32))
+    mapped = np.load(file, mmap_mode="r")
+    gc.collect()
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    readers = [FileSlices.of(mapped) for _ in range(50)]
+    assert len(list(Path("/proc/self/fd").iterdir())) >= before + 50
+    del readers
+    gc.collect()
+    assert len(list(Path("/proc/self/fd").iterdir())) <= before
