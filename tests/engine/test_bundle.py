@@ -151,8 +151,6 @@ def test_file_slices_read_whole_mapped_arrays_only(tmp_path) -> None:
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd (Linux)")
 def test_file_slices_close_their_descriptor_with_the_reader(tmp_path) -> None:
     """Reloading a bundle many times (the app after each refresh) leaks no file descriptor."""
-
-
     file = tmp_path / "values.npy"
     np.save(file, np.arange(100, dtype=np.int32))
     mapped = np.load(file, mmap_mode="r")
