@@ -435,7 +435,7 @@ def _following(sp: spotipy.Spotify, *, page: Mapping[str, Any], max_items: int) 
 
 
 def _merged(outcomes: Sequence[list[Any] | BaseException], now: datetime) -> History:
-    """The weighted history from the five sources' outcomes (:func:`_history_reads` order)."""
+    """The weighted history from the five sources' outcomes (in :func:`_read_sources` order)."""
     *tops, recent_outcome, saved_outcome = outcomes
     builder = HistoryBuilder("spotify_api")
     for time_range, outcome in zip(TIME_RANGES, tops, strict=True):
@@ -464,7 +464,6 @@ def _merged(outcomes: Sequence[list[Any] | BaseException], now: datetime) -> His
     # Deduplicate warnings: three time ranges may each have been refused.
     builder.warnings = list(dict.fromkeys(builder.warnings))
     return builder.build()
-
 
 
 # Module-level reads (not lambdas) so each names its source in a traceback from a worker thread.

@@ -432,11 +432,7 @@ class Recommender:
             blended = self._blended(hist, opts, excluded, discovery=opts.discovery)
             if blended is not None:
                 return blended
-        if not len(hist.als_items):
-            return self._cold_start(hist, opts, excluded)
-        fold, user = self._listener(hist)
-        scores = self.scan.nominating(fold.x)
-        return self._finish_als(scores, fold, hist, opts, excluded, user)
+        return self._model_ranking(hist, opts, excluded)
 
     def lists(self, history: Mapping[str, float] | None = None, options: Options = DEFAULT_OPTIONS) -> TasteLists:
         """The two lists and their blend (:mod:`engine.serving.lists`) for one request.
@@ -455,16 +451,18 @@ class Recommender:
         found = self._lists(hist, opts, excluded, discovery=float(opts.discovery))  # type: ignore[arg-type]
         if found is not None:
             return found
-        # No artist of the bundle in the history: the blend is what recommend() serves then,
-        # the model's ranking when the model knows a track, else the cold start.
-        if len(hist.als_items):
-            fold, user = self._listener(hist)
-            blended = self._finish_als(self.scan.nominating(fold.x), fold, hist, opts, excluded, user)
-        else:
-            blended = self._cold_start(hist, opts, excluded)
+        blended = self._model_ranking(hist, opts, excluded)  # no artist of the bundle: what recommend() serves
         empty = self._result(Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)), (), blended.path, hist)
         return TasteLists(familiar=empty, new=empty, blended=blended, discovery=float(opts.discovery),  # type: ignore[arg-type]
                           stats={BLENDED: self.list_stats(blended.indices, np.zeros(self.artists.n_artists, dtype=bool))})
+
+    def _model_ranking(self, hist: _History, opts: Options, excluded: np.ndarray) -> Recommendations:
+        """The model's own ranking of ``hist`` (one pass, re-ranked, explained), or the cold
+        start when the model knows none of its tracks."""
+        if not len(hist.als_items):
+            return self._cold_start(hist, opts, excluded)
+        fold, user = self._listener(hist)
+        return self._finish_als(self.scan.nominating(fold.x), fold, hist, opts, excluded, user)
 
     def list_stats(self, items: np.ndarray, own: np.ndarray) -> ListStats:
         """Share of new artists (no artist in ``own``) and median popularity percentile of ``items``."""
