@@ -41,8 +41,11 @@ class FakeSpotify:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, catalogue: Path | str | None = None,
                  seed: int = 7, dev_mode: bool = True, clients: dict[str, str | None] | None = None,
-                 auto_approve: str | None = None) -> None:
+                 auto_approve: str | None = None, latency_s: float = 0.0) -> None:
         self.seed = build_seed(catalogue=catalogue, seed=seed)
+        #: Seconds every Web API request waits before it is answered (a stand-in for Spotify's
+        #: round trip, for benches; each request is its own thread, so they wait side by side).
+        self.latency_s = latency_s
         self.dev_mode = dev_mode
         self.clients = dict(DEFAULT_CLIENTS if clients is None else clients)
         #: When set to a seeded user id, ``/authorize`` approves at once as that user.
@@ -194,6 +197,8 @@ class FakeSpotify:
     def handle(self, req: Request) -> Response:
         """Answer one request and record it."""
         user: str | None = None
+        if self.latency_s > 0 and req.path.startswith("/v1/"):
+            time.sleep(self.latency_s)
         try:
             if req.path.startswith("/v1/"):
                 token = self.access_token(req.bearer())
