@@ -378,30 +378,25 @@ def _read_sources(sp: spotipy.Spotify, extra: Sequence[Callable[[spotipy.Spotify
     caps = [_MAX_ITEMS] * (len(firsts) - 1) + [max_saved]
     first_outcomes = run_all(sp, [*firsts, *extra], max_workers=max_workers)
     pages, extra_outcomes = first_outcomes[: len(firsts)], first_outcomes[len(firsts):]
-    later: list[Callable[[spotipy.Spotify], Any]] = []
-    owners: list[int] = []
-    for source, (page, cap, reader) in enumerate(zip(pages, caps, at_offset, strict=True)):
-        if isinstance(page, BaseException) or not isinstance(page, Mapping):
-            continue
-        for read in _later_pages(page, cap, reader):
-            later.append(read)
-            owners.append(source)
-    later_outcomes = run_all(sp, later, max_workers=max_workers) if later else []
+    later = [_later_pages(page, cap, reader) if isinstance(page, Mapping) else []
+             for page, cap, reader in zip(pages, caps, at_offset, strict=True)]
+    flat = [read for reads in later for read in reads]
+    later_outcomes: list[Any] = run_all(sp, flat, max_workers=max_workers) if flat else []
     out: list[Any] = []
-    for source, (page, cap) in enumerate(zip(pages, caps, strict=True)):
+    done = 0
+    for page, cap, reads in zip(pages, caps, later, strict=True):
+        outcomes, done = later_outcomes[done : done + len(reads)], done + len(reads)
         if isinstance(page, BaseException):
             out.append(page)
             continue
+        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failed is not None:  # the first failed page in order, as a sequential read stops there
+            out.append(failed)
+            continue
         items = list((page or {}).get("items") or [])
-        failed: BaseException | None = None
-        for owner, outcome in zip(owners, later_outcomes, strict=True):
-            if owner != source or failed is not None:
-                continue
-            if isinstance(outcome, BaseException):
-                failed = outcome
-            else:
-                items.extend(outcome)
-        out.append(failed if failed is not None else items[:cap])
+        for page_items in outcomes:
+            items.extend(page_items)
+        out.append(items[:cap])
     return [*out, *extra_outcomes]
 
 
