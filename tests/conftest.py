@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.config import Settings
+from tests.jvm import JAVA_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -31,11 +32,8 @@ def spark():
     session = get_spark(
         settings,
         app_name="tests",
-        # C1-only JIT: tests run many small jobs, where JVM warm-up dominates (halves the time).
-        extra_conf={
-            "spark.ui.enabled": "false",
-            "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
-        },
+        # C1-only JIT with room for its code (tests/jvm.py): many small jobs, where warm-up dominates.
+        extra_conf={"spark.ui.enabled": "false", "spark.driver.extraJavaOptions": JAVA_OPTIONS},
     )
     yield session
     session.stop()

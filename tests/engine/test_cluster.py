@@ -33,18 +33,17 @@ from engine.core.schemas import AUDIO_FEATURES
 from engine.ingest.demo_listeners import make_demo_listeners
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
+from tests.jvm import JAVA_OPTIONS
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "cluster.sh"
 TIMEOUT = 600  # seconds per subprocess; generous because the 2 cores are shared
-#: Every JVM here (the two drivers, the master, the workers and their executors) compiles with C1
-#: only, as the test session's own SparkSession does (tests/conftest.py): short jobs on a cold
-#: JVM, where C2's compile work does not pay back (the test took 134 s without it, 71-87 s with
-#: it, on a quiet machine). The java launcher reads this variable; the workers pass it on to the
-#: executors they start.
-JAVA_OPTIONS = {"JDK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1"}
+#: Every JVM here (the two drivers, the master, the workers and their executors) gets the tests'
+#: JVM options (tests/jvm.py) as the session's own SparkSession does: the java launcher reads this
+#: variable, and the workers pass it on to the executors they start.
+JAVA_ENV = {"JDK_JAVA_OPTIONS": JAVA_OPTIONS}
 
 
 def _free_port() -> int:
@@ -88,13 +87,13 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _cluster_env(cluster_dir: Path, port: int) -> dict[str, str]:
     return {**os.environ, "PY": sys.executable, "CLUSTER_DIR": str(cluster_dir), "SPARK_MASTER_PORT": str(port),
             "SPARK_MASTER_WEBUI_PORT": "0", "SPARK_WORKER_WEBUI_PORT": "0", "SPARK_LOCAL_IP": "127.0.0.1",
-            "CLUSTER_WAIT_S": "180", **JAVA_OPTIONS}
+            "CLUSTER_WAIT_S": "180", **JAVA_ENV}
 
 
 def _train(master: str, data: Path, models: Path) -> subprocess.Popen:
     env = {**os.environ, "SPARK_MASTER": master, "DATA_DIR": str(data), "MODELS_DIR": str(models),
            "SPARK_SHUFFLE_PARTITIONS": "4", "SPARK_DRIVER_MEMORY": "1g", "SPARK_LOCAL_IP": "127.0.0.1",
-           "PYSPARK_PYTHON": sys.executable, "SPARK_CHECKPOINT_DIR": "", **JAVA_OPTIONS}
+           "PYSPARK_PYTHON": sys.executable, "SPARK_CHECKPOINT_DIR": "", **JAVA_ENV}
     cmd = [sys.executable, "-m", "engine", "train", "--interactions", str(data / "interactions"),
            "--tracks", str(data / "tracks"), "--rank", "8", "--max-iter", "8", "--k", "4"]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

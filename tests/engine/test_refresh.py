@@ -34,6 +34,7 @@ from engine.state.refresh_log import read_log
 from engine.training.als import AlsParams
 from engine.training.run import train
 from tests.engine.test_train import tiny_interactions, tiny_tracks
+from tests.jvm import JAVA_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -255,6 +256,7 @@ def test_two_refreshers_one_trains_and_a_crash_mid_publish_recovers(spark, setti
         **os.environ, "PYTHONPATH": str(ROOT), "DATA_DIR": str(settings.data_dir), "MODELS_DIR": str(settings.models_dir),
         "SPARK_MASTER": "local[1]", "SPARK_DRIVER_MEMORY": "1g", "SPARK_SHUFFLE_PARTITIONS": "2",
         "PAUSE_AT": "written", "PAUSE_DIR": str(pause_dir),
+        "JDK_JAVA_OPTIONS": JAVA_OPTIONS,  # the refreshers' JVMs as the session's (tests/jvm.py)
     }
     cmd = [sys.executable, str(script), "refresh", "--min-test-users", "5", "--tolerance", "0.9"]
     logs = [tmp_path / f"refresher-{i}.log" for i in range(2)]
