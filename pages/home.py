@@ -54,14 +54,16 @@ with tabs[-2]:
             "They are not real people.")
     demo = resources.demo_choices()
     if demo is not None:
-        picked = st.selectbox("Demo listener", list(demo), key="demo_pick", format_func=lambda u: f"{u} · {demo[u].label}")
-        if description := demo[picked].description:
+        choices = dict(demo)  # a plain dict, so the callbacks below see no None
+        picked = st.selectbox("Demo listener", list(choices), key="demo_pick",
+                              format_func=lambda u: f"{u} · {choices[u].label}")
+        if picked is not None and (description := choices[picked].description):
             st.caption(md_escape(description))
         # A callback (not `if st.button: ...; st.rerun()`): the click's own run shows the listener.
         # It reads the picker when it runs, so a pick made just before the click counts.
-        st.button("Listen as this demo listener", type="primary",
+        st.button("Listen as this demo listener", type="primary", disabled=picked is None,
                   on_click=lambda: actions.use_demo_listener(st.session_state["demo_pick"],
-                                                             demo[st.session_state["demo_pick"]].name))
+                                                             choices[st.session_state["demo_pick"]].name))
     else:
         st.caption("The demo listeners have not been prepared here (`make run` builds them); pick a few songs instead.")
     st.subheader("Or pick a few songs you like")
@@ -72,7 +74,7 @@ with tabs[-2]:
                   on_click=session.add_seed_pick, args=(track_id,))
     if picks:
         chosen = actions.labels_of(picks)
-        kept = st.multiselect("Your picks", picks, default=picks, format_func=chosen.get, key="seed_kept")
+        kept = st.multiselect("Your picks", picks, default=picks, format_func=lambda t: chosen.get(t, t), key="seed_kept")
         st.checkbox("Also recommend from these artists", value=True, key="seed_with_artists")
         st.button("Use these songs", type="primary", disabled=not kept, on_click=lambda: actions.use_seed_songs(
             list(st.session_state["seed_kept"]), bool(st.session_state["seed_with_artists"])))

@@ -17,7 +17,9 @@ if query.strip() and not hits:
 if not hits:
     st.stop()
 labels = dict(hits)
-track_id = st.selectbox("Song", list(labels), format_func=labels.get, key="similar_pick")
+track_id = st.selectbox("Song", list(labels), format_func=lambda t: labels[t], key="similar_pick")
+if track_id is None:  # only with no options, which the stops above rule out
+    st.stop()
 k = st.slider("How many", 5, 30, 10, key="similar_k")
 result = actions.similar(track_id, k)
 topic = actions.topic_labels([track_id]).get(track_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -201,7 +201,11 @@ def recommend_request(
     return Listening(tracks=history, artists=artist_weights_of(listener.history)), options
 
 
-def full_range_is_none(value: tuple[float, float], bounds: tuple[float, float]) -> tuple[float, float] | None:
+#: A range slider's value type: int ("Era") or float ("Energy").
+Bound = TypeVar("Bound", int, float)
+
+
+def full_range_is_none(value: tuple[Bound, Bound], bounds: tuple[Bound, Bound]) -> tuple[Bound, Bound] | None:
     """A range slider at its full extent means "no filter" (so tracks with unknown values stay)."""
     lo, hi = value
     return None if lo <= bounds[0] and hi >= bounds[1] else (lo, hi)
