@@ -6,8 +6,10 @@ import numpy as np
 
 from engine.bundle.layout import SCHEMA_VERSION
 from engine.bundle.load import load_bundle, load_current, verify_bundle_dir
+from engine.commands.prepare import SYNTHETIC_ARTIST_FACTORS
 from engine.core.config import ROOT
-from engine.core.schemas import BUNDLE_ITEM_COLUMNS
+from engine.core.schemas import ARTIST_FACTORS, ARTIST_IDS, ARTIST_SIMILAR_INDPTR, BUNDLE_ITEM_COLUMNS
+from engine.serving.recommender import Recommender
 
 DEMO = ROOT / "models" / "demo"
 
@@ -19,6 +21,21 @@ def test_demo_bundle_is_current_with_the_code() -> None:
     assert set(BUNDLE_ITEM_COLUMNS) <= set(b.items.columns)
     assert b.n_items >= 5000 and b.items["has_factors"].sum() >= 1000
     assert np.isfinite(np.asarray(b.item_factors)).all()
+
+
+def test_demo_bundle_ships_similar_artists_but_not_synthetic_artist_factors() -> None:
+    """A hosted demo serves this bundle to real Spotify listeners, who mostly match the catalogue
+    by artist only: they get its similar-artist lists, not artist factors learnt from synthetic
+    listeners (engine.commands.prepare.without_synthetic_artist_factors)."""
+    b = load_bundle(DEMO)
+    assert {ARTIST_IDS, ARTIST_SIMILAR_INDPTR} <= set(b.extra), "rebuild it: make demo-bundle"
+    assert ARTIST_FACTORS not in b.extra
+    assert b.params["artists"]["factors"] == SYNTHETIC_ARTIST_FACTORS
+    ids = np.asarray(b.extra[ARTIST_IDS])
+    assert len(ids) == b.params["artists"]["n_artists"] == len(b.extra[ARTIST_SIMILAR_INDPTR]) - 1
+    credited = {a for artists in b.items["artist_ids"] for a in artists}
+    assert credited <= set(ids.tolist())  # every catalogue artist has a row
+    assert not Recommender(b).artists.has_factors.any()  # serving folds in over no artist factors
 
 
 def test_demo_bundle_ships_the_demo_listeners() -> None:
