@@ -411,7 +411,7 @@ def _later_pages(page: Mapping[str, Any], cap: int,
     total, limit = page.get("total"), page.get("limit")
     if reader is not None and isinstance(total, int) and isinstance(limit, int) and limit > 0 and page.get("offset") == 0:
         return [partial(_items_of, reader, page_size=limit, offset=o) for o in range(limit, min(total, cap), limit)]
-    return [partial(_following, page=page, max_items=cap - have)]
+    return [partial(_following, page=page, max_items=cap)]
 
 
 def _items_of(reader: Callable[..., Any], sp: spotipy.Spotify, **kwargs: Any) -> list[Any]:
@@ -420,13 +420,9 @@ def _items_of(reader: Callable[..., Any], sp: spotipy.Spotify, **kwargs: Any) ->
 
 
 def _following(sp: spotipy.Spotify, *, page: Mapping[str, Any], max_items: int) -> list[Any]:
-    """The items after ``page``, following ``next`` (cursor paging), up to ``max_items``."""
-    items: list[Any] = []
-    current: Mapping[str, Any] | None = page
-    while current and current.get("next") and len(items) < max_items:
-        current = sp.next(current)
-        items.extend((current or {}).get("items") or [])
-    return items[:max_items]
+    """The items after ``page``, following ``next`` (cursor paging): :func:`all_pages` up to
+    ``max_items`` in all, less the page's own."""
+    return all_pages(sp, page, max_items=max_items)[len(page.get("items") or []):]
 
 
 def _merged(outcomes: Sequence[list[Any] | BaseException], now: datetime) -> History:
