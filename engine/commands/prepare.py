@@ -4,7 +4,8 @@
 2. the synthetic demo listeners -> ``data/parquet/interactions_demo`` (if missing);
 3. a first model trained with Spark, evaluated on a held-out split of the demo listeners
    (the table the Model page shows) and published (if ``models/CURRENT`` is missing), without
-   the artist factors (:func:`without_synthetic_artist_factors`).
+   the artist factors: they would be learnt from synthetic listeners
+   (:func:`engine.training.sources.without_synthetic_artist_factors`).
 
 Each step runs only when its output is missing (``--force`` redoes them), so a second
 ``make run`` starts the app at once without starting a JVM. ``--demo-bundle`` rebuilds the
@@ -26,7 +27,6 @@ from engine.bundle.load import verify_bundle_dir
 from engine.bundle.publish import publish_bundle, write_bundle
 from engine.core.config import Settings
 from engine.core.errors import EngineError
-from engine.core.schemas import ARTIST_FACTORS
 from engine.evaluation.datasets import load_dataset
 from engine.evaluation.protocol import evaluate
 from engine.ingest.catalog import ingest_sample
@@ -43,13 +43,6 @@ logger = logging.getLogger(__name__)
 #: Settings used for the embedded default model: small enough to train in a couple of minutes
 #: on 2 cores and to commit (models/demo), tuned on the demo data by `evaluate --grid`.
 DEMO_RANK = 32
-
-#: Why a model trained on the synthetic demo listeners alone ships no artist factors.
-SYNTHETIC_ARTIST_FACTORS = (
-    "left out: ALS over the synthetic demo listeners' artists made real listeners' lists worse "
-    "(HetRec new-artist hit@50 0.024 -> 0.016 on the demo bundle); their similar-artist lists are kept"
-)
-
 
 @dataclass
 class PrepareReport:
@@ -109,7 +102,6 @@ def prepare(
             tables=demo_tables(settings),
             metrics=metrics,
         )
-        parts = without_synthetic_artist_factors(parts)
         if demo_bundle:
             report.version = write_demo_bundle(settings.demo_bundle_dir, parts)
             logger.info(f"[prepare] demo bundle {report.version} written to {settings.demo_bundle_dir}")
@@ -120,23 +112,6 @@ def prepare(
     if not report.steps:
         logger.info(f"[prepare] nothing to do: model {current_version(settings.models_dir)} is published")
     return report
-
-
-def without_synthetic_artist_factors(parts: dict) -> dict:
-    """Bundle ``parts`` trained on the synthetic demo listeners alone, without their artist factors.
-
-    Real listeners reach this model mostly by artist (a Spotify history matched to the
-    catalogue). Folded into artist factors learnt from synthetic listeners, those histories got
-    lists that named fewer of the artists they went on to play (``python -m engine evaluate
-    --listeners hetrec,hetrec-plays,demo``, on the demo bundle with and without the factors:
-    new-artist hit@50 0.016 against 0.024 on HetRec; new-artist recall@50 0.157 against 0.260 on
-    hetrec-plays). The similar-artist lists, from the same listening, helped slightly and stay,
-    as do the artist ids and listener counts. The manifest's ``params["artists"]`` says why.
-    """
-    params = dict(parts["params"])
-    params["artists"] = {**params.get("artists", {}), "factors": SYNTHETIC_ARTIST_FACTORS}
-    extra = {name: array for name, array in parts.get("extra", {}).items() if name != ARTIST_FACTORS}
-    return {**parts, "extra": extra, "params": params}
 
 
 def _evaluate_demo(spark: "SparkSession", settings: Settings, params: "object") -> dict:

@@ -2,6 +2,7 @@
 
 - ``run``         — a training run: ALS, item neighbours, the artist model, KMeans, the items table, publishing
 - ``inputs``      — which interactions datasets are read (track- and artist-level); dropping forgotten listeners
+- ``sources``     — which rows are generated listening; no artist factors from a mostly synthetic model
 - ``params``      — which parameters a run uses; ``models/best_params.json``
 - ``als``         — implicit ALS: parameters, integer ids, the fit, the factors
 - ``neighbours``  — top-N item–item cosine neighbours computed on Spark

@@ -47,10 +47,10 @@ from engine.training.artists import fit_artist_model
 from engine.training.assemble import assemble_items
 from engine.training.kmeans import fit_kmeans
 from engine.training.neighbours import component_neighbours, item_neighbours
+from engine.training.sources import SYNTHETIC_MAJORITY, synthetic_share, without_synthetic_artist_factors
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
 
 @dataclass
 class TrainReport:
@@ -102,7 +102,8 @@ def train(
     similar artists by ``artist_params``, default from Settings) learns from ``interactions``
     spread over their tracks' artists and from ``artist_interactions`` (``user_id, artist_id,
     weight``: HetRec, Audioscrobbler); its arrays go into ``extra`` (``artist_*``) and its
-    summary into ``params["artists"]``. Without track interactions (``interactions`` None or
+    summary into ``params["artists"]``, except the artist factors when most rows are synthetic
+    listening (:mod:`engine.training.sources`). Without track interactions (``interactions`` None or
     empty) no track ALS is trained and the artist model is the model.
 
     Returns the report and the bundle parts (keyword arguments of ``engine.bundle.publish.write_bundle``).
@@ -166,10 +167,13 @@ def train(
     )
     report.n_artists = artists.n_artists
     report.n_artists_with_factors = int(artists.info["n_with_factors"])
+    share = synthetic_share(report.sources)
+    synthetic = share > SYNTHETIC_MAJORITY  # the factors are not shipped (engine.training.sources)
     progress(
         "artists",
         f"{artists.n_artists:,} artists ({report.n_artists_with_factors:,} with factors, "
-        f"{artists.info['n_listeners']:,} listeners), {artists.info['n_similar_pairs']:,} similar pairs",
+        f"{artists.info['n_listeners']:,} listeners), {artists.info['n_similar_pairs']:,} similar pairs"
+        + (f"; the factors are left out: {share:.0%} of the rows are synthetic listening" if synthetic else ""),
     )
 
     km = fit_kmeans(tracks, k=k or settings.kmeans_k, seed=settings.kmeans_seed)
@@ -205,6 +209,8 @@ def train(
         metrics=metrics or {},
         tables=tables or {},
     )
+    if synthetic:
+        parts = without_synthetic_artist_factors(parts)
     if publish_to is not None:
         report.version = publish_bundle(publish_to, keep=settings.keep_versions, **parts)
         progress("publish", f"version {report.version} in {publish_to}")

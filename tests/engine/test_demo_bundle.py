@@ -6,10 +6,10 @@ import numpy as np
 
 from engine.bundle.layout import SCHEMA_VERSION
 from engine.bundle.load import load_bundle, load_current, verify_bundle_dir
-from engine.commands.prepare import SYNTHETIC_ARTIST_FACTORS
 from engine.core.config import ROOT
 from engine.core.schemas import ARTIST_FACTORS, ARTIST_IDS, ARTIST_SIMILAR_INDPTR, BUNDLE_ITEM_COLUMNS
 from engine.serving.recommender import Recommender
+from engine.training.sources import SYNTHETIC_ARTIST_FACTORS
 
 DEMO = ROOT / "models" / "demo"
 
@@ -26,7 +26,7 @@ def test_demo_bundle_is_current_with_the_code() -> None:
 def test_demo_bundle_ships_similar_artists_but_not_synthetic_artist_factors() -> None:
     """A hosted demo serves this bundle to real Spotify listeners, who mostly match the catalogue
     by artist only: they get its similar-artist lists, not artist factors learnt from synthetic
-    listeners (engine.commands.prepare.without_synthetic_artist_factors)."""
+    listeners (engine.training.sources.without_synthetic_artist_factors)."""
     b = load_bundle(DEMO)
     assert {ARTIST_IDS, ARTIST_SIMILAR_INDPTR} <= set(b.extra), "rebuild it: make demo-bundle"
     assert ARTIST_FACTORS not in b.extra

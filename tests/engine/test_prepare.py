@@ -9,9 +9,18 @@ import pytest
 
 from engine.bundle.layout import current_version
 from engine.bundle.load import load_current
-from engine.commands.prepare import SYNTHETIC_ARTIST_FACTORS, prepare, without_synthetic_artist_factors
+from engine.commands.prepare import prepare
 from engine.core.config import ROOT
 from engine.core.schemas import ARTIST_FACTORS, ARTIST_IDS, ARTIST_SIMILAR_INDPTR
+from engine.ingest.demo_listeners import SOURCE_DEMO
+from engine.ingest.playlists_synthetic import SOURCE_PLAYLISTS
+from engine.ingest.synthetic import SOURCE_SYNTHETIC
+from engine.training.sources import (
+    SYNTHETIC_ARTIST_FACTORS,
+    SYNTHETIC_SOURCES,
+    synthetic_share,
+    without_synthetic_artist_factors,
+)
 
 
 def test_without_synthetic_artist_factors_drops_only_the_factors_and_says_why() -> None:
@@ -22,6 +31,13 @@ def test_without_synthetic_artist_factors_drops_only_the_factors_and_says_why() 
     assert out["params"]["artists"] == {"n_artists": 3, "factors": SYNTHETIC_ARTIST_FACTORS}
     assert out["params"]["rank"] == 2 and out["item_factors"] is parts["item_factors"]
     assert ARTIST_FACTORS in parts["extra"] and "factors" not in parts["params"]["artists"]  # the input is unchanged
+
+
+def test_synthetic_sources_are_the_generators_labels_and_the_share_counts_their_rows() -> None:
+    assert SYNTHETIC_SOURCES == {SOURCE_DEMO, SOURCE_SYNTHETIC, SOURCE_PLAYLISTS}
+    assert synthetic_share({"demo": 1500}) == 1.0 and synthetic_share({}) == 0.0
+    assert synthetic_share({"demo": 240, "stream": 150, "app": 10}) == 0.6  # the demo listeners and a few app events
+    assert synthetic_share({"lastfm": 900, "synthetic": 100}) == 0.1
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from engine.bundle.layout import current_version, list_versions
 from engine.bundle.load import load_current
 from engine.core.errors import InputError
 from engine.core.locking import FileLock, LockHeld, LockInfo, process_start, read_lock
+from engine.core.schemas import ARTIST_FACTORS, ARTIST_SIMILAR_INDPTR
 from engine.refresh.gate import compare
 from engine.refresh.loop import parse_duration, run_loop
 from engine.refresh.round import LOCK_FILE, RefreshOptions, refresh_once
@@ -33,6 +34,7 @@ from engine.spark.schemas import tracks_schema
 from engine.state.refresh_log import read_log
 from engine.training.als import AlsParams
 from engine.training.run import train
+from engine.training.sources import SYNTHETIC_ARTIST_FACTORS, synthetic_share
 from tests.engine.test_train import tiny_interactions, tiny_tracks
 from tests.jvm import JAVA_OPTIONS
 
@@ -214,9 +216,14 @@ def test_a_good_candidate_is_published_and_then_nothing_is_new(spark, settings, 
     v1 = record.published_version
     assert current_version(settings.models_dir) == v1 != v0
     assert record.ingest["written"] == n_events
-    manifest = load_current(settings.models_dir).manifest
+    published = load_current(settings.models_dir)
+    manifest = published.manifest
     assert manifest["data"]["arrival_watermark_us"] > 0 and "refresh_gate" in manifest["metrics"]
     assert manifest["data"]["sources"]["stream"] > 0
+    # mostly the demo listeners (240 rows against ~150 app events): similar artists, no artist factors
+    assert synthetic_share(manifest["data"]["sources"]) > 0.5
+    assert ARTIST_FACTORS not in published.extra and ARTIST_SIMILAR_INDPTR in published.extra
+    assert published.params["artists"]["factors"] == SYNTHETIC_ARTIST_FACTORS
 
     again = refresh_once(settings, spark_factory=lambda: spark, options=RefreshOptions(min_test_users=5))
     assert again.decision == "skipped" and "no new interactions" in again.reason

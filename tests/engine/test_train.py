@@ -45,13 +45,14 @@ def tiny_tracks(n: int = 60, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tiny_interactions(n_users: int = 30, seed: int = 1) -> pd.DataFrame:
+def tiny_interactions(n_users: int = 30, seed: int = 1, source: str = "demo") -> pd.DataFrame:
+    """Each listener plays 8 tracks of their style (``source``), and one row from the app."""
     rng = np.random.default_rng(seed)
     rows = []
     for u in range(n_users):
         style = u % 3
         for i in rng.choice(np.arange(style, 60, 3), size=8, replace=False):
-            rows.append((f"u{u}", f"{i:022d}", float(rng.integers(1, 50)), "demo"))
+            rows.append((f"u{u}", f"{i:022d}", float(rng.integers(1, 50)), source))
     rows.append(("u0", "notInCatalog0000000000", 3.0, "app"))  # played, unknown to the catalogue
     return pd.DataFrame(rows, columns=["user_id", "track_id", "weight", "source"])
 
@@ -59,7 +60,8 @@ def tiny_interactions(n_users: int = 30, seed: int = 1) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def frames(spark):
     tracks = spark.createDataFrame(tiny_tracks(), schema=tracks_schema())
-    inter = spark.createDataFrame(tiny_interactions())
+    # real listening: a model trained mostly on synthetic ("demo") rows ships no artist factors
+    inter = spark.createDataFrame(tiny_interactions(source="listening"))
     return tracks, inter
 
 
@@ -116,10 +118,11 @@ def test_train_publishes_a_bundle_with_the_right_shapes(spark, frames, settings,
     unplayed = ~b.items["has_factors"].to_numpy()
     assert np.all(np.asarray(b.item_factors)[unplayed] == 0)
     assert b.params["weight_transform"] == "log1p" and b.params["rank"] == 4
-    assert b.manifest["data"]["n_users"] == 30 and b.manifest["data"]["sources"] == {"demo": 240, "app": 1}
+    assert b.manifest["data"]["n_users"] == 30 and b.manifest["data"]["sources"] == {"listening": 240, "app": 1}
     # the artist model's arrays, listed in the manifest like every extra, and its params block
     ids = b.extra["artist_ids"]
     assert ids.dtype.kind == "U" and ids.tolist() == [f"a{i}" for i in range(10)]
+    assert "factors" not in b.params["artists"]  # real listening: the artist factors are shipped
     assert b.extra["artist_factors"].dtype == np.float32 and b.extra["artist_factors"].shape == (10, 4)
     assert np.abs(np.asarray(b.extra["artist_factors"])).sum(axis=1).min() > 0  # everyone was played
     indptr, indices = b.extra["artist_similar_indptr"], b.extra["artist_similar_indices"]
