@@ -19,20 +19,19 @@ every block prints the load average before and after it.
   per item, like ``engine train`` ships) next to ALS alone on the same bundle in the same loop:
   p50 of each and their ratio (the neighbour lookup's cost);
 - fold-in alone, in microseconds;
-- the process RSS with the catalogue loaded (anonymous vs file-backed pages).
-
+- the process RSS with the catalogue loaded (anonymous vs file-backed pages);
 - the model's own ranking (``discovery=None``) and ``lists()`` (what the app's page calls);
-
-Every request is timed as a new listener's: the recommender keeps the last history each thread
-solved (a page's rerun reuses its fold-in and blend terms), and the loop forgets it before each
-timed request. The model ranking is also timed as a rerun (the same history straight after), the
-case a Streamlit page's reruns hit.
 - the opt-in int8 pass (``Recommender(quantize=True)``, engine.serving.quantized: candidates
   by an upper bound, re-scored exactly) on the same bundle after the default's numbers: the
   pass alone, the default request and the model ranking against bare ``Y @ x`` in one loop,
   recall@k of its lists against the float32 pass's (here and on the trained demo bundle's
   listeners), and the RSS with both recommenders loaded (the second one's own arrays
   included: the int8 pass's own cost needs a process serving it alone, as in the README).
+
+Every request is timed as a new listener's: the recommender keeps the last history each thread
+solved (a page's rerun reuses its fold-in and blend terms), and the loop forgets it before each
+timed request. The model ranking is also timed as a rerun (the same history straight after), the
+case a Streamlit page's reruns hit.
 
 Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p50 ratio of
 the served (blended) recommend to the bare pass). ``--quick``: rank 64 only, 30 reps, under a

@@ -52,6 +52,7 @@ from engine.training.sources import SYNTHETIC_MAJORITY, synthetic_share, without
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+
 @dataclass
 class TrainReport:
     """What a training run did; printed by the CLI and stored in the manifest's ``data``."""
