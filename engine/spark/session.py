@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
@@ -78,6 +79,24 @@ def get_spark(
     if checkpoint_dir:
         spark.sparkContext.setCheckpointDir(checkpoint_dir)
     return spark
+
+
+@contextmanager
+def sql_conf(spark: SparkSession, conf: Mapping[str, str]) -> Iterator[None]:
+    """Set session SQL options for the queries run inside the block, then put the previous
+    values back (an option that was not set is unset again). Spark has no scoped setting: the
+    options hold for the whole session meanwhile, so the block should be one query's action."""
+    before = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def _loopback_master(master: str) -> bool:

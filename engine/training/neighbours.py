@@ -32,6 +32,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from engine.serving.neighbours import ItemNeighbours, NeighbourParams
+from engine.spark.session import sql_conf
 from engine.training.ease import ease_neighbours
 
 if TYPE_CHECKING:
@@ -80,7 +81,12 @@ def collect_top_rows(pairs: "DataFrame", n_rows: int, *, top_n: int) -> tuple[np
     scores, each row best first (ties: lower ``j`` first); rows without pairs are empty."""
     by_row = Window.partitionBy("i").orderBy(F.desc("s"), F.asc("j"))
     top = pairs.withColumn("_r", F.row_number().over(by_row)).where(F.col("_r") <= top_n)
-    pdf = top.select("i", "j", "s").toPandas()
+    # Without adaptive execution: it runs each shuffle stage of these deep plans as a job of its
+    # own, and the similar-artist blend (three parts, their joins, the union and the window)
+    # made ~100 jobs for the demo data's 8.5k artists; planned once, the same result took
+    # 12.8 s instead of 19.5 s (bench/artists.py: see the README's artist-model sizes).
+    with sql_conf(pairs.sparkSession, {"spark.sql.adaptive.enabled": "false"}):
+        pdf = top.select("i", "j", "s").toPandas()
     i = pdf["i"].to_numpy(dtype=np.int64)
     j = pdf["j"].to_numpy(dtype=np.int64)
     s = pdf["s"].to_numpy(dtype=np.float64)

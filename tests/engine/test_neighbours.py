@@ -124,3 +124,16 @@ def test_spark_components_equal_the_numpy_lists(spark, planted, params: Neighbou
         (gi, gs), (wi, ws) = got.row(i), want.row(i)
         assert sorted(zip(np.round(gs, 5), gi)) == sorted(zip(np.round(ws, 5), wi)), f"item {i}"
     assert got.indices.max() < 42 and len(got.indices) > 0
+
+
+def test_sql_conf_sets_options_for_the_block_and_puts_them_back(spark) -> None:
+    from engine.spark.session import sql_conf
+
+    key, unset = "spark.sql.adaptive.enabled", "spark.sql.test.neverSetBefore"
+    before = spark.conf.get(key)
+    with sql_conf(spark, {key: "false", unset: "7"}):
+        assert spark.conf.get(key) == "false" and spark.conf.get(unset) == "7"
+    assert spark.conf.get(key) == before and spark.conf.get(unset, None) is None
+    with pytest.raises(RuntimeError), sql_conf(spark, {key: "false"}):
+        raise RuntimeError("a failing query")
+    assert spark.conf.get(key) == before  # restored on the way out of a failure too
