@@ -83,8 +83,8 @@ def collect_top_rows(pairs: "DataFrame", n_rows: int, *, top_n: int) -> tuple[np
     top = pairs.withColumn("_r", F.row_number().over(by_row)).where(F.col("_r") <= top_n)
     # Without adaptive execution: it runs each shuffle stage of these deep plans as a job of its
     # own, and the similar-artist blend (three parts, their joins, the union and the window)
-    # made ~100 jobs for the demo data's 8.5k artists; planned once, the same result took
-    # 12.8 s instead of 19.5 s (bench/artists.py: see the README's artist-model sizes).
+    # made ~100 jobs for the demo data's 8.5k artists. Planned once, the same arrays came out
+    # faster: bench/artists.py 78 -> 55 s, --full 315 -> 254 s (README, "The artist model").
     with sql_conf(pairs.sparkSession, {"spark.sql.adaptive.enabled": "false"}):
         pdf = top.select("i", "j", "s").toPandas()
     i = pdf["i"].to_numpy(dtype=np.int64)
