@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from engine.bundle.layout import TMP_PREFIX, current_version
 from engine.bundle.load import verify_bundle_dir
-from engine.bundle.publish import publish_bundle, write_bundle
+from engine.bundle.publish import write_bundle
 from engine.core.config import Settings
 from engine.core.errors import EngineError
 from engine.evaluation.datasets import load_dataset
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 #: Settings used for the embedded default model: small enough to train in a couple of minutes
 #: on 2 cores and to commit (models/demo), tuned on the demo data by `evaluate --grid`.
 DEMO_RANK = 32
+
 
 @dataclass
 class PrepareReport:
@@ -93,12 +94,13 @@ def prepare(
         params = AlsParams.from_settings(settings, rank=DEMO_RANK)
         metrics = _evaluate_demo(s, settings, params) if evaluate else {}
         logger.info(f"[prepare] training the first model with Spark ({settings.spark_master})")
-        _, parts = train(
+        trained, parts = train(
             s,
             settings,
             interactions=s.read.parquet(str(inter_dir)),
             tracks=s.read.parquet(str(tracks_dir)),
             params=params,
+            publish_to=None if demo_bundle else settings.models_dir,
             tables=demo_tables(settings),
             metrics=metrics,
         )
@@ -106,7 +108,7 @@ def prepare(
             report.version = write_demo_bundle(settings.demo_bundle_dir, parts)
             logger.info(f"[prepare] demo bundle {report.version} written to {settings.demo_bundle_dir}")
         else:
-            report.version = publish_bundle(settings.models_dir, keep=settings.keep_versions, **parts)
+            report.version = trained.version
             logger.info(f"[prepare] model {report.version} published in {settings.models_dir}")
         report.steps.append("model")
     if not report.steps:
