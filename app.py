@@ -3,7 +3,11 @@
 Run with ``make run`` or ``streamlit run app.py``. Shared caches, session state and actions: the ``webapp`` package.
 """
 
-import streamlit as st
+from engine.core.blas import quiet_blas_helpers
+
+quiet_blas_helpers()  # before anything loads numpy: OpenBLAS reads its settings once, then
+
+import streamlit as st  # noqa: E402 - after the OpenBLAS setting above
 
 st.set_page_config(page_title="Music recommender", page_icon=":material/graphic_eq:", layout="wide")
 

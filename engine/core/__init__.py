@@ -8,6 +8,7 @@
 - ``locking``   — a crash-surviving exclusive lock file (one refresher, one stream writer)
 - ``files``     — sha256 of a file, directory fsync, atomic text writes
 - ``progress``  — ``[stage] detail (elapsed)`` progress lines with timings
+- ``blas``      — OpenBLAS's idle helper threads sleep at once (set before numpy loads; no numpy)
 
 Imports: nothing else of the engine, and never pyspark, streamlit or spotipy at import time
 (``weights`` builds its Spark column expression with a function-local import, run only by the

@@ -17,25 +17,61 @@ not a recall target but the same list, and no second float32 pass.
 numpy has no int8 matrix–vector product on BLAS (its integer ``matmul`` is a scalar loop), and
 casting blocks to float32 for ``sgemv`` costs more than the float32 pass it replaces (measured
 in ``bench/serve.py``: 10.8 vs 6.2 ms on 600k × 64). The kernel is therefore a numba loop
-(compiled once, cached beside this file, single-threaded and GIL-free: numba's default
-threading layer is not safe for concurrent callers, and Streamlit serves sessions in threads).
+(compiled once, cached beside this file, GIL-free). A pass of many rows is split into one slice
+per core: the caller computes the first and a small thread pool of this module the others
+(:data:`PASS_THREADS`). Rows are independent, so the result is the same bit for bit. The pool
+is ours rather than numba's ``prange``: numba's default threading layer is not safe for
+concurrent callers, and Streamlit serves sessions in threads.
 
-Off by default (``Recommender(quantize=True)`` turns it on): the model ranking gets ~1.6x
-faster at 600k × 64, but the process holds the int8 copy, numba's compiler (~55 MiB) and, in
-time, every float32 page again (the re-scored rows are spread over the whole file, and the
-kernel maps pages around each one read), so RSS grows by ~150 MiB (bench/serve.py).
+Split over two cores, the pass takes about half a float32 ``Y @ x`` at 600k × 64 and 128, and
+the model ranking 1.2x / 1.0x one ``Y @ x`` (against 1.8x / 1.5x from the float32 pass), when
+OpenBLAS's idle helper threads sleep rather than spin (engine.core.blas; the README has the
+numbers). Off by default (``Recommender(quantize=True)`` turns it on): the process holds the
+int8 copy, numba's compiler (~55 MiB) and, in time, every float32 page again (the re-scored
+rows are spread over the whole file, and the kernel maps pages around each one read), so RSS
+grows by ~150 MiB (bench/serve.py).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 #: Rows quantized per block at load (bounds the float32 temporaries).
 _BLOCK = 65_536
+#: Slices a pass is split into: one per core this process may run on, at most 4 (the pass
+#: reads memory; more threads than cores only queue).
+PASS_THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))
+#: Fewer rows than this per slice run in the caller alone (a thread hand-off costs ~50 µs).
+MIN_SLICE = 32_768
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """The helper threads of a split pass (created on first use)."""
+    return ThreadPoolExecutor(max_workers=PASS_THREADS - 1, thread_name_prefix="int8-pass")
+
+
+def _split_pass(kernel: Callable[..., None], q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
+                *outs: np.ndarray) -> None:
+    """``kernel(q, scale, x, slack, *outs)`` over slices of rows in parallel (see the module
+    docstring); a kernel writes row ``i`` of every output from row ``i`` of ``q`` alone."""
+    parts = min(PASS_THREADS, len(q) // MIN_SLICE)
+    if parts <= 1:
+        kernel(q, scale, x, slack, *outs)
+        return
+    bounds = np.linspace(0, len(q), parts + 1).astype(int)
+    slices = [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    helpers = [_pool().submit(kernel, q[s], scale[s], x, slack, *(o[s] for o in outs)) for s in slices[1:]]
+    first = slices[0]
+    kernel(q[first], scale[first], x, slack, *(o[first] for o in outs))
+    for done in helpers:
+        done.result()
 
 
 @functools.cache
@@ -122,7 +158,7 @@ class QuantizedScan:
         """An upper bound of ``Y @ x`` at every position (float32, a new array)."""
         x32 = self._vector(x)
         out = np.empty(len(self.q), dtype=np.float32)
-        _kernels()[0](self.q, self.scale, x32, self.slack(x32), out)
+        _split_pass(_kernels()[0], self.q, self.scale, x32, self.slack(x32), out)
         return out
 
     def scan(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,5 +166,5 @@ class QuantizedScan:
         x32 = self._vector(x)
         estimate = np.empty(len(self.q), dtype=np.float32)
         upper = np.empty(len(self.q), dtype=np.float32)
-        _kernels()[1](self.q, self.scale, x32, self.slack(x32), estimate, upper)
+        _split_pass(_kernels()[1], self.q, self.scale, x32, self.slack(x32), estimate, upper)
         return estimate, upper

@@ -4,11 +4,13 @@ lists the float32 pass gives."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
 
 from engine.bundle.load import load_bundle
+from engine.serving import quantized as quantized_module
 from engine.serving.lists import ListWeights
 from engine.serving.quantized import QuantizedScan
 from engine.serving.recommender import Recommender
@@ -35,6 +37,40 @@ def test_the_upper_bound_holds_and_the_estimate_is_close(rank) -> None:
         # per row within s_i·‖x‖₁/2 (the bound's own argument), plus float32 rounding
         err = np.abs(estimate - exact)
         assert (err <= scan.scale * 0.5 * np.abs(x).sum() * 1.01 + 1e-5).all()
+
+
+def test_a_split_pass_is_the_single_pass_bit_for_bit(monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    scan = QuantizedScan.of(rng.normal(size=(10_001, 16)).astype(np.float32))
+    x = rng.normal(size=16)
+    monkeypatch.setattr(quantized_module, "PASS_THREADS", 1)
+    whole_upper, (whole_estimate, _) = scan.upper(x), scan.scan(x)
+    seen: list[tuple[int, str]] = []
+    kernels = quantized_module._kernels()
+
+    def recording(kernel):  # noqa: ANN001, ANN202
+        def run(q, *args):  # noqa: ANN001, ANN002, ANN202
+            seen.append((len(q), threading.current_thread().name))
+            kernel(q, *args)
+        return run
+
+    monkeypatch.setattr(quantized_module, "_kernels", lambda: tuple(recording(k) for k in kernels))
+    monkeypatch.setattr(quantized_module, "PASS_THREADS", 3)
+    monkeypatch.setattr(quantized_module, "MIN_SLICE", 1_000)
+    np.testing.assert_array_equal(scan.upper(x), whole_upper)
+    estimate, upper = scan.scan(x)
+    np.testing.assert_array_equal(estimate, whole_estimate)
+    np.testing.assert_array_equal(upper, whole_upper)
+    # three slices covering the rows, per pass; the caller ran one, the pool the others
+    assert len(seen) == 6 and sum(n for n, _ in seen[:3]) == sum(n for n, _ in seen[3:]) == 10_001
+    names = [name for _, name in seen]
+    assert names.count(threading.current_thread().name) == 2
+    assert sum(name.startswith("int8-pass") for name in names) == 4
+    # too few rows per slice: the caller alone
+    seen.clear()
+    monkeypatch.setattr(quantized_module, "MIN_SLICE", 5_001)
+    np.testing.assert_array_equal(scan.upper(x), whole_upper)
+    assert seen == [(10_001, threading.current_thread().name)]
 
 
 def test_a_vector_of_the_wrong_rank_is_refused() -> None:
