@@ -38,6 +38,7 @@ from engine.serving.neighbours import segment_positions
 from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted
 from engine.serving.results import Reason
 from engine.serving.scan import ModelScores
+from engine.serving.workers import beside
 
 #: Tracks per artist in the new list (one: every slot introduces an artist).
 NEW_PER_ARTIST = 1
@@ -172,16 +173,26 @@ def choose_lists(
     blocked = np.asarray(blocked, dtype=np.int64)
     codes = np.flatnonzero(own)
     singles, counts, multis = tables.own_tracks(codes)
+    # The new list's artist scores need neither the model nor the familiar list: on a helper
+    # thread, while the caller ranks the familiar list.
+    scoring = beside(_artist_scores, signals, weights, share, artist_weights)
     familiar = _familiar(signals, tables, model, share, (codes, singles, counts, multis),
                          arrays=arrays, blocked=blocked, request=request)
     own_tracks = np.concatenate([singles, multis])
+    artist_score = scoring.result()
+    new = _new(signals, tables, model, artist_score, own_tracks, arrays=arrays, blocked=blocked, request=request)
+    return ListScores(familiar=familiar, new=new, own=own, share=share)
+
+
+def _artist_scores(signals: ArtistSignals, weights: ListWeights, share: np.ndarray,
+                   artist_weights: np.ndarray) -> np.ndarray:
+    """The new list's artist score: ``w_s·similarity/max + w_f·z(artist factors)`` per artist."""
     spread = signals.spread(share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
     if weights.new_factors and signals.has_factors.any():
         artist_score += weights.new_factors * np.nan_to_num(_z(signals.factor_scores(artist_weights)), nan=0.0)
-    new = _new(signals, tables, model, artist_score, own_tracks, arrays=arrays, blocked=blocked, request=request)
-    return ListScores(familiar=familiar, new=new, own=own, share=share)
+    return artist_score
 
 
 def _model_term(model: ModelScores | None, weight: float, items: np.ndarray) -> np.ndarray:

@@ -18,10 +18,10 @@ numpy has no int8 matrix–vector product on BLAS (its integer ``matmul`` is a s
 casting blocks to float32 for ``sgemv`` costs more than the float32 pass it replaces (measured
 in ``bench/serve.py``: 10.8 vs 6.2 ms on 600k × 64). The kernel is therefore a numba loop
 (compiled once, cached beside this file, GIL-free). A pass of many rows is split into one slice
-per core: the caller computes the first and a small thread pool of this module the others
-(:data:`PASS_THREADS`). Rows are independent, so the result is the same bit for bit. The pool
-is ours rather than numba's ``prange``: numba's default threading layer is not safe for
-concurrent callers, and Streamlit serves sessions in threads.
+per core: the caller computes the first and the serving helper threads the others
+(:mod:`engine.serving.workers`). Rows are independent, so the result is the same bit for bit.
+The threads are ours rather than numba's ``prange``: numba's default threading layer is not
+safe for concurrent callers, and Streamlit serves sessions in threads.
 
 Split over two cores, the pass takes about half a float32 ``Y @ x`` at 600k × 64 and 128, and
 the model ranking 1.2x / 1.0x one ``Y @ x`` (against 1.8x / 1.5x from the float32 pass), when
@@ -35,26 +35,19 @@ grows by ~150 MiB (bench/serve.py).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from engine.serving.workers import HELPERS, beside
+
 #: Rows quantized per block at load (bounds the float32 temporaries).
 _BLOCK = 65_536
-#: Slices a pass is split into: one per core this process may run on, at most 4 (the pass
-#: reads memory; more threads than cores only queue).
-PASS_THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))
+#: Slices a pass is split into: the caller's and one per helper thread (engine.serving.workers).
+PASS_THREADS = HELPERS + 1
 #: Fewer rows than this per slice run in the caller alone (a thread hand-off costs ~50 µs).
 MIN_SLICE = 32_768
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    """The helper threads of a split pass (created on first use)."""
-    return ThreadPoolExecutor(max_workers=PASS_THREADS - 1, thread_name_prefix="int8-pass")
 
 
 def _split_pass(kernel: Callable[..., None], q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
@@ -67,7 +60,7 @@ def _split_pass(kernel: Callable[..., None], q: np.ndarray, scale: np.ndarray, x
         return
     bounds = np.linspace(0, len(q), parts + 1).astype(int)
     slices = [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    helpers = [_pool().submit(kernel, q[s], scale[s], x, slack, *(o[s] for o in outs)) for s in slices[1:]]
+    helpers = [beside(kernel, q[s], scale[s], x, slack, *(o[s] for o in outs)) for s in slices[1:]]
     first = slices[0]
     kernel(q[first], scale[first], x, slack, *(o[first] for o in outs))
     for done in helpers:

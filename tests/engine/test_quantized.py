@@ -11,6 +11,7 @@ import pytest
 
 from engine.bundle.load import load_bundle
 from engine.serving import quantized as quantized_module
+from engine.serving import workers
 from engine.serving.lists import ListWeights
 from engine.serving.quantized import QuantizedScan
 from engine.serving.recommender import Recommender
@@ -56,6 +57,7 @@ def test_a_split_pass_is_the_single_pass_bit_for_bit(monkeypatch) -> None:
 
     monkeypatch.setattr(quantized_module, "_kernels", lambda: tuple(recording(k) for k in kernels))
     monkeypatch.setattr(quantized_module, "PASS_THREADS", 3)
+    monkeypatch.setattr(workers, "HELPERS", 2)  # helper threads even on a one-core machine
     monkeypatch.setattr(quantized_module, "MIN_SLICE", 1_000)
     np.testing.assert_array_equal(scan.upper(x), whole_upper)
     estimate, upper = scan.scan(x)
@@ -65,7 +67,7 @@ def test_a_split_pass_is_the_single_pass_bit_for_bit(monkeypatch) -> None:
     assert len(seen) == 6 and sum(n for n, _ in seen[:3]) == sum(n for n, _ in seen[3:]) == 10_001
     names = [name for _, name in seen]
     assert names.count(threading.current_thread().name) == 2
-    assert sum(name.startswith("int8-pass") for name in names) == 4
+    assert sum(name.startswith("serving-helper") for name in names) == 4
     # too few rows per slice: the caller alone
     seen.clear()
     monkeypatch.setattr(quantized_module, "MIN_SLICE", 5_001)

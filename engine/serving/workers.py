@@ -1,0 +1,52 @@
+"""The helper threads of a request: work that runs beside the caller, on a core it leaves idle.
+
+Serving is single-threaded Python around numpy, scipy and numba calls that release the GIL, on
+a machine of a few cores. Two parts of a request gain from a second core: the int8 pass, split
+into one slice of rows per core (:mod:`engine.serving.quantized`), and the lists' artist scores,
+computed while the familiar list is ranked (:func:`engine.serving.lists.choose_lists`). The
+helpers are one process-wide pool (created on first use) of one thread per core beyond the
+first, at most :data:`MAX_HELPERS`; with one core, work runs in the caller. A task never waits
+for another task, so requests sharing the pool can only queue, never deadlock.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: At most this many helper threads (serving reads memory: more threads than cores only queue).
+MAX_HELPERS = 3
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+#: Helper threads of the pool: one per core beyond the caller's.
+HELPERS = min(MAX_HELPERS, cores() - 1)
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(1, HELPERS), thread_name_prefix="serving-helper")
+
+
+def beside(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Start ``fn(*args)`` on a helper thread and return its future (``result()`` re-raises
+    what it raised); without helpers (one core) it runs now, in the caller."""
+    if HELPERS < 1:
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+            done.set_exception(exc)
+        return done
+    return _pool().submit(fn, *args)

@@ -1,0 +1,67 @@
+"""engine.serving.workers: work beside the caller, and in the caller without helpers."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from engine.serving import quantized, workers
+from engine.serving.recommender import Recommender
+from tests.engine.test_lists_reference import rich_bundle
+
+
+def _where(value: int) -> tuple[int, str]:
+    return value * 2, threading.current_thread().name
+
+
+def _fails() -> None:
+    raise ValueError("bad row 7")
+
+
+def test_work_runs_on_a_helper_thread(monkeypatch) -> None:
+    monkeypatch.setattr(workers, "HELPERS", 1)
+    value, name = workers.beside(_where, 21).result()
+    assert value == 42 and name.startswith("serving-helper")
+
+
+def test_without_helpers_work_runs_in_the_caller(monkeypatch) -> None:
+    monkeypatch.setattr(workers, "HELPERS", 0)
+    future = workers.beside(_where, 4)
+    assert future.done() and future.result() == (8, threading.current_thread().name)
+
+
+@pytest.mark.parametrize("helpers", [0, 1])
+def test_what_the_work_raised_reaches_the_caller(monkeypatch, helpers) -> None:
+    monkeypatch.setattr(workers, "HELPERS", helpers)
+    with pytest.raises(ValueError, match="bad row 7"):
+        workers.beside(_fails).result()
+
+
+def test_the_pool_leaves_one_core_to_the_caller() -> None:
+    assert workers.HELPERS == min(workers.MAX_HELPERS, workers.cores() - 1)
+
+
+@pytest.mark.parametrize("quantize", [False, True], ids=["float32", "int8"])
+def test_concurrent_requests_get_the_lists_of_one_at_a_time(tmp_path, monkeypatch, quantize) -> None:
+    """Sessions share the helpers: lists ranked beside other requests are the same lists."""
+    monkeypatch.setattr(workers, "HELPERS", 2)
+    monkeypatch.setattr(quantized, "PASS_THREADS", 3)
+    monkeypatch.setattr(quantized, "MIN_SLICE", 50)  # split the small catalogue's int8 pass too
+    rec = rich_bundle(tmp_path, 40)
+    rec = Recommender(rec.bundle, quantize=True) if quantize else rec
+    ids = rec.bundle.items["track_id"]
+    rng = np.random.default_rng(5)
+    histories = [{ids[i]: float(1 + i % 3) for i in rng.choice(len(ids), 12, replace=False)} for _ in range(6)]
+
+    def lists(history: dict[str, float]) -> list[list[int]]:
+        found = rec.lists(history)
+        return [found.familiar.indices.tolist(), found.new.indices.tolist(), found.blended.indices.tolist()]
+
+    want = [lists(h) for h in histories]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lists, histories * 4))
+    assert got == want * 4
+    assert all(len(w[1]) for w in want)  # the new list (ranked beside the familiar one) is there
