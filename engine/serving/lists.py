@@ -151,8 +151,12 @@ def choose_lists(
     arrays: ItemArrays,
     blocked: np.ndarray,
     request: ListRequest,
+    artist_score: np.ndarray | None = None,
 ) -> ListScores:
     """Both lists for one listener (see the module docstring), equal to scoring every item.
+
+    ``artist_score``: :func:`artist_scores` of ``artist_weights`` when the caller has it
+    already (it needs no model: it can be computed beside the fold-in and the pass).
 
     Neither list scores the whole catalogue. Each scores a candidate set and grows it (×4)
     until no item outside can beat its k-th pick:
@@ -173,21 +177,21 @@ def choose_lists(
     blocked = np.asarray(blocked, dtype=np.int64)
     codes = np.flatnonzero(own)
     singles, counts, multis = tables.own_tracks(codes)
-    # The new list's artist scores need neither the model nor the familiar list: on a helper
-    # thread, while the caller ranks the familiar list.
-    scoring = beside(_artist_scores, signals, weights, share, artist_weights)
-    familiar = _familiar(signals, tables, model, share, (codes, singles, counts, multis),
-                         arrays=arrays, blocked=blocked, request=request)
+    # The two lists need nothing of each other: the familiar one on a helper thread, while the
+    # caller scores the artists and ranks the new one.
+    ranking = beside(_familiar, signals, tables, model, share, (codes, singles, counts, multis),
+                     arrays=arrays, blocked=blocked, request=request)
     own_tracks = np.concatenate([singles, multis])
-    artist_score = scoring.result()
+    if artist_score is None:
+        artist_score = artist_scores(signals, weights, artist_weights)
     new = _new(signals, tables, model, artist_score, own_tracks, arrays=arrays, blocked=blocked, request=request)
-    return ListScores(familiar=familiar, new=new, own=own, share=share)
+    return ListScores(familiar=ranking.result(), new=new, own=own, share=share)
 
 
-def _artist_scores(signals: ArtistSignals, weights: ListWeights, share: np.ndarray,
-                   artist_weights: np.ndarray) -> np.ndarray:
-    """The new list's artist score: ``w_s·similarity/max + w_f·z(artist factors)`` per artist."""
-    spread = signals.spread(share)
+def artist_scores(signals: ArtistSignals, weights: ListWeights, artist_weights: np.ndarray) -> np.ndarray:
+    """The new list's artist score of every artist, ``w_s·similarity/max + w_f·z(artist
+    factors)``, from the listener's raw ``artist_weights`` (no model term)."""
+    spread = signals.spread(artist_shares(artist_weights))
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
     if weights.new_factors and signals.has_factors.any():

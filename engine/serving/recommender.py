@@ -67,6 +67,7 @@ from engine.serving.lists import (
     ListScores,
     ListTables,
     ListWeights,
+    artist_scores,
     blend_order,
     choose_lists,
     list_reasons,
@@ -86,6 +87,7 @@ from engine.serving.results import (
     TasteLists,
 )
 from engine.serving.scan import ModelScores, Scan
+from engine.serving.workers import beside
 
 __all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
 
@@ -548,12 +550,14 @@ class Recommender:
         weights = self._artist_weights(hist)
         if not (weights > 0).any():
             return None
+        # The new list's artist scores need no model: on a helper thread, beside the fold-in.
+        scoring = beside(artist_scores, self.artists, self._list_tables.weights, weights)
         model, fold, user = self._model_scores(hist)
         blocked = np.concatenate([hist.known_items, excluded]) if opts.exclude_known else excluded
         request = ListRequest(opts.k, opts.max_per_artist, opts.filters, opts.novelty, opts.freshness)
         with one_blas_thread():
             scored = choose_lists(self.artists, self._list_tables, model, weights, arrays=self.arrays,
-                                  blocked=blocked, request=request)
+                                  blocked=blocked, request=request, artist_score=scoring.result())
         return _ScoredLists(scored, model, fold, user, PATH_ALS if fold is not None else PATH_ARTISTS)
 
     def _blended(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float) -> Recommendations | None:

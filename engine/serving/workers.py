@@ -1,10 +1,13 @@
 """The helper threads of a request: work that runs beside the caller, on a core it leaves idle.
 
 Serving is single-threaded Python around numpy, scipy and numba calls that release the GIL, on
-a machine of a few cores. Two parts of a request gain from a second core: the int8 pass, split
-into one slice of rows per core (:mod:`engine.serving.quantized`), and the lists' artist scores,
-computed while the familiar list is ranked (:func:`engine.serving.lists.choose_lists`). The
-helpers are one process-wide pool (created on first use) of one thread per core beyond the
+a machine of a few cores. Parts of a request that need nothing of each other run on a second
+core: the int8 pass, split into one slice of rows per core (:mod:`engine.serving.quantized`);
+the new list's artist scores, beside the fold-in; the familiar list, beside the new one
+(:func:`engine.serving.lists.choose_lists`). Reading the blend's neighbour rows beside the
+float32 pass gained nothing (BLAS runs that pass on every core; README, Scaling).
+
+The helpers are one process-wide pool (created on first use) of one thread per core beyond the
 first, at most :data:`MAX_HELPERS`; with one core, work runs in the caller. A task never waits
 for another task, so requests sharing the pool can only queue, never deadlock.
 """
@@ -39,14 +42,14 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=max(1, HELPERS), thread_name_prefix="serving-helper")
 
 
-def beside(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """Start ``fn(*args)`` on a helper thread and return its future (``result()`` re-raises
-    what it raised); without helpers (one core) it runs now, in the caller."""
+def beside(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+    """Start ``fn(*args, **kwargs)`` on a helper thread and return its future (``result()``
+    re-raises what it raised); without helpers (one core) it runs now, in the caller."""
     if HELPERS < 1:
         done: Future[T] = Future()
         try:
-            done.set_result(fn(*args))
+            done.set_result(fn(*args, **kwargs))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
             done.set_exception(exc)
         return done
-    return _pool().submit(fn, *args)
+    return _pool().submit(fn, *args, **kwargs)

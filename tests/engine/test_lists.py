@@ -76,6 +76,27 @@ def test_the_dial_moves_the_blend_and_a_shorter_list_is_a_prefix(demo: Recommend
     assert demo.recommend(listening, Options(k=10, discovery=0.5)).track_ids == at[0.5].track_ids[:10]
 
 
+def test_artist_scores_given_or_computed_give_the_same_lists(demo: Recommender) -> None:
+    """The recommender computes the artist scores beside the fold-in and hands them over;
+    without them choose_lists computes the same ones itself."""
+    history = {str(t): 2.0 for t in demo.track_ids[:25]}
+    hist = demo._parse(history)
+    weights = demo._artist_weights(hist)
+    model = demo._model_scores(hist)[0]
+    request = lists_module.ListRequest(20, 2, Options().filters, 0.0, 0.0)
+    given = lists_module.artist_scores(demo.artists, demo._list_tables.weights, weights)
+    found = [lists_module.choose_lists(demo.artists, demo._list_tables, model, weights, arrays=demo.arrays,
+                                       blocked=hist.known_items, request=request, artist_score=score)
+             for score in (None, given)]
+    assert len(found[0].new.items) == 20 and len(found[0].familiar.items)
+    for name in ("familiar", "new"):
+        a, b = getattr(found[0], name), getattr(found[1], name)
+        assert a.items.tolist() == b.items.tolist() and np.array_equal(a.rank_scores, b.rank_scores)
+    # and they are what the recommender serves
+    served = demo.lists(history, Options(k=20))
+    assert served.new.indices.tolist() == found[0].new.items.tolist()
+
+
 def test_blend_order_spreads_new_slots_and_fills_from_the_other_list() -> None:
     def ranked(n: int) -> Ranked:
         return Ranked(np.arange(n), np.zeros(n), np.zeros(n))
