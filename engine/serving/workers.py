@@ -15,9 +15,11 @@ for another task, so requests sharing the pool can only queue, never deadlock.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -26,11 +28,17 @@ T = TypeVar("T")
 MAX_HELPERS = 3
 
 
-def cores() -> int:
-    """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+def cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPU cores this process may run on: the CPUs it may be scheduled on, fewer when its
+    cgroup (v2) has a CPU quota (a container of 2 CPUs on a large host sees the host's CPUs)."""
+    found = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max" and int(period) > 0:
+            found = min(found, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):  # no cgroup v2 file, or not the format above
+        pass
+    return max(1, found)
 
 
 #: Helper threads of the pool: one per core beyond the caller's.

@@ -40,6 +40,15 @@ def test_what_the_work_raised_reaches_the_caller(monkeypatch, helpers) -> None:
         workers.beside(_fails).result()
 
 
+def test_a_cgroup_cpu_quota_bounds_the_cores(tmp_path) -> None:
+    cpu_max = tmp_path / "cpu.max"
+    unbounded = workers.cores(tmp_path / "absent")
+    for text, want in (("max 100000", unbounded), ("150000 100000", min(unbounded, 2)),
+                       ("50000 100000", 1), ("garbage", unbounded)):
+        cpu_max.write_text(text + "\n")
+        assert workers.cores(cpu_max) == want, text
+
+
 def test_the_pool_leaves_one_core_to_the_caller() -> None:
     assert workers.HELPERS == min(workers.MAX_HELPERS, workers.cores() - 1)
 
