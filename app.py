@@ -5,7 +5,7 @@ Run with ``make run`` or ``streamlit run app.py``. Shared caches, session state 
 
 from engine.core.blas import quiet_blas_helpers
 
-quiet_blas_helpers()  # before anything loads numpy: OpenBLAS reads its settings once, then
+quiet_blas_helpers()  # first, before anything loads numpy: OpenBLAS reads its settings once
 
 import streamlit as st  # noqa: E402 - after the OpenBLAS setting above
 

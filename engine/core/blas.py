@@ -5,9 +5,10 @@ ticks (~0.1 s, its default ``OPENBLAS_THREAD_TIMEOUT`` of 28) before they sleep.
 machine that spinning takes a core from whatever runs next: the int8 pass split over two cores
 (engine.serving.quantized) ran at 3.98 ms right after a threaded ``Y @ x`` against 2.26 ms
 with the helpers sleeping at once, and the bare float32 pass itself was no slower (7.93 vs
-7.81 ms; 600k × 64, ``bench/serve.py`` bundles, one run). OpenBLAS reads the variable once,
-when the library loads, so the app calls :func:`quiet_blas_helpers` before anything imports
-numpy, and ``bench/serve.py`` sets it for the processes it measures.
+7.81 ms; 600k × 64, a ``bench/serve.py`` bundle, one run of a one-off script; the README
+has the bench's numbers). OpenBLAS reads the variable once, when the library loads, so the app
+calls :func:`quiet_blas_helpers` before anything imports numpy, and ``bench/serve.py`` sets it
+for the processes it measures.
 
 No numpy here: importing this module must not load OpenBLAS.
 """

@@ -27,7 +27,7 @@ Split over two cores, the pass takes about half a float32 ``Y @ x`` at 600k × 6
 the model ranking 1.2x / 1.0x one ``Y @ x`` (against 1.8x / 1.5x from the float32 pass), when
 OpenBLAS's idle helper threads sleep rather than spin (engine.core.blas; the README has the
 numbers). Off by default (``Recommender(quantize=True)`` turns it on): the process holds the
-int8 copy, numba's compiler (~55 MiB) and, in time, every float32 page again (the re-scored
+int8 copy, numba's compiler (~55–72 MiB) and, in time, every float32 page again (the re-scored
 rows are spread over the whole file, and the kernel maps pages around each one read), so RSS
 grows by ~150 MiB (bench/serve.py).
 """
