@@ -62,7 +62,7 @@ CODE = Path(os.environ.get("BENCH_SERVE_CODE", ROOT)).resolve()
 sys.path.insert(0, str(CODE))
 
 from engine.bundle.publish import publish_bundle
-from engine.core.blas import THREAD_TIMEOUT, THREAD_TIMEOUT_VAR
+from engine.core.blas import quiet_blas_helpers
 from engine.core.schemas import CLUSTER_FEATURES
 from engine.serving.blend import BlendWeights
 from engine.serving.neighbours import ItemNeighbours
@@ -368,11 +368,7 @@ def demo_recall(k: int) -> float | None:
 
 def _child(models: Path, args: argparse.Namespace, reps: int, code: Path | None) -> dict:
     """One ``--measure`` run in a fresh process (``code``: import the engine from that checkout)."""
-    # OpenBLAS's helpers sleep when idle, as in the app (engine.core.blas), for every engine
-    # timed; OPENBLAS_THREAD_TIMEOUT=28 in the environment measures OpenBLAS's default.
-    env = {THREAD_TIMEOUT_VAR: THREAD_TIMEOUT, **os.environ}
-    if code is not None:
-        env["BENCH_SERVE_CODE"] = str(code)
+    env = dict(os.environ, BENCH_SERVE_CODE=str(code)) if code is not None else None
     child = subprocess.run(
         [sys.executable, __file__, "--measure", str(models), "--reps", str(reps),
          "--history", str(args.history), "--k", str(args.k)],
@@ -448,6 +444,10 @@ def main() -> int:
     if args.measure:
         print(json.dumps(measure(args.measure, reps=reps, history_len=args.history, k=args.k)))
         return 0
+    # The measured processes' OpenBLAS helpers sleep when idle, as in the app (engine.core.blas),
+    # for every engine timed; OPENBLAS_THREAD_TIMEOUT=28 in the environment measures OpenBLAS's
+    # default. (This process loaded numpy already: the setting is for the children.)
+    quiet_blas_helpers()
     wall = time.perf_counter()
     ratios = []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:

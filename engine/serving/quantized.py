@@ -40,27 +40,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.serving.workers import HELPERS, beside
+from engine.serving import workers
 
 #: Rows quantized per block at load (bounds the float32 temporaries).
 _BLOCK = 65_536
-#: Slices a pass is split into: the caller's and one per helper thread (engine.serving.workers).
-PASS_THREADS = HELPERS + 1
 #: Fewer rows than this per slice run in the caller alone (a thread hand-off costs ~50 µs).
 MIN_SLICE = 32_768
 
 
 def _split_pass(kernel: Callable[..., None], q: np.ndarray, scale: np.ndarray, x: np.ndarray, slack: float,
                 *outs: np.ndarray) -> None:
-    """``kernel(q, scale, x, slack, *outs)`` over slices of rows in parallel (see the module
-    docstring); a kernel writes row ``i`` of every output from row ``i`` of ``q`` alone."""
-    parts = min(PASS_THREADS, len(q) // MIN_SLICE)
+    """``kernel(q, scale, x, slack, *outs)`` over slices of rows in parallel, the caller's and
+    one per helper thread (see the module docstring); a kernel writes row ``i`` of every output
+    from row ``i`` of ``q`` alone."""
+    parts = min(workers.HELPERS + 1, len(q) // MIN_SLICE)
     if parts <= 1:
         kernel(q, scale, x, slack, *outs)
         return
     bounds = np.linspace(0, len(q), parts + 1).astype(int)
     slices = [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    helpers = [beside(kernel, q[s], scale[s], x, slack, *(o[s] for o in outs)) for s in slices[1:]]
+    helpers = [workers.beside(kernel, q[s], scale[s], x, slack, *(o[s] for o in outs)) for s in slices[1:]]
     first = slices[0]
     kernel(q[first], scale[first], x, slack, *(o[first] for o in outs))
     for done in helpers:

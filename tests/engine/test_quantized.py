@@ -44,7 +44,7 @@ def test_a_split_pass_is_the_single_pass_bit_for_bit(monkeypatch) -> None:
     rng = np.random.default_rng(3)
     scan = QuantizedScan.of(rng.normal(size=(10_001, 16)).astype(np.float32))
     x = rng.normal(size=16)
-    monkeypatch.setattr(quantized_module, "PASS_THREADS", 1)
+    monkeypatch.setattr(workers, "HELPERS", 0)  # the caller alone: one slice
     whole_upper, (whole_estimate, _) = scan.upper(x), scan.scan(x)
     seen: list[tuple[int, str]] = []
     kernels = quantized_module._kernels()
@@ -56,8 +56,7 @@ def test_a_split_pass_is_the_single_pass_bit_for_bit(monkeypatch) -> None:
         return run
 
     monkeypatch.setattr(quantized_module, "_kernels", lambda: tuple(recording(k) for k in kernels))
-    monkeypatch.setattr(quantized_module, "PASS_THREADS", 3)
-    monkeypatch.setattr(workers, "HELPERS", 2)  # helper threads even on a one-core machine
+    monkeypatch.setattr(workers, "HELPERS", 2)  # three slices, even on a one-core machine
     monkeypatch.setattr(quantized_module, "MIN_SLICE", 1_000)
     np.testing.assert_array_equal(scan.upper(x), whole_upper)
     estimate, upper = scan.scan(x)

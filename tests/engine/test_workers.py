@@ -56,8 +56,7 @@ def test_the_pool_leaves_one_core_to_the_caller() -> None:
 @pytest.mark.parametrize("quantize", [False, True], ids=["float32", "int8"])
 def test_concurrent_requests_get_the_lists_of_one_at_a_time(tmp_path, monkeypatch, quantize) -> None:
     """Sessions share the helpers: lists ranked beside other requests are the same lists."""
-    monkeypatch.setattr(workers, "HELPERS", 2)
-    monkeypatch.setattr(quantized, "PASS_THREADS", 3)
+    monkeypatch.setattr(workers, "HELPERS", 2)  # three slices of the int8 pass
     monkeypatch.setattr(quantized, "MIN_SLICE", 50)  # split the small catalogue's int8 pass too
     rec = rich_bundle(tmp_path, 40)
     rec = Recommender(rec.bundle, quantize=True) if quantize else rec
