@@ -43,8 +43,6 @@ from engine.serving.rerank import ItemArrays, list_codes
 ARTIST_IDS = "artist_ids"
 ARTIST_FACTORS = "artist_factors"
 ARTIST_SIMILAR = ("artist_similar_indptr", "artist_similar_indices", "artist_similar_scores")
-#: Up to this many genres on both artists, :meth:`ArtistSignals.shared_genres` intersects plain lists.
-_FEW_GENRES = 32
 
 
 @dataclass(frozen=True)
@@ -207,7 +205,10 @@ class ArtistSignals:
 
     def similarity_matrix(self, artists: np.ndarray, others: np.ndarray) -> np.ndarray:
         """The pairwise terms of :meth:`spread`, ``[len(artists), len(others)]`` (an artist is
-        not similar to itself). Reads only the rows of ``artists`` and ``others``."""
+        not similar to itself). Reads only the rows of ``artists`` and ``others``: the genre
+        term is scipy's sparse product (artists of a large catalogue carry hundreds of genres,
+        the union over their tracks: its inner loop is the work), the other two are gathered
+        from the CSR arrays directly (scipy's fancy indexing costs more than the gather)."""
         artists, others = np.asarray(artists, dtype=np.int64), np.asarray(others, dtype=np.int64)
         w = self.weights
         out = np.zeros((len(artists), len(others)))
@@ -216,29 +217,55 @@ class ArtistSignals:
         if w.genres and self._genre.nnz:
             out += w.genres * (self._genre[artists] @ self._genre[others].T).toarray()
         if w.collaborations and self._collab.nnz:
-            out += w.collaborations * _columns(self._collab[artists], others, self.n_artists)
+            out += w.collaborations * _block(self._collab, artists, others)
         if w.colistening and self._colisten is not None:
-            out += w.colistening * _columns(self._colisten[others], artists, self.n_artists).T
+            out += w.colistening * _block(self._colisten, others, artists).T
         out[artists[:, None] == others[None, :]] = 0.0
         return out
 
     def shared_genres(self, artist: int, other: int, *, limit: int = 2) -> list[str]:
         """Genres two artists share, rarest first (by ``artist``'s IDF weight; ties by genre code)."""
+        return self.shared_genres_many(np.array([artist]), np.array([other]), limit=limit)[0]
+
+    def shared_genres_many(self, artists: np.ndarray, others: np.ndarray, *, limit: int = 2) -> list[list[str]]:
+        """:meth:`shared_genres` of each pair ``(artists[p], others[p])``, from one gather of
+        their genre rows (a list of cards asks for up to one pair per card)."""
         g = self._genre
-        a = slice(int(g.indptr[artist]), int(g.indptr[artist + 1]))
-        b = slice(int(g.indptr[other]), int(g.indptr[other + 1]))
-        if a.stop - a.start <= _FEW_GENRES and b.stop - b.start <= _FEW_GENRES:
-            # Plain lists for the usual handful of genres: numpy's set routines cost ~30 µs a
-            # call in overhead, which a list of cards paid once per new-artist card.
-            theirs = set(g.indices[b].tolist())
-            found = sorted((c, w) for c, w in zip(g.indices[a].tolist(), g.data[a].tolist()) if c in theirs)
-            found.sort(key=lambda cw: -cw[1])  # stable: equal weights stay in genre-code order
-            return [str(self._genre_names[c]) for c, _ in found[:limit]]
-        common, at, _ = np.intersect1d(g.indices[a], g.indices[b], assume_unique=True, return_indices=True)
-        if not len(common):
-            return []
-        order = np.argsort(-g.data[a][at], kind="stable")[:limit]
-        return [str(self._genre_names[c]) for c in common[order]]
+        artists, others = np.asarray(artists, dtype=np.int64), np.asarray(others, dtype=np.int64)
+        mine, mine_pair = _entries(g, artists)
+        theirs, their_pair = _entries(g, others)
+        n_genres = max(1, g.shape[1])
+        hit = np.isin(mine_pair * n_genres + g.indices[mine], their_pair * n_genres + g.indices[theirs])
+        pair, genre, weight = mine_pair[hit], g.indices[mine][hit], g.data[mine][hit]
+        order = np.lexsort((genre, -weight, pair))  # per pair: rarest first, ties by genre code
+        pair, genre = pair[order], genre[order]
+        first_of_pair = np.searchsorted(pair, pair, side="left")
+        kept = np.arange(len(pair)) - first_of_pair < limit
+        out: list[list[str]] = [[] for _ in range(len(artists))]
+        for p, c in zip(pair[kept].tolist(), genre[kept].tolist()):
+            out[p].append(str(self._genre_names[c]))
+        return out
+
+
+def _entries(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the entries of ``rows`` in the CSR arrays (row by row, stored order) and the
+    position in ``rows`` each belongs to."""
+    starts = matrix.indptr[rows].astype(np.int64)
+    lengths = matrix.indptr[rows + 1].astype(np.int64) - starts
+    return segment_positions(starts, lengths), np.repeat(np.arange(len(rows)), lengths)
+
+
+def _block(matrix: sp.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, columns]`` as a dense float64 array (``columns`` distinct; repeated
+    entries of one cell are summed, as scipy sums them)."""
+    flat, row = _entries(matrix, rows)
+    at = np.full(matrix.shape[1], -1, dtype=np.int64)
+    at[columns] = np.arange(len(columns))
+    col = at[matrix.indices[flat]]
+    keep = col >= 0
+    cells = np.bincount(row[keep] * len(columns) + col[keep], weights=matrix.data[flat[keep]],
+                        minlength=len(rows) * len(columns))
+    return cells.reshape(len(rows), len(columns))
 
 
 def _rows_t_dot(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -252,17 +279,6 @@ def _rows_t_dot(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray) ->
     flat = segment_positions(starts, lengths)
     products = matrix.data[flat].astype(np.float64) * np.repeat(np.asarray(weights, dtype=np.float64), lengths)
     return np.bincount(matrix.indices[flat], weights=products, minlength=matrix.shape[1])
-
-
-def _columns(rows: sp.csr_matrix, columns: np.ndarray, n_columns: int) -> np.ndarray:
-    """``rows[:, columns]`` as a dense array, without scipy's slow column fancy-indexing."""
-    at = np.full(n_columns, -1, dtype=np.int64)
-    at[columns] = np.arange(len(columns))
-    coo = rows.tocoo()
-    keep = at[coo.col] >= 0
-    out = np.zeros((rows.shape[0], len(columns)))
-    np.add.at(out, (coo.row[keep], at[coo.col[keep]]), coo.data[keep])
-    return out
 
 
 def _genre_profiles(artist_items: sp.csr_matrix, genres: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:

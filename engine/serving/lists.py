@@ -380,6 +380,10 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
     flat = codes[np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))]
     flat_codes, flat_own, flat_share = flat.tolist(), scored.own[flat].tolist(), scored.share[flat].tolist()
     ends = np.cumsum(sizes).tolist()
+    # The genres of every (new artist, the artist it is like) pair the list shows, in one gather.
+    pairs = sorted(like.items())
+    genres = dict(zip((a for a, _ in pairs), signals.shared_genres_many(
+        np.array([a for a, _ in pairs], dtype=np.int64), np.array([b for _, b in pairs], dtype=np.int64))))
     out: list[list[Reason]] = []
     lo = 0
     for first, hi in zip(firsts.tolist(), ends):
@@ -389,9 +393,8 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
             best = max(mine, key=lambda cw: cw[1])[0]  # the first of the largest shares
             out.append([Reason("your_artist", str(arrays.artist_names[best]))])
         elif first in like:
-            other = like[first]
-            out.append([Reason("similar_artist", str(arrays.artist_names[other]))]
-                       + [Reason("genre", g) for g in signals.shared_genres(first, other)])
+            out.append([Reason("similar_artist", str(arrays.artist_names[like[first]]))]
+                       + [Reason("genre", g) for g in genres[first]])
         else:
             out.append([])
     return out

@@ -471,8 +471,7 @@ class Recommender:
         items = np.asarray(items, dtype=np.int64)
         if not len(items):
             return ListStats(float("nan"), float("nan"))
-        rows = self.artists.item_artist[items]
-        by_own = np.asarray(rows @ own.astype(np.float32)).ravel() > 0
+        by_own = self.artists.item_max(own.astype(np.float64), fill=0.0, items=items) > 0
         return ListStats(float((~by_own).mean()), float(np.median(self._popularity_pct[items])))
 
     def served_scores(self, history: Mapping[str, float] | None) -> np.ndarray:

@@ -204,6 +204,55 @@ def test_fallback_similarity_from_genres_and_collaborations(tmp_path: Path) -> N
     assert rec.artists.shared_genres(code[a0], code[a1])[0] == "rare scene"  # rarest first
 
 
+def scipy_similarity(rec: Recommender, artists: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """The pairwise similarity terms written with scipy's own indexing and products."""
+    s, w = rec.artists, rec.artists.weights
+    out = w.genres * (s._genre[artists] @ s._genre[others].T).toarray()
+    out += w.collaborations * s._collab[artists][:, others].toarray()
+    out += w.colistening * s._colisten[others][:, artists].toarray().T
+    out[artists[:, None] == others[None, :]] = 0.0
+    return out
+
+
+def test_similarity_blocks_are_scipys_products_and_sum_to_the_spread(demo: Recommender) -> None:
+    s = demo.artists
+    assert s._colisten is not None and s._collab.nnz and s._genre.nnz  # every term is exercised
+    rng = np.random.default_rng(3)
+    artists = np.sort(rng.choice(s.n_artists, 40, replace=False))
+    others = np.sort(rng.choice(s.n_artists, 300, replace=False))
+    got = s.similarity_matrix(artists, others)
+    assert np.count_nonzero(got) > 0
+    np.testing.assert_array_equal(got, scipy_similarity(demo, artists, others))  # bit for bit
+    share = np.zeros(s.n_artists)
+    share[others] = rng.random(len(others))
+    share /= share.sum()
+    every = np.arange(s.n_artists)
+    np.testing.assert_allclose(s.similarity_matrix(every, others) @ share[others], s.spread(share), atol=1e-12)
+
+
+def test_shared_genres_of_many_pairs_are_each_pairs_own(demo: Recommender) -> None:
+    s = demo.artists
+    g = s._genre
+    rng = np.random.default_rng(4)
+    with_genres = np.flatnonzero(np.diff(g.indptr) > 0)
+    by_genre = g.T.tocsr()  # pairs drawn through a genre share it; random pairs mostly share none
+    shared = rng.choice(np.flatnonzero(np.diff(by_genre.indptr) >= 2), 100)
+    drawn = [rng.choice(by_genre.indices[by_genre.indptr[c]:by_genre.indptr[c + 1]], 2, replace=False) for c in shared]
+    artists = np.concatenate([[a for a, _ in drawn], rng.choice(with_genres, 100)])
+    others = np.concatenate([[b for _, b in drawn], rng.choice(with_genres, 100)])
+    got = s.shared_genres_many(artists, others)
+    found = 0
+    for a, b, names in zip(artists.tolist(), others.tolist(), got):
+        weight = dict(zip(g.indices[g.indptr[a]:g.indptr[a + 1]].tolist(), g.data[g.indptr[a]:g.indptr[a + 1]].tolist()))
+        common = set(weight) & set(g.indices[g.indptr[b]:g.indptr[b + 1]].tolist())
+        want = sorted(common, key=lambda c: (-weight[c], c))[:2]  # rarest first, ties by code
+        assert names == [str(s._genre_names[c]) for c in want]
+        assert s.shared_genres(a, b) == names
+        found += bool(names)
+    assert found >= 100  # the pairs drawn through a genre share one
+    assert s.shared_genres_many(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)) == []
+
+
 def test_lists_reasons_on_cards_name_the_artists() -> None:
     row = {"because": [], "reasons": [Reason("your_artist", "Robyn"), Reason("similar_artist", "Lykke Li")]}
     assert reason_lines(row, verb="played", sound=None) == [
