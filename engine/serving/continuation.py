@@ -259,8 +259,7 @@ def _fit(rec: Recommender, playlist: Playlist, weights: FitWeights) -> _Fit:
     for row, weight in zip(rows.tolist(), w.tolist()):
         artist_w[arrays.artists_of(row)] += weight
     extra_total = 0.0
-    for key, value in playlist.artists.items():
-        codes, _ = rec.content.artist_codes([key])
+    for value, codes in zip(playlist.artists.values(), rec.content.artist_code_lists(list(playlist.artists))):
         if len(codes) and value > 0:
             artist_w[codes] += float(value) / len(codes)
             extra_total += float(value)

@@ -198,10 +198,10 @@ def cluster_shares(rec: Recommender, history: Mapping[str, float]) -> ClusterSha
         if row >= 0 and w > 0:
             for c in np.flatnonzero(add(np.array([row]), w)).tolist():
                 tracks[c][track] = w
-    for artist, value in artist_weights_of(history).items():
-        codes, _ = rec.content.artist_codes([artist])
+    named = artist_weights_of(history)
+    for (artist, value), codes in zip(named.items(), rec.content.artist_code_lists(list(named))):
         w = float(value)
-        for code in codes.tolist():  # a name shared by several artists: split as the recommender does
+        for code in codes:  # a name shared by several artists: split as the recommender does
             if w > 0:
                 got = add(rec.content.items_of_artists(np.array([code])), w / len(codes))
                 for c in np.flatnonzero(got).tolist():

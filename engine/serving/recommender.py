@@ -34,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import dataclasses
+import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -337,13 +338,10 @@ class Recommender:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         keys = [str(a) for a in artists]
         values = check_weights([f"artist {k}" for k in keys], list(artists.values()))
-        codes: list[int] = []
-        weights: list[float] = []
-        for key, value in zip(keys, values.tolist()):
-            found, _ = self.content.artist_codes([key])
-            codes.extend(found.tolist())
-            weights.extend([value / max(1, len(found))] * len(found))
-        return np.asarray(codes, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+        groups = self.content.artist_code_lists(keys)  # a key naming several artists splits its weight
+        counts = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+        codes = np.fromiter(itertools.chain.from_iterable(groups), dtype=np.int64, count=int(counts.sum()))
+        return codes, np.repeat(values / np.maximum(counts, 1), counts)
 
     def _solve(self, histories: Sequence[_History]) -> list[FoldIn]:
         rows = [np.asarray(self._factors[h.als_items], dtype=np.float64) for h in histories]

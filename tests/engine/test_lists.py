@@ -268,6 +268,24 @@ def test_item_weights_feed_artist_weights(demo: Recommender) -> None:
     assert weights[codes].tolist() == [3.0, 3.0] and weights.sum() == 6.0  # every credited artist
 
 
+def test_artist_only_weights_by_id_or_name_split_over_the_artists_a_name_names(tmp_path: Path) -> None:
+    parts = random_bundle_parts(n_items=60, rank=4, seed=5)
+    items = parts["items"]
+    for row, (artist_id, name) in enumerate([("twinA", "The Twins"), ("twinB", "The Twins"), ("solo", "Solo Act")]):
+        items.at[row, "artist_ids"], items.at[row, "artists"] = [artist_id], [name]
+    write_bundle(tmp_path / "b", **parts)
+    rec = Recommender(load_bundle(tmp_path / "b"))
+    code = {a: c for c, a in enumerate(rec.arrays.artist_ids.tolist())}
+    other = next(a for a in code if a not in ("twinA", "twinB", "solo"))
+    listening = Listening(artists={"  the TWINS ": 6.0, "solo": 2.0, other: 1.5, "nobody at all": 9.0})
+    weights = rec.artist_weights(listening)
+    assert weights[code["twinA"]] == weights[code["twinB"]] == 3.0  # one name, two artists: split
+    assert weights[code["solo"]] == 2.0 and weights[code[other]] == 1.5
+    assert weights.sum() == 9.5  # the unknown name adds nothing
+    codes, unknown = rec.content.artist_codes(["The Twins", "solo", "nobody at all"])
+    assert codes.tolist() == sorted([code["twinA"], code["twinB"], code["solo"]]) and unknown == ["nobody at all"]
+
+
 def test_own_tracks_split_every_artists_tracks_into_single_and_shared_credits(demo: Recommender) -> None:
     """The familiar list's per-bundle tables: an artist's single-artist tracks (grouped by
     artist, in the order asked) and its co-credited ones are together exactly its tracks."""
