@@ -234,9 +234,9 @@ class ArtistSignals:
         artists, others = np.asarray(artists, dtype=np.int64), np.asarray(others, dtype=np.int64)
         mine, mine_pair = _entries(g, artists)
         theirs, their_pair = _entries(g, others)
-        n_genres = max(1, g.shape[1])
-        hit = np.isin(mine_pair * n_genres + g.indices[mine], their_pair * n_genres + g.indices[theirs])
-        pair, genre, weight = mine_pair[hit], g.indices[mine][hit], g.data[mine][hit]
+        mine_genre, n_genres = g.indices[mine], max(1, g.shape[1])
+        hit = np.isin(mine_pair * n_genres + mine_genre, their_pair * n_genres + g.indices[theirs])
+        pair, genre, weight = mine_pair[hit], mine_genre[hit], g.data[mine][hit]
         order = np.lexsort((genre, -weight, pair))  # per pair: rarest first, ties by genre code
         pair, genre = pair[order], genre[order]
         first_of_pair = np.searchsorted(pair, pair, side="left")
@@ -250,6 +250,7 @@ class ArtistSignals:
 def _entries(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the entries of ``rows`` in the CSR arrays (row by row, stored order) and the
     position in ``rows`` each belongs to."""
+    rows = np.asarray(rows, dtype=np.int64)
     starts = matrix.indptr[rows].astype(np.int64)
     lengths = matrix.indptr[rows + 1].astype(np.int64) - starts
     return segment_positions(starts, lengths), np.repeat(np.arange(len(rows)), lengths)
@@ -274,10 +275,8 @@ def _rows_t_dot(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray) ->
     does (row by row, each row's entries in stored order), so the sums are bit for bit the same.
     scipy's fancy row indexing and transposed product cost ~10x more in overhead for the few
     hundred rows of a listener."""
-    starts = matrix.indptr[rows].astype(np.int64)
-    lengths = matrix.indptr[np.asarray(rows) + 1].astype(np.int64) - starts
-    flat = segment_positions(starts, lengths)
-    products = matrix.data[flat].astype(np.float64) * np.repeat(np.asarray(weights, dtype=np.float64), lengths)
+    flat, owner = _entries(matrix, rows)
+    products = matrix.data[flat].astype(np.float64) * np.asarray(weights, dtype=np.float64)[owner]
     return np.bincount(matrix.indices[flat], weights=products, minlength=matrix.shape[1])
 
 

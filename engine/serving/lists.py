@@ -368,11 +368,13 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
     firsts = signals.primary[items]
     newcomers = unique_sorted(firsts[(firsts >= 0) & ~scored.own[np.maximum(firsts, 0)]])
     like: dict[int, int] = {}
+    genres: dict[int, list[str]] = {}  # the genres each new artist shares with the one it is like
     if len(newcomers) and len(own_codes):
         parts = signals.similarity_matrix(newcomers, own_codes) * scored.share[own_codes][None, :]
         similar = parts.max(axis=1) > 0
         best = own_codes[np.argmax(parts, axis=1)]  # per row, the first of the largest parts
         like = dict(zip(newcomers[similar].tolist(), best[similar].tolist()))
+        genres = dict(zip(like, signals.shared_genres_many(newcomers[similar], best[similar])))  # one gather
     # Each item's credited artists as plain lists (one gather for the whole list, not a numpy
     # slice and scalar reads per card).
     ptr, codes = arrays.artist_ptr, arrays.artist_codes
@@ -380,10 +382,6 @@ def list_reasons(items: np.ndarray, arrays: ItemArrays, signals: ArtistSignals, 
     flat = codes[np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))]
     flat_codes, flat_own, flat_share = flat.tolist(), scored.own[flat].tolist(), scored.share[flat].tolist()
     ends = np.cumsum(sizes).tolist()
-    # The genres of every (new artist, the artist it is like) pair the list shows, in one gather.
-    pairs = sorted(like.items())
-    genres = dict(zip((a for a, _ in pairs), signals.shared_genres_many(
-        np.array([a for a, _ in pairs], dtype=np.int64), np.array([b for _, b in pairs], dtype=np.int64))))
     out: list[list[Reason]] = []
     lo = 0
     for first, hi in zip(firsts.tolist(), ends):
