@@ -19,6 +19,7 @@ the bound and re-scored exactly, so the lists are the ones the float32 pass give
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,6 +75,14 @@ class Scan:
         else:
             found = cls(factors, None, None, True, has)
         return found.with_quantized() if quantize else found
+
+    @functools.cached_property
+    def without_factors(self) -> np.ndarray:
+        """Positions that hold a zero row for an item without factors (none unless
+        ``require_factors``), computed once."""
+        if not self.require_factors:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(~self.has_factors)
 
     def with_quantized(self) -> "Scan":
         """This scan with its int8 copy (:mod:`engine.serving.quantized`)."""
@@ -200,14 +209,20 @@ class ModelScores:
             return
         scale = weight / self.std
         if self.scan.pos2item is not None:
-            out[self.scan.pos2item] += (self.scores - self.mean) * scale
-        elif self.scan.require_factors:
-            has = self.scan.has_factors
-            out[has] += (self.scores[has] - self.mean) * scale
+            out[self.scan.pos2item] += self._z_term(scale)
         else:
-            part = np.multiply(self.scores, scale, dtype=np.float64)
-            part -= self.mean * scale
-            out += part
+            out += self._z_term(scale)
+
+    def _z_term(self, scale: float) -> np.ndarray:
+        """float64 ``scale · (score − mean)`` at every position, 0 at the zero rows of items
+        without factors. One dense pass: reading the items with factors through the boolean
+        mask cost ~6x more (165 against 28 µs for ``plus_z`` on the 10k-track demo bundle,
+        one-off script), and computed in float32 (the pass's dtype) it was ~1e-7 off."""
+        part = np.multiply(self.scores, scale, dtype=np.float64)
+        part -= self.mean * scale
+        if self.scan.require_factors:
+            part[self.scan.without_factors] = 0.0
+        return part
 
     def plus_z_bound(self, base: np.ndarray, weight: float) -> np.ndarray:
         """An upper bound of :meth:`plus_z` for ``weight >= 0`` (equal to it without a
@@ -220,14 +235,12 @@ class ModelScores:
 
     def plus_z(self, base: np.ndarray, weight: float) -> np.ndarray:
         """A new float64 array ``base + weight · z`` over the items (item order): bit for bit
-        ``out = base.copy(); self.add_z(out, weight)``, without the copy when every item is
-        scanned (the sum is formed in the product's buffer; addition commutes exactly)."""
-        if self.scan.pos2item is not None or self.scan.require_factors or not self.std > 0 or not weight:
+        ``out = base.copy(); self.add_z(out, weight)``, without the copy when the positions are
+        the items (the sum is formed in the z term's buffer; addition commutes exactly)."""
+        if self.scan.pos2item is not None or not self.std > 0 or not weight:
             out = np.array(base, dtype=np.float64)
             self.add_z(out, weight)
             return out
-        scale = weight / self.std
-        out = np.multiply(self.scores, scale, dtype=np.float64)
-        out -= self.mean * scale
+        out = self._z_term(weight / self.std)
         out += base
         return out

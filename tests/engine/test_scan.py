@@ -40,6 +40,23 @@ def test_plus_z_is_a_copy_plus_add_z_bit_for_bit(kind: str, weight: float) -> No
         assert not np.array_equal(got, base)  # the z term was added
 
 
+@pytest.mark.parametrize("kind", ["all", "some", "few"])
+def test_add_z_adds_the_float64_z_of_each_item_and_nothing_without_factors(kind: str) -> None:
+    """Every way of scanning adds ``weight · z_at(item)``: float64 arithmetic (the "some" scan
+    once computed it in float32, ~1e-7 off), 0 for items without factors."""
+    rng = np.random.default_rng(4)
+    scan = _scan(kind, rng)
+    model = ModelScores.of(scan.scores(rng.normal(size=8)), scan)
+    n = len(scan.has_factors)
+    base = rng.random(n)
+    out = base.copy()
+    model.add_z(out, 0.7)
+    items = np.arange(n)
+    np.testing.assert_allclose(out, base + 0.7 * model.z_at(items), rtol=1e-13, atol=1e-13)
+    assert np.array_equal(out[~scan.has_factors], base[~scan.has_factors])
+    assert (out[scan.has_factors] != base[scan.has_factors]).mean() > 0.99
+
+
 def test_plus_z_of_scores_that_do_not_vary_is_the_base() -> None:
     scan = _scan("all", np.random.default_rng(0))
     model = ModelScores.of(np.ones(scan.matrix.shape[0], dtype=np.float32), scan)
