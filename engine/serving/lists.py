@@ -38,7 +38,7 @@ from engine.serving.neighbours import segment_positions
 from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted
 from engine.serving.results import Reason
 from engine.serving.scan import ModelScores
-from engine.serving.workers import beside
+from engine.serving.workers import beside, inline
 
 #: Tracks per artist in the new list (one: every slot introduces an artist).
 NEW_PER_ARTIST = 1
@@ -152,11 +152,14 @@ def choose_lists(
     blocked: np.ndarray,
     request: ListRequest,
     artist_score: np.ndarray | None = None,
+    parallel: bool = True,
 ) -> ListScores:
     """Both lists for one listener (see the module docstring), equal to scoring every item.
 
     ``artist_score``: :func:`artist_scores` of ``artist_weights`` when the caller has it
     already (it needs no model: it can be computed beside the fold-in and the pass).
+    ``parallel``: rank the familiar list on a helper thread while the caller ranks the new one
+    (:data:`engine.serving.workers.PARALLEL_FROM` says when that pays); else one after the other.
 
     Neither list scores the whole catalogue. Each scores a candidate set and grows it (×4)
     until no item outside can beat its k-th pick:
@@ -177,10 +180,11 @@ def choose_lists(
     blocked = np.asarray(blocked, dtype=np.int64)
     codes = np.flatnonzero(own)
     singles, counts, multis = tables.own_tracks(codes)
-    # The two lists need nothing of each other: the familiar one on a helper thread, while the
-    # caller scores the artists and ranks the new one.
-    ranking = beside(_familiar, signals, tables, model, share, (codes, singles, counts, multis),
-                     arrays=arrays, blocked=blocked, request=request)
+    # The two lists need nothing of each other: the familiar one on a helper thread (when
+    # ``parallel``), while the caller scores the artists and ranks the new one.
+    run = beside if parallel else inline
+    ranking = run(_familiar, signals, tables, model, share, (codes, singles, counts, multis),
+                  arrays=arrays, blocked=blocked, request=request)
     own_tracks = np.concatenate([singles, multis])
     if artist_score is None:
         artist_score = artist_scores(signals, weights, artist_weights)

@@ -48,6 +48,7 @@ import pyarrow as pa
 from engine.bundle.load import Bundle, load_current, release_pages
 from engine.core.errors import BundleError
 from engine.core.weights import transform_weights
+from engine.serving import workers
 from engine.serving.artists import ArtistFoldParams, ArtistSignals
 from engine.serving.blend import Blend, UserBlend
 from engine.serving.content import ColdStartWeights, ContentIndex, SeedScores
@@ -88,7 +89,6 @@ from engine.serving.results import (
     TasteLists,
 )
 from engine.serving.scan import ModelScores, Scan
-from engine.serving.workers import beside
 
 __all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
 
@@ -216,6 +216,8 @@ class Recommender:
         self._factors = np.asarray(bundle.item_factors)  # plain ndarray view of the memory map
         self._trust = factor_trust(self.arrays.has_factors, bundle.extra.get("item_listeners"))
         self._last = threading.local()  # the last listener solved per thread (see _listener)
+        #: the request's steps beside each other on a helper thread, where that pays (workers)
+        self._parallel = len(self._track_ids) >= workers.PARALLEL_FROM
         self.list_weights = list_weights
         self._setup_scan()
         self._setup_blend()
@@ -547,14 +549,17 @@ class Recommender:
         weights = self._artist_weights(hist)
         if not (weights > 0).any():
             return None
-        # The new list's artist scores need no model: on a helper thread, beside the fold-in.
-        scoring = beside(artist_scores, self.artists, self._list_tables.weights, weights)
+        # The new list's artist scores need no model: beside the fold-in (a helper thread on a
+        # large catalogue).
+        run = workers.beside if self._parallel else workers.inline
+        scoring = run(artist_scores, self.artists, self._list_tables.weights, weights)
         model, fold, user = self._model_scores(hist)
         blocked = np.concatenate([hist.known_items, excluded]) if opts.exclude_known else excluded
         request = ListRequest(opts.k, opts.max_per_artist, opts.filters, opts.novelty, opts.freshness)
         with one_blas_thread():
             scored = choose_lists(self.artists, self._list_tables, model, weights, arrays=self.arrays,
-                                  blocked=blocked, request=request, artist_score=scoring.result())
+                                  blocked=blocked, request=request, artist_score=scoring.result(),
+                                  parallel=self._parallel)
         return _ScoredLists(scored, model, fold, user, PATH_ALS if fold is not None else PATH_ARTISTS)
 
     def _blended(self, hist: _History, opts: Options, excluded: np.ndarray, *, discovery: float) -> Recommendations | None:
