@@ -50,7 +50,7 @@ APP_SIDE = {"core", "bundle", "serving", "state"}
 #: Third-party packages that must never be imported by the app-reachable side.
 SPARK = {"pyspark", "py4j"}
 #: webapp modules that may import streamlit; the others are plain Python, testable without it.
-WEBAPP_STREAMLIT = {"resources", "session", "actions", "widgets", "blend_view", "extend_view"}
+WEBAPP_STREAMLIT = {"resources", "run_memo", "session", "actions", "widgets", "blend_view", "extend_view"}
 #: The one sanctioned lazy pyspark import on the app side: the Spark half of the weight
 #: transform, kept beside its numpy half so the two cannot drift apart.
 LAZY_PYSPARK_OK = {"engine.core.weights"}

@@ -50,7 +50,7 @@ from spotify.auth import SpotifyAuth
 from spotify.errors import AuthError, SpotifyError
 from spotify.history import fetch_profile_and_history
 from spotify.playlists import save_playlist
-from webapp import catalog, resources, session
+from webapp import catalog, resources, run_memo, session
 from webapp.cards import sign_in_html
 from webapp.listeners import (
     KIND_SPOTIFY,
@@ -185,7 +185,7 @@ def forget_me() -> dict[str, int] | None:
         return None
     session.forget_shown()
     session.forget_exclusions()
-    session.forget_run_value(_feedback_name())
+    run_memo.forget_run_value(_feedback_name())
     session.forget_remembered()
     return counts
 
@@ -237,7 +237,7 @@ def _feedback_name() -> str:
 def feedback() -> Feedback:
     """The listener's likes and dislikes, read from the store once per page run (none, with one
     note, when the store cannot be read)."""
-    return session.once_per_run(_feedback_name(), _read_feedback)
+    return run_memo.once_per_run(_feedback_name(), _read_feedback)
 
 
 def _read_feedback() -> Feedback:
@@ -256,7 +256,7 @@ def rate_track(track_id: str, value: int) -> bool:
     except sqlite3.Error as exc:
         _not_saved(_EVENT_WORDS[LIKE if value > 0 else DISLIKE] if value else "Clearing your rating", exc)
         return False
-    session.forget_run_value(_feedback_name())
+    run_memo.forget_run_value(_feedback_name())
     if value:
         log_events(LIKE if value > 0 else DISLIKE, [track_id])
     return True
@@ -269,7 +269,7 @@ def block_artist(artist: str) -> bool:
     except sqlite3.Error as exc:
         _not_saved("Hiding this artist", exc)
         return False
-    session.forget_run_value(_feedback_name())
+    run_memo.forget_run_value(_feedback_name())
     return True
 
 

@@ -9,10 +9,10 @@ whose token ``spotify.auth`` keeps in the same mapping). Pages index ``st.sessio
 for their own widget keys.
 
 Two memos keep a rerun from redoing work, both per session (one listener's results never sit
-in a cache shared by every visitor): :func:`once_per_run` (what this script run already read,
-such as the stored likes; :func:`start_run` at the top of every page forgets it) and
-:func:`remembered` (results kept across runs with the inputs they were made from, recomputed
-only when an input differs).
+in a cache shared by every visitor): :mod:`webapp.run_memo` (what this script run already read,
+such as the stored likes; its own module, and its own key, because the cached resources below
+this module use it too) and :func:`remembered` (results kept across runs with the inputs they
+were made from, recomputed only when an input differs).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ K_LOGGED = "logged_recs"
 K_PLAYING = "playing"
 K_SIGNIN_ERROR = "signin_error"
 K_SEED_PICKS = "seed_picks"
-K_RUN = "run_memo"
 K_REMEMBERED = "remembered"
 
 T = TypeVar("T")
@@ -293,25 +292,7 @@ def pop_extend_note() -> tuple[bool, str, str | None] | None:
     return st.session_state.pop(K_EXTEND_NOTE, None)
 
 
-# -- memos: once per run, and per inputs across runs ------------------------------------------
-
-
-def start_run() -> None:
-    """A new script run: forget what the last one read (the store may have changed since)."""
-    st.session_state[K_RUN] = {}
-
-
-def once_per_run(name: str, compute: Callable[[], T]) -> T:
-    """``compute()`` the first time ``name`` is asked for in this run, the same value after."""
-    memo = st.session_state.setdefault(K_RUN, {})
-    if name not in memo:
-        memo[name] = compute()
-    return cast(T, memo[name])
-
-
-def forget_run_value(name: str) -> None:
-    """Drop ``name`` from this run's memo (after a write that changes it)."""
-    st.session_state.get(K_RUN, {}).pop(name, None)
+# -- memo: per inputs, across runs (once per run: webapp.run_memo) ------------------------------------------
 
 
 def remembered(name: str, owners: tuple[object, ...], key: Hashable, compute: Callable[[], T]) -> T:

@@ -23,7 +23,7 @@ from engine.serving.mixes import Mix
 from spotify.errors import SpotifyError
 from spotify.ids import embed_url, is_spotify_id, track_url
 from spotify.playlists import tracks_to_csv
-from webapp import actions, mixes, resources, session, taste_edit
+from webapp import actions, mixes, resources, run_memo, session, taste_edit
 from webapp.cards import (
     CARD_CSS,
     card_html,
@@ -135,7 +135,7 @@ def page_setup() -> Listener | None:
     except ConfigError as exc:
         st.error(f"The app is misconfigured: {exc}. Fix the setting and restart.")
         st.stop()
-    session.start_run()  # this run reads the store afresh (once: see session.once_per_run)
+    run_memo.start_run()  # this run reads the store and the model's CURRENT afresh (webapp.run_memo)
     listener = session.listener()
     with st.sidebar:
         if listener is None:

@@ -23,6 +23,7 @@ from engine.state.store import Feedback, Store
 from tests.app.conftest import DEMO_USERS
 from tests.app.helpers import open_page, pick_demo_listener, run, shown_ids, start
 from webapp import resources
+from webapp.cards import md_escape
 from webapp.listeners import RecControls
 from webapp.taste_edit import build_request
 
@@ -155,3 +156,34 @@ def test_the_maps_catalogue_sample_is_made_once_for_every_session(counted: Count
     two.select_slider(key="map_n").set_value(1000)
     run(two)
     assert counted["map sample n=1000"] == 1 and counted["map sample n=5000"] == 1
+
+
+def test_a_run_reads_the_models_current_once_and_the_next_run_serves_a_new_one(
+        app_env: Settings, app_models, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every card asks for the recommender: one run reads ``CURRENT`` once (it read it per ask),
+    and a version published meanwhile is what the next run serves."""
+    from engine.bundle.layout import current_version
+    from engine.bundle.publish import publish_bundle
+
+    models = tmp_path / "own-models"
+    _, parts = app_models
+    publish_bundle(models, **parts)
+    monkeypatch.setenv("MODELS_DIR", str(models))
+    reads: Counter[str] = Counter()
+
+    def counting(models_dir):  # noqa: ANN001, ANN202
+        reads["CURRENT"] += 1
+        return current_version(models_dir)
+
+    monkeypatch.setattr(resources, "current_version", counting)
+    at = open_page(pick_demo_listener(start()), "recommendations")
+    assert len(shown_ids(at)) >= 10
+    reads.clear()
+    run(at)
+    assert reads["CURRENT"] == 1
+    first = current_version(models)
+    publish_bundle(models, **parts)
+    second = current_version(models)
+    assert second != first
+    run(at.switch_page("pages/model.py"))
+    assert md_escape(second) in " ".join(m.value for m in at.markdown)
