@@ -89,6 +89,7 @@ from engine.serving.results import (
     TasteLists,
 )
 from engine.serving.scan import ModelScores, Scan
+from engine.serving.track_index import TrackIndex
 
 __all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
 
@@ -206,10 +207,10 @@ class Recommender:
         self.similar_factor_weight = float(similar_factor_weight)
         items = bundle.item_columns  # Arrow-backed: the object-backed bundle.items is never built here
         self._track_ids = items["track_id"].to_numpy(dtype=object)
-        self._index = pd.Index(self._track_ids)
-        if not self._index.is_unique:
-            raise BundleError(f"{bundle.path}: items.parquet has duplicate track_id values")
-        self._index.get_indexer(self._track_ids[:1])  # build the hash table now, not on the first request
+        try:
+            self._ids = TrackIndex(self._track_ids)  # its hash table is built now, not on the first request
+        except ValueError as exc:
+            raise BundleError(f"{bundle.path}: items.parquet has {exc}") from None
         self.arrays = ItemArrays.from_items(items, bundle.popularity)
         self.content = ContentIndex(items, np.asarray(bundle.audio_features), self.arrays, bundle.kmeans)
         self._gram = np.asarray(bundle.gram, dtype=np.float64)
@@ -312,7 +313,7 @@ class Recommender:
 
     def index_of(self, track_ids: Sequence[str]) -> np.ndarray:
         """Item indices (rows of the items table) of ``track_ids``; -1 for unknown ids."""
-        return self._index.get_indexer(list(track_ids))
+        return self._ids.positions(track_ids)
 
     # -- fold-in ----------------------------------------------------------------------------
 
@@ -323,7 +324,7 @@ class Recommender:
             raise TypeError(f"history must be a mapping track_id -> weight, got {type(history).__name__}")
         ids = [str(t) for t in history.keys()]
         weights = check_weights(ids, list(history.values()))
-        idx = self._index.get_indexer(ids) if ids else np.zeros(0, dtype=np.int64)
+        idx = self._ids.positions(ids)
         known = idx >= 0
         unknown = tuple(t for t, ok in zip(ids, known) if not ok)
         idx, weights = idx[known], weights[known]
@@ -835,11 +836,11 @@ class Recommender:
         )
 
     def _lookup(self, track_id: str) -> int:
-        idx = int(self._index.get_indexer([str(track_id)])[0])
+        idx = int(self._ids.positions([str(track_id)])[0])
         if idx < 0:
             raise ValueError(f"unknown track id {track_id!r}: not in model bundle {self.version}")
         return idx
 
     def frame(self, recs: Recommendations) -> pd.DataFrame:
         """Recommendations joined with the items table (see ``engine.serving.explain.recommendations_frame``)."""
-        return recommendations_frame(self.bundle.item_columns, self._index, recs)
+        return recommendations_frame(self.bundle.item_columns, self._ids.index, recs)
