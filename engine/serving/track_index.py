@@ -71,7 +71,7 @@ class TrackIndex:
         if self._direct is not None:
             try:
                 return self._direct(_objects(keys))
-            except TypeError:  # an unhashable key: get_indexer answers -1 for it
+            except TypeError:  # an unhashable key: get_indexer's own answer (-1, or this TypeError)
                 pass
         return self.index.get_indexer(keys)
 
