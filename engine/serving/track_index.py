@@ -4,13 +4,14 @@ Every request looks up its history's ids (and a page its cards'). ``pd.Index.get
 spends most of that time before its hash table is asked: it builds an Index of the query ids
 and infers their dtype. For 200 ids on a 600k catalogue (``bench/serve.py``'s, one-off script,
 p50) the public call took 135 µs and the table alone 31 µs; right after a served request had
-flushed the caches, 439 against 197 µs, and the fold-in measured by the bench went 1,031 →
-766 µs. So :class:`TrackIndex` keeps the pandas Index (its own frames use it) and asks the
-Index's lookup engine with an object array of the query, after checking at construction that
-it finds ids whose rows are known (first, middle, last) and misses one no catalogue holds;
-where it does not (another pandas), every lookup goes through ``get_indexer``. A plain dict
-would need no pandas internals, but holds 33 MiB at 600k ids against the Index's 16 MiB
-(measured), and serving's memory target is tight at rank 128 (README, Scaling).
+flushed the caches, 439 against 197 µs, and a fold-in there 1,031 against 766 µs (in
+``bench/serve.py``'s loop, 889 / 946 → 579 / 638 µs). So :class:`TrackIndex` keeps the pandas
+Index (its own frames use it) and asks the Index's lookup engine with an object array of the
+query, after checking at construction that it finds ids whose rows are known (first, middle,
+last) and misses one no catalogue holds; where it does not (another pandas), every lookup goes
+through ``get_indexer``. A plain dict would need no pandas internals, but holds 33 MiB at 600k
+ids against the Index's 16 MiB (measured), and serving's memory target is tight at rank 128
+(README, Scaling).
 """
 
 from __future__ import annotations
