@@ -181,11 +181,17 @@ class ItemGroups:
     order: np.ndarray | None = None
     starts: np.ndarray | None = None
 
+    def take(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (one per entry, input order) in the order the groups take the entries."""
+        return values if self.order is None else values[self.order]
+
     def sums(self, values: np.ndarray) -> np.ndarray:
         """The sum of ``values`` (one per entry, input order) over each item's entries."""
-        values = np.asarray(values, dtype=np.float64)
-        taken = values if self.order is None else values[self.order]
-        return np.bincount(self.bins, weights=taken, minlength=len(self.items)).astype(np.float64)
+        return self.sums_taken(self.take(np.asarray(values, dtype=np.float64)))
+
+    def sums_taken(self, taken: np.ndarray) -> np.ndarray:
+        """:meth:`sums` of values already in the groups' order (:meth:`take` of them)."""
+        return np.bincount(self.bins, weights=np.asarray(taken, dtype=np.float64), minlength=len(self.items)).astype(np.float64)
 
 
 def group_by_item(items: np.ndarray, n_items: int) -> ItemGroups:
@@ -373,23 +379,30 @@ class Blend:
         parts = []
         for c in self.weights.terms:
             lengths, tgt, cosines = self.lists[c.name].gather(items)
-            src = np.repeat(np.arange(len(items)), lengths)
-            val = hist_w[src] * cosines * self.discounts[c.name][tgt]
             if not len(tgt):
                 continue
             groups = group_by_item(tgt, len(self.prior))
-            coef = sigma_a * c.weight / sparse_std(groups.sums(val), self.n_scored)
+            # Each term's entries are taken in its groups' order before the values are formed:
+            # the discounts are then read at ascending items, not scattered over the catalogue
+            # (the pass has just evicted them from the cache), and one term needs no reordering
+            # after. Same products, same sums bit for bit (a stable grouping keeps each item's
+            # entries in input order, in every term and across terms).
+            src = groups.take(np.repeat(np.arange(len(items)), lengths))
+            tgt, cosines = groups.take(tgt), groups.take(cosines)
+            val = hist_w[src] * cosines * self.discounts[c.name][tgt]
+            coef = sigma_a * c.weight / sparse_std(groups.sums_taken(val), self.n_scored)
             parts.append((src, tgt, coef * val, groups))
-        if len(parts) == 1:  # one term: its grouping is the blend's (no second sort)
+        if len(parts) == 1:  # one term: its grouping is the blend's, its entries in its order
             src, tgt, val, groups = parts[0]
+            nb_values = groups.sums_taken(val)
         else:
             src = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
             tgt = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
             val = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
             groups = group_by_item(tgt, len(self.prior))
-        nb_values = groups.sums(val)
-        if groups.order is not None:  # keep the parts in item order: explanations slice them
-            src, tgt, val = src[groups.order], tgt[groups.order], val[groups.order]
+            nb_values = groups.sums(val)
+            # keep the parts in item order: explanations slice them
+            src, tgt, val = groups.take(src), groups.take(tgt), groups.take(val)
         pop_coef = sigma_a * self.weights.popularity / self.prior_std
         return UserBlend(sigma_a, self.weights.als, pop_coef, groups.items, nb_values, src, tgt, val, self.prior,
                          starts=groups.starts)

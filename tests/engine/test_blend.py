@@ -314,7 +314,8 @@ def test_component_alone_ranks_like_the_item_item_scores(tmp_path, nb) -> None:
 @pytest.mark.parametrize("n_items, n_entries", [(50, 400), (10_000, 200), (10_000, 0)])
 def test_group_sums_are_bit_for_bit_unique_then_bincount(n_items: int, n_entries: int) -> None:
     """Both ways (dense count for many entries, sort for few) give np.unique + np.bincount
-    exactly; the sorted way's order and starts put each item's entries in one slice."""
+    exactly, also for values taken into the groups' order first; the sorted way's order and
+    starts put each item's entries in one slice."""
     rng = np.random.default_rng(n_items + n_entries)
     items = rng.integers(0, n_items, n_entries)
     values = rng.normal(size=n_entries) * 10.0 ** rng.integers(-8, 8, n_entries)
@@ -322,6 +323,7 @@ def test_group_sums_are_bit_for_bit_unique_then_bincount(n_items: int, n_entries
     groups = group_by_item(items, n_items)
     assert np.array_equal(groups.items, uniq)
     assert np.array_equal(groups.sums(values), np.bincount(inv, weights=values, minlength=len(uniq)))  # exact, not approx
+    assert np.array_equal(groups.sums_taken(groups.take(values)), groups.sums(values))  # values taken first: the same
     assert (groups.order is None) == (n_entries * 4 >= n_items or n_entries == 0)
     if groups.order is not None and groups.starts is not None:
         for j, item in enumerate(uniq):
