@@ -193,7 +193,14 @@ def contributions(fold: FoldIn, item_rows: np.ndarray) -> np.ndarray:
     """
     if not len(fold.rows):
         return np.zeros((len(item_rows), 0))
+    item_rows = np.asarray(item_rows, dtype=np.float64)
     with one_blas_thread():
-        # W y_j for every history item in one solve (A is symmetric positive definite).
+        # W is symmetric (A is symmetric positive definite), so y_iᵀ W y_j = (W y_i)ᵀ y_j: one
+        # solve for whichever side has fewer rows. A list of 50 against a 200-track history
+        # took 115 against 242 µs that way (bench/serve.py's catalogue, one-off script); the
+        # two orders agree to ~1e-15 relative.
+        if len(item_rows) < len(fold.rows):
+            w_items = np.linalg.solve(fold.system, item_rows.T)  # [rank, m]
+            return (w_items.T @ fold.rows.T) * fold.confidence[None, :]
         w_rows = np.linalg.solve(fold.system, fold.rows.T)  # [rank, n]
-        return (np.asarray(item_rows, dtype=np.float64) @ w_rows) * fold.confidence[None, :]
+        return (item_rows @ w_rows) * fold.confidence[None, :]

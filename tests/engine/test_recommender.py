@@ -20,7 +20,7 @@ import pytest
 from engine.bundle.load import load_bundle
 from engine.bundle.publish import publish_bundle
 from engine.core.weights import transform_weights
-from engine.serving.foldin import solve_batch
+from engine.serving.foldin import contributions, solve_batch
 from engine.serving.options import MAX_K, Options
 from engine.serving.recommender import Recommender
 from engine.serving.rerank import select_top
@@ -252,6 +252,20 @@ def test_explanation_contributions_sum_to_the_score(rec, served) -> None:
         assert math.isclose(sum(abs(c.share) for c in full.because), 1.0, rel_tol=1e-9)
     # The group-2 history tracks explain group-2 recommendations, not the stray group-1 track.
     assert all(int(e.because[0].track_id) % 3 == 2 for e in out.explanations)
+
+
+@pytest.mark.parametrize("n_items", [3, 40])
+def test_contributions_equal_the_formula_whichever_side_is_solved(n_items: int) -> None:
+    """Entry (i, j) is c_j · y_iᵀ A⁻¹ y_j and row i sums to y_iᵀx, whether the solve runs on
+    the explained items (fewer than the history's 12) or on the history rows (more)."""
+    rng = np.random.default_rng(n_items)
+    y_hist, items = rng.normal(size=(12, 6)), rng.normal(size=(n_items, 6))
+    fold = solve_batch(np.eye(6) * 0.5, [y_hist], [1.0 + rng.gamma(2.0, size=12)], reg_param=0.1)[0]
+    got = contributions(fold, items)
+    inverse = np.linalg.inv(fold.system)
+    assert got.shape == (n_items, 12)
+    assert np.allclose(got, (items @ inverse @ y_hist.T) * fold.confidence[None, :], rtol=1e-12, atol=1e-13)
+    assert np.allclose(got.sum(axis=1), items @ fold.x, rtol=1e-10, atol=1e-12)
 
 
 # -- cold start ---------------------------------------------------------------------------------
