@@ -214,10 +214,17 @@ def group_by_item(items: np.ndarray, n_items: int) -> ItemGroups:
     # values in input order, sequentially): numpy 2's np.unique(return_inverse=True) was ~3x
     # slower on 20k entries.
     # A unique key per entry (item, then input position) sorts like a stable sort, with numpy's
-    # fast (SIMD) unstable sort: a stable argsort of 20k entries took ~1.6 ms.
+    # fast (SIMD) unstable sort: a stable argsort of 20k entries took ~1.6 ms. The position
+    # takes the low bits, so shifts and a mask split the keys (int64 // and % of 20k keys took
+    # 67 against 9 µs).
     n = len(items)
-    keys = np.sort(items * n + np.arange(n))
-    order, ordered = keys % n, keys // n
+    bits = (n - 1).bit_length()
+    if (n_items - 1).bit_length() + bits > 62:  # keys would overflow int64: numpy's stable sort
+        order = np.argsort(items, kind="stable")
+        ordered = items[order]
+    else:
+        keys = np.sort((items << bits) | np.arange(n))
+        order, ordered = keys & ((1 << bits) - 1), keys >> bits
     head = np.concatenate(([True], ordered[1:] != ordered[:-1]))
     starts = np.append(np.flatnonzero(head), n)
     return ItemGroups(ordered[head], np.cumsum(head) - 1, order, starts)

@@ -311,11 +311,12 @@ def test_component_alone_ranks_like_the_item_item_scores(tmp_path, nb) -> None:
     assert list(out.indices) == sorted(top.tolist(), key=lambda i: (-scores[i], i))
 
 
-@pytest.mark.parametrize("n_items, n_entries", [(50, 400), (10_000, 200), (10_000, 0)])
+@pytest.mark.parametrize("n_items, n_entries", [(50, 400), (10_000, 200), (10_000, 0), (2**55, 200)])
 def test_group_sums_are_bit_for_bit_unique_then_bincount(n_items: int, n_entries: int) -> None:
     """Both ways (dense count for many entries, sort for few) give np.unique + np.bincount
-    exactly, also for values taken into the groups' order first; the sorted way's order and
-    starts put each item's entries in one slice."""
+    exactly, also for values taken into the groups' order first (and for item indices too wide
+    to pack with the entry's position into one int64 key); the sorted way's order and starts
+    put each item's entries in one slice."""
     rng = np.random.default_rng(n_items + n_entries)
     items = rng.integers(0, n_items, n_entries)
     values = rng.normal(size=n_entries) * 10.0 ** rng.integers(-8, 8, n_entries)
