@@ -35,7 +35,7 @@ import scipy.sparse as sp
 
 from engine.serving.artists import ArtistSignals
 from engine.serving.neighbours import segment_positions
-from engine.serving.rerank import Filters, ItemArrays, Ranked, rerank, select_top, unique_sorted
+from engine.serving.rerank import Filters, ItemArrays, Ranked, flatnonzero_sparse, rerank, select_top, unique_sorted
 from engine.serving.results import Reason
 from engine.serving.scan import ModelScores
 from engine.serving.workers import beside, inline
@@ -307,7 +307,7 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
         # (finite only: with fewer than k picks the floor is -inf, and -inf >= -inf would keep
         # asking for the blocked tracks the candidates drop, forever)
         # (a finite floor already rejects -inf: one comparison pass)
-        wanted = np.flatnonzero(np.isfinite(terms)) if floor == -np.inf else np.flatnonzero(terms >= floor)
+        wanted = flatnonzero_sparse(np.isfinite(terms) if floor == -np.inf else terms >= floor)
         if len(wanted) <= len(items) and np.isin(wanted, items, assume_unique=True).all():
             return ranked
         items = wanted

@@ -214,6 +214,26 @@ class Ranked:
     rank_scores: np.ndarray
 
 
+def flatnonzero_sparse(mask: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero(mask)`` of a 1-D boolean mask, faster when few entries hold.
+
+    numpy walks every byte of a boolean mask branch-free: ~170 µs for 600k bytes with 0.16%
+    true (a candidate threshold's share of a catalogue), against 20 µs to count them. This
+    tests eight bytes at a time and walks only the words that hold a True (~80 µs there; at 1%
+    true it took 280 against numpy's 217). Above one true in 256 numpy's own walk is used.
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    if 256 * int(np.count_nonzero(mask)) > len(mask):
+        return np.flatnonzero(mask)
+    n8 = len(mask) - len(mask) % 8
+    hot = np.flatnonzero(mask[:n8].view(np.uint64) != 0)
+    rows, cols = np.nonzero(mask[:n8].reshape(-1, 8)[hot])
+    out = hot[rows] * 8 + cols
+    if n8 < len(mask):
+        out = np.concatenate([out, n8 + np.flatnonzero(mask[n8:])])
+    return out
+
+
 def select_top(scores: np.ndarray, m: int) -> np.ndarray:
     """Positions of the ``m`` largest scores, sorted by score (descending).
 
@@ -235,7 +255,7 @@ def select_top(scores: np.ndarray, m: int) -> np.ndarray:
         # Expect about m·len(sample)/n sample values above the m-th score; aim for twice that.
         want = min(len(sample), int(2 * m * len(sample) / n) + 8)
         threshold = np.partition(sample, len(sample) - want)[len(sample) - want]
-        pos = np.flatnonzero(scores >= threshold)
+        pos = flatnonzero_sparse(scores >= threshold)
         if len(pos) < m or not np.isfinite(threshold):
             pos = np.argpartition(scores, n - m)[n - m :]
         elif len(pos) > m:

@@ -23,7 +23,7 @@ from engine.core.weights import transform_weights
 from engine.serving.foldin import contributions, solve_batch
 from engine.serving.options import MAX_K, Options
 from engine.serving.recommender import Recommender
-from engine.serving.rerank import select_top
+from engine.serving.rerank import flatnonzero_sparse, select_top
 from engine.serving.results import Reason
 from tests.factories import random_bundle_parts
 from tests.references import capped_walk
@@ -380,6 +380,20 @@ def test_select_top_is_exact_on_large_arrays() -> None:
         np.testing.assert_array_equal(scores[got], np.sort(scores)[::-1][:m])
     sorted_desc = np.sort(rng.normal(size=100_000))[::-1].copy()  # adversarial order for the sample
     np.testing.assert_array_equal(select_top(sorted_desc, 30), np.arange(30))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 4_099, 200_003])
+def test_flatnonzero_sparse_is_numpys(n: int) -> None:
+    """The same positions as np.flatnonzero at every density (its word walk below one true in
+    256, numpy's above), with a tail shorter than a word, and from a strided view."""
+    rng = np.random.default_rng(n)
+    for density in (0.0, 0.001, 0.003, 0.05, 1.0):
+        mask = rng.random(n) < density
+        if n > 8:
+            mask[-1] = True  # the tail past the last full word is read too
+        np.testing.assert_array_equal(flatnonzero_sparse(mask), np.flatnonzero(mask))
+        np.testing.assert_array_equal(flatnonzero_sparse(mask[::3]), np.flatnonzero(mask[::3]))
+        assert flatnonzero_sparse(mask).dtype == np.flatnonzero(mask).dtype
 
 
 def test_frame_names_tracks_and_reasons(rec) -> None:
