@@ -256,6 +256,21 @@ def test_shared_genres_of_many_pairs_are_each_pairs_own(demo: Recommender) -> No
     assert s.shared_genres_many(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)) == []
 
 
+def test_artist_shares_are_the_dense_formula_bit_for_bit() -> None:
+    """log1p(max(w, 0)) / its sum, worked only where a weight is held: the same bits, negative
+    weights count as none, and all-zero (or all-negative) weights give zeros."""
+    rng = np.random.default_rng(5)
+    weights = np.zeros(5_000)
+    weights[rng.choice(5_000, 60, replace=False)] = rng.gamma(1.0, 5.0, 60)
+    weights[rng.choice(5_000, 5, replace=False)] = -2.0
+    for w in (weights, weights.astype(np.float32), np.zeros(10), -np.ones(10)):
+        dense = np.log1p(np.maximum(w, 0.0))
+        want = dense / dense.sum() if dense.sum() > 0 else dense
+        got = lists_module.artist_shares(w)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert np.isclose(lists_module.artist_shares(weights).sum(), 1.0)
+
+
 def test_lists_reasons_on_cards_name_the_artists() -> None:
     row = {"because": [], "reasons": [Reason("your_artist", "Robyn"), Reason("similar_artist", "Lykke Li")]}
     assert reason_lines(row, verb="played", sound=None) == [
