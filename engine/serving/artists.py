@@ -162,6 +162,11 @@ class ArtistSignals:
             more = more[sizes[more] > j]
         return out
 
+    def track_weights(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``[n_artists]`` float64: each of ``items``' weight given to every artist it credits
+        (``item_artist[items].T @ weights``, the same sums bit for bit, from the CSR arrays)."""
+        return _rows_t_dot(self.item_artist, np.asarray(items, dtype=np.int64), weights)
+
     def spread(self, share: np.ndarray) -> np.ndarray:
         """Similarity of every artist to the listener's artists, weighted by ``share`` ([n_artists], sums to 1).
 

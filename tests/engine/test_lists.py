@@ -256,6 +256,21 @@ def test_shared_genres_of_many_pairs_are_each_pairs_own(demo: Recommender) -> No
     assert s.shared_genres_many(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)) == []
 
 
+def test_track_weights_are_scipys_product_bit_for_bit(demo: Recommender) -> None:
+    """Each track's weight to every artist it credits, in history order (not sorted), as
+    ``item_artist[items].T @ weights`` sums it; tracks with several artists included."""
+    s = demo.artists
+    rng = np.random.default_rng(6)
+    several = np.flatnonzero(np.diff(s.item_artist.indptr) > 1)
+    assert len(several)
+    items = np.concatenate([rng.choice(several, 20, replace=False), rng.choice(len(s.primary), 200, replace=False)])
+    rng.shuffle(items)
+    weights = rng.gamma(1.0, 5.0, len(items))
+    got = s.track_weights(items, weights)
+    assert got.dtype == np.float64 and np.array_equal(got, s.item_artist[items].T @ weights)
+    assert np.array_equal(s.track_weights(items[:0], weights[:0]), np.zeros(s.n_artists))
+
+
 def test_artist_shares_are_the_dense_formula_bit_for_bit() -> None:
     """log1p(max(w, 0)) / its sum, worked only where a weight is held: the same bits, negative
     weights count as none, and all-zero (or all-negative) weights give zeros."""
