@@ -299,7 +299,8 @@ def _rows_t_dot(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray) ->
     hundred rows of a listener."""
     flat, owner = _entries(matrix, rows)
     products = matrix.data[flat].astype(np.float64) * np.asarray(weights, dtype=np.float64)[owner]
-    return np.bincount(matrix.indices[flat], weights=products, minlength=matrix.shape[1])
+    # (bincount gives int64 zeros for no entries at all, whatever the weights' dtype)
+    return np.bincount(matrix.indices[flat], weights=products, minlength=matrix.shape[1]).astype(np.float64, copy=False)
 
 
 def _genre_profiles(artist_items: sp.csr_matrix, genres: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -500,10 +500,7 @@ class Recommender:
     def _artist_weights(self, hist: _History) -> np.ndarray:
         """The listener's raw weight per artist code: their known tracks' weights (every credited
         artist gets the track's weight) plus the artist-only matches."""
-        if len(hist.known_items):
-            weights = self.artists.track_weights(hist.known_items, hist.known_weights)
-        else:
-            weights = np.zeros(self.artists.n_artists)
+        weights = self.artists.track_weights(hist.known_items, hist.known_weights)  # zeros without tracks
         if len(hist.artist_codes):
             np.add.at(weights, hist.artist_codes, hist.artist_values)
         return weights

@@ -268,7 +268,8 @@ def test_track_weights_are_scipys_product_bit_for_bit(demo: Recommender) -> None
     weights = rng.gamma(1.0, 5.0, len(items))
     got = s.track_weights(items, weights)
     assert got.dtype == np.float64 and np.array_equal(got, s.item_artist[items].T @ weights)
-    assert np.array_equal(s.track_weights(items[:0], weights[:0]), np.zeros(s.n_artists))
+    none = s.track_weights(items[:0], weights[:0])
+    assert none.dtype == np.float64 and np.array_equal(none, np.zeros(s.n_artists))
 
 
 def test_artist_shares_are_the_dense_formula_bit_for_bit() -> None:

@@ -75,4 +75,5 @@ def test_rows_t_dot_is_scipys_transposed_row_product_bit_for_bit(dtype: type) ->
     got = _rows_t_dot(matrix, rows, weights)
     assert got.dtype == np.float64 and np.array_equal(got, expected)
     assert np.any(got != 0)
-    assert np.array_equal(_rows_t_dot(matrix, rows[:0], weights[:0]), np.zeros(120))
+    empty = _rows_t_dot(matrix, rows[:0], weights[:0])
+    assert empty.dtype == np.float64 and np.array_equal(empty, np.zeros(120))
