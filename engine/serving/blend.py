@@ -414,13 +414,32 @@ class Blend:
         return UserBlend(sigma_a, self.weights.als, pop_coef, groups.items, nb_values, src, tgt, val, self.prior,
                          starts=groups.starts)
 
-    def add_to(self, scores: np.ndarray, user: UserBlend, *, item2pos: np.ndarray | None, prior_scan: np.ndarray | None) -> None:
-        """Turn a listener's ``Y @ x`` scores (positions of the scan) into served scores, in place."""
+    def start(self, user: UserBlend, n_positions: int, *, item2pos: np.ndarray | None) -> np.ndarray | None:
+        """float32 scores to start a listener's pass from (``Scan.scores(x, start=...)``): the
+        neighbour bonuses at their positions, 0 elsewhere; :meth:`add_to` with ``started``
+        then adds the rest. Bit for bit the scores :meth:`add_to` alone gives. None when there
+        are no bonuses, or when the ALS part is scaled (``als_weight`` ≠ 1: the scaling comes
+        before the bonuses there, and a pass cannot scale only its own part)."""
+        if not len(user.nb_items) or user.als_weight != 1.0:
+            return None
+        out = np.zeros(n_positions, dtype=np.float32)
+        self._add_neighbours(out, user, item2pos)
+        return out
+
+    def add_to(self, scores: np.ndarray, user: UserBlend, *, item2pos: np.ndarray | None, prior_scan: np.ndarray | None,
+               started: bool = False) -> None:
+        """Turn a listener's ``Y @ x`` scores (positions of the scan) into served scores, in place
+        (``started``: the pass began from :meth:`start`, so the neighbour bonuses are in)."""
         if user.als_weight != 1.0:
             scores *= scores.dtype.type(user.als_weight)
+        if not started:
+            self._add_neighbours(scores, user, item2pos)
+        if user.pop_coef and prior_scan is not None:
+            scores += np.float32(user.pop_coef) * prior_scan
+
+    @staticmethod
+    def _add_neighbours(scores: np.ndarray, user: UserBlend, item2pos: np.ndarray | None) -> None:
         if len(user.nb_items):
             pos = user.nb_items if item2pos is None else item2pos[user.nb_items]
             ok = pos >= 0
             scores[pos[ok]] += user.nb_values[ok].astype(scores.dtype)
-        if user.pop_coef and prior_scan is not None:
-            scores += np.float32(user.pop_coef) * prior_scan

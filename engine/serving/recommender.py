@@ -465,7 +465,16 @@ class Recommender:
         if not len(hist.als_items):
             return self._cold_start(hist, opts, excluded)
         fold, user = self._listener(hist)
-        return self._finish_als(self.scan.nominating(fold.x), fold, hist, opts, excluded, user)
+        return self._finish_als(self._nominating(fold, user), fold, hist, opts, excluded, user)
+
+    def _nominating(self, fold: FoldIn, user: UserBlend | None) -> np.ndarray:
+        """Served float32 scores that nominate candidates, to be re-scored exactly: the served
+        pass (:meth:`_served_pass`), or the int8 pass's upper bounds with the blend added."""
+        if self.scan.quantized is None:
+            return self._served_pass(fold, user)
+        upper = self.scan.quantized.upper(fold.x)
+        self._add_blend(upper, user)
+        return upper
 
     def list_stats(self, items: np.ndarray, own: np.ndarray) -> ListStats:
         """Share of new artists (no artist in ``own``) and median popularity percentile of ``items``."""
@@ -517,18 +526,29 @@ class Recommender:
             return None, None, None
         fold, user = self._listener(hist)  # kept per thread: "Why this?" reuses this solve
         if self.scan.quantized is None or exact_pass:
-            scores = self.scan.scores(fold.x)
-            self._add_blend(scores, user)
-            return ModelScores.of(scores, self.scan), fold, user
+            return ModelScores.of(self._served_pass(fold, user), self.scan), fold, user
         estimate, upper = self.scan.quantized.scan(fold.x)
         self._add_blend(estimate, user)
         self._add_blend(upper, user)
         return ModelScores.of(estimate, self.scan, upper=upper, exact=self._rescorer(fold, user)), fold, user
 
-    def _add_blend(self, scores: np.ndarray, user: UserBlend | None) -> None:
-        """The blend's terms added to a pass's scores in place (nothing serving ALS alone)."""
+    def _served_pass(self, fold: FoldIn, user: UserBlend | None) -> np.ndarray:
+        """The served float32 score at every scan position from the float32 pass: ``Y @ x``
+        started from the blend's neighbour bonuses when it can (:meth:`Blend.start`), then
+        the rest of the blend."""
+        start = None
         if user is not None:
-            self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan)  # type: ignore[union-attr]
+            start = self._blend.start(user, len(self._scan), item2pos=self._item2pos)  # type: ignore[union-attr]
+        scores = self.scan.scores(fold.x, start=start)
+        self._add_blend(scores, user, started=start is not None)
+        return scores
+
+    def _add_blend(self, scores: np.ndarray, user: UserBlend | None, *, started: bool = False) -> None:
+        """The blend's terms added to a pass's scores in place (nothing serving ALS alone;
+        ``started``: the pass began from the blend's :meth:`Blend.start`)."""
+        if user is not None:
+            self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan,  # type: ignore[union-attr]
+                               started=started)
 
     def _rescorer(self, fold: FoldIn, user: UserBlend | None) -> Callable[[np.ndarray], np.ndarray]:
         """The exact (float64) served score at scan positions, from the float32 rows."""
@@ -633,8 +653,9 @@ class Recommender:
             users = warm[start : start + block]
             scores = np.stack([folds[u].x for u in users]).astype(np.float32) @ self._scan.T  # [users, positions]
             for row, u in zip(scores, users):
-                out[u] = self._finish_als(row, folds[u], parsed[u], opts, excluded,
-                                          self._user_blend(folds[u], parsed[u]))
+                user = self._user_blend(folds[u], parsed[u])
+                self._add_blend(row, user)
+                out[u] = self._finish_als(row, folds[u], parsed[u], opts, excluded, user)
         for u, h in enumerate(parsed):
             if out[u] is None:
                 out[u] = self._cold_start(h, opts, excluded)
@@ -660,9 +681,9 @@ class Recommender:
         self, scores: np.ndarray, fold: FoldIn, hist: _History, opts: Options, excluded: np.ndarray,
         user: UserBlend | None,
     ) -> Recommendations:
-        """Mask, re-rank and explain one listener's nominating scores (``scores``: the float32
-        pass, or the int8 pass's upper bounds; modified). The candidates are re-scored exactly."""
-        self._add_blend(scores, user)
+        """Mask, re-rank and explain one listener's nominating scores (``scores``: the served
+        float32 pass, or the int8 pass's upper bounds with the blend added; modified). The
+        candidates are re-scored exactly."""
         # Masking writes only the listed positions: no full-size boolean pass.
         if opts.exclude_known:
             mask_positions(scores, hist.known_items, self._item2pos)

@@ -361,3 +361,24 @@ def test_served_lists_are_read_from_their_files_and_equal_the_maps(blended, nb) 
         for a, b in zip(got, want):
             assert a.dtype == b.dtype and np.array_equal(a, b)
     assert np.array_equal(lists.gather(np.arange(N_ITEMS))[1], nb.indices.astype(np.int64))
+
+
+@pytest.mark.parametrize("als, popularity", [(1.0, 0.2), (1.0, 0.0), (0.5, 0.2)])
+def test_a_pass_started_from_the_bonuses_serves_the_same_scores_bit_for_bit(tmp_path, nb, als: float, popularity: float) -> None:
+    """``Blend.start`` puts the neighbour bonuses into the pass's output (``Scan.scores(start=)``)
+    and ``add_to(started=True)`` adds the rest: the float32 scores of the pass plus
+    ``add_to``, bit for bit. A scaled ALS part (als ≠ 1) must be scaled first: no start."""
+    w = BlendWeights(neighbours=0.6, neighbour_pop_exponent=0.7, popularity=popularity, als=als)
+    rec = publish(tmp_path, blend=w, neighbours=nb)
+    fold, user = rec._listener(rec._parse(HISTORY))
+    blend, scan = rec.blend, rec.scan
+    assert blend is not None and user is not None and len(user.nb_items)
+    expected = scan.scores(fold.x)
+    blend.add_to(expected, user, item2pos=scan.item2pos, prior_scan=rec._prior_scan)
+    start = blend.start(user, len(scan.matrix), item2pos=scan.item2pos)
+    assert (start is None) == (als != 1.0)
+    got = scan.scores(fold.x, start=start)
+    blend.add_to(got, user, item2pos=scan.item2pos, prior_scan=rec._prior_scan, started=start is not None)
+    assert np.array_equal(got, expected)
+    assert np.array_equal(rec._served_pass(fold, user), expected)
+    assert not np.array_equal(expected, scan.scores(fold.x))  # the blend changed the scores

@@ -77,3 +77,24 @@ def test_rows_t_dot_is_scipys_transposed_row_product_bit_for_bit(dtype: type) ->
     assert np.any(got != 0)
     empty = _rows_t_dot(matrix, rows[:0], weights[:0])
     assert empty.dtype == np.float64 and np.array_equal(empty, np.zeros(120))
+
+
+@pytest.mark.parametrize("kind", ["all", "some", "few", "fortran"])
+def test_a_pass_from_start_scores_adds_them_in_place_bit_for_bit(kind: str) -> None:
+    """``scores(x, start=s)`` is ``s + Y @ x`` as float32 adds them, written into ``s``: through
+    BLAS's y = βy + Ax for a C-ordered matrix, through numpy for any other."""
+    rng = np.random.default_rng(8)
+    scan = _scan("all" if kind == "fortran" else kind, rng, n=5_000)
+    if kind == "fortran":
+        scan = Scan.of(np.asfortranarray(scan.matrix), scan.has_factors)
+        assert not scan.matrix.flags.c_contiguous
+    x = rng.normal(size=8)
+    start = np.zeros(len(scan.matrix), dtype=np.float32)
+    start[rng.choice(len(start), len(start) // 10, replace=False)] = rng.normal(size=len(start) // 10)
+    start[:3] = -np.inf  # a masked position stays masked
+    expected = start + scan.scores(x)
+    given = start
+    got = scan.scores(x, start=start)
+    assert got is given and got.dtype == np.float32
+    assert np.array_equal(got, expected)
+    assert (got[3:] != scan.scores(x)[3:]).any() and np.isneginf(got[:3]).all()
