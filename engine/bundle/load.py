@@ -332,8 +332,8 @@ class FileSlices:
             reader = cls(filename, int(arr.offset), arr.dtype, len(arr)) if whole else None
         except OSError:
             return None
-        if reader is not None and len(arr) and not (
-            np.array_equal(reader.read(np.array([0, len(arr) - 1]), np.array([1, 1])), arr[[0, -1]], equal_nan=True)
+        if reader is not None and len(arr) and (
+            reader.read(np.array([0, len(arr) - 1]), np.array([1, 1])).tobytes() != arr[[0, -1]].tobytes()
         ):
             return None  # not the bytes the map shows (a view that happens to end with the file)
         return reader
@@ -356,15 +356,26 @@ class FileSlices:
         return np.frombuffer(data, dtype=self.dtype)
 
 
+def _readable_kind(dtype: np.dtype, *, extra: bool) -> bool:
+    """Floats; for an ``extra`` array also integers, booleans, text, or records whose every field
+    is a plain number."""
+    if not extra:
+        return dtype.kind == "f"
+    if dtype.fields is not None:
+        return bool(dtype.names) and all(dtype[f].kind in "biuf" and dtype[f].shape == () for f in dtype.names or ())
+    return dtype.kind in "biufU"
+
+
 def _npy(path: Path, name: str, *, extra: bool = False) -> np.ndarray:
     """One ``.npy`` of the bundle, memory-mapped, at least 1-D: floats; an ``extra`` array may
-    also hold integers, booleans or fixed-width text (e.g. ``extra/artist_ids``), never objects."""
+    also hold integers, booleans, fixed-width text (e.g. ``extra/artist_ids``) or records of
+    numbers (``extra/neighbours_entries``), never objects."""
     file = bundle_file(path, name)
     try:
         arr = np.load(file, mmap_mode="r", allow_pickle=False)
     except _UNREADABLE as exc:
         raise BundleError(f"{file}: not a readable .npy array ({type(exc).__name__})") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in ("biufU" if extra else "f") or arr.ndim == 0:
+    if not isinstance(arr, np.ndarray) or not _readable_kind(arr.dtype, extra=extra) or arr.ndim == 0:
         what = f"{arr.dtype} of shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
         raise BundleError(f"{file}: holds {what}, expected an array of {'numbers or text' if extra else 'floats'}")
     return arr

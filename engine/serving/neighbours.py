@@ -8,18 +8,20 @@ row to a shorter prefix, :meth:`~ItemNeighbours.remap` rows from ALS item indice
 bundle's item rows, and convert to and from the bundle's ``extra`` arrays.
 
 Storage (bundle ``extra`` arrays, rows = the bundle's items table): ``neighbours_indptr``
-int64 ``[n_items + 1]``, ``neighbours_indices`` int32, ``neighbours_scores`` float32 (each row
-sorted by score, best first), and ``item_listeners`` float32 ``[n_items]`` (training listeners
-per item). At 100 neighbours that is 800 bytes per item with listeners — memory-mapped, and a
-request reads its rows of ``indices`` / ``scores`` from the files (``FileSlices``), so a 600k
-catalogue's lists stay out of the process RSS. numpy only: the app imports this module.
+int64 ``[n_items + 1]``, ``neighbours_entries`` (:data:`ENTRY_DTYPE`: each neighbour's int32
+``index`` and float32 ``score`` side by side; each row sorted by score, best first), and
+``item_listeners`` float32 ``[n_items]`` (training listeners per item). At 100 neighbours that
+is 800 bytes per item with listeners — memory-mapped, and a request reads its rows from the
+file (``FileSlices``), so a 600k catalogue's lists stay out of the process RSS. Bundles written
+before the entries kept indices and scores in two arrays (``neighbours_indices`` int32,
+``neighbours_scores`` float32); they load as before. numpy only: the app imports this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,16 +31,28 @@ from engine.bundle.load import FileSlices, release_pages
 KINDS = ("cooccurrence", "ease")
 #: The name of the first lists (``params["neighbours"]``); further components name their own.
 NEIGHBOURS = "neighbours"
-#: Names of the bundle ``extra`` arrays of the first lists; a component ``c`` stores
-#: ``c_indptr``, ``c_indices``, ``c_scores``, and all share ``item_listeners``.
-EXTRA_INDPTR, EXTRA_INDICES, EXTRA_SCORES, EXTRA_LISTENERS = (
-    "neighbours_indptr", "neighbours_indices", "neighbours_scores", "item_listeners",
-)
+#: The training listeners of every item, shared by all lists.
+EXTRA_LISTENERS = "item_listeners"
+#: One stored neighbour: its item index and score side by side, so a request reads each history
+#: row of a list with one ``pread`` rather than one per array (200 rows after a pass: 669
+#: against 344 µs at 600k items; bench/serve.py's catalogue).
+ENTRY_DTYPE = np.dtype([("index", "<i4"), ("score", "<f4")])
 
 
-def extra_names(name: str = NEIGHBOURS) -> tuple[str, str, str]:
-    """The ``extra`` array names of the lists called ``name``: indptr, indices, scores."""
-    return f"{name}_indptr", f"{name}_indices", f"{name}_scores"
+class ExtraNames(NamedTuple):
+    """The ``extra`` array names of one set of lists (see the module docstring)."""
+
+    indptr: str
+    entries: str
+    #: the two arrays of bundles written before ``entries``
+    indices: str
+    scores: str
+
+
+def extra_names(name: str = NEIGHBOURS) -> ExtraNames:
+    """The ``extra`` array names of the lists called ``name``: a component ``c`` stores
+    ``c_indptr`` and ``c_entries`` (older bundles ``c_indices`` and ``c_scores``)."""
+    return ExtraNames(f"{name}_indptr", f"{name}_entries", f"{name}_indices", f"{name}_scores")
 
 
 @dataclass(frozen=True)
@@ -122,14 +136,15 @@ class NeighbourParams:
 class ItemNeighbours:
     """CSR neighbour lists: item ``i``'s neighbours are ``indices[indptr[i]:indptr[i+1]]`` with
     cosine ``scores`` in the same slice, best first. ``listeners[i]`` = training listeners of i.
-    ``files``: readers of ``indices`` and ``scores`` straight from the bundle's files
-    (:meth:`from_extra` sets them when it can), which :meth:`gather` uses instead of the maps."""
+    ``files``: a reader of the bundle's entries file, or of its two older ``indices`` and
+    ``scores`` files (:meth:`from_extra` sets them when it can), which :meth:`gather` uses
+    instead of the maps."""
 
     indptr: np.ndarray
     indices: np.ndarray
     scores: np.ndarray
     listeners: np.ndarray
-    files: tuple[FileSlices, FileSlices] | None = field(default=None, compare=False, repr=False)
+    files: FileSlices | tuple[FileSlices, FileSlices] | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_items(self) -> int:
@@ -154,6 +169,9 @@ class ItemNeighbours:
         items = np.asarray(items, dtype=np.int64)
         starts = np.asarray(self.indptr[items], dtype=np.int64)
         lengths = np.asarray(self.indptr[items + 1], dtype=np.int64) - starts
+        if isinstance(self.files, FileSlices):
+            rows = self.files.read(starts, lengths)
+            return lengths, rows["index"].astype(np.int64), rows["score"].astype(np.float64)
         if self.files is not None:
             index_file, score_file = self.files
             return (lengths, index_file.read(starts, lengths).astype(np.int64),
@@ -195,12 +213,13 @@ class ItemNeighbours:
         )
 
     def to_extra(self, name: str = NEIGHBOURS) -> dict[str, np.ndarray]:
-        """The bundle ``extra`` arrays of the lists called ``name``."""
-        indptr, indices, scores = extra_names(name)
+        """The bundle ``extra`` arrays of the lists called ``name`` (indptr, entries, listeners)."""
+        names = extra_names(name)
+        entries = np.empty(len(self.indices), dtype=ENTRY_DTYPE)
+        entries["index"], entries["score"] = self.indices, self.scores
         return {
-            indptr: np.asarray(self.indptr, dtype=np.int64),
-            indices: np.asarray(self.indices, dtype=np.int32),
-            scores: np.asarray(self.scores, dtype=np.float32),
+            names.indptr: np.asarray(self.indptr, dtype=np.int64),
+            names.entries: entries,
             EXTRA_LISTENERS: np.asarray(self.listeners, dtype=np.float32),
         }
 
@@ -208,27 +227,34 @@ class ItemNeighbours:
     def from_extra(cls, extra: Mapping[str, np.ndarray], n_items: int, name: str = NEIGHBOURS) -> "ItemNeighbours | None":
         """Read the lists called ``name`` back from a bundle's ``extra`` (None when absent).
 
-        Raises ``ValueError`` naming the array when the shapes do not fit ``n_items``.
+        Reads the entries array, or the two arrays of an older bundle. Raises ``ValueError``
+        naming the array when one is missing, of another type, or does not fit ``n_items``.
         """
-        indptr, indices, scores = extra_names(name)
-        if indptr not in extra:
+        names = extra_names(name)
+        if names.indptr not in extra:
             return None
-        if EXTRA_LISTENERS not in extra or indices not in extra or scores not in extra:
-            raise ValueError(f"extra/{indptr}.npy comes without {indices}, {scores} or {EXTRA_LISTENERS}")
-        index_file, score_file = FileSlices.of(extra[indices]), FileSlices.of(extra[scores])
-        found = cls(
-            np.asarray(extra[indptr]), np.asarray(extra[indices]),
-            np.asarray(extra[scores]), np.asarray(extra[EXTRA_LISTENERS]),
-            files=(index_file, score_file) if index_file is not None and score_file is not None else None,
-        )
+        files: FileSlices | tuple[FileSlices, FileSlices] | None
+        if EXTRA_LISTENERS in extra and names.entries in extra:
+            entries, where = extra[names.entries], f"extra/{names.entries}.npy"
+            if entries.dtype != ENTRY_DTYPE or entries.ndim != 1:
+                raise ValueError(f"{where} holds {entries.dtype} of shape {entries.shape}, expected {ENTRY_DTYPE} entries")
+            indices, scores, files = np.asarray(entries["index"]), np.asarray(entries["score"]), FileSlices.of(entries)
+        elif EXTRA_LISTENERS in extra and names.indices in extra and names.scores in extra:
+            where = f"extra/{names.indices}.npy / {names.scores}.npy"
+            index_file, score_file = FileSlices.of(extra[names.indices]), FileSlices.of(extra[names.scores])
+            indices, scores = np.asarray(extra[names.indices]), np.asarray(extra[names.scores])
+            files = (index_file, score_file) if index_file is not None and score_file is not None else None
+        else:
+            raise ValueError(f"extra/{names.indptr}.npy comes without {names.entries} (or {names.indices} and {names.scores}) or {EXTRA_LISTENERS}")
+        found = cls(np.asarray(extra[names.indptr]), indices, scores, np.asarray(extra[EXTRA_LISTENERS]), files=files)
         if len(found.indptr) != n_items + 1 or len(found.listeners) != n_items:
-            raise ValueError(f"extra/{indptr}.npy has {len(found.indptr)} entries, expected {n_items + 1}")
+            raise ValueError(f"extra/{names.indptr}.npy has {len(found.indptr)} entries, expected {n_items + 1}")
         if len(found.indices) != found.indptr[-1] or len(found.scores) != found.indptr[-1]:
-            raise ValueError(f"extra/{indices}.npy / {scores}.npy do not match {indptr}")
+            raise ValueError(f"{where} do not match {names.indptr}")
         if len(found.indices):
             low, high = _range(found.indices)
             if high >= n_items or low < 0:
-                raise ValueError(f"extra/{indices}.npy names items outside 0..{n_items - 1}")
+                raise ValueError(f"{where} names items outside 0..{n_items - 1}")
         return found
 
 

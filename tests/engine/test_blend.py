@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.bundle.load import load_bundle
+from engine.bundle.load import FileSlices, load_bundle
 from engine.bundle.publish import publish_bundle
 from engine.core.errors import BundleError
 from engine.core.weights import transform_weights
@@ -353,7 +353,7 @@ def test_served_lists_are_read_from_their_files_and_equal_the_maps(blended, nb) 
     """A loaded bundle's lists are read with ``pread`` (nothing mapped per request), and every
     read equals the memory-mapped arrays': any items, repeated, empty rows, none at all."""
     lists = blended._blend.lists["neighbours"]  # noqa: SLF001 - the served lists themselves
-    assert lists.files is not None
+    assert isinstance(lists.files, FileSlices)  # one file: each neighbour's index and score side by side
     mapped = dataclasses.replace(lists, files=None)
     rng = np.random.default_rng(0)
     for items in ([], [N_ITEMS - 1], [5, 5, 0, N_ITEMS - 3], rng.integers(0, N_ITEMS, 200).tolist()):

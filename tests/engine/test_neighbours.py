@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.serving.neighbours import ItemNeighbours, NeighbourParams
+from engine.bundle.load import FileSlices, load_bundle
+from engine.bundle.publish import publish_bundle
+from engine.core.errors import BundleError
+from engine.serving.neighbours import ENTRY_DTYPE, ItemNeighbours, NeighbourParams
 from engine.training.neighbours import item_neighbours
+from tests.factories import random_bundle_parts
 
 
 def planted_interactions(n_users: int = 60, n_items: int = 40, seed: int = 3) -> list[tuple[int, int, float]]:
@@ -88,6 +92,61 @@ def test_truncate_remap_and_extra_round_trip() -> None:
         ItemNeighbours.from_extra(moved.to_extra(), 6)
     with pytest.raises(ValueError, match="top_n"):
         NeighbourParams(top_n=0)
+
+
+def random_lists(n_items: int = 40, seed: int = 0) -> ItemNeighbours:
+    """Rows of 0-6 neighbours each (best first), some empty."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 7, n_items)
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    indices = np.concatenate([rng.choice(n_items, k, replace=False) for k in lengths]).astype(np.int32)
+    scores = np.concatenate([np.sort(rng.random(k))[::-1] for k in lengths]).astype(np.float32)
+    return ItemNeighbours(indptr, indices, scores, rng.integers(0, 9, n_items).astype(np.float32))
+
+
+def test_bundles_store_entries_side_by_side_and_older_split_arrays_still_load(tmp_path) -> None:
+    """New bundles keep each neighbour's index and score together (one read per history row);
+    a bundle with the two older arrays loads the same lists. Both are read from their files."""
+    n = 40
+    nb = random_lists(n)
+    extra = nb.to_extra()
+    assert set(extra) == {"neighbours_indptr", "neighbours_entries", "item_listeners"}
+    assert extra["neighbours_entries"].dtype == ENTRY_DTYPE
+    older = {"neighbours_indptr": nb.indptr, "neighbours_indices": nb.indices, "neighbours_scores": nb.scores,
+             "item_listeners": nb.listeners}
+    items = np.random.default_rng(1).integers(0, n, 60)
+    for kind, arrays in (("entries", extra), ("split", older)):
+        parts = random_bundle_parts(n_items=n, rank=4, seed=1)
+        parts["extra"] = arrays
+        bundle = load_bundle(tmp_path / kind / publish_bundle(tmp_path / kind, **parts))
+        got = ItemNeighbours.from_extra(bundle.extra, n)
+        assert got is not None
+        for field in ("indptr", "indices", "scores", "listeners"):
+            assert np.array_equal(getattr(got, field), getattr(nb, field)), field
+        assert isinstance(got.files, FileSlices) if kind == "entries" else isinstance(got.files, tuple)
+        for a, b in zip(got.gather(items), nb.gather(items)):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+        assert got.gather(items)[1].size > 0
+
+
+def test_entries_of_another_type_or_missing_arrays_name_the_file() -> None:
+    nb = random_lists(10)
+    extra = nb.to_extra()
+    wide = np.zeros(len(nb.indices), dtype=[("index", "<i8"), ("score", "<f4")])
+    with pytest.raises(ValueError, match=r"extra/neighbours_entries\.npy holds .*index.*<i8"):
+        ItemNeighbours.from_extra({**extra, "neighbours_entries": wide}, 10)
+    with pytest.raises(ValueError, match="comes without neighbours_entries"):
+        ItemNeighbours.from_extra({k: v for k, v in extra.items() if k != "neighbours_entries"}, 10)
+    with pytest.raises(ValueError, match=r"extra/neighbours_entries\.npy names items outside 0\.\.4"):
+        ItemNeighbours.from_extra({**extra, "neighbours_indptr": nb.indptr[:6], "item_listeners": nb.listeners[:5],
+                                   "neighbours_entries": extra["neighbours_entries"][: nb.indptr[5]]}, 5)
+
+
+def test_a_bundle_array_of_records_must_hold_plain_numbers(tmp_path) -> None:
+    parts = random_bundle_parts(n_items=12, rank=4, seed=2)
+    parts["extra"] = {"labels": np.zeros(3, dtype=[("score", "<f4"), ("name", "<U3")])}
+    with pytest.raises(BundleError, match=r"extra/labels\.npy: holds .* expected an array of numbers or text"):
+        load_bundle(tmp_path / publish_bundle(tmp_path, **parts))
 
 
 @pytest.mark.parametrize(
