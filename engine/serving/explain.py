@@ -39,13 +39,12 @@ def als_explanations(
     m, n = contrib.shape
     width = n if top is None else min(top, n)
     # All rows at once (this runs for every recommendation list): top columns, shares, rest.
-    if width < n:  # partition first: a full row sort costs more than the rest together
-        order = np.argpartition(-contrib, width - 1, axis=1)[:, :width]
-    else:
-        order = np.broadcast_to(np.arange(n), (m, n))
-    values = np.take_along_axis(contrib, order, axis=1)
-    resort = np.argsort(-values, axis=1, kind="stable")
-    order, values = np.take_along_axis(order, resort, axis=1), np.take_along_axis(values, resort, axis=1)
+    # Largest first; of equal contributions the earlier history track first.
+    if width <= _ARGMAX_ROUNDS and width < n and np.isfinite(contrib).all():  # −inf marks a taken entry
+        order, values = _top_columns(contrib, width)
+    else:  # every contribution listed ("Why this?"), or many: a stable sort of each row
+        order = np.argsort(-contrib, axis=1, kind="stable")[:, :width]
+        values = np.take_along_axis(contrib, order, axis=1)
     total_abs = np.abs(contrib).sum(axis=1, keepdims=True)
     shares = values / np.where(total_abs > 0, total_abs, 1.0)
     rest = contrib.sum(axis=1) - values.sum(axis=1)
@@ -60,6 +59,25 @@ def als_explanations(
             ids, values.tolist(), shares.tolist(), rest.tolist(), arrays.cluster[items].tolist()
         )
     )
+
+
+#: Up to this many top contributions per row are found by rounds of ``argmax``, not a partition.
+_ARGMAX_ROUNDS = 8
+
+
+def _top_columns(contrib: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``width`` largest entries, largest first, and their columns; of equal
+    entries the first column first (``argmax`` takes the first). Rounds of ``argmax``, each
+    taken entry then set to −inf: for three of 200 columns 11 µs against 77 for the
+    ``argpartition`` and re-sort this replaces, which left equal entries in whatever order
+    the partition did (50 rows; one-off script)."""
+    work = np.array(contrib, dtype=np.float64)
+    rows = np.arange(len(work))
+    order = np.empty((len(work), width), dtype=np.intp)
+    for r in range(width):
+        order[:, r] = work.argmax(axis=1)
+        work[rows, order[:, r]] = -np.inf
+    return order, np.asarray(contrib, dtype=np.float64)[rows[:, None], order]
 
 
 def content_explanation(item: int, seed: SeedScores | None, arrays: ItemArrays, content: ContentIndex) -> Explanation:
