@@ -423,7 +423,10 @@ class Blend:
         if not len(user.nb_items) or user.als_weight != 1.0:
             return None
         out = np.zeros(n_positions, dtype=np.float32)
-        self._add_neighbours(out, user, item2pos)
+        if item2pos is None:  # positions are items: written, not added (0 + v is v), no mask
+            out[user.nb_items] = user.nb_values
+        else:
+            self._add_neighbours(out, user, item2pos)
         return out
 
     def add_to(self, scores: np.ndarray, user: UserBlend, *, item2pos: np.ndarray | None, prior_scan: np.ndarray | None,

@@ -49,8 +49,8 @@ def planted_neighbours(n_items: int = N_ITEMS, n_without: int = 10, seed: int = 
     return ItemNeighbours(indptr, np.concatenate(rows).astype(np.int32), np.concatenate(sims).astype(np.float32), listeners)
 
 
-def publish(tmp, *, blend: BlendWeights | None, neighbours: ItemNeighbours | None) -> Recommender:
-    parts = random_bundle_parts(n_items=N_ITEMS, rank=8, seed=0)
+def publish(tmp, *, blend: BlendWeights | None, neighbours: ItemNeighbours | None, n_without_factors: int = 10) -> Recommender:
+    parts = random_bundle_parts(n_items=N_ITEMS, rank=8, seed=0, n_without_factors=n_without_factors)
     if blend is not None:
         parts["params"] = {**parts["params"], "blend": blend.to_dict()}
     if neighbours is not None:
@@ -363,16 +363,22 @@ def test_served_lists_are_read_from_their_files_and_equal_the_maps(blended, nb) 
     assert np.array_equal(lists.gather(np.arange(N_ITEMS))[1], nb.indices.astype(np.int64))
 
 
-@pytest.mark.parametrize("als, popularity", [(1.0, 0.2), (1.0, 0.0), (0.5, 0.2)])
-def test_a_pass_started_from_the_bonuses_serves_the_same_scores_bit_for_bit(tmp_path, nb, als: float, popularity: float) -> None:
+@pytest.mark.parametrize("als, popularity, n_without", [(1.0, 0.2, 10), (1.0, 0.0, 10), (0.5, 0.2, 10), (1.0, 0.2, 200)])
+def test_a_pass_started_from_the_bonuses_serves_the_same_scores_bit_for_bit(
+    tmp_path, nb, als: float, popularity: float, n_without: int
+) -> None:
     """``Blend.start`` puts the neighbour bonuses into the pass's output (``Scan.scores(start=)``)
     and ``add_to(started=True)`` adds the rest: the float32 scores of the pass plus
-    ``add_to``, bit for bit. A scaled ALS part (als ≠ 1) must be scaled first: no start."""
+    ``add_to``, bit for bit, over the full matrix or a compact scan (200 of 300 items without
+    factors). A scaled ALS part (als ≠ 1) must be scaled first: no start."""
     w = BlendWeights(neighbours=0.6, neighbour_pop_exponent=0.7, popularity=popularity, als=als)
-    rec = publish(tmp_path, blend=w, neighbours=nb)
+    rec = publish(tmp_path, blend=w, neighbours=nb, n_without_factors=n_without)
     fold, user = rec._listener(rec._parse(HISTORY))
     blend, scan = rec.blend, rec.scan
     assert blend is not None and user is not None and len(user.nb_items)
+    assert (scan.item2pos is not None) == (n_without == 200)
+    if scan.item2pos is not None:
+        assert (scan.item2pos[user.nb_items] < 0).any()  # some bonuses go to items the scan lacks
     expected = scan.scores(fold.x)
     blend.add_to(expected, user, item2pos=scan.item2pos, prior_scan=rec._prior_scan)
     start = blend.start(user, len(scan.matrix), item2pos=scan.item2pos)
