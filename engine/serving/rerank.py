@@ -219,17 +219,20 @@ def flatnonzero_sparse(mask: np.ndarray) -> np.ndarray:
 
     numpy walks every byte of a boolean mask branch-free: ~170 µs for 600k bytes with 0.16%
     true (a candidate threshold's share of a catalogue), against 20 µs to count them. This
-    counts them, then tests eight bytes at a time and walks only the words that hold a True
-    (~100 µs there, the count included). The word walk loses when many hold (280 against
-    numpy's 217 µs at 1%), so above one true in 256 numpy's own walk is used.
+    finds the 8-byte words that hold a True and walks only those, as one flat mask (in a
+    request, right after the pass: 207 → 101 µs; counting the trues first cost 55 µs of the
+    207 there, and a 2-D ``np.nonzero`` of the words 67). The word walk loses when many
+    words hold a True (280 against numpy's 217 µs at 1%), so above one word in 32 numpy's
+    own walk is used.
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
-    if 256 * int(np.count_nonzero(mask)) > len(mask):
-        return np.flatnonzero(mask)
     n8 = len(mask) - len(mask) % 8
-    hot = np.flatnonzero(mask[:n8].view(np.uint64) != 0)
-    rows, cols = np.nonzero(mask[:n8].reshape(-1, 8)[hot])
-    out = hot[rows] * 8 + cols
+    hot_words = mask[:n8].view(np.uint64) != 0
+    if 32 * int(np.count_nonzero(hot_words)) > len(hot_words):
+        return np.flatnonzero(mask)
+    hot = np.flatnonzero(hot_words)
+    found = np.flatnonzero(mask[:n8].reshape(-1, 8)[hot])  # the hot words' bytes, in order
+    out = hot[found >> 3] * 8 + (found & 7)
     if n8 < len(mask):
         out = np.concatenate([out, n8 + np.flatnonzero(mask[n8:])])
     return out

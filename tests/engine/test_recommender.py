@@ -384,11 +384,15 @@ def test_select_top_is_exact_on_large_arrays() -> None:
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 4_099, 200_003])
 def test_flatnonzero_sparse_is_numpys(n: int) -> None:
-    """The same positions as np.flatnonzero at every density (its word walk below one true in
-    256, numpy's above), with a tail shorter than a word, and from a strided view."""
+    """The same positions as np.flatnonzero at every density (its word walk below one 8-byte
+    word in 32 holding a True, numpy's above), with whole words true, a tail shorter than a
+    word, and from a strided view."""
     rng = np.random.default_rng(n)
-    for density in (0.0, 0.001, 0.003, 0.05, 1.0):
-        mask = rng.random(n) < density
+    for density in (0.0, 0.001, 0.003, 0.05, 1.0, "words"):
+        if density == "words":  # few words, each all true: the walk reads several per word
+            mask = np.repeat(rng.random(-(-n // 8)) < 0.01, 8)[:n]
+        else:
+            mask = rng.random(n) < density
         if n > 8:
             mask[-1] = True  # the tail past the last full word is read too
         np.testing.assert_array_equal(flatnonzero_sparse(mask), np.flatnonzero(mask))
