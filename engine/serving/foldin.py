@@ -22,8 +22,9 @@ agreement with Spark (which solves in double) that the tests pin down.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +49,26 @@ def one_blas_thread() -> AbstractContextManager[Any]:
     its helper thread to be scheduled: on a busy host (other Streamlit sessions, a Spark job)
     that wait was measured at 10–30 ms per call, against ~0.1 ms single-threaded. The big
     ``Y @ x`` pass keeps the default thread count. The limit is process-wide (OpenBLAS has no
-    per-thread setting); concurrent sessions can at worst leave it at one thread.
+    per-thread setting); concurrent sessions can at worst leave it at one thread. Inside
+    another ``one_blas_thread`` of the same thread it changes nothing and costs nothing (a
+    nested limit and its restore took 13 µs right after a pass).
     """
-    return _BLAS.limit(limits=1, user_api="blas") if _BLAS is not None else nullcontext()
+    if _BLAS is None or getattr(_LIMITED, "inside", False):
+        return nullcontext()
+    return _limited()
+
+
+_LIMITED = threading.local()
+
+
+@contextmanager
+def _limited() -> Iterator[None]:
+    _LIMITED.inside = True
+    try:
+        with _BLAS.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        _LIMITED.inside = False
 
 
 @dataclass(frozen=True)

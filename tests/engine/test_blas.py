@@ -41,3 +41,41 @@ def test_the_app_sets_it_before_any_import() -> None:
     assert isinstance(first, ast.ImportFrom) and first.module == "engine.core.blas"
     assert isinstance(call, ast.Expr) and isinstance(call.value, ast.Call)
     assert getattr(call.value.func, "id", None) == "quiet_blas_helpers"
+
+
+def test_one_blas_thread_nests_and_is_per_thread() -> None:
+    """Inside a limit a nested one changes nothing; the outer one restores the count; another
+    thread meanwhile takes its own limit (the count is process-wide, the nesting per thread)."""
+    import contextlib
+    import threading
+
+    import pytest
+
+    from engine.serving import foldin
+
+    if foldin._BLAS is None or not foldin._BLAS.lib_controllers:
+        pytest.skip("no BLAS library threadpoolctl can control")
+    lib = foldin._BLAS.lib_controllers[0]
+    base = lib.get_num_threads()
+    if base < 2:
+        pytest.skip("BLAS runs on one thread here: nothing to limit")
+    seen: list[int] = []
+
+    def other() -> None:
+        assert not isinstance(foldin.one_blas_thread(), contextlib.nullcontext)
+        with foldin.one_blas_thread():
+            seen.append(lib.get_num_threads())
+            assert getattr(foldin._LIMITED, "inside", False)
+
+    with foldin.one_blas_thread():
+        assert lib.get_num_threads() == 1
+        assert isinstance(foldin.one_blas_thread(), contextlib.nullcontext)  # nested: no second limit
+        with foldin.one_blas_thread():
+            assert lib.get_num_threads() == 1
+        assert lib.get_num_threads() == 1  # the nested exit restored nothing
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+    assert seen == [1]  # not a no-op there: that thread was not inside a limit
+    assert not getattr(foldin._LIMITED, "inside", False)
+    assert lib.get_num_threads() == base  # the other thread restored 1, the outer exit the rest
