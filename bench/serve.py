@@ -10,7 +10,10 @@ real 600k catalogue (top artist ~3.6k tracks, 1.28 credits per track; see ``KAGG
 prints the catalogue's top artist and how many tracks a history's own artists have (what the
 familiar list starts from). ``--against DIR`` times another checkout's engine on the same
 bundles, alternating with this one (``--rounds`` times per rank), for before/after in one run;
-every block prints the load average before and after it.
+its bundles hold the neighbour lists in the two arrays bundles had before the entries array,
+which every checkout reads (one from before it refuses a bundle holding the entries), so that
+comparison leaves out the one-read-per-row lists. Every block prints the load average before
+and after it.
 
 - p50/p99 of fold-in + recommend (k=50, default re-ranking: known tracks masked, at most 2 per
   artist, explanations) for a 200-track history, as a ratio to one bare ``Y @ x`` of the same
@@ -65,7 +68,7 @@ from engine.bundle.publish import publish_bundle
 from engine.core.blas import quiet_blas_helpers
 from engine.core.schemas import CLUSTER_FEATURES
 from engine.serving.blend import BlendWeights
-from engine.serving.neighbours import ItemNeighbours
+from engine.serving.neighbours import ItemNeighbours, extra_names
 
 ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 
@@ -166,17 +169,21 @@ def random_neighbours(n: int, top_n: int, rng: np.random.Generator) -> ItemNeigh
     return ItemNeighbours(indptr, indices, scores, listeners)
 
 
-def bundle_dir(out: Path, *, n_items: int, rank: int, top_n: int, artists: str, seed: int = 0) -> Path:
+def bundle_dir(out: Path, *, n_items: int, rank: int, top_n: int, artists: str, seed: int = 0,
+               older_lists: bool = False) -> Path:
     """Where :func:`write_bundles` puts one bundle (its parameters in the name, so a kept
-    ``--out`` directory is reused only for the same catalogue)."""
-    return out / f"{artists}-{n_items}-top{top_n}-seed{seed}" / f"rank{rank}"
+    ``--out`` directory is reused only for the same catalogue and lists)."""
+    return out / f"{artists}-{n_items}-top{top_n}-seed{seed}{'-older-lists' if older_lists else ''}" / f"rank{rank}"
 
 
 def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100, seed: int = 0,
-                  artists: str = "zipf08") -> dict[int, Path]:
+                  artists: str = "zipf08", older_lists: bool = False) -> dict[int, Path]:
     """One published bundle per rank (:func:`bundle_dir`); returns rank -> models dir. Bundles
-    already there (a kept ``--out``) are reused."""
-    dirs = {r: bundle_dir(out, n_items=n_items, rank=r, top_n=top_n, artists=artists, seed=seed) for r in ranks}
+    already there (a kept ``--out``) are reused. ``older_lists``: the neighbour lists in the
+    two arrays (indices, scores) of bundles from before the entries array, which older
+    checkouts read (they refuse a bundle that holds the entries) and this one too."""
+    dirs = {r: bundle_dir(out, n_items=n_items, rank=r, top_n=top_n, artists=artists, seed=seed,
+                          older_lists=older_lists) for r in ranks}
     if all((d / "CURRENT").exists() for d in dirs.values()):
         print(f"bundles reused from {out}", flush=True)
         return dirs
@@ -190,7 +197,12 @@ def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100
     kmeans = {"k": 12, "feature_names": list(CLUSTER_FEATURES), "scaler_mean": [0.0] * n_feat,
               "scaler_std": [1.0] * n_feat, "centroids": rng.normal(size=(12, n_feat)).tolist(), "sizes": [0] * 12}
     t0 = time.perf_counter()
-    extra = random_neighbours(n_items, top_n, rng).to_extra() if top_n else {}
+    lists = random_neighbours(n_items, top_n, rng) if top_n else None
+    extra = lists.to_extra() if lists is not None else {}
+    if lists is not None and older_lists:
+        names = extra_names()
+        del extra[names.entries]
+        extra |= {names.indices: lists.indices, names.scores: lists.scores}
     print(f"neighbours: {top_n} per item ({time.perf_counter() - t0:.1f}s)", flush=True)
     for rank in ranks:
         t0 = time.perf_counter()
@@ -452,7 +464,8 @@ def main() -> int:
     ratios = []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         out = args.out if args.out is not None else Path(tmp)
-        dirs = write_bundles(out, n_items=args.items, ranks=ranks, top_n=args.top_n, artists=args.artists)
+        dirs = write_bundles(out, n_items=args.items, ranks=ranks, top_n=args.top_n, artists=args.artists,
+                             older_lists=args.against is not None)
         codes: list[Path | None] = [None] if args.against is None else [None, args.against.resolve()] * args.rounds
         for models in dirs.values():
             for code in codes:
