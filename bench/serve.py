@@ -68,7 +68,7 @@ from engine.bundle.publish import publish_bundle
 from engine.core.blas import quiet_blas_helpers
 from engine.core.schemas import CLUSTER_FEATURES
 from engine.serving.blend import BlendWeights
-from engine.serving.neighbours import ItemNeighbours, extra_names
+from engine.serving.neighbours import ItemNeighbours
 
 ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 
@@ -200,6 +200,9 @@ def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100
     lists = random_neighbours(n_items, top_n, rng) if top_n else None
     extra = lists.to_extra() if lists is not None else {}
     if lists is not None and older_lists:
+        # Imported here: a --measure child imports an older checkout's engine, which may lack it.
+        from engine.serving.neighbours import extra_names
+
         names = extra_names()
         del extra[names.entries]
         extra |= {names.indices: lists.indices, names.scores: lists.scores}
