@@ -246,6 +246,40 @@ class ModelScores:
             raise ValueError(f"a bound of base + weight·z needs weight >= 0, got {weight}")
         return self._bounds().plus_z(base, weight)
 
+    def plus_z32_bound(self, base: np.ndarray, weight: float) -> tuple[np.ndarray, float]:
+        """:meth:`plus_z32` over the pass's upper bounds (itself without a quantized scan), for
+        ``weight >= 0``: the float32 sum bounds :meth:`plus_z` from above up to its rounding."""
+        if self.upper is None:
+            return self.plus_z32(base, weight)
+        if weight < 0:
+            raise ValueError(f"a bound of base + weight·z needs weight >= 0, got {weight}")
+        return self._bounds().plus_z32(base, weight)
+
+    def plus_z32(self, base: np.ndarray, weight: float) -> tuple[np.ndarray, float]:
+        """A new float32 array ``base + weight · z`` over the items (item order), for choosing
+        candidates, and the largest magnitude its z part takes on the way (``|weight·s/std|``
+        plus ``|weight·mean/std|``, 0 without one). Each entry is within ``~8 ε`` times that
+        plus ``max |base|`` of :meth:`plus_z` (ε float32's epsilon: a few float32 roundings,
+        each relative to a value no larger). Half the bytes of the float64 sum: over 600k
+        items after a request's pass 1.07 ms as float64 (one-off script)."""
+        out_base = np.asarray(base, dtype=np.float32)
+        if not self.std > 0 or not weight:
+            return np.array(out_base), 0.0
+        scale = weight / self.std
+        part = np.multiply(self.scores, np.float32(scale))
+        largest = max(float(part.max(initial=0.0)), -float(part.min(initial=0.0)))
+        shift = self.mean * scale
+        part -= np.float32(shift)
+        if self.scan.require_factors:
+            part[self.scan.without_factors] = 0.0
+        if self.scan.pos2item is not None:
+            out = np.array(out_base)
+            out[self.scan.pos2item] += part
+        else:
+            part += out_base
+            out = part
+        return out, largest + abs(shift)
+
     def plus_z(self, base: np.ndarray, weight: float) -> np.ndarray:
         """A new float64 array ``base + weight · z`` over the items (item order): bit for bit
         ``out = base.copy(); self.add_z(out, weight)``, without the copy when the positions are

@@ -377,3 +377,12 @@ def test_a_history_without_bundle_artists_gets_the_recommend_list_as_its_blend(t
     assert want.path == got.blended.path == PATH_ALS
     assert list(got.blended.indices) == list(want.indices) and not len(got.familiar.indices) and not len(got.new.indices)
     assert rec.lists({}, Options(k=10)).blended.path == rec.recommend({}, Options(k=10)).path  # no history: cold start
+
+
+@pytest.mark.parametrize("value", [0.1, -0.1, 1e-30, 3.0, -7.25, 16777217.0, 0.0])
+def test_float32_at_most_is_the_largest_float32_not_above(value: float) -> None:
+    from engine.serving.lists import _float32_at_most
+
+    got = _float32_at_most(value)
+    assert isinstance(got, np.float32) and float(got) <= value
+    assert float(np.nextafter(got, np.float32(np.inf))) > value

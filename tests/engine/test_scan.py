@@ -98,3 +98,25 @@ def test_a_pass_from_start_scores_adds_them_in_place_bit_for_bit(kind: str) -> N
     assert got is given and got.dtype == np.float32
     assert np.array_equal(got, expected)
     assert (got[3:] != scan.scores(x)[3:]).any() and np.isneginf(got[:3]).all()
+
+
+@pytest.mark.parametrize("kind", ["all", "some", "few"])
+@pytest.mark.parametrize("weight", [0.8, 0.0, -2.5])
+def test_the_float32_terms_stay_within_their_slack_of_the_float64_ones(kind: str, weight: float) -> None:
+    """``plus_z32`` is ``plus_z`` in float32: every entry within 8ε of the magnitude it reports
+    plus the base's (what the new list allows its floor check), and that slack is small next to
+    the spread of the terms, so the check still rules out nearly everything."""
+    rng = np.random.default_rng(9)
+    scan = _scan(kind, rng, n=20_000)
+    model = ModelScores.of(scan.scores(rng.normal(size=8) * 3.0) + np.float32(40.0), scan)  # a mean far from 0
+    base = rng.random(len(scan.has_factors)) * 0.7
+    got, z_part = model.plus_z32(base.astype(np.float32), weight)
+    want = model.plus_z(base, weight)
+    slack = 8 * float(np.finfo(np.float32).eps) * (z_part + float(np.abs(base).max()))
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert float(np.abs(got.astype(np.float64) - want).max()) <= slack
+    if weight:
+        assert z_part > 40 * abs(weight) / model.std  # the mean's part is counted: it is most of it
+        assert slack < 1e-3 * float(want.std())
+    else:
+        assert z_part == 0.0 and np.array_equal(got, base.astype(np.float32))
