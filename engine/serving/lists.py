@@ -88,7 +88,7 @@ class ListTables:
         #: the same in float32, and the largest magnitude of either, for the new list's candidate
         #: terms (see :func:`_new`)
         self.new_popularity32 = self.new_popularity.astype(np.float32)
-        self.new_popularity_max = float(np.abs(self.new_popularity).max(initial=0.0))
+        self.new_popularity_max = max(float(self.new_popularity.max(initial=0.0)), -float(self.new_popularity.min(initial=0.0)))
         #: items without a first-credited artist: never in the new list (one track per first artist)
         self.no_first_artist = np.flatnonzero(signals.primary < 0)
         #: items credited to exactly one artist (their familiar score is read, not maximized)
@@ -304,7 +304,7 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
     magnitude = z_part + tables.new_popularity_max
     if request.novelty:
         terms -= np.float32(request.novelty) * arrays.popularity
-        magnitude += abs(request.novelty) * float(np.abs(arrays.popularity).max(initial=0.0))
+        magnitude += abs(request.novelty) * max(float(arrays.popularity.max(initial=0.0)), -float(arrays.popularity.min(initial=0.0)))
     if request.freshness:
         terms += np.float32(request.freshness) * arrays.recency
         magnitude += abs(request.freshness)  # recency is in [0, 1]
