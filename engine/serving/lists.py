@@ -333,8 +333,13 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
 
 def _float32_at_most(value: float) -> np.float32:
     """The largest float32 not above ``value`` (numpy compares a float32 array with a Python
-    float in float32, rounding the float to nearest: it could land above)."""
-    out = np.float32(value)
+    float in float32, rounding the float to nearest: it could land above). Below float32's
+    range, its lowest finite value: no finite term lies below it, and −inf (a blocked track)
+    must stay below the floor."""
+    low = np.finfo(np.float32)
+    if value <= float(low.min):
+        return np.float32(low.min)
+    out = np.float32(min(value, float(low.max)))
     return out if float(out) <= value else np.nextafter(out, np.float32(-np.inf))
 
 

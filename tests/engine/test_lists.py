@@ -386,3 +386,12 @@ def test_float32_at_most_is_the_largest_float32_not_above(value: float) -> None:
     got = _float32_at_most(value)
     assert isinstance(got, np.float32) and float(got) <= value
     assert float(np.nextafter(got, np.float32(np.inf))) > value
+
+
+def test_float32_at_most_outside_float32s_range_stays_finite() -> None:
+    from engine.serving.lists import _float32_at_most
+
+    low, high = np.finfo(np.float32).min, np.finfo(np.float32).max
+    assert _float32_at_most(-1e300) == low and np.isfinite(_float32_at_most(-1e300))
+    assert not (np.float32(-np.inf) >= _float32_at_most(-1e300))  # a blocked track stays out
+    assert _float32_at_most(1e300) == high
