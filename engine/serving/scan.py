@@ -136,7 +136,7 @@ class ModelScores:
     From a quantized scan, ``scores`` are the int8 pass's estimates (the moments are theirs:
     a few 1e-5 from the exact ones, the rounding errors averaging out over the catalogue),
     ``upper`` its upper bounds, and ``exact`` gives the exact served score at positions:
-    :meth:`at` and :meth:`z_at` are exact, :meth:`z_bound_at` and :meth:`plus_z_bound` bound
+    :meth:`at` and :meth:`z_at` are exact, :meth:`z_bound_at` and :meth:`plus_z32_bound` bound
     them from above for candidate checks.
     """
 
@@ -216,39 +216,10 @@ class ModelScores:
         lo, hi = float(values.min()), float(values.max())
         return (lo - self.mean) / self.std, (hi - self.mean) / self.std
 
-    def add_z(self, out: np.ndarray, weight: float) -> None:
-        """``out += weight · z`` in place, ``out`` a float64 array over the items (item order)."""
-        if not self.std > 0 or not weight:
-            return
-        scale = weight / self.std
-        if self.scan.pos2item is not None:
-            out[self.scan.pos2item] += self._z_term(scale)
-        else:
-            out += self._z_term(scale)
-
-    def _z_term(self, scale: float) -> np.ndarray:
-        """float64 ``scale · (score − mean)`` at every position, 0 at the zero rows of items
-        without factors. One dense pass: reading the items with factors through the boolean
-        mask cost ~6x more (165 against 28 µs for ``plus_z`` on the 10k-track demo bundle,
-        one-off script), and computed in float32 (the pass's dtype) it was ~1e-7 off."""
-        part = np.multiply(self.scores, scale, dtype=np.float64)
-        part -= self.mean * scale
-        if self.scan.require_factors:
-            part[self.scan.without_factors] = 0.0
-        return part
-
-    def plus_z_bound(self, base: np.ndarray, weight: float) -> np.ndarray:
-        """An upper bound of :meth:`plus_z` for ``weight >= 0`` (equal to it without a
-        quantized scan): the same sum over the pass's upper bounds."""
-        if self.upper is None:
-            return self.plus_z(base, weight)
-        if weight < 0:
-            raise ValueError(f"a bound of base + weight·z needs weight >= 0, got {weight}")
-        return self._bounds().plus_z(base, weight)
-
     def plus_z32_bound(self, base: np.ndarray, weight: float) -> tuple[np.ndarray, float]:
         """:meth:`plus_z32` over the pass's upper bounds (itself without a quantized scan), for
-        ``weight >= 0``: the float32 sum bounds :meth:`plus_z` from above up to its rounding."""
+        ``weight >= 0``: the float32 sum bounds ``base + weight · z`` from above up to its
+        rounding."""
         if self.upper is None:
             return self.plus_z32(base, weight)
         if weight < 0:
@@ -259,9 +230,10 @@ class ModelScores:
         """A new float32 array ``base + weight · z`` over the items (item order), for choosing
         candidates, and the largest magnitude its z part takes on the way (``|weight·s/std|``
         plus ``|weight·mean/std|``, 0 without one). Each entry is within ``~8 ε`` times that
-        plus ``max |base|`` of :meth:`plus_z` (ε float32's epsilon: a few float32 roundings,
-        each relative to a value no larger). Half the bytes of the float64 sum: over 600k
-        items after a request's pass 1.07 ms as float64 (one-off script)."""
+        plus ``max |base|`` of the float64 ``base + weight · z_at(item)`` (ε float32's epsilon:
+        a few float32 roundings, each relative to a value no larger), and ``base`` itself for
+        items without factors. Half the bytes of the float64 sum this replaced: over 600k items
+        after a request's pass that took 1.07 ms (one-off script)."""
         out_base = np.asarray(base, dtype=np.float32)
         if not self.std > 0 or not weight:
             return np.array(out_base), 0.0
@@ -279,15 +251,3 @@ class ModelScores:
             part += out_base
             out = part
         return out, largest + abs(shift)
-
-    def plus_z(self, base: np.ndarray, weight: float) -> np.ndarray:
-        """A new float64 array ``base + weight · z`` over the items (item order): bit for bit
-        ``out = base.copy(); self.add_z(out, weight)``, without the copy when the positions are
-        the items (the sum is formed in the z term's buffer; addition commutes exactly)."""
-        if self.scan.pos2item is not None or not self.std > 0 or not weight:
-            out = np.array(base, dtype=np.float64)
-            self.add_z(out, weight)
-            return out
-        out = self._z_term(weight / self.std)
-        out += base
-        return out

@@ -23,45 +23,28 @@ def _scan(kind: str, rng: np.random.Generator, n: int = 500) -> Scan:
 
 
 @pytest.mark.parametrize("kind", ["all", "some", "few"])
-@pytest.mark.parametrize("weight", [0.5, 0.0, -1.25])
-def test_plus_z_is_a_copy_plus_add_z_bit_for_bit(kind: str, weight: float) -> None:
-    rng = np.random.default_rng(3)
-    scan = _scan(kind, rng)
-    model = ModelScores.of(scan.scores(rng.normal(size=8)), scan)
-    base = rng.random(len(scan.has_factors))
-    kept = base.copy()
-    expected = base.copy()
-    model.add_z(expected, weight)
-    got = model.plus_z(base, weight)
-    assert got.dtype == np.float64 and got is not base
-    assert np.array_equal(got, expected)
-    assert np.array_equal(base, kept)  # the base is not modified
-    if weight and kind == "all":
-        assert not np.array_equal(got, base)  # the z term was added
-
-
-@pytest.mark.parametrize("kind", ["all", "some", "few"])
-def test_add_z_adds_the_float64_z_of_each_item_and_nothing_without_factors(kind: str) -> None:
-    """Every way of scanning adds ``weight · z_at(item)``: float64 arithmetic (the "some" scan
-    once computed it in float32, ~1e-7 off), 0 for items without factors."""
+def test_plus_z32_adds_the_z_of_each_item_and_nothing_without_factors(kind: str) -> None:
+    """Every way of scanning adds ``weight · z_at(item)`` (to float32 rounding), 0 for items
+    without factors, into a new array: the base is not modified."""
     rng = np.random.default_rng(4)
     scan = _scan(kind, rng)
     model = ModelScores.of(scan.scores(rng.normal(size=8)), scan)
     n = len(scan.has_factors)
-    base = rng.random(n)
-    out = base.copy()
-    model.add_z(out, 0.7)
-    items = np.arange(n)
-    np.testing.assert_allclose(out, base + 0.7 * model.z_at(items), rtol=1e-13, atol=1e-13)
+    base = rng.random(n).astype(np.float32)
+    kept = base.copy()
+    out, _ = model.plus_z32(base, 0.7)
+    assert out is not base and np.array_equal(base, kept)
+    np.testing.assert_allclose(out, base + 0.7 * model.z_at(np.arange(n)), rtol=1e-6, atol=1e-6)
     assert np.array_equal(out[~scan.has_factors], base[~scan.has_factors])
     assert (out[scan.has_factors] != base[scan.has_factors]).mean() > 0.99
 
 
-def test_plus_z_of_scores_that_do_not_vary_is_the_base() -> None:
+def test_plus_z32_of_scores_that_do_not_vary_is_the_base() -> None:
     scan = _scan("all", np.random.default_rng(0))
     model = ModelScores.of(np.ones(scan.matrix.shape[0], dtype=np.float32), scan)
-    base = np.arange(scan.matrix.shape[0], dtype=np.float64)
-    assert np.array_equal(model.plus_z(base, 2.0), base)
+    base = np.arange(scan.matrix.shape[0], dtype=np.float32)
+    out, z_part = model.plus_z32(base, 2.0)
+    assert np.array_equal(out, base) and z_part == 0.0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -103,15 +86,16 @@ def test_a_pass_from_start_scores_adds_them_in_place_bit_for_bit(kind: str) -> N
 @pytest.mark.parametrize("kind", ["all", "some", "few"])
 @pytest.mark.parametrize("weight", [0.8, 0.0, -2.5])
 def test_the_float32_terms_stay_within_their_slack_of_the_float64_ones(kind: str, weight: float) -> None:
-    """``plus_z32`` is ``plus_z`` in float32: every entry within 8ε of the magnitude it reports
-    plus the base's (what the new list allows its floor check), and that slack is small next to
-    the spread of the terms, so the check still rules out nearly everything."""
+    """``plus_z32`` is the float64 ``base + weight · z`` in float32: every entry within 8ε of
+    the magnitude it reports plus the base's (what the new list allows its floor check), and
+    that slack is small next to the spread of the terms, so the check still rules out nearly
+    everything."""
     rng = np.random.default_rng(9)
     scan = _scan(kind, rng, n=20_000)
     model = ModelScores.of(scan.scores(rng.normal(size=8) * 3.0) + np.float32(40.0), scan)  # a mean far from 0
     base = rng.random(len(scan.has_factors)) * 0.7
     got, z_part = model.plus_z32(base.astype(np.float32), weight)
-    want = model.plus_z(base, weight)
+    want = base + weight * model.z_at(np.arange(len(base)))  # float64, 0 z without factors
     slack = 8 * float(np.finfo(np.float32).eps) * (z_part + float(np.abs(base).max()))
     assert got.dtype == np.float32 and got.shape == want.shape
     assert float(np.abs(got.astype(np.float64) - want).max()) <= slack
