@@ -35,7 +35,16 @@ import scipy.sparse as sp
 
 from engine.serving.artists import ArtistSignals
 from engine.serving.neighbours import segment_positions
-from engine.serving.rerank import Filters, ItemArrays, Ranked, flatnonzero_sparse, rerank, select_top, unique_sorted
+from engine.serving.rerank import (
+    Filters,
+    ItemArrays,
+    Ranked,
+    flatnonzero_sparse,
+    largest_magnitude,
+    rerank,
+    select_top,
+    unique_sorted,
+)
 from engine.serving.results import Reason
 from engine.serving.scan import ModelScores
 from engine.serving.workers import beside, inline
@@ -88,7 +97,7 @@ class ListTables:
         #: the same in float32, and the largest magnitude of either, for the new list's candidate
         #: terms (see :func:`_new`)
         self.new_popularity32 = self.new_popularity.astype(np.float32)
-        self.new_popularity_max = max(float(self.new_popularity.max(initial=0.0)), -float(self.new_popularity.min(initial=0.0)))
+        self.new_popularity_max = largest_magnitude(self.new_popularity)
         #: items without a first-credited artist: never in the new list (one track per first artist)
         self.no_first_artist = np.flatnonzero(signals.primary < 0)
         #: items credited to exactly one artist (their familiar score is read, not maximized)
@@ -304,7 +313,7 @@ def _new(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, 
     magnitude = z_part + tables.new_popularity_max
     if request.novelty:
         terms -= np.float32(request.novelty) * arrays.popularity
-        magnitude += abs(request.novelty) * max(float(arrays.popularity.max(initial=0.0)), -float(arrays.popularity.min(initial=0.0)))
+        magnitude += abs(request.novelty) * arrays.popularity_magnitude
     if request.freshness:
         terms += np.float32(request.freshness) * arrays.recency
         magnitude += abs(request.freshness)  # recency is in [0, 1]

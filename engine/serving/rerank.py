@@ -14,6 +14,7 @@ only ever sees higher-scoring items first).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,11 @@ class ItemArrays:
     artist_codes: np.ndarray
     artist_ids: np.ndarray
     artist_names: np.ndarray
+
+    @functools.cached_property
+    def popularity_magnitude(self) -> float:
+        """``max |popularity|``, computed once (the new list's float32 rounding allowance)."""
+        return largest_magnitude(self.popularity)
 
     @classmethod
     def from_items(cls, items: pd.DataFrame, popularity: np.ndarray) -> "ItemArrays":
@@ -212,6 +218,11 @@ class Ranked:
     items: np.ndarray
     scores: np.ndarray
     rank_scores: np.ndarray
+
+
+def largest_magnitude(values: np.ndarray) -> float:
+    """``max |values|`` (0 for none), from a max and a min: no ``abs`` temporary of the array."""
+    return max(float(np.max(values, initial=0.0)), -float(np.min(values, initial=0.0)))
 
 
 def flatnonzero_sparse(mask: np.ndarray) -> np.ndarray:

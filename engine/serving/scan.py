@@ -27,6 +27,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from engine.serving.quantized import QuantizedScan
+from engine.serving.rerank import largest_magnitude
 
 #: Below this share of items with factors, serving keeps a compact in-memory copy of those
 #: rows rather than scanning the (memory-mapped) full matrix of mostly zero rows.
@@ -239,7 +240,7 @@ class ModelScores:
             return np.array(out_base), 0.0
         scale = weight / self.std
         part = np.multiply(self.scores, np.float32(scale))
-        largest = max(float(part.max(initial=0.0)), -float(part.min(initial=0.0)))
+        largest = largest_magnitude(part)
         shift = self.mean * scale
         part -= np.float32(shift)
         if self.scan.require_factors:

@@ -395,3 +395,14 @@ def test_float32_at_most_outside_float32s_range_stays_finite() -> None:
     assert _float32_at_most(-1e300) == low and np.isfinite(_float32_at_most(-1e300))
     assert not (np.float32(-np.inf) >= _float32_at_most(-1e300))  # a blocked track stays out
     assert _float32_at_most(1e300) == high
+
+
+def test_largest_magnitude_is_max_abs_and_the_popularity_one_is_kept(demo: Recommender) -> None:
+    from engine.serving.rerank import largest_magnitude
+
+    assert largest_magnitude(np.array([0.5, -3.0, 2.0], dtype=np.float32)) == 3.0
+    assert largest_magnitude(np.array([-0.25, -0.5])) == 0.5
+    assert largest_magnitude(np.zeros(0)) == 0.0
+    arrays = demo.arrays
+    assert arrays.popularity_magnitude == float(np.abs(arrays.popularity).max()) > 0
+    assert "popularity_magnitude" in vars(arrays)  # computed once, then read
