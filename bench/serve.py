@@ -13,11 +13,14 @@ bundles, alternating with this one (``--rounds`` times per rank), for before/aft
 its bundles hold the neighbour lists in the two arrays bundles had before the entries array,
 which every checkout reads (one from before it refuses a bundle holding the entries), so that
 comparison leaves out the one-read-per-row lists. Every block prints the load average before
-and after it.
+and after it. The factors are laid out as ``engine train`` publishes them (column-major up to
+rank 64, ``engine.bundle.publish.factor_order``); ``--order C`` or ``F`` forces one layout.
 
 - p50/p99 of fold-in + recommend (k=50, default re-ranking: known tracks masked, at most 2 per
   artist, explanations) for a 200-track history, as a ratio to one bare ``Y @ x`` of the same
-  size timed in the same loop (target <= 1.5);
+  size timed in the same loop (target <= 1.5), over the bundle's own layout;
+- the same bare pass over a row-major copy of a column-major bundle's factors (the layout every
+  bundle had before), beside the model ranking in a loop of its own, after the RSS readings;
 - the served blend (engine.serving.blend: ALS + top-N item neighbours, ``--top-n`` random neighbours
   per item, like ``engine train`` ships) next to ALS alone on the same bundle in the same loop:
   p50 of each and their ratio (the neighbour lookup's cost);
@@ -40,7 +43,7 @@ Prints numbers, never a pass/fail. The last line is ``ratio: N.NN`` (the worst p
 the served (blended) recommend to the bare pass). ``--quick``: rank 64 only, 30 reps, under a
 minute; it prints its wall time.
 Usage: ``python bench/serve.py [--quick] [--items 600000] [--ranks 64 128] [--reps 200] [--top-n 100]
-[--artists kaggle|zipf08] [--out DIR] [--against CHECKOUT [--rounds N]]``.
+[--artists kaggle|zipf08] [--order C|F] [--out DIR] [--against CHECKOUT [--rounds N]]``.
 """
 
 from __future__ import annotations
@@ -170,20 +173,26 @@ def random_neighbours(n: int, top_n: int, rng: np.random.Generator) -> ItemNeigh
 
 
 def bundle_dir(out: Path, *, n_items: int, rank: int, top_n: int, artists: str, seed: int = 0,
-               older_lists: bool = False) -> Path:
+               older_lists: bool = False, order: str | None = None) -> Path:
     """Where :func:`write_bundles` puts one bundle (its parameters in the name, so a kept
-    ``--out`` directory is reused only for the same catalogue and lists)."""
-    return out / f"{artists}-{n_items}-top{top_n}-seed{seed}{'-older-lists' if older_lists else ''}" / f"rank{rank}"
+    ``--out`` directory is reused only for the same catalogue, lists and factor layout:
+    ``-columns`` for column-major factors)."""
+    # Imported here: a --measure child imports an older checkout's engine, which may lack it.
+    from engine.bundle.publish import factor_order
+
+    layout = "-columns" if (order or factor_order(rank)) == "F" else ""
+    return out / f"{artists}-{n_items}-top{top_n}-seed{seed}{'-older-lists' if older_lists else ''}" / f"rank{rank}{layout}"
 
 
 def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100, seed: int = 0,
-                  artists: str = "zipf08", older_lists: bool = False) -> dict[int, Path]:
+                  artists: str = "zipf08", older_lists: bool = False, order: str | None = None) -> dict[int, Path]:
     """One published bundle per rank (:func:`bundle_dir`); returns rank -> models dir. Bundles
     already there (a kept ``--out``) are reused. ``older_lists``: the neighbour lists in the
     two arrays (indices, scores) of bundles from before the entries array, which older
-    checkouts read (they refuse a bundle that holds the entries) and this one too."""
+    checkouts read (they refuse a bundle that holds the entries) and this one too. ``order``:
+    the factors' layout (``"C"`` / ``"F"``; None: as ``engine train`` publishes them)."""
     dirs = {r: bundle_dir(out, n_items=n_items, rank=r, top_n=top_n, artists=artists, seed=seed,
-                          older_lists=older_lists) for r in ranks}
+                          older_lists=older_lists, order=order) for r in ranks}
     if all((d / "CURRENT").exists() for d in dirs.values()):
         print(f"bundles reused from {out}", flush=True)
         return dirs
@@ -215,7 +224,8 @@ def write_bundles(out: Path, *, n_items: int, ranks: list[int], top_n: int = 100
                   "blend": BlendWeights().to_dict(), "neighbours": {"top_n": top_n}}
         models = dirs[rank]
         publish_bundle(models, items=items, item_factors=factors, popularity=popularity, audio_features=audio,
-                       kmeans=kmeans, params=params, extra=extra, data_stats={"source": "bench/serve.py random factors"})
+                       kmeans=kmeans, params=params, extra=extra, data_stats={"source": "bench/serve.py random factors"},
+                       **({"order": order} if order is not None else {}))
         print(f"bundle rank {rank}: written ({time.perf_counter() - t0:.1f}s)", flush=True)
     return dirs
 
@@ -307,6 +317,17 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         own_tracks.append(len(np.unique(rec.artists.artist_items[codes].indices)))
     assert (rec.blend is not None) == bool(rec.bundle.extra) and als.blend is None
     rss_served = _rss()
+    # A column-major bundle's pass against the row-major one every bundle had before, beside
+    # the model ranking, in a loop of their own (the row-major copy is not the app's memory).
+    rows: dict[str, list] = {"bare": [], "rows": [], "model": []}
+    if not y.flags.c_contiguous:
+        y_rows = np.ascontiguousarray(y)
+        for r in range(reps):
+            h = histories[r % len(histories)]
+            timed(rows["bare"], y.__matmul__, x)
+            timed(rows["rows"], y_rows.__matmul__, x)
+            fresh(rows["model"], rec.recommend, h, Options(k=k, discovery=None))
+        del y_rows
     # The opt-in int8 pass on the same bundle, timed in its own loop beside the bare pass.
     int8: dict[str, list] = {"pass": [], "bare": [], "serve": [], "model": []}
     model_recall = lists_recall = float("nan")
@@ -349,6 +370,8 @@ def measure(models: Path, *, reps: int, history_len: int, k: int, seed: int = 1)
         "lists_p50_ms": p(lists, 50) * 1e3,
         "fold_in_p50_us": p(fold, 50) * 1e6,
         "fold_in_p99_us": p(fold, 99) * 1e6,
+        "column_major": bool(y.flags.f_contiguous and not y.flags.c_contiguous),
+        **({f"rows_{name}_p50_ms": p(v, 50) * 1e3 for name, v in rows.items()} if rows["bare"] else {}),
         **({f"int8_{name}_p50_ms": p(v, 50) * 1e3 for name, v in int8.items()} if q is not None else {}),
         "int8_model_recall": model_recall,
         "int8_lists_recall": lists_recall,
@@ -413,6 +436,18 @@ def _int8_report(m: dict, k: int) -> str:
     )
 
 
+def _rows_report(m: dict) -> str:
+    """The row-major pass's lines (empty for a row-major bundle, or an engine without them)."""
+    if "rows_bare_p50_ms" not in m:
+        return ""
+    bare, rows, model = m["rows_bare_p50_ms"], m["rows_rows_p50_ms"], m["rows_model_p50_ms"]
+    return (
+        f"  the same pass over a row-major copy (the layout before), its own loop: p50 {rows:.2f} ms "
+        f"against {bare:.2f} ms column-major (x{bare / rows:.2f});\n"
+        f"    model ranking {model:.2f} ms: x{model / bare:.2f} of the column-major pass, x{model / rows:.2f} of the row-major one\n"
+    )
+
+
 def _report(m: dict, args: argparse.Namespace, reps: int, load_before: str) -> str:
     loaded, served = m["rss_loaded_mib"], m["rss_served_mib"]
     code = "" if Path(m["code"]) == ROOT else f", code {m['code']}"
@@ -421,7 +456,8 @@ def _report(m: dict, args: argparse.Namespace, reps: int, load_before: str) -> s
         f"k={args.k}, {reps} reps{code} (load {load_before} -> {_load()}):\n"
         f"  catalogue head: top artist {m['top_artist_tracks']:,} tracks; own-artist tracks per history "
         f"median {m['own_tracks_median']:,.0f}, max {m['own_tracks_max']:,}\n"
-        f"  bare Y @ x            p50 {m['bare_p50_ms']:.2f} ms\n"
+        f"  bare Y @ x            p50 {m['bare_p50_ms']:.2f} ms"
+        f" ({'column' if m.get('column_major') else 'row'}-major factors)\n"
         f"  served (blend, lists) p50 {m['serve_p50_ms']:.2f} ms, p99 {m['serve_p99_ms']:.2f} ms"
         f"  (x{m['ratio_p50']:.2f} / x{m['ratio_p99']:.2f} of bare)\n"
         f"  ALS alone             p50 {m['als_p50_ms']:.2f} ms  (blend / ALS alone: x{m['blend_vs_als_p50']:.2f})\n"
@@ -431,6 +467,7 @@ def _report(m: dict, args: argparse.Namespace, reps: int, load_before: str) -> s
         f"  (x{m['rerun_ratio_p50']:.2f})\n"
         f"  lists() (the app's call: three lists, all explained) p50 {m['lists_p50_ms']:.2f} ms\n"
         f"  fold-in alone         p50 {m['fold_in_p50_us']:.0f} us, p99 {m['fold_in_p99_us']:.0f} us\n"
+        + _rows_report(m)
         + _int8_report(m, args.k)
         + f"  load {m['load_s']:.1f} s; RSS MiB: start {m['rss_start_mib']['VmRSS']}, "
         f"loaded {loaded['VmRSS']} (anon {loaded['RssAnon']}, file {loaded['RssFile']}), "
@@ -448,6 +485,7 @@ def main() -> int:
     parser.add_argument("--top-n", type=int, default=100, help="neighbours per item in the bundle (0: ALS only)")
     parser.add_argument("--artists", choices=ARTIST_DRAWS, default="kaggle",
                         help="the artist draw: kaggle (calibrated to the real catalogue, default) or zipf08 (the old one)")
+    parser.add_argument("--order", choices=("C", "F"), help="the factors' layout (default: as engine train publishes them)")
     parser.add_argument("--out", type=Path, help="keep the bundles here (and reuse them when already there)")
     parser.add_argument("--against", type=Path, help="another checkout: time its engine too, alternating with this one")
     parser.add_argument("--rounds", type=int, default=1, help="with --against: alternations per rank")
@@ -468,7 +506,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         out = args.out if args.out is not None else Path(tmp)
         dirs = write_bundles(out, n_items=args.items, ranks=ranks, top_n=args.top_n, artists=args.artists,
-                             older_lists=args.against is not None)
+                             older_lists=args.against is not None, order=args.order)
         codes: list[Path | None] = [None] if args.against is None else [None, args.against.resolve()] * args.rounds
         for models in dirs.values():
             for code in codes:

@@ -88,7 +88,7 @@ from engine.serving.results import (
     SimilarSongs,
     TasteLists,
 )
-from engine.serving.scan import ModelScores, Scan
+from engine.serving.scan import ModelScores, Scan, factor_rows
 from engine.serving.track_index import TrackIndex
 
 __all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
@@ -347,7 +347,7 @@ class Recommender:
         return codes, np.repeat(values / np.maximum(counts, 1), counts)
 
     def _solve(self, histories: Sequence[_History]) -> list[FoldIn]:
-        rows = [np.asarray(self._factors[h.als_items], dtype=np.float64) for h in histories]
+        rows = [factor_rows(self._factors, h.als_items) for h in histories]
         conf = [
             1.0 + self.alpha * transform_weights(h.als_weights, self.transform, epsilon=self.epsilon, clip=self.clip)
             for h in histories
@@ -391,7 +391,7 @@ class Recommender:
         hists = [self._parse(h) for h in histories]
         folds = self._solve(hists)
         x = np.stack([f.x for f in folds]) if folds else np.zeros((0, self.rank))
-        out = x @ np.asarray(self._factors[rows], dtype=np.float64).T
+        out = x @ factor_rows(self._factors, rows).T
         if self._blend is not None and len(rows):
             item2pos = np.full(self._factors.shape[0], -1, dtype=np.int64)
             item2pos[rows] = np.arange(len(rows))
@@ -733,7 +733,7 @@ class Recommender:
 
     def _contributions(self, fold: FoldIn, hist: _History, items: np.ndarray, user: UserBlend | None) -> np.ndarray:
         """``[len(items), len(hist.als_items)]``: each history item's part in each item's score."""
-        contrib = contributions(fold, np.asarray(self._factors[items], dtype=np.float64))
+        contrib = contributions(fold, factor_rows(self._factors, items))
         if user is None:
             return contrib
         return user.als_weight * contrib + user.contributions(items, len(hist.als_items))

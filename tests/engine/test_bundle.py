@@ -27,6 +27,27 @@ def test_round_trip_memory_maps_and_derives_gram(tmp_path: Path) -> None:
     assert set(b.manifest["files"]) >= {"items.parquet", "gram.npy", "kmeans.json"}
 
 
+@pytest.mark.parametrize("rank, order", [(4, None), (64, None), (65, None), (4, "C"), (128, "F")])
+def test_item_factors_are_stored_in_the_order_the_pass_reads_fastest(tmp_path: Path, rank: int, order: str | None) -> None:
+    """Column-major up to rank 64 unless asked otherwise; either way the same array loads,
+    with gram and norms bit for bit those of the row-major write."""
+    parts = random_bundle_parts(n_items=40, rank=rank)
+    manifest = write_bundle(tmp_path / "b", **parts, order=order)
+    write_bundle(tmp_path / "c", **parts, order="C")
+    b, c = load_bundle(tmp_path / "b"), load_bundle(tmp_path / "c")
+    want = order or publish.factor_order(rank)
+    assert want == order or want == ("F" if rank <= publish.COLUMN_MAJOR_MAX_RANK else "C")
+    assert b.item_factors.flags.f_contiguous == (want == "F") and b.item_factors.flags.c_contiguous == (want == "C")
+    assert np.array_equal(b.item_factors, parts["item_factors"]) and manifest["rank"] == rank
+    assert b.gram.tobytes() == c.gram.tobytes() and b.item_norms.tobytes() == c.item_norms.tobytes()
+
+
+def test_an_unknown_factor_order_is_named(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="order must be 'C' .* got 'K'"):
+        write_bundle(tmp_path / "b", **random_bundle_parts(n_items=10, rank=4), order="K")
+    assert not (tmp_path / "b").exists()
+
+
 def test_extra_arrays_and_tables_round_trip(tmp_path: Path) -> None:
     import pandas as pd
 

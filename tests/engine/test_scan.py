@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from engine.serving.artists import _rows_t_dot
-from engine.serving.scan import ModelScores, Scan
+from engine.serving.scan import ModelScores, Scan, factor_rows
 
 
 def _scan(kind: str, rng: np.random.Generator, n: int = 500) -> Scan:
@@ -62,15 +62,18 @@ def test_rows_t_dot_is_scipys_transposed_row_product_bit_for_bit(dtype: type) ->
     assert empty.dtype == np.float64 and np.array_equal(empty, np.zeros(120))
 
 
-@pytest.mark.parametrize("kind", ["all", "some", "few", "fortran"])
+@pytest.mark.parametrize("kind", ["all", "some", "few", "strided"])
 def test_a_pass_from_start_scores_adds_them_in_place_bit_for_bit(kind: str) -> None:
-    """``scores(x, start=s)`` is ``s + Y @ x`` as float32 adds them, written into ``s``: through
-    BLAS's y = βy + Ax for a C-ordered matrix, through numpy for any other."""
+    """``scores(x, start=s)`` on a row-major matrix is ``s + Y @ x`` as float32 adds them,
+    written into ``s``: through BLAS's y = βy + Ax for a C-ordered matrix, through numpy for
+    one that is neither C- nor Fortran-ordered."""
     rng = np.random.default_rng(8)
-    scan = _scan("all" if kind == "fortran" else kind, rng, n=5_000)
-    if kind == "fortran":
-        scan = Scan.of(np.asfortranarray(scan.matrix), scan.has_factors)
-        assert not scan.matrix.flags.c_contiguous
+    scan = _scan("all" if kind == "strided" else kind, rng, n=5_000)
+    if kind == "strided":
+        wide = np.zeros((len(scan.matrix), 16), dtype=np.float32)
+        wide[:, ::2] = scan.matrix
+        scan = Scan.of(wide[:, ::2], scan.has_factors)
+        assert not scan.matrix.flags.c_contiguous and not scan.matrix.flags.f_contiguous
     x = rng.normal(size=8)
     start = np.zeros(len(scan.matrix), dtype=np.float32)
     start[rng.choice(len(start), len(start) // 10, replace=False)] = rng.normal(size=len(start) // 10)
@@ -81,6 +84,41 @@ def test_a_pass_from_start_scores_adds_them_in_place_bit_for_bit(kind: str) -> N
     assert got is given and got.dtype == np.float32
     assert np.array_equal(got, expected)
     assert (got[3:] != scan.scores(x)[3:]).any() and np.isneginf(got[:3]).all()
+
+
+@pytest.mark.parametrize("kind", ["all", "few"])
+def test_a_column_major_pass_from_start_is_the_float32_sum_to_its_rounding(kind: str) -> None:
+    """Fortran-ordered factors (the bundle's layout up to rank 64) keep their layout in a
+    compact scan, and ``scores(x, start=s)`` adds the columns into ``s`` in place: within
+    float32's rounding of the exact ``s + Y @ x`` on a matrix long enough for OpenBLAS to add
+    it in several blocks, and not the row-major result everywhere (another order of sums)."""
+    rng = np.random.default_rng(9)
+    n, rank = 300_000, 64
+    factors = np.asfortranarray(rng.normal(size=(n, rank)).astype(np.float32))
+    has = np.ones(n, dtype=bool)
+    if kind == "few":
+        has[rng.random(n) < 0.7] = False
+        factors[~has] = 0.0
+    scan = Scan.of(factors, has)
+    assert scan.matrix.flags.f_contiguous and not scan.matrix.flags.c_contiguous
+    assert (scan.pos2item is not None) == (kind == "few")
+    x = rng.normal(size=rank)
+    start = np.zeros(len(scan.matrix), dtype=np.float32)
+    start[rng.choice(len(start), len(start) // 10, replace=False)] = rng.normal(size=len(start) // 10)
+    start[:3] = -np.inf
+    m64 = scan.matrix.astype(np.float64)
+    x64 = x.astype(np.float32).astype(np.float64)
+    exact = start.astype(np.float64) + m64 @ x64
+    magnitude = np.abs(start[3:]).astype(np.float64) + np.abs(m64[3:]) @ np.abs(x64)
+    row_major = start + np.ascontiguousarray(scan.matrix) @ x.astype(np.float32)
+    given = start
+    got = scan.scores(x, start=start)
+    assert got is given and got.dtype == np.float32 and np.isneginf(got[:3]).all()
+    eps = float(np.finfo(np.float32).eps)
+    err = np.abs(got[3:].astype(np.float64) - exact[3:])
+    assert (err <= (rank + 2) * eps * magnitude).all()
+    assert err.max() > 0  # float32 sums, not float64 ones
+    assert not np.array_equal(got[3:], row_major[3:])
 
 
 @pytest.mark.parametrize("kind", ["all", "some", "few"])
@@ -104,3 +142,20 @@ def test_the_float32_terms_stay_within_their_slack_of_the_float64_ones(kind: str
         assert slack < 1e-3 * float(want.std())
     else:
         assert z_part == 0.0 and np.array_equal(got, base.astype(np.float32))
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "memmap F"])
+def test_factor_rows_are_the_fancy_index_in_float64_row_major(layout: str, tmp_path) -> None:
+    """``factor_rows`` gives ``matrix[rows]`` as float64, C-ordered, from any layout (repeated,
+    unsorted and no rows included)."""
+    rng = np.random.default_rng(10)
+    base = rng.normal(size=(1_000, 12)).astype(np.float32)
+    matrix = {"C": base, "F": np.asfortranarray(base), "strided": np.repeat(base, 2, axis=1)[:, ::2]}.get(layout)
+    if layout == "memmap F":
+        np.save(tmp_path / "f.npy", np.asfortranarray(base))
+        matrix = np.load(tmp_path / "f.npy", mmap_mode="r")
+        assert isinstance(matrix, np.memmap) and matrix.flags.f_contiguous
+    for rows in (rng.integers(0, 1_000, 300), np.array([5, 5, 999, 0]), np.zeros(0, dtype=np.int64)):
+        got = factor_rows(matrix, rows)
+        assert got.dtype == np.float64 and got.flags.c_contiguous and got.shape == (len(rows), 12)
+        assert got.tobytes() == np.asarray(base[rows], dtype=np.float64).tobytes()
