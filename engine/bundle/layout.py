@@ -4,7 +4,8 @@ A bundle is a directory ``models/<version>/`` holding numpy arrays and a manifes
 
     manifest.json        schema_version, version, created_at, params, data stats, metrics, files{sha256,bytes}
     items.parquet        row i = item i (engine.core.schemas.BUNDLE_ITEM_COLUMNS)
-    item_factors.npy     float32 [n_items, rank]; zero rows where has_factors is false
+    item_factors.npy     float32 [n_items, rank]; zero rows where has_factors is false; stored
+                         column-major up to rank 64 (engine.bundle.publish.factor_order)
     gram.npy             float32 [rank, rank] = Yᵀ Y over all items (for fold-in)
     item_norms.npy       float32 [n_items] = ‖y_i‖ (cosine similar-items)
     popularity.npy       float32 [n_items] fallback scores for cold start, in [0, 1]
