@@ -298,7 +298,14 @@ def test_a_bundle_without_the_artist_arrays_still_loads_and_serves(tmp_path) -> 
     parts = random_bundle_parts(n_items=60, rank=4)
     bundle = load_bundle(tmp_path / publish_bundle(tmp_path, **parts))
     assert not any(name.startswith("artist") for name in bundle.extra)
-    assert len(Recommender(bundle).recommend({bundle.items["track_id"][0]: 1.0}, Options(k=3))) == 3
+    rec = Recommender(bundle)
+    assert len(rec.recommend({bundle.items["track_id"][0]: 1.0}, Options(k=3))) == 3
+    signals = rec.artists
+    # no artist factors: zero rows of the right shape, held as one broadcast row
+    assert signals.factors.shape == (signals.n_artists, 4) and signals.factors.strides[0] == 0
+    assert not signals.has_factors.any() and not signals.factors.any()
+    weights = np.ones(signals.n_artists)
+    assert signals.fold_in(weights) is None and np.isnan(signals.factor_scores(weights)).all()
 
 
 def test_read_interaction_sets_tells_the_levels_apart(spark, settings) -> None:
