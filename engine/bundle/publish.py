@@ -55,18 +55,18 @@ def factor_order(rank: int) -> str:
     Serving's one full pass (``Y @ x``, :class:`engine.serving.scan.Scan`) runs OpenBLAS's
     ``sgemv`` over the matrix. Row-major, each score is a ``rank``-term dot product ending in
     a horizontal sum; column-major, the pass adds ``x_j`` times each column into the scores.
-    At 600k items and rank 64 (153 MB) the column-major pass took 3.7–3.9 against 4.6–5.1 ms
+    At 600k items and rank 64 (153 MB) the column-major pass took 3.8–3.9 against 4.8–5.1 ms
     while the matrix stayed in this development host's 480 MB L3 cache between requests, and
-    5.0 against 5.6 ms with the caches flushed before each one. At rank 128 (307 MB, read at
-    the memory's speed either way) it took 9.0 against 8.7 ms. Reading rows (fold-in, exact
-    re-scoring, explanations) costs more column-major, each row ``rank`` cache lines a
-    column apart (:func:`engine.serving.scan.factor_rows`). So at rank 64 the model ranking
-    took 7.2 against 7.8–8.1 ms in ``bench/serve.py`` and the same (9.4–9.9 ms) with flushed
-    caches; at rank 128 14.3 against 12.5 ms. Either layout loads as the same
-    ``[n_items, rank]`` array; only the speed differs.
+    5.0 against 5.4–5.6 ms with the caches flushed before each one. At rank 128 (307 MB, read
+    at the memory's speed either way) it took 9.0–9.4 against 8.7–8.8 ms. Reading rows
+    (fold-in, exact re-scoring, explanations) costs more column-major, each row ``rank``
+    cache lines a column apart (:func:`engine.serving.scan.factor_rows`). So at rank 64 the
+    model ranking took 7.2 against 7.8–8.1 ms in ``bench/serve.py`` while the matrix stayed
+    cached, and the same when it did not (8.2–8.4 against 8.0–8.4 ms in a later hour, 9.4–9.9
+    ms with flushed caches); at rank 128 column-major took 14.3 against 12.5 ms (a one-off
+    script). Either layout loads as the same ``[n_items, rank]`` array; only the speed differs.
     """
     return "F" if rank <= COLUMN_MAJOR_MAX_RANK else "C"
-
 
 
 def write_bundle(

@@ -128,7 +128,8 @@ class Scan:
         A row-major matrix gives the float32 sum of ``start`` and the pass, bit for bit with
         OpenBLAS (the tests check it). A column-major one (the bundle's layout up to rank 64,
         :func:`engine.bundle.publish.factor_order`) adds the columns into ``start`` a block at
-        a time: a float32 sum of the same terms in another order, within a few ε of it.
+        a time: a float32 sum of the same terms in another order, within float32's rounding of
+        the exact sum (the tests bound it).
         """
         x32 = np.asarray(x, dtype=np.float32)
         if start is None:
