@@ -62,8 +62,8 @@ def factor_order(rank: int) -> str:
     (fold-in, exact re-scoring, explanations) costs more column-major, each row ``rank``
     cache lines a column apart (:func:`engine.serving.scan.factor_rows`). So at rank 64 the
     model ranking took 7.2 against 7.8–8.1 ms in ``bench/serve.py`` while the matrix stayed
-    cached, and the same when it did not (8.2–8.4 against 8.0–8.4 ms in a later hour, 9.4–9.9
-    ms with flushed caches); at rank 128 column-major took 14.3 against 12.5 ms (a one-off
+    cached, and about the same when it did not (8.2–8.4 against 8.0–8.4 ms in a later hour,
+    9.4–9.9 against 9.2–9.9 ms with flushed caches); at rank 128 column-major took 14.3 against 12.5 ms (a one-off
     script). Either layout loads as the same ``[n_items, rank]`` array; only the speed differs.
     """
     return "F" if rank <= COLUMN_MAJOR_MAX_RANK else "C"
