@@ -74,6 +74,7 @@ from engine.serving.lists import (
     choose_lists,
     list_reasons,
 )
+from engine.serving.moments import ScoreMoments
 from engine.serving.options import MAX_K, MAX_WEIGHT, Options, check_k, check_weights
 from engine.serving.rerank import ItemArrays, Ranked, mask_positions, rerank
 from engine.serving.results import (
@@ -290,6 +291,11 @@ class Recommender:
         if self._blend is not None and self._blend.weights.popularity:
             prior = self._blend.prior if self._pos2item is None else self._blend.prior[self._pos2item]
             self._prior_scan = np.ascontiguousarray(prior, dtype=np.float32)
+        self._moments = ScoreMoments.of_bundle(
+            self._factors, self._gram, self.arrays.has_factors,
+            factor_sum=self._blend.factor_sum if self._blend is not None else None,
+            prior=self._blend.prior if self._prior_scan is not None else None,  # type: ignore[union-attr]
+        )
 
     @property
     def blend(self) -> Blend | None:
@@ -526,11 +532,25 @@ class Recommender:
             return None, None, None
         fold, user = self._listener(hist)  # kept per thread: "Why this?" reuses this solve
         if self.scan.quantized is None or exact_pass:
-            return ModelScores.of(self._served_pass(fold, user), self.scan), fold, user
+            scores = self._served_pass(fold, user)
+            return ModelScores.of(scores, self.scan, moments=self._served_moments(fold, user, scores)), fold, user
         estimate, upper = self.scan.quantized.scan(fold.x)
         self._add_blend(estimate, user)
         self._add_blend(upper, user)
-        return ModelScores.of(estimate, self.scan, upper=upper, exact=self._rescorer(fold, user)), fold, user
+        return ModelScores.of(estimate, self.scan, upper=upper, exact=self._rescorer(fold, user),
+                              moments=self._served_moments(fold, user, estimate)), fold, user
+
+    def _served_moments(self, fold: FoldIn, user: UserBlend | None, scores: np.ndarray) -> tuple[float, float]:
+        """Mean and std of the served scores over the items with factors, from the bundle's sums
+        and the bonused items' ``scores`` (:mod:`engine.serving.moments`): no pass over them."""
+        if user is None:
+            return self._moments.of(fold.x)
+        pos = self.scan.positions(user.nb_items)  # -1: an item without factors (not in the moments)
+        ok = pos >= 0
+        return self._moments.of(
+            fold.x, als_weight=user.als_weight, prior_coef=user.pop_coef if self._prior_scan is not None else 0.0,
+            bonuses=user.nb_values[ok], served=scores[pos[ok]],
+        )
 
     def _served_pass(self, fold: FoldIn, user: UserBlend | None) -> np.ndarray:
         """The served float32 score at every scan position from the float32 pass: ``Y @ x``

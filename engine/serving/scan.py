@@ -13,7 +13,7 @@ the scores of that pass at a few positions, or combines them with per-item array
 A scan may also be quantized (:mod:`engine.serving.quantized`): its pass then reads the int8
 rows only, and yields an estimate and an upper bound of every score. Candidates are chosen by
 the bound and re-scored exactly, so the lists are the ones the float32 pass gives (see
-:class:`ModelScores` for the one difference: the moments come from the estimates).
+:class:`ModelScores` for the one difference: the spread reads the estimates at the bonused items).
 """
 
 from __future__ import annotations
@@ -168,11 +168,12 @@ class ModelScores:
     """One listener's served score at every position of a :class:`Scan`, and its moments.
 
     ``mean`` / ``std`` run over the items with factors (the others have no model score:
-    NaN in :meth:`at`, 0 in :meth:`z_at`).
+    NaN in :meth:`at`, 0 in :meth:`z_at`). A request's come from the bundle's sums
+    (:mod:`engine.serving.moments`): those of the exact float64 scores, within ~1e-9.
 
-    From a quantized scan, ``scores`` are the int8 pass's estimates (the moments are theirs:
-    a few 1e-5 from the exact ones, the rounding errors averaging out over the catalogue),
-    ``upper`` its upper bounds, and ``exact`` gives the exact served score at positions:
+    From a quantized scan, ``scores`` are the int8 pass's estimates (the served std reads them
+    at the items with a neighbour bonus: ~1e-5 from the exact one on the demo bundle, where
+    two float32 passes over the estimates erred by ~1e-4), ``upper`` its upper bounds, and ``exact`` gives the exact served score at positions:
     :meth:`at` and :meth:`z_at` are exact, :meth:`z_bound_at` and :meth:`plus_z32_bound` bound
     them from above for candidate checks.
     """
@@ -186,8 +187,13 @@ class ModelScores:
 
     @classmethod
     def of(cls, scores: np.ndarray, scan: Scan, *, upper: np.ndarray | None = None,
-           exact: Callable[[np.ndarray], np.ndarray] | None = None) -> "ModelScores":
-        """Moments of ``scores`` over the positions with factors (float64 accumulation)."""
+           exact: Callable[[np.ndarray], np.ndarray] | None = None,
+           moments: tuple[float, float] | None = None) -> "ModelScores":
+        """``scores`` with their moments over the positions with factors: ``moments`` when the
+        caller has them (:mod:`engine.serving.moments`: no pass), else from two passes over
+        ``scores`` (float64 accumulation)."""
+        if moments is not None:
+            return cls(scores, scan, float(moments[0]), float(moments[1]), upper, exact)
         values = scores[scan.has_factors] if scan.require_factors else scores
         n = len(values)
         if n == 0:
