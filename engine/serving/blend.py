@@ -189,6 +189,16 @@ class ItemGroups:
         """The sum of ``values`` (one per entry, input order) over each item's entries."""
         return self.sums_taken(self.take(np.asarray(values, dtype=np.float64)))
 
+    def maxima(self, values: np.ndarray) -> np.ndarray:
+        """The largest of ``values`` (one per entry, input order) over each item's entries."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.order is None:
+            out = np.full(len(self.items), -np.inf)
+            np.maximum.at(out, self.bins, values)
+            return out
+        assert self.starts is not None
+        return np.maximum.reduceat(values[self.order], self.starts[:-1]) if len(self.items) else np.zeros(0)
+
     def sums_taken(self, taken: np.ndarray) -> np.ndarray:
         """:meth:`sums` of values already in the groups' order (:meth:`take` of them)."""
         return np.bincount(self.bins, weights=np.asarray(taken, dtype=np.float64), minlength=len(self.items)).astype(np.float64)

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.serving.artists import ArtistSignals
+from engine.serving.blend import group_by_item
 from engine.serving.neighbours import segment_positions
 from engine.serving.rerank import (
     Filters,
@@ -53,10 +54,11 @@ from engine.serving.workers import beside, inline
 NEW_PER_ARTIST = 1
 #: The familiar list's first candidate count: at least FAMILIAR_START, FAMILIAR_PER_PICK per
 #: wanted track. Any start gives the same list (the candidates grow until nothing outside can
-#: beat the k-th pick); 1,024 for k=50 took 0.89x / 0.95x the time of 4,096 per request on the
-#: bench's calibrated / zipf08 catalogues (paired, bench/serve.py bundles): the bound check
-#: needed a second round either way, and the first one now ranks a quarter of the tracks.
-FAMILIAR_START, FAMILIAR_PER_PICK = 1024, 16
+#: beat the k-th pick). With every candidate's share exact (see :func:`_familiar`) the first
+#: round is usually the last, so it need not be wide: 400 for k=50 (8 per pick) against 1,024
+#: took ``_familiar`` 2.76 → 2.61 ms on the bench's 600k catalogue and 0.36 → 0.32 ms on the
+#: demo bundle (p50 per request, one run; the same lists).
+FAMILIAR_START, FAMILIAR_PER_PICK = 256, 8
 #: The new list's first candidate count, the same way (the tracks with the highest item terms).
 #: Its floor check rarely wants more than a few hundred tracks, so 256 (8 per pick) took one
 #: round as 2,048 did on the bench's catalogue and 1.15 rounds on the demo bundle (k=50), and
@@ -112,14 +114,16 @@ class ListTables:
         self.single_ptr, self.single_items = _split_rows(signals.artist_items, self.single)
         self.multi_ptr, self.multi_items = _split_rows(signals.artist_items, ~self.single)
 
-    def own_tracks(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def own_tracks(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The tracks of artists ``codes``: (single-artist tracks, grouped by artist in the
-        order of ``codes``; how many each artist has; the other tracks, with repeats)."""
+        order of ``codes``; how many each artist has; the other tracks, grouped the same way,
+        so with repeats; how many each artist has of those)."""
         codes = np.asarray(codes, dtype=np.int64)
         starts, ends = self.single_ptr[codes], self.single_ptr[codes + 1]
         singles = self.single_items[segment_positions(starts, ends - starts)].astype(np.int64)
         m_starts, m_ends = self.multi_ptr[codes], self.multi_ptr[codes + 1]
-        return singles, ends - starts, self.multi_items[segment_positions(m_starts, m_ends - m_starts)].astype(np.int64)
+        multis = self.multi_items[segment_positions(m_starts, m_ends - m_starts)].astype(np.int64)
+        return singles, ends - starts, multis, m_ends - m_starts
 
 
 def _split_rows(rows: sp.csr_matrix, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,11 +207,11 @@ def choose_lists(
     own = share > 0
     blocked = np.asarray(blocked, dtype=np.int64)
     codes = np.flatnonzero(own)
-    singles, counts, multis = tables.own_tracks(codes)
+    singles, counts, multis, multi_counts = tables.own_tracks(codes)
     # The two lists need nothing of each other: the familiar one on a helper thread (when
     # ``parallel``), while the caller scores the artists and ranks the new one.
     run = beside if parallel else inline
-    ranking = run(_familiar, signals, tables, model, share, (codes, singles, counts, multis),
+    ranking = run(_familiar, signals, tables, model, share, (codes, singles, counts, multis, multi_counts),
                   arrays=arrays, blocked=blocked, request=request)
     own_tracks = np.concatenate([singles, multis])
     if artist_score is None:
@@ -243,46 +247,55 @@ def _model_bound(model: ModelScores | None, weight: float, items: np.ndarray) ->
 
 
 def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray,
-              own_tracks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, arrays: ItemArrays,
-              blocked: np.ndarray, request: ListRequest) -> Ranked:
+              own_tracks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], *,
+              arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
     """The familiar list. Its score is ``the largest log share among the track's own artists``
-    plus the item terms (popularity, model z, re-ranking). A single-artist track's share is
-    read directly; a track with several artists can score at most the top share plus its item
-    terms. The candidates are the tracks best by that bound's lower half, then every track
-    whose upper bound reaches the k-th pick found, until the k-th pick clears it.
+    plus the item terms (popularity, model z, re-ranking). Every candidate's share is exact
+    before any is ranked: a single-artist track's is its artist's, a track with several
+    artists' the largest over the rows of :meth:`ListTables.own_tracks` it appears in (the
+    other artists have none). (Bounding those by the top share instead let ~1,000 of them into
+    a second round on the bench's catalogue.) The candidates are the tracks best by share plus
+    item terms (the model's part an upper bound from an int8 scan), then every track whose
+    guess reaches the k-th pick found, until the k-th pick clears it.
 
     ``own_tracks``: the listener's artist codes and :meth:`ListTables.own_tracks` of them."""
     weights = tables.weights
-    own = share > 0
-    codes, singles, counts, multis = own_tracks
-    log_share = np.where(own, np.log(np.where(own, share, 1.0)), -np.inf)
-    first = np.repeat(log_share[codes], counts)  # a single-artist track's share term
-    multis = unique_sorted(multis)
+    codes, singles, counts, multis, multi_counts = own_tracks
+    log_share = np.log(share[codes])
+    first = np.repeat(log_share, counts)  # a single-artist track's share term
+    # a co-credited track's: the largest share among its rows (one grouping, no gather of credits)
+    groups = group_by_item(multis, len(tables.popularity))
+    multis, multi_share = groups.items, groups.maxima(np.repeat(log_share, multi_counts))
     if len(blocked):
-        unblocked = ~np.isin(singles, blocked, kind="table")
+        # one item table for both lookups (np.isin's "table" kind builds and range-checks one per call)
+        is_blocked = np.zeros(len(tables.popularity), dtype=bool)
+        is_blocked[blocked] = True
+        unblocked = ~is_blocked[singles]
         singles, first = singles[unblocked], first[unblocked]
-        multis = multis[~np.isin(multis, blocked, kind="table")]
+        unblocked = ~is_blocked[multis]
+        multis, multi_share = multis[unblocked], multi_share[unblocked]
     # Candidates in this order (singles by artist, then the rest): positions index ``items``,
     # and each candidate set is sorted by item before it is ranked, so ties break by item.
     items = np.concatenate([singles, multis])
     if not len(items):
         return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
-    # item terms of every candidate track (bounds from an int8 scan: a pick's own are exact),
-    # and a lower and an upper bound of its share term
-    terms = weights.familiar_popularity * tables.popularity[items] + _model_bound(model, weights.familiar_model, items)
+    # each candidate's share term and popularity term (exact), and its item terms as a guess
+    # (bounds from an int8 scan: a pick's own are exact)
+    share_term = np.concatenate([first, multi_share])
+    popularity = weights.familiar_popularity * tables.popularity[items]
+    guess = share_term + popularity
+    guess += _model_bound(model, weights.familiar_model, items)
     if request.novelty:
-        terms -= request.novelty * arrays.popularity[items]
+        guess -= request.novelty * arrays.popularity[items]
     if request.freshness:
-        terms += request.freshness * arrays.recency[items]
-    lower = np.concatenate([first, np.full(len(multis), -np.inf)])
-    upper = np.concatenate([first, np.full(len(multis), float(log_share[own].max()))])
-    guess = lower + terms
+        guess += request.freshness * arrays.recency[items]
     size = min(len(items), max(FAMILIAR_START, FAMILIAR_PER_PICK * request.k))
     chosen = select_top(guess, size)
     while True:
         chosen = unique_sorted(chosen)
-        at = np.sort(items[chosen])
-        scores = signals.item_max(log_share, fill=-np.inf, items=at) + weights.familiar_popularity * tables.popularity[at]
+        by_item = chosen[np.argsort(items[chosen], kind="stable")]  # items are distinct
+        at = items[by_item]
+        scores = share_term[by_item] + popularity[by_item]
         scores += _model_term(model, weights.familiar_model, at)
         ranked = _rerank(scores, at, arrays, request, request.max_per_artist, start=len(at))
         if len(ranked.items) < request.k and size < len(items):  # the cap left too few: more by the guess
@@ -290,7 +303,7 @@ def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | N
             chosen = np.concatenate([chosen, select_top(guess, size)])
             continue
         floor = float(ranked.rank_scores[-1]) if len(ranked.items) == request.k else -np.inf
-        wanted = np.flatnonzero(upper + terms >= floor)
+        wanted = np.flatnonzero(guess >= floor)
         if len(wanted) <= len(chosen) and np.isin(wanted, chosen, assume_unique=True).all():
             return ranked
         chosen = wanted

@@ -326,15 +326,18 @@ def test_own_tracks_split_every_artists_tracks_into_single_and_shared_credits(de
     tables, signals = demo._list_tables, demo.artists
     credits = np.diff(demo.arrays.artist_ptr)
     codes = np.flatnonzero(signals.n_tracks >= 2)[::7][:40][::-1]  # not sorted: the order is kept
-    singles, counts, multis = tables.own_tracks(codes)
-    assert counts.sum() == len(singles) and len(codes) == len(counts)
-    at = 0
-    for code, count in zip(codes.tolist(), counts.tolist()):
+    singles, counts, multis, multi_counts = tables.own_tracks(codes)
+    assert counts.sum() == len(singles) and len(codes) == len(counts) == len(multi_counts)
+    assert multi_counts.sum() == len(multis)
+    at = m_at = 0
+    for code, count, m_count in zip(codes.tolist(), counts.tolist(), multi_counts.tolist()):
         mine = set(signals.artist_items[code].indices.tolist())
         group = singles[at : at + count].tolist()
         at += count
+        shared = multis[m_at : m_at + m_count].tolist()
+        m_at += m_count
         assert set(group) == {i for i in mine if credits[i] == 1}
-        assert set(group) | set(multis.tolist()) >= mine
+        assert set(shared) == {i for i in mine if credits[i] > 1} and len(shared) == len(set(shared))
     assert (credits[multis] > 1).all() and (credits[singles] == 1).all()
     assert set(np.concatenate([singles, multis]).tolist()) == set(signals.artist_items[codes].indices.tolist())
     assert len(multis) and len(singles)  # the demo has both kinds among these artists
