@@ -211,7 +211,7 @@ def choose_lists(
     # The two lists need nothing of each other: the familiar one on a helper thread (when
     # ``parallel``), while the caller scores the artists and ranks the new one.
     run = beside if parallel else inline
-    ranking = run(_familiar, signals, tables, model, share, (codes, singles, counts, multis, multi_counts),
+    ranking = run(_familiar, tables, model, share, (codes, singles, counts, multis, multi_counts),
                   arrays=arrays, blocked=blocked, request=request)
     own_tracks = np.concatenate([singles, multis])
     if artist_score is None:
@@ -246,7 +246,7 @@ def _model_bound(model: ModelScores | None, weight: float, items: np.ndarray) ->
     return weight * model.z_bound_at(items)
 
 
-def _familiar(signals: ArtistSignals, tables: ListTables, model: ModelScores | None, share: np.ndarray,
+def _familiar(tables: ListTables, model: ModelScores | None, share: np.ndarray,
               own_tracks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], *,
               arrays: ItemArrays, blocked: np.ndarray, request: ListRequest) -> Ranked:
     """The familiar list. Its score is ``the largest log share among the track's own artists``
