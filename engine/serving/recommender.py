@@ -36,7 +36,7 @@ import ctypes.util
 import dataclasses
 import itertools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,7 @@ from engine.serving.results import (
     SimilarSongs,
     TasteLists,
 )
-from engine.serving.scan import ModelScores, Scan, factor_rows
+from engine.serving.scan import ModelScores, Rescorer, Scan, factor_rows
 from engine.serving.track_index import TrackIndex
 
 __all__ = ["MAX_K", "MAX_WEIGHT", "Options", "Recommender", "Recommendations", "SimilarSongs", "Explanation"]
@@ -570,17 +570,12 @@ class Recommender:
             self._blend.add_to(scores, user, item2pos=self._item2pos, prior_scan=self._prior_scan,  # type: ignore[union-attr]
                                started=started)
 
-    def _rescorer(self, fold: FoldIn, user: UserBlend | None) -> Callable[[np.ndarray], np.ndarray]:
+    def _rescorer(self, fold: FoldIn, user: UserBlend | None) -> Rescorer:
         """The exact (float64) served score at scan positions, from the float32 rows."""
-        scan, x, pos2item = self.scan, fold.x, self._pos2item
-
-        def rescore(pos: np.ndarray) -> np.ndarray:
-            exact = scan.exact(x, pos)
-            if user is not None:
-                exact = user.score(exact, pos if pos2item is None else pos2item[pos])
-            return exact
-
-        return rescore
+        if user is None:
+            return Rescorer(self.scan, fold.x)
+        pos2item = self._pos2item
+        return Rescorer(self.scan, fold.x, lambda als, pos: user.score(als, pos if pos2item is None else pos2item[pos]))
 
     def _scored_lists(self, hist: _History, opts: Options, excluded: np.ndarray) -> _ScoredLists | None:
         """Both lists of one request (re-ranked, not yet explained) and what explaining them
@@ -708,14 +703,15 @@ class Recommender:
         if opts.exclude_known:
             mask_positions(scores, hist.known_items, self._item2pos)
         mask_positions(scores, excluded, self._item2pos)
+        rescore = self._rescorer(fold, user)
         with one_blas_thread():  # only small products from here on
             ranked = self._rerank(
-                scores, opts, pos2item=self._pos2item, require_factors=self._require_factors,
-                rescore=self._rescorer(fold, user),
+                scores, opts, pos2item=self._pos2item, require_factors=self._require_factors, rescore=rescore,
             )
             explanations: tuple[Explanation, ...] = ()
             if opts.explain:
-                explanations = self._explain_als(fold, hist, ranked.items, top=3, user=user)
+                rows = rescore.rows_at(self.scan.positions(ranked.items))  # the picks were re-scored
+                explanations = self._explain_als(fold, hist, ranked.items, top=3, user=user, rows=rows)
         return self._result(ranked, explanations, PATH_ALS, hist)
 
     def _listener(self, hist: _History) -> tuple[FoldIn, UserBlend | None]:
@@ -738,11 +734,13 @@ class Recommender:
         return self._blend.for_user(fold.x, hist.als_items, weights)
 
     def _explain_als(
-        self, fold: FoldIn, hist: _History, items: np.ndarray, *, top: int | None, user: UserBlend | None = None
+        self, fold: FoldIn, hist: _History, items: np.ndarray, *, top: int | None, user: UserBlend | None = None,
+        rows: np.ndarray | None = None,
     ) -> tuple[Explanation, ...]:
         """Per-history-item contributions: ALS (Hu–Koren–Volinsky) plus, when blended, the
-        neighbour part; a popularity prior's part becomes a ``popularity`` reason."""
-        contrib = self._contributions(fold, hist, items, user)
+        neighbour part; a popularity prior's part becomes a ``popularity`` reason. ``rows``:
+        the items' factor rows (float64), when read already."""
+        contrib = self._contributions(fold, hist, items, user, rows=rows)
         out = als_explanations(contrib, self._track_ids[hist.als_items], items, self.arrays, top=top)
         if user is None or not user.pop_coef:
             return out
@@ -751,9 +749,11 @@ class Recommender:
             dataclasses.replace(e, reasons=e.reasons + (Reason("popularity", f"{p:.3f}"),)) for e, p in zip(out, prior.tolist())
         )
 
-    def _contributions(self, fold: FoldIn, hist: _History, items: np.ndarray, user: UserBlend | None) -> np.ndarray:
-        """``[len(items), len(hist.als_items)]``: each history item's part in each item's score."""
-        contrib = contributions(fold, factor_rows(self._factors, items))
+    def _contributions(self, fold: FoldIn, hist: _History, items: np.ndarray, user: UserBlend | None, *,
+                       rows: np.ndarray | None = None) -> np.ndarray:
+        """``[len(items), len(hist.als_items)]``: each history item's part in each item's score
+        (``rows``: the items' factor rows, float64, when read already)."""
+        contrib = contributions(fold, factor_rows(self._factors, items) if rows is None else rows)
         if user is None:
             return contrib
         return user.als_weight * contrib + user.contributions(items, len(hist.als_items))

@@ -159,3 +159,25 @@ def test_factor_rows_are_the_fancy_index_in_float64_row_major(layout: str, tmp_p
         got = factor_rows(matrix, rows)
         assert got.dtype == np.float64 and got.flags.c_contiguous and got.shape == (len(rows), 12)
         assert got.tobytes() == np.asarray(base[rows], dtype=np.float64).tobytes()
+
+
+@pytest.mark.parametrize("kind", ["all", "few"])
+def test_the_rescorer_keeps_its_last_rows_for_the_picks(kind: str) -> None:
+    """The exact scores are the float64 rows' products (the served function applied), and the
+    rows of any positions of the last call come back as factor_rows gives them; others: None."""
+    from engine.serving.scan import Rescorer
+
+    rng = np.random.default_rng(8)
+    scan = _scan(kind, rng)
+    x = rng.normal(size=8)
+    rescore = Rescorer(scan, x, lambda als, pos: 2.0 * als + pos)
+    n = scan.matrix.shape[0]
+    assert rescore.rows_at(np.arange(3)) is None  # nothing re-scored yet
+    pos = rng.choice(n, 40, replace=False)
+    np.testing.assert_array_equal(rescore(pos), 2.0 * (factor_rows(scan.matrix, pos) @ x) + pos)
+    picks = pos[[7, 3, 30, 0]]
+    rows = rescore.rows_at(picks)
+    assert rows is not None and np.array_equal(rows, factor_rows(scan.matrix, picks)) and rows.flags.c_contiguous
+    outside = np.setdiff1d(np.arange(n), pos)[:1]
+    assert rescore.rows_at(np.concatenate([picks, outside])) is None
+    assert rescore(pos[:5]) is not None and rescore.rows_at(picks[:1]) is None  # the last call only
