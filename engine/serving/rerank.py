@@ -278,6 +278,18 @@ def select_top(scores: np.ndarray, m: int) -> np.ndarray:
     return pos[np.argsort(-scores[pos], kind="stable")]
 
 
+def first_candidates(k: int) -> int:
+    """How many top scores a re-ranking takes first for ``k`` picks: ``max(2k, k + 25)``.
+
+    Any count gives the same list (the candidates grow ×4 until the k-th pick clears the next
+    score), but each candidate is re-scored from its factor row, a cache miss per column
+    right after the pass. Against ``max(4k, k + 100)``: the model ranking's re-ranking took
+    593 → 527 µs p50 at k=50 on the bench's 600k catalogue and 168 → 143 µs on the demo
+    bundle (100 new listeners, the same lists; a one-off script). k + 25 alone was as fast at
+    k=50, but a list capped at two tracks per artist needs room to drop some."""
+    return max(2 * k, k + 25)
+
+
 def rerank(
     scores: np.ndarray,
     arrays: ItemArrays,
@@ -316,7 +328,7 @@ def rerank(
     rescore : callable, optional
         Exact (float64) scores for candidate positions; the float32 pass only nominates.
     start : int, optional
-        The first candidate count (default ``max(4k, k + 100)``): larger when the cap is known
+        The first candidate count (default :func:`first_candidates`): larger when the cap is known
         to reject many (a listener's own artists, capped at two tracks each).
 
     Returns
@@ -324,7 +336,7 @@ def rerank(
     Ranked
     """
     n = len(scores)
-    m = min(n, start if start else max(4 * k, k + 100))
+    m = min(n, start if start else first_candidates(k))
     cap = max_per_artist if max_per_artist and max_per_artist > 0 else None
     while True:
         pos = select_top(scores, m)
