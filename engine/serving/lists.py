@@ -180,12 +180,14 @@ def choose_lists(
     blocked: np.ndarray,
     request: ListRequest,
     artist_score: np.ndarray | None = None,
+    share: np.ndarray | None = None,
     parallel: bool = True,
 ) -> ListScores:
     """Both lists for one listener (see the module docstring), equal to scoring every item.
 
     ``artist_score``: :func:`artist_scores` of ``artist_weights`` when the caller has it
-    already (it needs no model: it can be computed beside the fold-in and the pass).
+    already (it needs no model: it can be computed beside the fold-in and the pass); ``share``:
+    :func:`artist_shares` of them, likewise (both need it: computed once, 59k artists).
     ``parallel``: rank the familiar list on a helper thread while the caller ranks the new one
     (:data:`engine.serving.workers.PARALLEL_FROM` says when that pays); else one after the other.
 
@@ -203,7 +205,7 @@ def choose_lists(
       candidate too).
     """
     weights = tables.weights
-    share = artist_shares(artist_weights)
+    share = artist_shares(artist_weights) if share is None else share
     own = share > 0
     blocked = np.asarray(blocked, dtype=np.int64)
     codes = np.flatnonzero(own)
@@ -215,15 +217,17 @@ def choose_lists(
                   arrays=arrays, blocked=blocked, request=request)
     own_tracks = np.concatenate([singles, multis])
     if artist_score is None:
-        artist_score = artist_scores(signals, weights, artist_weights)
+        artist_score = artist_scores(signals, weights, artist_weights, share=share)
     new = _new(signals, tables, model, artist_score, own_tracks, arrays=arrays, blocked=blocked, request=request)
     return ListScores(familiar=ranking.result(), new=new, own=own, share=share)
 
 
-def artist_scores(signals: ArtistSignals, weights: ListWeights, artist_weights: np.ndarray) -> np.ndarray:
+def artist_scores(signals: ArtistSignals, weights: ListWeights, artist_weights: np.ndarray, *,
+                  share: np.ndarray | None = None) -> np.ndarray:
     """The new list's artist score of every artist, ``w_s·similarity/max + w_f·z(artist
-    factors)``, from the listener's raw ``artist_weights`` (no model term)."""
-    spread = signals.spread(artist_shares(artist_weights))
+    factors)``, from the listener's raw ``artist_weights`` (no model term; ``share``: their
+    :func:`artist_shares`, when the caller has them)."""
+    spread = signals.spread(artist_shares(artist_weights) if share is None else share)
     peak = float(spread.max()) if len(spread) else 0.0
     artist_score = weights.new_similarity * (spread / peak if peak > 0 else spread)
     if weights.new_factors and signals.has_factors.any():

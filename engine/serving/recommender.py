@@ -70,6 +70,7 @@ from engine.serving.lists import (
     ListTables,
     ListWeights,
     artist_scores,
+    artist_shares,
     blend_order,
     choose_lists,
     list_reasons,
@@ -586,13 +587,14 @@ class Recommender:
         # The new list's artist scores need no model: beside the fold-in (a helper thread on a
         # large catalogue).
         run = workers.beside if self._parallel else workers.inline
-        scoring = run(artist_scores, self.artists, self._list_tables.weights, weights)
+        share = artist_shares(weights)  # both lists' and the artist scores'
+        scoring = run(artist_scores, self.artists, self._list_tables.weights, weights, share=share)
         model, fold, user = self._model_scores(hist)
         blocked = np.concatenate([hist.known_items, excluded]) if opts.exclude_known else excluded
         request = ListRequest(opts.k, opts.max_per_artist, opts.filters, opts.novelty, opts.freshness)
         with one_blas_thread():
             scored = choose_lists(self.artists, self._list_tables, model, weights, arrays=self.arrays,
-                                  blocked=blocked, request=request, artist_score=scoring.result(),
+                                  blocked=blocked, request=request, artist_score=scoring.result(), share=share,
                                   parallel=self._parallel)
         return _ScoredLists(scored, model, fold, user, PATH_ALS if fold is not None else PATH_ARTISTS)
 
