@@ -292,6 +292,9 @@ class Recommender:
         if self._blend is not None and self._blend.weights.popularity:
             prior = self._blend.prior if self._pos2item is None else self._blend.prior[self._pos2item]
             self._prior_scan = np.ascontiguousarray(prior, dtype=np.float32)
+        #: the largest item norm and prior: the bound of the served scores' size (_served_magnitude)
+        self._max_norm = float(np.max(self.bundle.item_norms, initial=0.0))
+        self._prior_max = float(np.max(np.abs(self._prior_scan), initial=0.0)) if self._prior_scan is not None else 0.0
         self._moments = ScoreMoments.of_bundle(
             self._factors, self._gram, self.arrays.has_factors,
             factor_sum=self._blend.factor_sum if self._blend is not None else None,
@@ -534,12 +537,24 @@ class Recommender:
         fold, user = self._listener(hist)  # kept per thread: "Why this?" reuses this solve
         if self.scan.quantized is None or exact_pass:
             scores = self._served_pass(fold, user)
-            return ModelScores.of(scores, self.scan, moments=self._served_moments(fold, user, scores)), fold, user
+            return ModelScores.of(scores, self.scan, moments=self._served_moments(fold, user, scores),
+                                  magnitude=self._served_magnitude(fold, user)), fold, user
         estimate, upper = self.scan.quantized.scan(fold.x)
         self._add_blend(estimate, user)
         self._add_blend(upper, user)
         return ModelScores.of(estimate, self.scan, upper=upper, exact=self._rescorer(fold, user),
                               moments=self._served_moments(fold, user, estimate)), fold, user
+
+    def _served_magnitude(self, fold: FoldIn, user: UserBlend | None) -> float:
+        """An upper bound of the served scores' largest magnitude, without a pass: Cauchy–Schwarz
+        on the ALS part (the largest item norm), plus the largest bonus and the prior's largest
+        part; a relative 1e-5 more covers the float32 pass's rounding."""
+        bound = float(np.linalg.norm(fold.x)) * self._max_norm
+        if user is not None:
+            bound = abs(user.als_weight) * bound + (float(np.abs(user.nb_values).max()) if len(user.nb_values) else 0.0)
+            if self._prior_scan is not None:
+                bound += abs(user.pop_coef) * self._prior_max
+        return bound * (1.0 + 1e-5)
 
     def _served_moments(self, fold: FoldIn, user: UserBlend | None, scores: np.ndarray) -> tuple[float, float]:
         """Mean and std of the served scores over the items with factors, from the bundle's sums

@@ -215,24 +215,27 @@ class ModelScores:
     std: float
     upper: np.ndarray | None = None
     exact: Callable[[np.ndarray], np.ndarray] | None = None
+    #: an upper bound of ``max |scores|`` when the caller knows one (:meth:`plus_z32` then
+    #: makes no pass to find the largest); None: found from the scores when asked
+    magnitude: float | None = None
 
     @classmethod
     def of(cls, scores: np.ndarray, scan: Scan, *, upper: np.ndarray | None = None,
            exact: Callable[[np.ndarray], np.ndarray] | None = None,
-           moments: tuple[float, float] | None = None) -> "ModelScores":
+           moments: tuple[float, float] | None = None, magnitude: float | None = None) -> "ModelScores":
         """``scores`` with their moments over the positions with factors: ``moments`` when the
         caller has them (:mod:`engine.serving.moments`: no pass), else from two passes over
-        ``scores`` (float64 accumulation)."""
+        ``scores`` (float64 accumulation). ``magnitude``: see the attribute."""
         if moments is not None:
-            return cls(scores, scan, float(moments[0]), float(moments[1]), upper, exact)
+            return cls(scores, scan, float(moments[0]), float(moments[1]), upper, exact, magnitude)
         values = scores[scan.has_factors] if scan.require_factors else scores
         n = len(values)
         if n == 0:
-            return cls(scores, scan, 0.0, 0.0, upper, exact)
+            return cls(scores, scan, 0.0, 0.0, upper, exact, magnitude)
         mean = float(values.sum(dtype=np.float64)) / n
         centred = values - np.float32(mean)
         std = float(np.sqrt(float(centred @ centred) / n)) if n > 1 else 0.0
-        return cls(scores, scan, mean, std, upper, exact)
+        return cls(scores, scan, mean, std, upper, exact, magnitude)
 
     def _values(self, pos: np.ndarray) -> np.ndarray:
         """float64 served score at valid positions: exact when quantized, else the pass's."""
@@ -274,7 +277,7 @@ class ModelScores:
     def _bounds(self) -> "ModelScores":
         """These scores with the pass's upper bounds in place of the estimates (same moments)."""
         assert self.upper is not None, "bounds come from a quantized scan"
-        return dataclasses.replace(self, scores=self.upper, upper=None, exact=None)
+        return dataclasses.replace(self, scores=self.upper, upper=None, exact=None, magnitude=None)
 
     def z_bound_at(self, items: np.ndarray) -> np.ndarray:
         """An upper bound of :meth:`z_at` (equal to it without a quantized scan), read from
@@ -303,7 +306,8 @@ class ModelScores:
     def plus_z32(self, base: np.ndarray, weight: float) -> tuple[np.ndarray, float]:
         """A new float32 array ``base + weight · z`` over the items (item order), for choosing
         candidates, and the largest magnitude its z part takes on the way (``|weight·s/std|``
-        plus ``|weight·mean/std|``, 0 without one). Each entry is within ``~8 ε`` times that
+        plus ``|weight·mean/std|``, 0 without one; from :attr:`magnitude` when set, an upper
+        bound of it). Each entry is within ``~8 ε`` times that
         plus ``max |base|`` of the float64 ``base + weight · z_at(item)`` (ε float32's epsilon:
         a few float32 roundings, each relative to a value no larger), and ``base`` itself for
         items without factors. Half the bytes of the float64 sum this replaced: over 600k items
@@ -313,7 +317,8 @@ class ModelScores:
             return np.array(out_base), 0.0
         scale = weight / self.std
         part = np.multiply(self.scores, np.float32(scale))
-        largest = largest_magnitude(part)
+        # an upper bound serves as well as the largest itself: it only sizes the caller's slack
+        largest = largest_magnitude(part) if self.magnitude is None else abs(scale) * self.magnitude
         shift = self.mean * scale
         part -= np.float32(shift)
         if self.scan.require_factors:

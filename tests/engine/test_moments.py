@@ -3,6 +3,8 @@ moments of the scores themselves, for every kind of scan and blend."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -96,6 +98,10 @@ def test_a_requests_moments_are_the_exact_scores_moments(tmp_path, n_without: in
         history = dict(zip(rng.choice(ids, 15, replace=False).tolist(), rng.integers(1, 9, 15).astype(float).tolist()))
         model = rec._model_scores(rec._parse(history))[0]
         served = _dense_served(rec, history)
+        if not quantize:  # the bound of the scores' size that spares plus_z32 its pass
+            assert model.magnitude is not None and model.magnitude >= np.abs(model.scores).max() > 0
+            assert model.plus_z32(np.zeros(len(rec.track_ids), dtype=np.float32), 0.5)[1] >= \
+                dataclasses.replace(model, magnitude=None).plus_z32(np.zeros(len(rec.track_ids), dtype=np.float32), 0.5)[1]
         assert model.mean == pytest.approx(served.mean(), rel=1e-6, abs=1e-9 * served.std())
         # an int8 scan's std reads its estimates at the bonused items: here most of the items
         assert model.std == pytest.approx(served.std(), rel=5e-3 if quantize else 1e-6)
