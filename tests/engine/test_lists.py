@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -409,3 +410,27 @@ def test_largest_magnitude_is_max_abs_and_the_popularity_one_is_kept(demo: Recom
     arrays = demo.arrays
     assert arrays.popularity_magnitude == float(np.abs(arrays.popularity).max()) > 0
     assert "popularity_magnitude" in vars(arrays)  # computed once, then read
+
+
+def test_recommend_serves_the_blend_of_the_full_lists_at_every_dial(demo: Recommender) -> None:
+    """``recommend`` is exactly ``lists().blended``, at every dial, for listeners whose familiar
+    list runs short (few artists) or whose new list does (almost every artist in the history),
+    and with filters, a cap of one and re-ranking terms."""
+    few = Listening(artists={a: 5.0 for a in artists_with_tracks(demo, 6)})  # 6 artists x 2 < most shares
+    many = {str(t): 1.0 + (i % 7) for i, t in enumerate(demo.track_ids[::97][:60])}
+    # every artist but a dozen: a new list of ~9 artists, short of most shares of the slots
+    most = Listening(artists={str(a): 1.0 + i % 5 for i, a in enumerate(demo.arrays.artist_ids[:-12])})
+    short = {"familiar": 0, "new": 0}
+    for history in (few, many, most):
+        for opts in (Options(k=20), Options(k=30, max_per_artist=1), Options(k=25, year_range=(1971, 1972)),
+                     Options(k=12, exclude_known=False, novelty=0.3)):
+            for d in (0.0, 0.1, 0.4, 0.75, 1.0):
+                o = dataclasses.replace(opts, discovery=d)
+                lists = demo.lists(history, o)
+                want, got = lists.blended, demo.recommend(history, o)
+                assert got.track_ids == want.track_ids, (opts, d)
+                assert np.array_equal(got.scores, want.scores, equal_nan=True)
+                assert [e.reasons for e in got.explanations] == [e.reasons for e in want.explanations]
+                short["familiar"] += len(lists.familiar.indices) < o.k
+                short["new"] += len(lists.new.indices) < o.k
+    assert short["familiar"] and short["new"]  # both kinds of short list were blended
