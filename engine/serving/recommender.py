@@ -224,6 +224,7 @@ class Recommender:
         self.list_weights = list_weights
         self._setup_scan()
         self._setup_blend()
+        self._setup_moments()
         self._setup_quantized(quantize)
         try:
             self.artists = ArtistSignals(
@@ -292,14 +293,18 @@ class Recommender:
         if self._blend is not None and self._blend.weights.popularity:
             prior = self._blend.prior if self._pos2item is None else self._blend.prior[self._pos2item]
             self._prior_scan = np.ascontiguousarray(prior, dtype=np.float32)
-        #: the largest item norm and prior: the bound of the served scores' size (_served_magnitude)
-        self._max_norm = float(np.max(self.bundle.item_norms, initial=0.0))
-        self._prior_max = float(np.max(np.abs(self._prior_scan), initial=0.0)) if self._prior_scan is not None else 0.0
+
+    def _setup_moments(self) -> None:
+        """What the served scores' moments and size come from without a pass over them
+        (:mod:`engine.serving.moments`, :meth:`_served_magnitude`); after the blend."""
         self._moments = ScoreMoments.of_bundle(
             self._factors, self._gram, self.arrays.has_factors,
             factor_sum=self._blend.factor_sum if self._blend is not None else None,
-            prior=self._blend.prior if self._prior_scan is not None else None,  # type: ignore[union-attr]
+            prior=self._blend.prior if self._blend is not None and self._prior_scan is not None else None,
         )
+        #: the largest item norm and prior part: the bound of the served scores' size
+        self._max_norm = float(np.max(self.bundle.item_norms, initial=0.0))
+        self._prior_max = float(np.max(np.abs(self._prior_scan), initial=0.0)) if self._prior_scan is not None else 0.0
 
     @property
     def blend(self) -> Blend | None:
