@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.serving.artists import ArtistSignals
-from engine.serving.blend import group_by_item
+from engine.serving.groups import group_by_item
 from engine.serving.neighbours import segment_positions
 from engine.serving.rerank import (
     Filters,

@@ -15,7 +15,8 @@ from engine.bundle.publish import publish_bundle
 from engine.core.errors import BundleError
 from engine.core.weights import transform_weights
 from engine.evaluation.scorers import BlendScorer
-from engine.serving.blend import ALS_ONLY, BlendWeights, als_std, group_by_item, stable_order
+from engine.serving.blend import ALS_ONLY, BlendWeights, als_std
+from engine.serving.groups import group_by_item, stable_order
 from engine.serving.neighbours import ItemNeighbours
 from engine.serving.options import Options
 from engine.serving.recommender import Recommender
@@ -314,7 +315,7 @@ def test_component_alone_ranks_like_the_item_item_scores(tmp_path, nb) -> None:
 @pytest.mark.parametrize("n_items, n_entries", [(50, 400), (10_000, 200), (10_000, 0), (2**55, 200)])
 def test_group_sums_are_bit_for_bit_unique_then_bincount(n_items: int, n_entries: int) -> None:
     """Both ways (dense count for many entries, sort for few) give np.unique + np.bincount
-    exactly, also for values taken into the groups' order first (and for item indices too wide
+    exactly (and the maxima np.maximum.at's), also for values taken into the groups' order first (and for item indices too wide
     for the radix sort's three 16-bit digits); the sorted way's order and starts
     put each item's entries in one slice."""
     rng = np.random.default_rng(n_items + n_entries)
@@ -325,6 +326,9 @@ def test_group_sums_are_bit_for_bit_unique_then_bincount(n_items: int, n_entries
     assert np.array_equal(groups.items, uniq)
     assert np.array_equal(groups.sums(values), np.bincount(inv, weights=values, minlength=len(uniq)))  # exact, not approx
     assert np.array_equal(groups.sums_taken(groups.take(values)), groups.sums(values))  # values taken first: the same
+    maxima = np.full(len(uniq), -np.inf)
+    np.maximum.at(maxima, inv, values)
+    assert np.array_equal(groups.maxima(values), maxima)  # the largest of each item's entries
     assert (groups.order is None) == (n_entries * 4 >= n_items or n_entries == 0)
     if groups.order is not None and groups.starts is not None:
         for j, item in enumerate(uniq):
