@@ -204,9 +204,10 @@ class ModelScores:
 
     From a quantized scan, ``scores`` are the int8 pass's estimates (the served std reads them
     at the items with a neighbour bonus: ~1e-5 from the exact one on the demo bundle, where
-    two float32 passes over the estimates erred by ~1e-4), ``upper`` its upper bounds, and ``exact`` gives the exact served score at positions:
-    :meth:`at` and :meth:`z_at` are exact, :meth:`z_bound_at` and :meth:`plus_z32_bound` bound
-    them from above for candidate checks.
+    two float32 passes over the estimates erred by ~1e-4), ``upper`` its upper bounds, and
+    ``exact`` gives the exact served score at positions: :meth:`at` and :meth:`z_at` are
+    exact, :meth:`z_bound_at` and :meth:`plus_z32_bound` bound them from above for candidate
+    checks.
     """
 
     scores: np.ndarray
