@@ -107,8 +107,8 @@ def test_a_requests_moments_are_the_exact_scores_moments(tmp_path, n_without: in
         assert model.std == pytest.approx(served.std(), rel=5e-3 if quantize else 1e-6)
 
 
-@pytest.mark.skipif(not DEMO.exists(), reason="the demo bundle is built by `make model`")
 def test_the_demo_bundles_moments_are_the_exact_scores_moments() -> None:
+    """The committed demo bundle (row-major, items without factors, a trained blend) too."""
     from engine.bundle.load import load_bundle
     from engine.serving.recommender import Recommender
 
