@@ -8,7 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from engine.bundle.load import load_bundle
 from engine.serving.moments import ScoreMoments
+from engine.serving.recommender import Recommender
 from tests.engine.test_lists_reference import DEMO, rich_bundle
 
 
@@ -73,7 +75,7 @@ def test_a_prior_coefficient_without_the_prior_sums_is_refused() -> None:
         moments.of(np.ones(factors.shape[1]), prior_coef=0.5)
 
 
-def _dense_served(rec, history: dict[str, float]) -> np.ndarray:  # noqa: ANN001 - a Recommender
+def _dense_served(rec: Recommender, history: dict[str, float]) -> np.ndarray:
     """float64 served score of every item with factors, from the float64 rows."""
     hist = rec._parse(history)
     _, fold, user = rec._model_scores(hist)
@@ -87,8 +89,6 @@ def _dense_served(rec, history: dict[str, float]) -> np.ndarray:  # noqa: ANN001
 def test_a_requests_moments_are_the_exact_scores_moments(tmp_path, n_without: int, quantize: bool) -> None:
     """What the lists standardize by: the float64 moments of the served scores (the float32 pass's
     rounding and, from an int8 scan, its estimates at the bonused items aside)."""
-    from engine.serving.recommender import Recommender
-
     base = rich_bundle(tmp_path, n_without)
     rec = Recommender(base.bundle, quantize=True) if quantize else base
     assert rec.blend is not None and rec.blend.weights.popularity
@@ -109,9 +109,6 @@ def test_a_requests_moments_are_the_exact_scores_moments(tmp_path, n_without: in
 
 def test_the_demo_bundles_moments_are_the_exact_scores_moments() -> None:
     """The committed demo bundle (row-major, items without factors, a trained blend) too."""
-    from engine.bundle.load import load_bundle
-    from engine.serving.recommender import Recommender
-
     rec = Recommender(load_bundle(DEMO))
     rng = np.random.default_rng(6)
     ids = rec.track_ids[rec.arrays.has_factors]

@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from engine.serving.artists import _rows_t_dot
-from engine.serving.scan import ModelScores, Scan, factor_rows
+from engine.serving.scan import ModelScores, Rescorer, Scan, factor_rows
 
 
 def _scan(kind: str, rng: np.random.Generator, n: int = 500) -> Scan:
@@ -165,8 +165,6 @@ def test_factor_rows_are_the_fancy_index_in_float64_row_major(layout: str, tmp_p
 def test_the_rescorer_keeps_its_last_rows_for_the_picks(kind: str) -> None:
     """The exact scores are the float64 rows' products (the served function applied), and the
     rows of any positions of the last call come back as factor_rows gives them; others: None."""
-    from engine.serving.scan import Rescorer
-
     rng = np.random.default_rng(8)
     scan = _scan(kind, rng)
     x = rng.normal(size=8)
