@@ -75,11 +75,9 @@ class ScoreMoments:
                     sums += block.sum(axis=0)
                 if weighted is not None:
                     weighted += p[lo : lo + _BLOCK_ROWS] @ block  # type: ignore[index]
-        found = cls(int(np.count_nonzero(scored)), np.asarray(gram, dtype=np.float64),
-                    np.asarray(factor_sum if sums is None else sums, dtype=np.float64))
-        if p is None:
-            return found
-        return cls(found.n, found.gram, found.factor_sum, float(p.sum()), float(p @ p), weighted)
+        return cls(int(np.count_nonzero(scored)), np.asarray(gram, dtype=np.float64),
+                   np.asarray(factor_sum if sums is None else sums, dtype=np.float64),
+                   0.0 if p is None else float(p.sum()), 0.0 if p is None else float(p @ p), weighted)
 
     def of(self, x: np.ndarray, *, als_weight: float = 1.0, prior_coef: float = 0.0,
            bonuses: np.ndarray | None = None, served: np.ndarray | None = None) -> tuple[float, float]:
